@@ -1,0 +1,51 @@
+"""lakeroutine: run data-lake jobs from a routine file, with executors from plugins.
+
+Importing this package is cheap: names are loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lakeroutine.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Executor": "lakeroutine.executor",
+    "Params": "lakeroutine.executor",
+    "task": "lakeroutine.executor",
+    "TaskContext": "lakeroutine.context",
+    "RunContext": "lakeroutine.context",
+    "TaskCancelled": "lakeroutine.context",
+    "LakeroutineError": "lakeroutine.errors",
+    "PluginError": "lakeroutine.errors",
+    "RoutineError": "lakeroutine.errors",
+    "TaskError": "lakeroutine.errors",
+    "load_plugins": "lakeroutine.plugins",
+    "run_routine": "lakeroutine.orchestrator",
+    "validate_routine": "lakeroutine.routine",
+    "RunResult": "lakeroutine.results",
+    "TaskResult": "lakeroutine.results",
+}
+
+__all__ = ["__version__", "hookimpl", *_LAZY]
+
+if TYPE_CHECKING:
+    from lakeroutine.context import RunContext, TaskCancelled, TaskContext
+    from lakeroutine.errors import LakeroutineError, PluginError, RoutineError, TaskError
+    from lakeroutine.executor import Executor, Params, task
+    from lakeroutine.orchestrator import run_routine
+    from lakeroutine.plugins import load_plugins
+    from lakeroutine.results import RunResult, TaskResult
+    from lakeroutine.routine import validate_routine
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lakeroutine' has no attribute {name!r}")

@@ -1,0 +1,25 @@
+"""The built-in plugin: local folders as storage and the StagingExecutor.
+
+Registered through the same hooks as any third-party plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lakeroutine.hookspecs import hookimpl
+
+
+@hookimpl
+def register_storages(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    from lakeroutine.storage.local import LocalStorage
+
+    register("file", LocalStorage)
+
+
+@hookimpl
+def register_executors(register: Callable[[type], None]) -> None:
+    from lakeroutine.staging.executor import StagingExecutor
+
+    register(StagingExecutor)

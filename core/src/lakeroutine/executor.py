@@ -1,0 +1,143 @@
+"""The base class of every executor, and the ``@task`` marker for its public tasks.
+
+An executor is built once per routine block from its validated ``Params`` and runs the
+block's tasks in order. Only methods marked ``@task`` can be called from a routine file:
+nothing else on the class (no ``__init__``, no helper) is reachable from configuration.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from lakeroutine.context import RunContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Params(BaseModel):
+    """Base of executor params and task args: unknown keys are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """Params of an executor or args of a task that take none."""
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """One task an executor offers: its name, the function and the model of its args."""
+
+    name: str
+    function: Callable[..., Any]
+    args_model: type[BaseModel] | None
+    wants_args: bool
+    wants_ctx: bool
+    doc: str = ""
+
+    def call(self, executor: Executor, args: BaseModel | None, ctx: Any) -> Any:
+        kwargs: dict[str, Any] = {}
+        if self.wants_args:
+            kwargs["args"] = args
+        if self.wants_ctx:
+            kwargs["ctx"] = ctx
+        return self.function(executor, **kwargs)
+
+
+def make_task_def(
+    name: str, function: Callable[..., Any], args_model: type[BaseModel] | None = None
+) -> TaskDef:
+    """Describe ``function`` as a task: it may take ``args`` and/or ``ctx`` keywords.
+
+    The args model is ``args_model`` or else the annotation of the ``args`` parameter.
+    """
+    if not callable(function):
+        raise TypeError(f"task {name!r}: {function!r} is not callable")
+    params = inspect.signature(function).parameters
+    wants_args = "args" in params
+    wants_ctx = "ctx" in params
+    if wants_args and args_model is None:
+        annotation = params["args"].annotation
+        if isinstance(annotation, str):
+            hints = _resolve_hints(function)
+            annotation = hints.get("args", inspect.Parameter.empty)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            args_model = annotation
+    if args_model is not None and not (
+        isinstance(args_model, type) and issubclass(args_model, BaseModel)
+    ):
+        raise TypeError(f"task {name!r}: args model must be a pydantic model, not {args_model!r}")
+    if args_model is not None and not wants_args:
+        raise TypeError(f"task {name!r} declares an args model but takes no 'args' parameter")
+    doc = inspect.getdoc(function) or ""
+    return TaskDef(name, function, args_model, wants_args, wants_ctx, doc.split("\n\n")[0])
+
+
+def _resolve_hints(function: Callable[..., Any]) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(function)
+    except Exception:
+        return {}
+
+
+def task(
+    function: F | None = None, *, args: type[BaseModel] | None = None, name: str | None = None
+) -> Any:
+    """Mark an executor method as a task a routine may call.
+
+    The method may take ``args`` (validated against ``args=`` or its annotation) and
+    ``ctx`` (a :class:`lakeroutine.context.TaskContext`); what it returns (JSON-able) is
+    the task's output in the run report.
+    """
+
+    def mark(fn: F) -> F:
+        fn.__lakeroutine_task__ = (name or fn.__name__, args)  # type: ignore[attr-defined]
+        return fn
+
+    return mark(function) if function is not None else mark
+
+
+class Executor:
+    """Base class of executors. Subclass it, set ``Params``, and mark tasks with ``@task``.
+
+    ``name`` is the name routine files use (the class name by default).
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
+    tasks: ClassVar[dict[str, TaskDef]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+        found: dict[str, TaskDef] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                marker = getattr(value, "__lakeroutine_task__", None)
+                if marker is None:
+                    continue
+                task_name, args_model = marker
+                found[task_name] = make_task_def(task_name, value, args_model)
+                if attr != task_name:
+                    found.pop(attr, None)
+        cls.tasks = found
+
+    def __init__(self, params: BaseModel, context: RunContext) -> None:
+        self.params = params
+        self.context = context
+
+    def preflight(self, tasks: list[str]) -> None:
+        """Check, before any task of the routine runs, that the tasks can run (a bucket
+        exists, a job is defined). Raise :class:`lakeroutine.RoutineError` if not."""
+
+    def close(self) -> None:
+        """Release what the executor holds (clients, connections) after its last task."""

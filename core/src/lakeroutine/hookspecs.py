@@ -1,0 +1,81 @@
+"""Every hook a lakeroutine plugin can implement, in one place.
+
+Plugins implement these with ``@lakeroutine.hookimpl``. Hooks are always called with
+keyword arguments, and specs only ever grow by new keyword arguments, so an implementation
+may accept just the arguments it needs.
+
+Registration hooks receive a ``register`` callback (the habit of pytest, llm and datasette):
+the core owns the registries, checks what it is given and remembers which plugin gave it.
+Lifecycle hooks observe a run; they must not raise (an exception there fails the task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from lakeroutine.context import TaskContext
+    from lakeroutine.results import RunResult, TaskResult
+    from lakeroutine.routine import Routine
+
+PROJECT_NAME = "lakeroutine"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_executors(register: Callable[[type], None]) -> None:
+    """Register executor classes.
+
+    ``register(cls)`` takes a subclass of :class:`lakeroutine.Executor`; its ``name`` is the
+    key a routine file uses. Two plugins registering one name is an error.
+    """
+
+
+@hookspec
+def register_tasks(register: Callable[..., None]) -> None:
+    """Add tasks to an executor that another plugin owns.
+
+    ``register(executor_name, task_name, function, args_model=None)``: ``function`` is
+    called as ``function(executor, args=..., ctx=...)`` (it may accept only the keywords it
+    needs); ``args_model`` is a pydantic model for the task's ``args``.
+    """
+
+
+@hookspec
+def register_storages(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register storage backends by URL scheme.
+
+    ``register(scheme, factory)``: ``factory(**options)`` returns an object implementing
+    :class:`lakeroutine.storage.Storage` for URLs of that scheme (``"s3"`` for ``s3://``).
+    Local paths (scheme ``"file"``) are built in.
+    """
+
+
+@hookspec
+def routine_started(routine: Routine, run_id: str) -> None:
+    """A validated routine is about to run its first task."""
+
+
+@hookspec
+def routine_finished(routine: Routine, result: RunResult) -> None:
+    """A routine has finished, whatever its status (see ``result.status``)."""
+
+
+@hookspec
+def task_started(routine: Routine, ctx: TaskContext) -> None:
+    """A task is about to run (called again for each retry); ``ctx`` names it."""
+
+
+@hookspec
+def task_finished(routine: Routine, ctx: TaskContext, result: TaskResult) -> None:
+    """A task succeeded; ``result.output`` holds what it returned."""
+
+
+@hookspec
+def task_failed(routine: Routine, ctx: TaskContext, error: BaseException, will_retry: bool) -> None:
+    """A task attempt raised ``error``; ``will_retry`` says whether another attempt follows."""

@@ -1,0 +1,273 @@
+"""Running a validated routine: executors in file order, tasks in listed order.
+
+Stops at the first failure unless ``keep_going`` (then the failed executor's remaining
+tasks are skipped and the next executor runs: its later tasks may depend on the failed one).
+Retries as each task asks, enforces ``timeout_s``, and on Ctrl-C/SIGTERM cancels the
+AWS-side work the running task registered. Logs; never prints.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from lakeroutine.context import ProgressFactory, RunContext, TaskCancelled, TaskContext, no_progress
+from lakeroutine.errors import RoutineError, TaskError, TaskTimeout
+from lakeroutine.redact import Redactor
+from lakeroutine.results import (
+    CANCELLED,
+    FAILED,
+    PLANNED,
+    SKIPPED,
+    SUCCEEDED,
+    RunResult,
+    TaskResult,
+)
+from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
+
+if TYPE_CHECKING:
+    from lakeroutine.executor import Executor
+    from lakeroutine.plugins import Registry
+
+log = logging.getLogger("lakeroutine.run")
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the report: our own errors as they are, others with their type."""
+    if isinstance(exc, (TaskError, RoutineError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Orchestrator:
+    """Runs one validated routine with the plugins of one registry."""
+
+    def __init__(
+        self,
+        routine: Routine,
+        registry: Registry,
+        *,
+        progress_factory: ProgressFactory = no_progress,
+    ) -> None:
+        self.routine = routine
+        self.registry = registry
+        self.hook = registry.hook
+        self.redactor = Redactor(routine.secrets)
+        self.context = RunContext(
+            routine_name=routine.name,
+            run_id=routine.run_id,
+            run_date=routine.run_date,
+            base_dir=routine.base_dir,
+            state_dir=routine.state_dir,
+            storages=registry.storages(),
+            redactor=self.redactor,
+            progress_factory=progress_factory,
+        )
+
+    def run(
+        self, *, only: list[str] | None = None, keep_going: bool = False, dry_run: bool = False
+    ) -> RunResult:
+        steps = select_steps(self.routine, only)
+        started = time.perf_counter()
+        result = RunResult(
+            self.routine.name,
+            self.routine.run_id,
+            SUCCEEDED,
+            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        )
+        if dry_run:
+            result.status = PLANNED
+            result.tasks = [
+                TaskResult(step.instance, task.name, PLANNED) for step in steps for task in step.tasks
+            ]
+            return result
+
+        executors = self._build_executors(steps)
+        log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
+        self.hook.routine_started(routine=self.routine, run_id=self.routine.run_id)
+        try:
+            self._run_steps(steps, executors, result, keep_going)
+        finally:
+            for executor in executors.values():
+                try:
+                    executor.close()
+                except Exception as exc:
+                    log.warning("closing %s failed: %s", executor.name, self.redactor(str(exc)))
+            if "state" in self.context.__dict__:
+                self.context.state.close()
+            result.duration_s = time.perf_counter() - started
+            log.info(
+                "routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s
+            )
+            self.hook.routine_finished(routine=self.routine, result=result)
+        return result
+
+    def _build_executors(self, steps: list[ExecutorStep]) -> dict[str, Executor]:
+        """Build every executor and run its preflight checks before the first task runs, so
+        a missing bucket or job is found before anything is moved."""
+        executors: dict[str, Executor] = {}
+        for step in steps:
+            if not step.tasks:
+                continue
+            try:
+                executor = step.cls(step.params, self.context)
+                preflight = getattr(executor, "preflight", None)
+                if preflight is not None:
+                    preflight([task.name for task in step.tasks])
+            except RoutineError as exc:
+                raise exc.located(file=self._file_label(), executor=step.instance) from None
+            except Exception as exc:
+                raise RoutineError(
+                    self.redactor(describe_error(exc)),
+                    file=self._file_label(),
+                    executor=step.instance,
+                ) from exc
+            executors[step.instance] = executor
+        return executors
+
+    def _file_label(self) -> str | None:
+        return str(self.routine.path) if self.routine.path else None
+
+    def _run_steps(
+        self,
+        steps: list[ExecutorStep],
+        executors: dict[str, Executor],
+        result: RunResult,
+        keep_going: bool,
+    ) -> None:
+        stop = False
+        for step in steps:
+            failed_here = False
+            for task in step.tasks:
+                if stop or failed_here:
+                    result.tasks.append(TaskResult(step.instance, task.name, SKIPPED))
+                    continue
+                task_result = self._run_task(step, task, executors[step.instance])
+                result.tasks.append(task_result)
+                if task_result.status == CANCELLED:
+                    result.status = CANCELLED
+                    stop = True
+                elif task_result.status == FAILED:
+                    result.status = FAILED
+                    failed_here = True
+                    stop = not keep_going
+
+    def _run_task(self, step: ExecutorStep, task: TaskStep, executor: Executor) -> TaskResult:
+        label = f"{step.instance}.{task.name}"
+        started = time.perf_counter()
+        attempts = task.retries + 1
+        error_text: str | None = None
+        for attempt in range(1, attempts + 1):
+            ctx = TaskContext(
+                self.context, step.instance, task.name, attempt=attempt, state_key=task.state_key
+            )
+            log.info("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
+            self.hook.task_started(routine=self.routine, ctx=ctx)
+            try:
+                output = self._attempt(task, executor, ctx)
+            except KeyboardInterrupt:
+                self.context.cancel_event.set()
+                ctx.cancel_event.set()
+                ctx.run_cancel_callbacks()
+                log.error("task %s cancelled by interrupt", label)
+                error = TaskCancelled(f"{label} was interrupted")
+                self.hook.task_failed(routine=self.routine, ctx=ctx, error=error, will_retry=False)
+                return TaskResult(
+                    step.instance, task.name, CANCELLED, time.perf_counter() - started,
+                    error=str(error), attempts=attempt,
+                )
+            except Exception as exc:
+                will_retry = attempt < attempts and not self.context.cancel_event.is_set()
+                error_text = self.redactor(describe_error(exc))
+                log.error(
+                    "task %s failed%s: %s", label, "; retrying" if will_retry else "", error_text
+                )
+                log.debug("traceback of %s", label, exc_info=True)
+                self.hook.task_failed(
+                    routine=self.routine, ctx=ctx, error=exc, will_retry=will_retry
+                )
+                if will_retry:
+                    if task.retry_delay_s and self.context.cancel_event.wait(task.retry_delay_s):
+                        break
+                    continue
+                break
+            else:
+                if "state" in ctx.__dict__:
+                    ctx.state.clear()  # done: the next run starts afresh
+                duration = time.perf_counter() - started
+                task_result = TaskResult(
+                    step.instance, task.name, SUCCEEDED, duration,
+                    output=self.redactor.walk(output), attempts=attempt,
+                )
+                log.info("task %s succeeded in %.2f s", label, duration)
+                self.hook.task_finished(routine=self.routine, ctx=ctx, result=task_result)
+                return task_result
+        return TaskResult(
+            step.instance, task.name, FAILED, time.perf_counter() - started,
+            error=error_text, attempts=attempt,
+        )
+
+    def _attempt(self, task: TaskStep, executor: Executor, ctx: TaskContext) -> Any:
+        if task.timeout_s is None:
+            return task.definition.call(executor, task.args, ctx)
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"task-{task.name}")
+        try:
+            future = pool.submit(task.definition.call, executor, task.args, ctx)
+            try:
+                return future.result(timeout=task.timeout_s)
+            except concurrent.futures.TimeoutError:
+                ctx.cancel_event.set()
+                ctx.run_cancel_callbacks()
+                raise TaskTimeout(
+                    f"{ctx.executor}.{ctx.task} did not finish within {task.timeout_s:g} s"
+                ) from None
+            except KeyboardInterrupt:
+                ctx.cancel_event.set()
+                raise
+        finally:
+            pool.shutdown(wait=False)
+
+
+def run_routine(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    vars: Mapping[str, Any] | None = None,
+    only: list[str] | None = None,
+    keep_going: bool = False,
+    dry_run: bool = False,
+    registry: Registry | None = None,
+    env: Mapping[str, str] | None = None,
+    progress_factory: ProgressFactory = no_progress,
+) -> RunResult:
+    """Validate and run a routine (a file path or a dict) and return its result.
+
+    Raises :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run);
+    a task failing is not an exception: see ``result.status`` and ``result.tasks``.
+    """
+    if registry is None:
+        from lakeroutine.plugins import load_plugins
+
+        registry = load_plugins(env=env)
+    routine = validate_routine(source, registry=registry, variables=vars, env=env)
+    orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
+    return orchestrator.run(only=only, keep_going=keep_going, dry_run=dry_run)
+
+
+def interrupt_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt in the main thread, so a terminated run cancels
+    its AWS-side work like Ctrl-C does."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,257 @@
+"""Loading plugins into a fresh pluggy manager and collecting what they register.
+
+Plugins come from the ``lakeroutine`` entry point group; the built-in ones (the local
+storage and the StagingExecutor) are registered the same way from ``DEFAULT_PLUGINS``.
+Nothing loads at import time: :func:`load_plugins` builds a new :class:`Registry`.
+
+Environment:
+- ``LAKEROUTINE_DISABLE_PLUGINS=a,b``: do not load these entry-point plugins.
+- ``LAKEROUTINE_PLUGINS=a,b``: load only these entry-point plugins (empty: none).
+- ``LAKEROUTINE_TRACE_HOOKS=1``: log every hook call and its result to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel
+
+from lakeroutine import hookspecs
+from lakeroutine.errors import PluginError
+from lakeroutine.executor import Executor, TaskDef, make_task_def
+from lakeroutine.storage.registry import StorageEntry, StorageRegistry
+
+ENTRY_POINT_GROUP = "lakeroutine"
+DEFAULT_PLUGINS = ("lakeroutine.builtin",)
+CORE_DISTRIBUTION = "lakeroutine"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin and the distribution it came from."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"plugin {self.name!r} (distribution {self.distribution} {self.version})"
+
+
+@dataclass(frozen=True)
+class ExecutorEntry:
+    cls: type[Executor]
+    plugin: PluginInfo
+
+
+@dataclass
+class Registry:
+    """What the loaded plugins registered: executors, extra tasks and storages."""
+
+    manager: pluggy.PluginManager
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    executors: dict[str, ExecutorEntry] = field(default_factory=dict)
+    extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = field(default_factory=dict)
+    storage_entries: dict[str, StorageEntry] = field(default_factory=dict)
+
+    @property
+    def hook(self) -> Any:
+        return self.manager.hook
+
+    def storages(self) -> StorageRegistry:
+        return StorageRegistry(self.storage_entries)
+
+    def tasks_of(self, executor_name: str) -> dict[str, TaskDef]:
+        """The executor's own tasks plus those other plugins added to it."""
+        tasks = dict(self.executors[executor_name].cls.tasks)
+        for name, (task_def, _plugin) in self.extra_tasks.get(executor_name, {}).items():
+            tasks[name] = task_def
+        return tasks
+
+
+def _names_from_env(variable: str, env: Mapping[str, str]) -> set[str] | None:
+    if variable not in env:
+        return None
+    return {part.strip() for part in env[variable].split(",") if part.strip()}
+
+
+def load_plugins(
+    *,
+    entry_points: bool = True,
+    plugins: Iterable[ModuleType | object] = (),
+    env: Mapping[str, str] | None = None,
+) -> Registry:
+    """Build a fresh plugin manager with the built-ins, the installed entry-point plugins
+    (unless ``entry_points=False``) and ``plugins`` (objects or modules, for tests)."""
+    env = os.environ if env is None else env
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    if env.get("LAKEROUTINE_TRACE_HOOKS", "").lower() not in ("", "0", "false", "no"):
+        manager.trace.root.setwriter(sys.stderr.write)
+        manager.enable_tracing()
+    registry = Registry(manager)
+    core_version = _version(CORE_DISTRIBUTION)
+
+    for module_name in DEFAULT_PLUGINS:
+        info = PluginInfo(module_name, CORE_DISTRIBUTION, core_version)
+        _register(registry, importlib.import_module(module_name), info)
+
+    if entry_points:
+        blocked = _names_from_env("LAKEROUTINE_DISABLE_PLUGINS", env) or set()
+        allowed = _names_from_env("LAKEROUTINE_PLUGINS", env)
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in blocked or (allowed is not None and ep.name not in allowed):
+                continue
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                ep.name,
+                dist.metadata["Name"] if dist else "unknown",
+                dist.version if dist else "unknown",
+            )
+            if ep.name in registry.plugins:
+                other = registry.plugins[ep.name]
+                raise PluginError(f"{info.label}: the name is already taken by {other.label}")
+            try:
+                module = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"{info.label} failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
+                ) from exc
+            _register(registry, module, info)
+
+    for index, plugin in enumerate(plugins):
+        name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
+        _register(registry, plugin, PluginInfo(name, "(registered in code)", ""))
+
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(_validation_message(registry, exc)) from exc
+    _collect(registry)
+    return registry
+
+
+def _register(registry: Registry, plugin: Any, info: PluginInfo) -> None:
+    try:
+        registry.manager.register(plugin, name=info.name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"{info.label}: {exc}") from exc
+    except ValueError as exc:  # pluggy: plugin name or object already registered
+        raise PluginError(f"{info.label}: {exc}") from exc
+    hooks = tuple(
+        sorted(caller.name for caller in registry.manager.get_hookcallers(plugin) or [])
+    )
+    registry.plugins[info.name] = PluginInfo(info.name, info.distribution, info.version, hooks)
+
+
+def _validation_message(registry: Registry, exc: pluggy.PluginValidationError) -> str:
+    plugin_name = registry.manager.get_name(exc.plugin) or repr(exc.plugin)
+    info = registry.plugins.get(plugin_name)
+    label = info.label if info else f"plugin {plugin_name!r}"
+    return f"{label}: {exc} (is the hook name misspelt? see lakeroutine.hookspecs)"
+
+
+def _calls(registry: Registry, hook_name: str) -> Iterable[tuple[Callable[..., Any], PluginInfo]]:
+    """Each implementation of a registration hook with the plugin it belongs to."""
+    caller = getattr(registry.manager.hook, hook_name)
+    for impl in caller.get_hookimpls():
+        info = registry.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?", "?")
+        yield impl.function, info
+
+
+def _collect(registry: Registry) -> None:
+    for function, info in _calls(registry, "register_executors"):
+        function(register=lambda cls, _info=info: _add_executor(registry, cls, _info))
+    for function, info in _calls(registry, "register_storages"):
+        function(
+            register=lambda scheme, factory, _info=info: _add_storage(
+                registry, scheme, factory, _info
+            )
+        )
+    for function, info in _calls(registry, "register_tasks"):
+
+        def register_task(
+            executor_name: str,
+            task_name: str,
+            func: Callable[..., Any],
+            args_model: type[BaseModel] | None = None,
+            _info: PluginInfo = info,
+        ) -> None:
+            _add_task(registry, executor_name, task_name, func, args_model, _info)
+
+        function(register=register_task)
+
+
+def _add_executor(registry: Registry, cls: Any, info: PluginInfo) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Executor)):
+        raise PluginError(f"{info.label} registered {cls!r}, which is not an Executor subclass")
+    if not (isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)):
+        raise PluginError(f"{info.label}: {cls.__name__}.Params must be a pydantic model")
+    existing = registry.executors.get(cls.name)
+    if existing is not None and existing.cls is not cls:
+        raise PluginError(
+            f"{info.label} registers executor {cls.name!r}, already registered by "
+            f"{existing.plugin.label}"
+        )
+    registry.executors[cls.name] = ExecutorEntry(cls, info)
+
+
+def _add_storage(registry: Registry, scheme: Any, factory: Any, info: PluginInfo) -> None:
+    if not isinstance(scheme, str) or not scheme.isidentifier():
+        raise PluginError(f"{info.label} registered storage scheme {scheme!r}: not a name")
+    if not callable(factory):
+        raise PluginError(f"{info.label}: storage factory for {scheme!r} is not callable")
+    scheme = scheme.lower()
+    existing = registry.storage_entries.get(scheme)
+    if existing is not None and existing.factory is not factory:
+        raise PluginError(
+            f"{info.label} registers storage {scheme}://, already registered by "
+            f"plugin {existing.plugin!r} (distribution {existing.distribution})"
+        )
+    registry.storage_entries[scheme] = StorageEntry(scheme, factory, info.name, info.distribution)
+
+
+def _add_task(
+    registry: Registry,
+    executor_name: str,
+    task_name: str,
+    func: Callable[..., Any],
+    args_model: type[BaseModel] | None,
+    info: PluginInfo,
+) -> None:
+    if executor_name not in registry.executors:
+        raise PluginError(
+            f"{info.label} adds task {task_name!r} to executor {executor_name!r}, "
+            "which no plugin registered"
+        )
+    if not task_name.isidentifier() or task_name.startswith("_"):
+        raise PluginError(f"{info.label}: task name {task_name!r} must be a public identifier")
+    own = registry.executors[executor_name].cls.tasks
+    added = registry.extra_tasks.setdefault(executor_name, {})
+    if task_name in own or task_name in added:
+        owner = added[task_name][1].label if task_name in added else "the executor itself"
+        raise PluginError(
+            f"{info.label} adds task {executor_name}.{task_name}, already defined by {owner}"
+        )
+    try:
+        task_def = make_task_def(task_name, func, args_model)
+    except TypeError as exc:
+        raise PluginError(f"{info.label}: {exc}") from exc
+    added[task_name] = (task_def, info)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"

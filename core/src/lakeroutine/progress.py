@@ -1,0 +1,36 @@
+"""Progress bars for long work, on terminals only (tqdm, imported when a bar is shown)."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from lakeroutine.context import Progress, ProgressFactory, no_progress
+
+
+class _Bar:
+    def __init__(self, stream: TextIO, description: str, unit: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=description, unit=unit, file=stream, leave=False, delay=1.0)
+
+    def set_total(self, total: int | None) -> None:
+        self._bar.total = total
+        self._bar.refresh()
+
+    def advance(self, n: int = 1) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def progress_factory_for(stream: Any, *, quiet: bool = False) -> ProgressFactory:
+    """A factory of bars on ``stream`` if it is a terminal (bars appear after a second of
+    work, so short tasks show none); else one that shows nothing."""
+    if quiet or not getattr(stream, "isatty", lambda: False)():
+        return no_progress
+
+    def factory(description: str, unit: str) -> Progress:
+        return _Bar(stream, description, unit)
+
+    return factory

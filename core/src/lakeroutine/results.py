@@ -1,0 +1,80 @@
+"""What a run returns and what ``--report`` writes: one result per task attempted."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakeroutine.types import jsonable
+
+SUCCEEDED, FAILED, SKIPPED, CANCELLED, PLANNED = (
+    "succeeded",
+    "failed",
+    "skipped",
+    "cancelled",
+    "planned",
+)
+
+
+@dataclass
+class TaskResult:
+    """How one task went: ``status`` is succeeded, failed, skipped, cancelled or planned
+    (a dry run)."""
+
+    executor: str
+    task: str
+    status: str
+    duration_s: float = 0.0
+    output: Any = None
+    error: str | None = None
+    attempts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "executor": self.executor,
+            "task": self.task,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 6),
+            "attempts": self.attempts,
+            "output": jsonable(self.output),
+            "error": self.error,
+        }
+
+
+@dataclass
+class RunResult:
+    """How a routine run went, task by task."""
+
+    routine_name: str
+    run_id: str
+    status: str
+    started_at: str
+    duration_s: float = 0.0
+    tasks: list[TaskResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (SUCCEEDED, PLANNED)
+
+    @property
+    def failed_tasks(self) -> list[TaskResult]:
+        return [t for t in self.tasks if t.status in (FAILED, CANCELLED)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "routine_name": self.routine_name,
+            "run_id": self.run_id,
+            "status": self.status,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 6),
+            "tasks": [t.to_dict() for t in self.tasks],
+        }
+
+    def write_json(self, path: Path) -> None:
+        """Write the report atomically (temporary file, then rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.tmp")
+        temp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        temp.replace(path)
