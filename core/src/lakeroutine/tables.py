@@ -148,7 +148,9 @@ class ColumnType:
         if self.kind == "map":
             return f"map<{self.items[0].hive()},{self.items[1].hive()}>"
         if self.kind == "struct":
-            inner = ",".join(f"{n}:{t.hive()}" for n, t in zip(self.fields, self.items, strict=True))
+            inner = ",".join(
+                f"{n}:{t.hive()}" for n, t in zip(self.fields, self.items, strict=True)
+            )
             return f"struct<{inner}>"
         if self.params:
             return f"{self.kind}({','.join(map(str, self.params))})"
