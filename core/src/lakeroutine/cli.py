@@ -121,9 +121,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     registry = load_plugins()
     routine = validate_routine(args.routine, registry=registry, variables=_parse_vars(args.var))
     count = sum(len(step.tasks) for step in routine.steps)
-    sys.stdout.write(
-        f"{routine.label}: valid ({len(routine.steps)} executors, {count} tasks)\n"
-    )
+    sys.stdout.write(f"{routine.label}: valid ({len(routine.steps)} executors, {count} tasks)\n")
     return EXIT_OK
 
 

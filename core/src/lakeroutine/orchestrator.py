@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,9 @@ class Orchestrator:
         if dry_run:
             result.status = PLANNED
             result.tasks = [
-                TaskResult(step.instance, task.name, PLANNED) for step in steps for task in step.tasks
+                TaskResult(step.instance, task.name, PLANNED)
+                for step in steps
+                for task in step.tasks
             ]
             return result
 
@@ -102,9 +105,7 @@ class Orchestrator:
             if "state" in self.context.__dict__:
                 self.context.state.close()
             result.duration_s = time.perf_counter() - started
-            log.info(
-                "routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s
-            )
+            log.info("routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s)
             self.hook.routine_finished(routine=self.routine, result=result)
         return result
 
@@ -179,8 +180,12 @@ class Orchestrator:
                 error = TaskCancelled(f"{label} was interrupted")
                 self.hook.task_failed(routine=self.routine, ctx=ctx, error=error, will_retry=False)
                 return TaskResult(
-                    step.instance, task.name, CANCELLED, time.perf_counter() - started,
-                    error=str(error), attempts=attempt,
+                    step.instance,
+                    task.name,
+                    CANCELLED,
+                    time.perf_counter() - started,
+                    error=str(error),
+                    attempts=attempt,
                 )
             except Exception as exc:
                 will_retry = attempt < attempts and not self.context.cancel_event.is_set()
@@ -188,7 +193,7 @@ class Orchestrator:
                 log.error(
                     "task %s failed%s: %s", label, "; retrying" if will_retry else "", error_text
                 )
-                log.debug("traceback of %s", label, exc_info=True)
+                log.debug("traceback of %s:\n%s", label, self.redactor(traceback.format_exc()))
                 self.hook.task_failed(
                     routine=self.routine, ctx=ctx, error=exc, will_retry=will_retry
                 )
@@ -202,15 +207,23 @@ class Orchestrator:
                     ctx.state.clear()  # done: the next run starts afresh
                 duration = time.perf_counter() - started
                 task_result = TaskResult(
-                    step.instance, task.name, SUCCEEDED, duration,
-                    output=self.redactor.walk(output), attempts=attempt,
+                    step.instance,
+                    task.name,
+                    SUCCEEDED,
+                    duration,
+                    output=self.redactor.walk(output),
+                    attempts=attempt,
                 )
                 log.info("task %s succeeded in %.2f s", label, duration)
                 self.hook.task_finished(routine=self.routine, ctx=ctx, result=task_result)
                 return task_result
         return TaskResult(
-            step.instance, task.name, FAILED, time.perf_counter() - started,
-            error=error_text, attempts=attempt,
+            step.instance,
+            task.name,
+            FAILED,
+            time.perf_counter() - started,
+            error=error_text,
+            attempts=attempt,
         )
 
     def _attempt(self, task: TaskStep, executor: Executor, ctx: TaskContext) -> Any:

@@ -148,9 +148,7 @@ def _register(registry: Registry, plugin: Any, info: PluginInfo) -> None:
         raise PluginError(f"{info.label}: {exc}") from exc
     except ValueError as exc:  # pluggy: plugin name or object already registered
         raise PluginError(f"{info.label}: {exc}") from exc
-    hooks = tuple(
-        sorted(caller.name for caller in registry.manager.get_hookcallers(plugin) or [])
-    )
+    hooks = tuple(sorted(caller.name for caller in registry.manager.get_hookcallers(plugin) or []))
     registry.plugins[info.name] = PluginInfo(info.name, info.distribution, info.version, hooks)
 
 

@@ -50,4 +50,7 @@ class RedactingFilter(logging.Filter):
         cleaned = self.redactor(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info:
+            record.exc_text = self.redactor(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True

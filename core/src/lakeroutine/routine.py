@@ -251,8 +251,7 @@ def validate_routine(
             problems.append(RoutineError(str(exc), field="params", **where))
         except ValidationError as exc:
             problems += [
-                RoutineError(msg, field=f, **where)
-                for f, msg in _pydantic_problems(exc, "params")
+                RoutineError(msg, field=f, **where) for f, msg in _pydantic_problems(exc, "params")
             ]
         secrets |= substituter.secrets
 
@@ -391,5 +390,7 @@ def select_steps(routine: Routine, only: list[str] | None) -> list[ExecutorStep]
             continue
         names = wanted[step.instance]
         tasks = step.tasks if names is None else [t for t in step.tasks if t.name in names]
-        selected.append(ExecutorStep(step.instance, step.executor_name, step.cls, step.params, tasks))
+        selected.append(
+            ExecutorStep(step.instance, step.executor_name, step.cls, step.params, tasks)
+        )
     return selected

@@ -514,3 +514,80 @@ def partition_path(values: dict[str, Any]) -> str:
             raise ValueError(f"partition value {text!r} of {key!r} cannot be a folder name")
         parts.append(f"{check_name(key, 'partition column')}={text}")
     return "/".join(parts) + "/"
+
+
+# --------------------------------------------------------------------------- query text
+
+_SQL_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+ParameterValue = str | int | float | bool | None
+"""A value for a ``?`` placeholder: bound by the engine or sent as a quoted literal."""
+
+
+def check_sql(text: str) -> str:
+    """``text`` without surrounding blanks and trailing semicolons; ValueError if nothing
+    but blanks, comments and semicolons is left (an empty query is never sent)."""
+    if not isinstance(text, str) or not _SQL_COMMENTS.sub("", text).strip(" \t\r\n;"):
+        raise ValueError("SQL is empty")
+    return text.strip().rstrip(";").rstrip()
+
+
+class QueryText(BaseModel):
+    """The SQL of a query task: ``sql`` inline (routine ``${vars}`` already applied) or a
+    ``sql_file`` whose ``${name}`` references take ``vars``; values for ``?`` placeholders
+    go in ``parameters`` (quoted by the engine, never pasted into the text).
+
+    The SQL itself is part of the model's dump, so editing the file changes the task's
+    state scope (a rerun never re-attaches to the query of an older text).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sql: str | None = Field(None, description="The query")
+    sql_file: str | None = Field(None, description="A .sql file, relative to the routine file")
+    vars: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Values for ${name} in sql_file"
+    )
+    parameters: list[ParameterValue] = Field(
+        default_factory=list, description="Values for the ? placeholders, in order"
+    )
+    query: str = Field("", description="Filled in from sql or sql_file", exclude=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load(cls, data: Any, info: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "query" in data:
+            raise ValueError("give 'sql' or 'sql_file', not 'query'")
+        if (data.get("sql") is None) == (data.get("sql_file") is None):
+            raise ValueError("give exactly one of 'sql' or 'sql_file'")
+        if data.get("sql") is not None:
+            return {**data, "query": data["sql"]}
+        return {**data, "query": _read_sql_file(data["sql_file"], data.get("vars") or {}, info)}
+
+    @field_validator("query")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        return check_sql(value)
+
+    def execution_parameters(self, dialect: Dialect) -> list[str]:
+        """``parameters`` as SQL literals of ``dialect`` (for Athena's ExecutionParameters)."""
+        return [sql_value(value, dialect) for value in self.parameters]
+
+
+def _read_sql_file(name: Any, variables: dict[str, Any], info: Any) -> str:
+    from pathlib import Path
+
+    from lakeroutine.types import existing_file
+    from lakeroutine.variables import Substituter, VariableError
+
+    path = existing_file(Path(str(name)), info)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read sql_file {path}: {exc}") from None
+    try:
+        return str(Substituter(variables, env={}).substitute(text))
+    except VariableError as exc:
+        raise ValueError(f"sql_file {path}: {exc}") from None

@@ -90,7 +90,7 @@ def resolve_variables(
     """The routine's variables and the secret values they read from the environment:
     built-ins, then the file's ``vars`` (which may refer to built-ins and earlier vars),
     then overrides (``--var``), which win."""
-    resolved: dict[str, Any] = dict(builtins)
+    resolved: dict[str, Any] = {**builtins, **overrides}
     secrets: set[str] = set()
     for name, value in declared.items():
         if name in overrides:
@@ -100,6 +100,5 @@ def resolve_variables(
         secrets |= substituter.secrets
         if looks_secret(name) and isinstance(resolved[name], str) and resolved[name]:
             secrets.add(resolved[name])
-    resolved.update(overrides)
     secrets |= {v for k, v in overrides.items() if looks_secret(k) and isinstance(v, str) and v}
     return resolved, secrets

@@ -205,7 +205,10 @@ class StagingExecutor(Executor):
             progress.close()
         log.info(
             "%s: staged %d files (%d already staged) into %s",
-            ctx.executor, counts["staged"], counts["skipped"], self.dump,
+            ctx.executor,
+            counts["staged"],
+            counts["skipped"],
+            self.dump,
         )
         return {**counts, "dump_directory": self.dump}
 
@@ -308,10 +311,15 @@ class StagingExecutor(Executor):
         size = sum(info.size for info in batch)
         log.info(
             "%s: staged %d files as %d outputs into %s",
-            ctx.executor, len(batch), len(outputs), self.dump,
+            ctx.executor,
+            len(batch),
+            len(outputs),
+            self.dump,
         )
         return {
-            "staged": len(batch), "outputs": len(outputs), "bytes": size,
+            "staged": len(batch),
+            "outputs": len(outputs),
+            "bytes": size,
             "dump_directory": self.dump,
         }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -104,7 +103,9 @@ class LocalStorage:
     def _publish(self, source: str, dest: str, *, overwrite: bool) -> FileInfo:
         folder, name = os.path.split(dest)
         os.makedirs(folder, exist_ok=True)
-        temp = os.path.join(folder, f".{name}.lakeroutine-tmp-{uuid.uuid4().hex[:12]}")
+        # A fixed temporary name: a write killed half-way leaves one that the re-run (which
+        # must stage that file again, since it was never journalled) overwrites and renames.
+        temp = os.path.join(folder, f".{name}.lakeroutine-tmp")
         try:
             shutil.copyfile(source, temp)
             if overwrite:

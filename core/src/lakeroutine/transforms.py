@@ -1,0 +1,50 @@
+"""Built-in per-file transformations for the StagingExecutor's ``py_exec_path``.
+
+Use one as ``"py_exec_path": "lakeroutine.transforms:csv_to_parquet"``; ``py_exec_args`` are
+its keyword arguments. Each reads a local ``source`` and writes next to ``target``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def csv_to_parquet(
+    source: Path,
+    target: Path,
+    *,
+    mapper: dict[str, str] | None = None,
+    delimiter: str = ",",
+    compression: str = "snappy",
+) -> Path:
+    """Write a CSV file as Parquet (``target`` with a ``.parquet`` suffix), renaming columns
+    by ``mapper`` (the notebook's argument). Column types are inferred. Needs pyarrow:
+    ``pip install 'lakeroutine[parquet]'``."""
+    try:
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ImportError(
+            "csv_to_parquet needs pyarrow: pip install 'lakeroutine[parquet]'"
+        ) from exc
+    table = pa_csv.read_csv(source, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+    if mapper:
+        table = table.rename_columns([mapper.get(name, name) for name in table.column_names])
+    output = target.with_suffix(".parquet")
+    pq.write_table(table, output, compression=compression)
+    return output
+
+
+def rename_csv_columns(
+    source: Path, target: Path, *, mapper: dict[str, str] | None = None, delimiter: str = ","
+) -> Path:
+    """Copy a CSV file, renaming header columns by ``mapper``; standard library only."""
+    import csv
+
+    mapper = mapper or {}
+    with source.open(newline="") as src, target.open("w", newline="") as dst:
+        rows = csv.reader(src, delimiter=delimiter)
+        writer = csv.writer(dst, delimiter=delimiter)
+        writer.writerow([mapper.get(column, column) for column in next(rows, [])])
+        writer.writerows(rows)
+    return target

@@ -1,0 +1,124 @@
+"""A throwaway plugin for the core's tests: an executor whose tasks succeed, fail, retry,
+wait or echo their args, and a lifecycle observer that records what happened."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from lakeroutine import hookimpl
+from lakeroutine.context import TaskContext
+from lakeroutine.errors import TaskError
+from lakeroutine.executor import Executor, Params, task
+from pydantic import Field, SecretStr
+
+
+class ProbeParams(Params):
+    label: str = "probe"
+    fail_times: int = Field(0, ge=0)
+    password: SecretStr | None = None
+
+
+class EchoArgs(Params):
+    message: str
+    count: int = 1
+
+
+class ProbeExecutor(Executor):
+    """Records every task it runs in ``calls`` (shared by all instances)."""
+
+    name = "ProbeExecutor"
+    Params = ProbeParams
+    calls: list[str] = []
+    attempts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def _record(self, name: str) -> None:
+        with self.lock:
+            self.calls.append(f"{self.params.label}.{name}")
+
+    @task
+    def noop(self) -> None:
+        """Do nothing."""
+
+    @task
+    def ok(self) -> dict[str, Any]:
+        """Succeed, saying which instance ran."""
+        self._record("ok")
+        return {"label": self.params.label}
+
+    @task
+    def fail(self) -> None:
+        """Always fail."""
+        self._record("fail")
+        password = self.params.password.get_secret_value() if self.params.password else ""
+        raise TaskError(f"failed on purpose (password was {password})")
+
+    @task
+    def flaky(self, ctx: TaskContext) -> dict[str, int]:
+        """Fail the first ``fail_times`` attempts of this run, then succeed."""
+        self._record("flaky")
+        key = f"{ctx.run_id}:{self.params.label}"
+        with self.lock:
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            seen = self.attempts[key]
+        if seen <= self.params.fail_times:
+            raise RuntimeError(f"attempt {seen} failed")
+        return {"attempts": seen}
+
+    @task
+    def wait(self, ctx: TaskContext) -> None:
+        """Wait (cancellably) for a long time, registering a cancel callback."""
+        self._record("wait")
+        ctx.on_cancel(lambda: self._record("cancelled"))
+        for _ in range(1000):
+            ctx.sleep(0.01)
+
+    @task(args=EchoArgs)
+    def echo(self, args: EchoArgs) -> dict[str, Any]:
+        """Return the args it was given."""
+        self._record("echo")
+        return {"message": args.message * args.count}
+
+    def _private(self) -> None:  # never callable from a routine
+        self._record("private")
+
+
+class Observer:
+    """Records lifecycle hook calls."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @hookimpl
+    def routine_started(self, routine: Any, run_id: str) -> None:
+        self.events.append(f"routine_started:{routine.name}")
+
+    @hookimpl
+    def routine_finished(self, routine: Any, result: Any) -> None:
+        self.events.append(f"routine_finished:{result.status}")
+
+    @hookimpl
+    def task_started(self, ctx: TaskContext) -> None:
+        self.events.append(f"task_started:{ctx.executor}.{ctx.task}")
+
+    @hookimpl
+    def task_finished(self, ctx: TaskContext, result: Any) -> None:
+        self.events.append(f"task_finished:{ctx.executor}.{ctx.task}")
+
+    @hookimpl
+    def task_failed(self, ctx: TaskContext, error: BaseException, will_retry: bool) -> None:
+        self.events.append(f"task_failed:{ctx.executor}.{ctx.task}:{will_retry}")
+
+
+class ProbePlugin:
+    @hookimpl
+    def register_executors(self, register: Any) -> None:
+        register(ProbeExecutor)
+
+
+def probe_registry(*extra: Any) -> Any:
+    from lakeroutine.plugins import load_plugins
+
+    ProbeExecutor.calls.clear()
+    return load_plugins(entry_points=False, plugins=[ProbePlugin(), *extra])
