@@ -1,0 +1,120 @@
+"""Building the boto3 S3 client and turning its errors into clear messages.
+
+boto3 is imported here, lazily, by :func:`build_client` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lakeroutine.storage.base import StorageError
+
+from lakeroutine_s3.settings import S3Settings
+
+log = logging.getLogger("lakeroutine.s3")
+
+NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+DENIED = {"403", "AccessDenied", "AllAccessDisabled", "Forbidden"}
+BAD_CREDENTIALS = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+}
+PRECONDITION = {"412", "PreconditionFailed"}
+
+
+class S3Client:
+    """A thread-safe boto3 S3 client plus the credential values to keep out of messages."""
+
+    def __init__(self, settings: S3Settings) -> None:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            session = boto3.session.Session(
+                profile_name=settings.profile_name, region_name=settings.region_name
+            )
+        except BotoCoreError as exc:  # e.g. ProfileNotFound
+            raise StorageError(f"cannot set up the S3 client: {exc}") from None
+        config: dict[str, Any] = {"max_pool_connections": settings.max_pool_connections}
+        pairs = (("mode", settings.retry_mode), ("total_max_attempts", settings.max_attempts))
+        retries = {k: v for k, v in pairs if v is not None}
+        if retries:  # otherwise AWS_RETRY_MODE / AWS_MAX_ATTEMPTS / the profile decide
+            config["retries"] = retries
+        for key in ("connect_timeout", "read_timeout"):
+            if getattr(settings, key) is not None:
+                config[key] = getattr(settings, key)
+        if settings.addressing_style:
+            config["s3"] = {"addressing_style": settings.addressing_style}
+        self.session = session
+        self.client = session.client(
+            "s3", endpoint_url=settings.endpoint_url, config=Config(**config)
+        )
+
+    def secrets(self) -> list[str]:
+        """The credential values in use (to scrub from any message), if any resolve."""
+        try:
+            credentials = self.session.get_credentials()
+        except Exception:
+            return []
+        if credentials is None:
+            return []
+        frozen = credentials.get_frozen_credentials()
+        return [v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v]
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets():
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ClientError (or its HTTP status), else ''."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return error_code(exc) in NOT_FOUND
+
+
+def is_precondition_failed(exc: BaseException) -> bool:
+    return error_code(exc) in PRECONDITION
+
+
+def location_error(exc: BaseException, bucket: str, client: S3Client | None) -> StorageError:
+    """A clear StorageError for a failure to use ``bucket`` (never quoting credentials)."""
+    from botocore.exceptions import (
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    code = error_code(exc)
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        message = (
+            f"no AWS credentials found to use s3://{bucket} (set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the profile_name param)"
+        )
+    elif isinstance(exc, NoRegionError):
+        message = f"no AWS region set for s3://{bucket} (set region_name or AWS_DEFAULT_REGION)"
+    elif isinstance(exc, EndpointConnectionError):
+        message = f"cannot reach the S3 endpoint for s3://{bucket}: {exc}"
+    elif code in NOT_FOUND:
+        message = f"bucket {bucket!r} does not exist"
+    elif code in DENIED:
+        message = f"access denied to s3://{bucket} (check the credentials' S3 permissions)"
+    elif code in BAD_CREDENTIALS:
+        message = f"the AWS credentials were refused for s3://{bucket} ({code})"
+    else:
+        message = f"cannot use s3://{bucket}: {type(exc).__name__}: {exc}"
+    return StorageError(client.scrub(message) if client else message)

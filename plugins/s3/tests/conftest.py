@@ -1,0 +1,74 @@
+"""Fixtures of the S3 plugin's tests: a bucket on moto's loopback server and helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+BUCKET = "lake"
+
+
+class Bucket:
+    """A bucket on the emulator, read and written with a plain boto3 client."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def put(self, key: str, body: bytes | str) -> None:
+        self.client.put_object(
+            Bucket=self.name, Key=key, Body=body.encode() if isinstance(body, str) else body
+        )
+
+    def objects(self, prefix: str = "") -> dict[str, bytes]:
+        """Every object below ``prefix`` by key relative to it."""
+        found = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.name, Prefix=prefix):
+            for item in page.get("Contents", ()):
+                body = self.client.get_object(Bucket=self.name, Key=item["Key"])["Body"].read()
+                found[item["Key"][len(prefix) :]] = body
+        return found
+
+    def keys(self, prefix: str = "") -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        return [
+            item["Key"][len(prefix) :]
+            for page in paginator.paginate(Bucket=self.name, Prefix=prefix)
+            for item in page.get("Contents", ())
+        ]
+
+
+@pytest.fixture
+def s3_client(moto_endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def bucket(s3_client: Any) -> Iterator[Bucket]:
+    s3_client.create_bucket(Bucket=BUCKET)
+    yield Bucket(s3_client, BUCKET)
+
+
+def staging_routine(**params: Any) -> dict[str, Any]:
+    """A routine with one StagingExecutor block running transfer and post_staging."""
+    tasks = params.pop("tasks", ["transfer", "post_staging"])
+    return {
+        "routine_name": params.pop("routine_name", "s3_test"),
+        "state_dir": params.pop("state_dir"),
+        "executors": {"StagingExecutor": {"params": params, "tasks": tasks}},
+    }
+
+
+@pytest.fixture
+def routine(tmp_path: Any) -> Any:
+    """``routine(**params)``: a staging routine whose state lives in the test's tmp folder."""
+
+    def build(**params: Any) -> dict[str, Any]:
+        return staging_routine(state_dir=str(tmp_path / "state"), **params)
+
+    return build
