@@ -135,7 +135,7 @@ def test_killed_runs_resume_without_loss_or_doubles(tmp_path, mode):
     assert 0 < done() < FILES  # the kills did land in the middle of post_staging
 
     final = start(tmp_path, mode)
-    out, err = final.communicate(timeout=60)
+    _out, err = final.communicate(timeout=60)
     assert final.returncode == 0, err.decode()
 
     assert files(tmp_path / "landing") == {}

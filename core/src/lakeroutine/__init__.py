@@ -29,7 +29,25 @@ _LAZY = {
     "TaskResult": "lakeroutine.results",
 }
 
-__all__ = ["__version__", "hookimpl", *_LAZY]
+__all__ = [
+    "Executor",
+    "LakeroutineError",
+    "Params",
+    "PluginError",
+    "RoutineError",
+    "RunContext",
+    "RunResult",
+    "TaskCancelled",
+    "TaskContext",
+    "TaskError",
+    "TaskResult",
+    "__version__",
+    "hookimpl",
+    "load_plugins",
+    "run_routine",
+    "task",
+    "validate_routine",
+]
 
 if TYPE_CHECKING:
     from lakeroutine.context import RunContext, TaskCancelled, TaskContext

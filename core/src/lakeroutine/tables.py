@@ -564,12 +564,16 @@ class QueryText(BaseModel):
             raise ValueError("give exactly one of 'sql' or 'sql_file'")
         if data.get("sql") is not None:
             return {**data, "query": data["sql"]}
-        return {**data, "query": _read_sql_file(data["sql_file"], data.get("vars") or {}, info)}
+        text = _read_sql_file(data["sql_file"], data.get("vars") or {}, info)
+        try:
+            return {**data, "query": check_sql(text)}
+        except ValueError:
+            raise ValueError(f"sql_file {data['sql_file']} holds no SQL") from None
 
-    @field_validator("query")
+    @field_validator("sql", "query")
     @classmethod
-    def _not_empty(cls, value: str) -> str:
-        return check_sql(value)
+    def _not_empty(cls, value: str | None) -> str | None:
+        return None if value is None else check_sql(value)
 
     def execution_parameters(self, dialect: Dialect) -> list[str]:
         """``parameters`` as SQL literals of ``dialect`` (for Athena's ExecutionParameters)."""

@@ -17,7 +17,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -74,10 +74,8 @@ def _on_path(folder: str):  # type: ignore[no-untyped-def]
     try:
         yield
     finally:
-        try:
+        with suppress(ValueError):
             sys.path.remove(folder)
-        except ValueError:
-            pass
 
 
 def _load_file(path: str) -> ModuleType:

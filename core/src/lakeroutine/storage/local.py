@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -91,10 +92,8 @@ class LocalStorage:
 
     def delete_many(self, urls: Iterable[str]) -> None:
         for url in urls:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(local_path(url))
-            except FileNotFoundError:
-                pass
 
     def make_durable(self, urls: Iterable[str]) -> None:
         if any(True for _ in urls):
