@@ -1,0 +1,152 @@
+"""The `lakeroutine` command: exit codes, messages, reports, plugins, schema, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lakeroutine.cli import main
+
+CORE_ONLY = {"LAKEROUTINE_PLUGINS": ""}  # the built-in plugin only
+
+
+@pytest.fixture(autouse=True)
+def core_only(monkeypatch):
+    for key, value in CORE_ONLY.items():
+        monkeypatch.setenv(key, value)
+
+
+def staging_routine(lake, **params):
+    return lake.routine_file(
+        {
+            "routine_name": "cli",
+            "executors": {
+                "StagingExecutor": {
+                    "params": {
+                        "parent_directory": "landing",
+                        "dump_directory": "staging",
+                        **params,
+                    },
+                    "tasks": ["transfer", "post_staging"],
+                }
+            },
+        }
+    )
+
+
+def test_run_writes_a_report_and_exits_0(lake, capsys):
+    lake.write("a.csv", "1")
+    report = lake.root / "out" / "report.json"
+    assert main(["run", str(staging_routine(lake)), "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["routine_name"] == "cli" and data["status"] == "succeeded"
+    assert {"started_at", "duration_s", "tasks"} <= set(data)
+    assert [(t["executor"], t["task"], t["status"]) for t in data["tasks"]] == [
+        ("StagingExecutor", "transfer", "succeeded"),
+        ("StagingExecutor", "post_staging", "succeeded"),
+    ]
+    assert set(data["tasks"][0]) >= {"executor", "task", "status", "duration_s", "output", "error"}
+    assert capsys.readouterr().out == ""
+
+
+def test_a_failed_task_exits_1(lake, capsys):
+    (lake.root / "t.py").write_text("def f(source, target):\n    raise ValueError('boom')\n")
+    lake.write("a.csv", "1")
+    assert main(["run", str(staging_routine(lake, py_exec_path="t.py:f"))]) == 1
+    assert (
+        "StagingExecutor.transfer failed: transformation failed on a.csv" in capsys.readouterr().err
+    )
+    assert lake.files(lake.landing) == {"a.csv": b"1"}
+
+
+def test_invalid_routine_exits_2_with_one_message_and_no_traceback(lake, capsys):
+    path = lake.routine_file({"routine_name": "x", "executors": {"StagingExecuter": {}}})
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lakeroutine: error: ")
+    assert str(path) in err and "did you mean 'StagingExecutor'?" in err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(lake, capsys):
+    path = lake.routine_file({"routine_name": "x", "executors": {"Nope": {}}})
+    assert main(["--debug", "validate", str(path)]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["run"])
+    assert caught.value.code == 2
+    assert main(["run", "x.json", "--var", "novalue"]) == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_dry_run_and_validate_change_nothing(lake, capsys):
+    lake.write("a.csv", "1")
+    path = staging_routine(lake)
+    assert main(["validate", str(path)]) == 0
+    assert "valid (1 executors, 2 tasks)" in capsys.readouterr().out
+    assert main(["run", str(path), "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "would run StagingExecutor.transfer",
+        "would run StagingExecutor.post_staging",
+    ]
+    assert lake.files(lake.landing) == {"a.csv": b"1"} and not lake.staging.exists()
+
+
+def test_only_runs_the_selected_task(lake):
+    lake.write("a.csv", "1")
+    assert main(["run", str(staging_routine(lake)), "--only", "StagingExecutor.transfer"]) == 0
+    assert lake.files(lake.landing) == {"a.csv": b"1"} and lake.files(lake.staging) == {
+        "a.csv": b"1"
+    }
+
+
+def test_plugins_json_and_text(capsys):
+    assert main(["plugins", "--json"]) == 0
+    (builtin,) = json.loads(capsys.readouterr().out)
+    assert builtin["distribution"] == "lakeroutine" and builtin["version"]
+    assert builtin["executors"] == {"StagingExecutor": ["post_staging", "transfer"]}
+    assert builtin["storages"] == ["file"]
+    assert "register_executors" in builtin["hooks"]
+    assert main(["plugins"]) == 0
+    assert "executor StagingExecutor: post_staging, transfer" in capsys.readouterr().out
+
+
+def test_schema_describes_every_executor(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    staging = schema["properties"]["executors"]["properties"]["StagingExecutor"]
+    params = staging["properties"]["params"]
+    assert "parent_directory" in params["properties"] and "parent_directory" in params["required"]
+    assert staging["properties"]["tasks"]["items"]["anyOf"][0] == {
+        "enum": ["post_staging", "transfer"]
+    }
+
+
+HEAVY = ("boto3", "botocore", "pyarrow", "duckdb")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", "{routine}"]])
+def test_start_up_imports_nothing_heavy(lake, argv):
+    """With every installed plugin loaded, --help and validate import no AWS or data library."""
+    lake.write("a.csv", "1")
+    args = [a.format(routine=staging_routine(lake)) for a in argv]
+    code = (
+        "import sys\n"
+        "from lakeroutine.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LAKEROUTINE_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
