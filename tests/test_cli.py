@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from lakeroutine.cli import main
 
 CORE_ONLY = {"LAKEROUTINE_PLUGINS": ""}  # the built-in plugin only
