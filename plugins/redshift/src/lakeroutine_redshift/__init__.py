@@ -1,0 +1,1 @@
+"""lakeroutine-redshift: run SQL, COPY and UNLOAD on Amazon Redshift through the Data API."""

@@ -1,0 +1,151 @@
+"""Running statements through the Redshift Data API, one at a time, resumably.
+
+Each statement's id is saved in the task's state before it is polled, so a retried or
+rerun task re-attaches to it instead of sending it again; statements already finished are
+not sent again either. FAILED and ABORTED are task failures carrying the service's error
+and the failing SQL; Ctrl-C, a timeout or ``max_wait_s`` cancel the running statement.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from lakeroutine.context import TaskContext
+from lakeroutine.errors import TaskError
+
+from lakeroutine_redshift.models import RedshiftParams
+
+FINISHED = "FINISHED"
+FAILURES = frozenset({"FAILED", "ABORTED"})
+
+
+@dataclass
+class SqlStep:
+    """One statement to send, with its Data API parameters."""
+
+    sql: str
+    parameters: dict[str, str]
+
+
+class StatementRunner:
+    """Sends statements in order for one task attempt and waits for each to finish."""
+
+    def __init__(self, client: Any, params: RedshiftParams, ctx: TaskContext) -> None:
+        self.client = client
+        self.params = params
+        self.ctx = ctx
+        self._current: str | None = None
+        ctx.on_cancel(self._cancel_current)
+
+    def run(self, steps: list[SqlStep]) -> list[dict[str, Any]]:
+        """Run ``steps`` in order; return one report per statement (id, status, rows...)."""
+        reports = []
+        for index, step in enumerate(steps):
+            done = self.ctx.state.get(f"done:{index}")
+            if done is not None:
+                self.ctx.logger.info("statement %d already finished: %s", index + 1, done["id"])
+                reports.append({**done, "resumed": True})
+                continue
+            report = self._run_one(index, len(steps), step)
+            self.ctx.state.set(f"done:{index}", report)
+            reports.append(report)
+        return reports
+
+    def _target(self) -> dict[str, str]:
+        p = self.params
+        target = {"Database": p.database}
+        if p.cluster_identifier:
+            target["ClusterIdentifier"] = p.cluster_identifier
+        if p.workgroup_name:
+            target["WorkgroupName"] = p.workgroup_name
+        if p.db_user:
+            target["DbUser"] = p.db_user
+        if p.secret_arn:
+            target["SecretArn"] = p.secret_arn
+        return target
+
+    def _submit(self, index: int, step: SqlStep) -> str:
+        state = self.ctx.state
+        statement_id = state.get(f"id:{index}")
+        if statement_id:
+            self.ctx.logger.info("re-attaching to statement %d: %s", index + 1, statement_id)
+            return str(statement_id)
+        token = state.get(f"token:{index}") or str(uuid.uuid4())
+        state.set(f"token:{index}", token)  # a resent request reuses it: no second statement
+        request: dict[str, Any] = {
+            **self._target(),
+            "Sql": step.sql,
+            "ClientToken": token,
+            "StatementName": f"lakeroutine-{self.ctx.run_id}"[:500],
+        }
+        if step.parameters:
+            request["Parameters"] = [{"name": k, "value": v} for k, v in step.parameters.items()]
+        statement_id = self.client.execute_statement(**request)["Id"]
+        state.set(f"id:{index}", statement_id)
+        self.ctx.logger.info("statement %d sent: %s", index + 1, statement_id)
+        return str(statement_id)
+
+    def _forget(self, index: int) -> None:
+        self.ctx.state.delete(f"id:{index}")
+        self.ctx.state.delete(f"token:{index}")
+
+    def _run_one(self, index: int, total: int, step: SqlStep) -> dict[str, Any]:
+        started = time.monotonic()
+        statement_id = self._submit(index, step)
+        self._current = statement_id
+        label = f"statement {index + 1} of {total} ({statement_id})"
+        # _current stays set if Ctrl-C lands here, so the cancel callback can stop it.
+        while True:
+            desc = self.client.describe_statement(Id=statement_id)
+            status = desc.get("Status", "")
+            if status == FINISHED:
+                self._current = None
+                return _report(statement_id, desc, time.monotonic() - started)
+            if status in FAILURES:
+                self._current = None
+                self._forget(index)
+                reason = desc.get("Error") or "no reason given"
+                raise TaskError(f"{label} {status}: {reason}\nSQL: {step.sql}")
+            if time.monotonic() - started > self.params.max_wait_s:
+                self._current = None
+                self._cancel(statement_id)
+                self._forget(index)
+                raise TaskError(
+                    f"{label} still {status} after max_wait_s="
+                    f"{self.params.max_wait_s:g}; cancelled\nSQL: {step.sql}"
+                )
+            self.ctx.sleep(self.params.poll_interval_s)
+
+    def _cancel(self, statement_id: str) -> None:
+        try:
+            self.client.cancel_statement(Id=statement_id)
+            self.ctx.logger.warning("cancelled statement %s", statement_id)
+        except Exception as exc:  # it may have finished meanwhile; say so and go on
+            self.ctx.logger.warning("could not cancel statement %s: %s", statement_id, exc)
+
+    def _cancel_current(self) -> None:
+        """Ctrl-C / timeout: stop the statement now running; a rerun sends it again."""
+        statement_id = self._current
+        if statement_id is None:
+            return
+        self._cancel(statement_id)
+        state = self.ctx.state
+        for key, value in state.items().items():
+            if key.startswith("id:") and value == statement_id:
+                index = int(key[3:])
+                self._forget(index)
+
+
+def _report(statement_id: str, desc: dict[str, Any], waited_s: float) -> dict[str, Any]:
+    duration_ns = desc.get("Duration") or 0
+    rows = desc.get("ResultRows")
+    return {
+        "id": statement_id,
+        "status": desc.get("Status"),
+        "duration_s": round(duration_ns / 1e9, 3) if duration_ns > 0 else round(waited_s, 3),
+        "rows": rows if isinstance(rows, int) and rows >= 0 else None,
+        "has_result_set": bool(desc.get("HasResultSet")),
+    }

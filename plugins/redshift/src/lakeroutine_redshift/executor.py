@@ -1,0 +1,107 @@
+"""RedshiftExecutor: SQL, DDL, COPY and UNLOAD on a cluster or serverless workgroup through
+the Redshift Data API (no drivers, no open ports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lakeroutine.context import RunContext, TaskContext
+from lakeroutine.executor import Executor, task
+
+from lakeroutine_redshift import statements
+from lakeroutine_redshift.dataapi import SqlStep, StatementRunner
+from lakeroutine_redshift.models import (
+    CopyArgs,
+    CreateSchemaArgs,
+    CreateTableArgs,
+    ExecuteSqlArgs,
+    RedshiftParams,
+    UnloadArgs,
+)
+
+
+def _param_text(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class RedshiftExecutor(Executor):
+    """Runs statements on Redshift, one Data API call each, waiting for every one."""
+
+    name = "RedshiftExecutor"
+    Params = RedshiftParams
+    params: RedshiftParams
+
+    def __init__(self, params: RedshiftParams, context: RunContext) -> None:
+        super().__init__(params, context)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The ``redshift-data`` boto3 client, made on first use (boto3 loads lazily)."""
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client(
+                "redshift-data",
+                region_name=self.params.region_name,
+                endpoint_url=self.params.endpoint_url,
+            )
+        return self._client
+
+    def _run(self, ctx: TaskContext, steps: list[SqlStep]) -> list[dict[str, Any]]:
+        return StatementRunner(self.client, self.params, ctx).run(steps)
+
+    @task
+    def execute_sql(self, args: ExecuteSqlArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Run SQL (inline or a file; several statements in order) with :name parameters."""
+        values = {k: _param_text(v) for k, v in args.parameters.items()}
+        steps = [
+            SqlStep(s.text, {name: values[name] for name in s.parameters})
+            for s in args.statements()
+        ]
+        reports = self._run(ctx, steps)
+        return {"statement_ids": [r["id"] for r in reports], "statements": reports}
+
+    @task
+    def create_schema(self, args: CreateSchemaArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Create a schema if it does not exist."""
+        (report,) = self._run(ctx, [SqlStep(statements.create_schema(args.schema_), {})])
+        return {"schema": args.schema_, "statement_id": report["id"], "statement": report}
+
+    @task
+    def create_table(self, args: CreateTableArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Create a table (columns, DISTSTYLE, DISTKEY, SORTKEY) if it does not exist."""
+        table = args.table
+        (report,) = self._run(ctx, [SqlStep(statements.create_table(table), {})])
+        name = f"{table.schema_}.{table.name}" if table.schema_ else table.name
+        return {"table": name, "statement_id": report["id"], "statement": report}
+
+    @task
+    def copy_from_s3(self, args: CopyArgs, ctx: TaskContext) -> dict[str, Any]:
+        """COPY files under an S3 prefix into a table: append, overwrite, or upsert on keys."""
+        sqls = statements.load(args)
+        reports = self._run(ctx, [SqlStep(sql, {}) for sql in sqls])
+        copy_index = 0 if args.mode == "append" else 2
+        table = args.table
+        return {
+            "table": f"{table.schema_}.{table.name}" if table.schema_ else table.name,
+            "mode": args.mode,
+            "source": args.source,
+            "rows_loaded": reports[copy_index]["rows"],
+            "statement_ids": [r["id"] for r in reports],
+            "statements": reports,
+        }
+
+    @task
+    def unload_to_s3(self, args: UnloadArgs, ctx: TaskContext) -> dict[str, Any]:
+        """UNLOAD a query's result to an S3 prefix as Parquet or CSV."""
+        (report,) = self._run(ctx, [SqlStep(statements.unload(args), {})])
+        return {
+            "destination": args.destination,
+            "format": args.format,
+            "rows_unloaded": report["rows"],
+            "statement_id": report["id"],
+            "statement": report,
+        }

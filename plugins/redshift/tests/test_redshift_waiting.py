@@ -1,0 +1,154 @@
+"""Waiting on statements: failures carry the service's error and the SQL, retries and reruns
+re-attach or resume instead of sending statements again, and cancelling stops the
+statement. moto's statements are driven from the test (see conftest.DataApiDriver)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+SCRIPT = "CREATE TABLE IF NOT EXISTS t (x INT); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"
+
+
+def _sql_task(**extra: Any) -> dict[str, Any]:
+    return {"task": "execute_sql", "args": {"sql": SCRIPT}, **extra}
+
+
+def test_failed_statement_fails_the_task_with_error_and_sql(
+    run: Any, data_api: Any, rs_routine: Any
+) -> None:
+    def rule(statement: Any) -> tuple[str, Any]:
+        if "VALUES (1)" in statement.query_string:
+            return ("FAILED", 'ERROR: relation "t" does not exist')
+        return ("FINISHED", 0)
+
+    data_api.rule = rule
+    routine = rs_routine([_sql_task(), {"task": "create_schema", "args": {"schema": "later"}}])
+    result = run(routine)
+    assert result.status == "failed"
+    failed, later = result.tasks
+    assert failed.status == "failed"
+    assert "statement 2 of 3" in failed.error
+    assert 'FAILED: ERROR: relation "t" does not exist' in failed.error
+    assert "SQL: INSERT INTO t VALUES (1)" in failed.error
+    assert later.status == "skipped"
+    assert len(data_api.statements) == 2  # the third statement was never sent
+
+
+def test_a_rerun_resumes_at_the_failed_statement(run: Any, data_api: Any, rs_routine: Any) -> None:
+    data_api.rule = lambda s: (
+        ("FAILED", "ERROR: disk full") if "VALUES (1)" in s.query_string else ("FINISHED", 1)
+    )
+    assert run(rs_routine([_sql_task()])).status == "failed"
+    first_ids = [s.id for s in data_api.statements]
+
+    data_api.rule = lambda s: ("FINISHED", 1)
+    result = run(rs_routine([_sql_task()]))
+    assert result.status == "succeeded", result.tasks[0].error
+    # CREATE is not sent again; the failed INSERT is sent afresh, then the last one.
+    assert data_api.sql == [
+        "CREATE TABLE IF NOT EXISTS t (x INT)",
+        "INSERT INTO t VALUES (1)",
+        "INSERT INTO t VALUES (1)",
+        "INSERT INTO t VALUES (2)",
+    ]
+    reports = result.tasks[0].output["statements"]
+    assert reports[0]["id"] == first_ids[0] and reports[0]["resumed"] is True
+    assert reports[1]["id"] != first_ids[1]
+    # Succeeded: the state is cleared, so a third run sends everything again.
+    run(rs_routine([_sql_task()]))
+    assert len(data_api.statements) == 7
+
+
+def test_retry_sends_a_failed_statement_again(run: Any, data_api: Any, rs_routine: Any) -> None:
+    failures = []
+
+    def rule(statement: Any) -> tuple[str, Any]:
+        if not failures:
+            failures.append(statement.id)
+            return ("ABORTED", "canceled by the operator")
+        return ("FINISHED", 0)
+
+    data_api.rule = rule
+    result = run(rs_routine([{"task": "create_schema", "args": {"schema": "s"}, "retries": 1}]))
+    assert result.status == "succeeded", result.tasks[0].error
+    assert result.tasks[0].attempts == 2
+    assert len(data_api.statements) == 2
+    assert result.tasks[0].output["statement_id"] == data_api.statements[1].id
+
+
+def test_max_wait_cancels_the_statement(run: Any, data_api: Any, rs_routine: Any) -> None:
+    data_api.rule = lambda s: None  # never finishes
+    result = run(rs_routine([_sql_task()], max_wait_s=0.1))
+    task = result.tasks[0]
+    assert task.status == "failed"
+    assert "still STARTED after max_wait_s=0.1; cancelled" in task.error
+    (statement,) = data_api.statements
+    assert statement.status == "ABORTED"  # cancel_statement reached the service
+
+
+def test_timeout_cancels_the_running_statement(run: Any, data_api: Any, rs_routine: Any) -> None:
+    data_api.rule = lambda s: None
+    result = run(rs_routine([_sql_task(timeout_s=0.3)]))
+    assert result.tasks[0].status == "failed"
+    (statement,) = data_api.statements
+    assert statement.status == "ABORTED"
+
+
+def _start_cli(routine_file: Any, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lakeroutine.cli", "run", str(routine_file)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_killed_run_re_attaches_to_its_statement(
+    run: Any, data_api: Any, rs_routine: Any, lake: Any
+) -> None:
+    data_api.rule = lambda s: None if "VALUES (1)" in s.query_string else ("FINISHED", 1)
+    path = lake.routine_file(rs_routine([_sql_task()]))
+    process = _start_cli(path, dict(os.environ))
+    try:
+        _wait_for(lambda: len(data_api.statements) == 2)
+        time.sleep(0.1)  # the id is saved before the first poll; let it poll a little
+    finally:
+        process.kill()
+        process.communicate()
+    waiting = data_api.statements[1]
+    assert waiting.status == "STARTED"
+
+    data_api.rule = lambda s: ("FINISHED", 1)
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    reports = result.tasks[0].output["statements"]
+    assert reports[1]["id"] == waiting.id  # re-attached, not sent again
+    assert len(data_api.statements) == 3
+
+
+def test_ctrl_c_cancels_the_statement(data_api: Any, rs_routine: Any, lake: Any) -> None:
+    data_api.rule = lambda s: None
+    path = lake.routine_file(rs_routine([_sql_task()]))
+    process = _start_cli(path, dict(os.environ))
+    try:
+        _wait_for(lambda: len(data_api.statements) == 1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    (statement,) = data_api.statements
+    assert statement.status == "ABORTED", stderr
+    assert process.returncode != 0
