@@ -150,7 +150,7 @@ def test_notebook_quickstart_transformation_renames_columns(lake, registry):
     import shutil
     from pathlib import Path
 
-    examples = Path(__file__).resolve().parents[1] / "examples" / "quickstart" / "transforms"
+    examples = Path(__file__).resolve().parents[1] / "examples" / "notebook" / "py_exec"
     shutil.copytree(examples, lake.root / "transforms")
     lake.write("s.csv", "column1,column2,column3\nana,30,engineer\n")
     run_routine(
@@ -240,3 +240,57 @@ def test_missing_landing_folder_is_an_error_before_anything_runs(lake, registry)
     with pytest.raises(RoutineError, match=r"field 'params.parent_directory'.*does not exist"):
         run_routine(staging(lake), registry=registry)
     assert not lake.staging.exists()
+
+
+class LossyStorage:
+    """A storage plugin (scheme lossy://) whose uploads silently lose the second half of
+    every file, as a broken network filesystem might."""
+
+    scheme = "lossy"
+
+    def __init__(self, **options):
+        from lakeroutine.storage.local import LocalStorage
+
+        self.local = LocalStorage()
+
+    @staticmethod
+    def path(url: str) -> str:
+        return url[len("lossy://") :]
+
+    def join(self, base, relpath):
+        return "lossy://" + self.local.join(self.path(base), relpath)
+
+    def check_location(self, base, *, write):
+        self.local.check_location(self.path(base), write=write)
+
+    def upload(self, local_file, url, *, overwrite=True):
+        from pathlib import Path
+
+        data = Path(local_file).read_bytes()
+        target = Path(self.path(url))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data[: len(data) // 2])
+        return self.local.stat(str(target))
+
+
+class LossyPlugin:
+    from lakeroutine import hookimpl
+
+    @hookimpl
+    def register_storages(self, register):
+        register("lossy", LossyStorage)
+
+
+def test_an_unverified_copy_fails_the_task_and_removes_nothing(lake):
+    registry = load_plugins(entry_points=False, plugins=[LossyPlugin()])
+    lake.write("a.csv", "0123456789")
+    path = staging(lake, dump_directory=f"lossy://{lake.staging}")
+    result = run_routine(path, registry=registry)
+    assert result.status == "failed"
+    assert "does not match its source (5 bytes, expected 10)" in result.tasks[0].error
+    assert [t.status for t in result.tasks] == ["failed", "skipped"]
+    assert lake.files(lake.landing) == {"a.csv": b"0123456789"}
+    # Even post_staging run on its own finds nothing verified to remove.
+    alone = run_routine(path, registry=registry, only=["StagingExecutor.post_staging"])
+    assert alone.tasks[0].output["archived"] == 0
+    assert lake.files(lake.landing) == {"a.csv": b"0123456789"}

@@ -108,6 +108,13 @@ def kill_when(process: subprocess.Popen, condition, timeout: float = 30) -> bool
     return False
 
 
+def assert_no_partial_files(folder: Path, originals: dict[str, bytes]) -> None:
+    """Whatever a killed run left under its final name is complete."""
+    for rel, content in files(folder).items():
+        if ".lakeroutine-tmp" not in rel:
+            assert content == originals[rel], f"{rel} is incomplete"
+
+
 def count(folder: Path) -> int:
     return sum(len(names) for _, _, names in os.walk(folder)) if folder.exists() else 0
 
@@ -124,6 +131,7 @@ def test_killed_runs_resume_without_loss_or_doubles(tmp_path, mode):
         process.wait()
         assert process.returncode == -signal.SIGKILL, process.stderr.read()
         killed += 1
+        assert_no_partial_files(staging, originals)
     # 2. Killed from outside in post_staging: as soon as it has archived (or deleted) its
     #    first file, and again a third of the way through.
     landing_count = lambda: count(tmp_path / "landing")  # noqa: E731
@@ -131,6 +139,8 @@ def test_killed_runs_resume_without_loss_or_doubles(tmp_path, mode):
     for share in (1, FILES // 3):
         process = start(tmp_path, mode)
         killed += kill_when(process, lambda s=share: done() >= s)
+        assert_no_partial_files(staging, originals)
+        assert_no_partial_files(archive, originals)
     assert killed >= 4
     assert 0 < done() < FILES  # the kills did land in the middle of post_staging
 
