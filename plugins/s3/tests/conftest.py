@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the proxy module beside this file
+
+from s3_fault_proxy import FaultProxy
 
 BUCKET = "lake"
 
@@ -31,6 +37,15 @@ class Bucket:
                 body = self.client.get_object(Bucket=self.name, Key=item["Key"])["Body"].read()
                 found[item["Key"][len(prefix) :]] = body
         return found
+
+    def fill(self, keys: list[str], body: bytes = b"x") -> None:
+        """Create many objects fast, straight in the emulator's backend (no HTTP)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+        for key in keys:
+            backend.put_object(self.name, key, body)
 
     def keys(self, prefix: str = "") -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -70,5 +85,32 @@ def routine(tmp_path: Any) -> Any:
 
     def build(**params: Any) -> dict[str, Any]:
         return staging_routine(state_dir=str(tmp_path / "state"), **params)
+
+    return build
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str) -> Iterator[Callable[..., FaultProxy]]:
+    """``proxy(**options)``: a started :class:`FaultProxy` in front of the emulator."""
+    started: list[FaultProxy] = []
+
+    def start(**options: Any) -> FaultProxy:
+        fault_proxy = FaultProxy(moto_endpoint, **options).__enter__()
+        started.append(fault_proxy)
+        return fault_proxy
+
+    yield start
+    for fault_proxy in started:
+        fault_proxy.__exit__(None, None, None)
+
+
+@pytest.fixture
+def storage_via(proxy: Callable[..., FaultProxy]) -> Callable[..., tuple[Any, FaultProxy]]:
+    """``storage_via(**options)``: an S3Storage whose requests go through a counting proxy."""
+    from lakeroutine_s3.storage import S3Storage
+
+    def build(**options: Any) -> tuple[Any, FaultProxy]:
+        counting = proxy()
+        return S3Storage(endpoint_url=counting.url, **options), counting
 
     return build

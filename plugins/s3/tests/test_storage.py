@@ -1,0 +1,169 @@
+"""The S3 storage on its own, over real HTTP to moto: requests counted by a loopback proxy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lakeroutine.storage.base import FileInfo, Storage
+
+MiB = 1024 * 1024
+BIG = {"multipart_threshold": 5 * MiB, "multipart_chunksize": 5 * MiB}
+
+
+def big_bytes(size: int) -> bytes:
+    return os.urandom(1024) * (size // 1024) + os.urandom(size % 1024)
+
+
+def test_implements_the_storage_protocol(storage_via):
+    storage, _ = storage_via()
+    assert isinstance(storage, Storage)
+    assert storage.join("s3://lake/landing/", "a/b.csv") == "s3://lake/landing/a/b.csv"
+    assert storage.join("s3://lake/landing", "b.csv") == "s3://lake/landing/b.csv"
+    assert storage.join("s3://lake", "b.csv") == "s3://lake/b.csv"
+
+
+def test_listing_is_paginated_and_streamed(bucket, storage_via):
+    keys = [f"landing/day{i % 3}/f{i:05}.csv" for i in range(2100)]
+    bucket.fill(
+        [*keys, "landing_archive/other.csv", "landing/folder/", "landing/.x.lakeroutine-tmp-1"]
+    )
+    storage, counting = storage_via()
+
+    files = storage.list_files("s3://lake/landing/")
+    first = next(files)
+    assert counting.count("ListObjectsV2") == 1  # one page fetched, not the whole listing
+    rest = list(files)
+    assert counting.count("ListObjectsV2") == 3
+    assert sorted([first.relpath] + [f.relpath for f in rest]) == sorted(k[8:] for k in keys)
+    assert first.size == 1 and first.etag and not first.etag.startswith('"')
+    assert first.url == f"s3://lake/landing/{first.relpath}"
+
+
+def test_delete_many_goes_in_batches_of_1000(bucket, storage_via):
+    keys = [f"landing/f{i:05}" for i in range(2100)]
+    bucket.fill(keys)
+    storage, counting = storage_via()
+
+    storage.delete_many(f"s3://lake/{k}" for k in [*keys, "landing/never-there"])
+
+    assert bucket.keys("landing/") == []
+    batches = [r for r in counting.requests if r.operation == "DeleteObjects"]
+    assert [r.body.count(b"<Key>") for r in batches] == [1000, 1000, 101]
+    assert counting.count() == 3
+
+
+def test_copy_is_verified_from_the_copy_answer_without_a_head(bucket, storage_via):
+    bucket.put("landing/a.csv", "id\n1\n")
+    storage, counting = storage_via()
+    source = next(storage.list_files("s3://lake/landing/"))
+
+    written = storage.copy(source, "s3://lake/staging/a.csv")
+
+    assert written.same_content_as(source) and written.etag == source.etag
+    assert counting.operations() == {"ListObjectsV2": 1, "CopyObject": 1}
+    assert bucket.objects("staging/") == {"a.csv": b"id\n1\n"}
+
+
+def test_copy_of_a_multipart_object_is_verified_by_size(bucket, storage_via, tmp_path):
+    data = big_bytes(11 * MiB)
+    (tmp_path / "big").write_bytes(data)
+    storage, _counting = storage_via(**BIG)
+    storage.upload(tmp_path / "big", "s3://lake/landing/big.bin")
+    source = next(storage.list_files("s3://lake/landing/"))
+    assert "-" in source.etag  # a multipart ETag: a copy's ETag cannot match it
+
+    written = storage.copy(source, "s3://lake/staging/big.bin")
+
+    assert written.size == source.size and written.etag is None
+    assert written.same_content_as(source)
+    assert bucket.objects("staging/")["big.bin"] == data
+
+
+def test_large_copies_use_upload_part_copy(bucket, storage_via):
+    data = big_bytes(11 * MiB + 17)
+    bucket.put("landing/big.bin", data)
+    storage, counting = storage_via(
+        multipart_copy_threshold=5 * MiB, multipart_copy_part_size=5 * MiB
+    )
+    source = next(storage.list_files("s3://lake/landing/"))
+
+    written = storage.copy(source, "s3://lake/staging/big.bin")
+
+    ops = counting.operations()
+    assert ops["UploadPartCopy"] == 3 and ops["CompleteMultipartUpload"] == 1
+    assert ops["CopyObject"] == 0
+    assert written.size == len(data)
+    assert bucket.objects("staging/")["big.bin"] == data
+
+
+def test_uploads_and_downloads_are_multipart_above_the_threshold(bucket, storage_via, tmp_path):
+    data = big_bytes(12 * MiB + 3)
+    (tmp_path / "big").write_bytes(data)
+    storage, counting = storage_via(**BIG)
+
+    written = storage.upload(tmp_path / "big", "s3://lake/landing/big.bin")
+    assert written.size == len(data)
+    assert counting.count("UploadPart") == 3 and counting.count("PutObject") == 0
+
+    storage.download("s3://lake/landing/big.bin", tmp_path / "back")
+    assert (tmp_path / "back").read_bytes() == data
+    assert counting.count("GetObject") == 3  # ranged GETs of 5 MiB
+
+
+def test_small_files_take_one_request_each_way(bucket, storage_via, tmp_path):
+    (tmp_path / "small").write_bytes(b"hello")
+    (tmp_path / "empty").write_bytes(b"")
+    storage, counting = storage_via()
+
+    assert storage.upload(tmp_path / "small", "s3://lake/x/small").size == 5
+    assert storage.upload(tmp_path / "empty", "s3://lake/x/empty").size == 0
+    storage.download("s3://lake/x/small", tmp_path / "small.back")
+    assert (tmp_path / "small.back").read_bytes() == b"hello"
+    assert counting.operations() == {"PutObject": 2, "GetObject": 1}
+    storage.download("s3://lake/x/empty", tmp_path / "empty.back")
+    assert (tmp_path / "empty.back").read_bytes() == b""
+
+
+@pytest.mark.parametrize("how", ["copy", "upload", "multipart upload"])
+def test_no_overwrite_writes_keep_the_existing_object(bucket, storage_via, tmp_path, how):
+    bucket.put("archive/a.csv", "the earlier archived file")
+    bucket.put("landing/a.csv", "a new file")
+    storage, _ = storage_via(**BIG)
+    target = "s3://lake/archive/a.csv"
+
+    with pytest.raises(FileExistsError):
+        if how == "copy":
+            source = next(storage.list_files("s3://lake/landing/"))
+            storage.copy(source, target, overwrite=False)
+        else:
+            local = tmp_path / "a.csv"
+            local.write_bytes(b"a new file" * (MiB if how == "multipart upload" else 1))
+            storage.upload(local, target, overwrite=False)
+
+    assert bucket.objects("archive/") == {"a.csv": b"the earlier archived file"}
+
+
+def test_no_overwrite_copy_to_a_free_name_works(bucket, storage_via):
+    bucket.put("landing/a.csv", "data")
+    storage, _ = storage_via()
+    source = next(storage.list_files("s3://lake/landing/"))
+    written = storage.copy(source, "s3://lake/archive/a.csv", overwrite=False)
+    assert written.same_content_as(source)
+    assert storage.stat("s3://lake/archive/a.csv").etag == source.etag
+    assert storage.stat("s3://lake/archive/none") is None
+
+
+def test_stat_and_fileinfo(bucket, storage_via):
+    bucket.put("landing/sub/a.csv", "12345")
+    storage, _ = storage_via()
+    info = storage.stat("s3://lake/landing/sub/a.csv")
+    assert isinstance(info, FileInfo)
+    assert (info.size, info.relpath, info.url) == (5, "a.csv", "s3://lake/landing/sub/a.csv")
+
+
+def test_downloading_a_missing_object_is_an_error(bucket, storage_via, tmp_path):
+    storage, _ = storage_via()
+    with pytest.raises(Exception, match="landing/none"):
+        storage.download("s3://lake/landing/none", Path(tmp_path / "x"))
