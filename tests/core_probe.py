@@ -3,6 +3,7 @@ wait or echo their args, and a lifecycle observer that records what happened."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -70,9 +71,15 @@ class ProbeExecutor(Executor):
     def wait(self, ctx: TaskContext) -> None:
         """Wait (cancellably) for a long time, registering a cancel callback."""
         self._record("wait")
-        ctx.on_cancel(lambda: self._record("cancelled"))
+        ctx.on_cancel(self._cancelled)
         for _ in range(1000):
             ctx.sleep(0.01)
+
+    def _cancelled(self) -> None:
+        self._record("cancelled")
+        logging.getLogger("lakeroutine.probe").warning(
+            "cancel callback of %s ran", self.params.label
+        )
 
     @task(args=EchoArgs)
     def echo(self, args: EchoArgs) -> dict[str, Any]:
@@ -122,3 +129,17 @@ def probe_registry(*extra: Any) -> Any:
 
     ProbeExecutor.calls.clear()
     return load_plugins(entry_points=False, plugins=[ProbePlugin(), *extra])
+
+
+plugin = ProbePlugin()  # what the probe's entry point names
+
+
+def install_probe_distribution(site: Any) -> None:
+    """Make ``site`` (a folder put on PYTHONPATH) hold an installed distribution whose
+    entry point registers the probe plugin, as pip would."""
+    info = site / "lakeroutine_probe-0.0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: lakeroutine-probe\nVersion: 0.0.1\n"
+    )
+    (info / "entry_points.txt").write_text("[lakeroutine]\nprobe = core_probe:plugin\n")

@@ -173,3 +173,42 @@ def test_state_is_kept_across_attempts_and_cleared_on_success(tmp_path):
     assert Stateful.seen == [None, "query-1"]
     run_routine(spec, registry=registry)  # succeeded before, so the next run starts afresh
     assert Stateful.seen == [None, "query-1", None, "query-1"]
+
+
+def test_sigterm_cancels_the_running_task_like_ctrl_c(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    spec = routine(block("a", ["ok", "wait", "ok"]), state_dir=str(tmp_path))
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(spec))
+    from core_probe import install_probe_distribution
+
+    install_probe_distribution(tmp_path / "site")
+    tests = Path(__file__).parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{tests}",
+        "LAKEROUTINE_PLUGINS": "probe",
+    }
+    report = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lakeroutine.cli", "run", str(path), "--report", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(1.5)  # start-up takes ~0.3 s; the 'wait' task then waits 10 s
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=20)
+    assert process.returncode == 130, err
+    assert "task a.wait cancelled by interrupt" in err
+    assert "cancel callback of a ran" in err
+    data = json.loads(report.read_text())
+    assert data["status"] == "cancelled"
+    assert [t["status"] for t in data["tasks"]] == ["succeeded", "cancelled", "skipped"]

@@ -121,14 +121,12 @@ class Executor:
             cls.name = cls.__name__
         found: dict[str, TaskDef] = {}
         for klass in reversed(cls.__mro__):
-            for attr, value in vars(klass).items():
+            for value in vars(klass).values():
                 marker = getattr(value, "__lakeroutine_task__", None)
                 if marker is None:
                     continue
                 task_name, args_model = marker
                 found[task_name] = make_task_def(task_name, value, args_model)
-                if attr != task_name:
-                    found.pop(attr, None)
         cls.tasks = found
 
     def __init__(self, params: BaseModel, context: RunContext) -> None:
