@@ -160,11 +160,35 @@ def _validation_message(registry: Registry, exc: pluggy.PluginValidationError) -
 
 
 def _calls(registry: Registry, hook_name: str) -> Iterable[tuple[Callable[..., Any], PluginInfo]]:
-    """Each implementation of a registration hook with the plugin it belongs to."""
+    """Each implementation of a registration hook with the plugin it belongs to, wrapped so
+    that the call is traced (``LAKEROUTINE_TRACE_HOOKS``) and an exception names the plugin."""
     caller = getattr(registry.manager.hook, hook_name)
+    trace = registry.manager.trace.root.get("hook")
     for impl in caller.get_hookimpls():
         info = registry.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?", "?")
-        yield impl.function, info
+        yield _guarded(impl.function, impl.argnames, hook_name, info, trace), info
+
+
+def _guarded(
+    function: Callable[..., Any],
+    argnames: tuple[str, ...],
+    hook_name: str,
+    info: PluginInfo,
+    trace: Callable[..., None],
+) -> Callable[..., None]:
+    def call(**kwargs: Any) -> None:
+        trace(hook_name, {"plugin": info.name, **kwargs})
+        try:
+            function(**{name: kwargs[name] for name in argnames})
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"{info.label}: {hook_name} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        trace("finish", hook_name, {"plugin": info.name})
+
+    return call
 
 
 def _collect(registry: Registry) -> None:

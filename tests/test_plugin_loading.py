@@ -1,0 +1,398 @@
+"""Loading plugins from installed distributions: clashes, broken plugins, user control.
+
+Each test installs tiny distributions into a temporary folder the way pip lays them out
+(a package plus a ``*.dist-info`` folder whose ``entry_points.txt`` names the plugin), and
+puts that folder on ``sys.path`` (in this process) or ``PYTHONPATH`` (for the CLI), where
+``importlib.metadata`` finds them like any installed package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from lakeroutine.errors import PluginError
+from lakeroutine.orchestrator import run_routine
+from lakeroutine.plugins import load_plugins
+
+EXECUTOR_PLUGIN = """
+from lakeroutine import hookimpl
+from lakeroutine.executor import Executor, task
+
+
+class {cls}(Executor):
+    name = "{executor}"
+
+    @task
+    def ping(self):
+        return {{"pong": "{distribution}"}}
+
+
+@hookimpl
+def register_executors(register):
+    register({cls})
+"""
+
+
+class SitePackages:
+    """A folder of installed distributions, each with a unique module name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(exist_ok=True)
+
+    def install(self, distribution: str, plugin: str, source: str, version: str = "1.0") -> str:
+        """Install ``source`` as a module of ``distribution`` with a ``lakeroutine`` entry
+        point named ``plugin``; returns the module name."""
+        module = f"lr_test_{distribution.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        (self.root / f"{module}.py").write_text(textwrap.dedent(source))
+        self.entry_point(distribution, plugin, module, version)
+        return module
+
+    def entry_point(self, distribution: str, plugin: str, target: str, version: str) -> None:
+        info = self.root / f"{distribution.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
+        )
+        (info / "entry_points.txt").write_text(f"[lakeroutine]\n{plugin} = {target}\n")
+
+    def executor_plugin(self, distribution: str, plugin: str, executor: str) -> str:
+        cls = "".join(part.title() for part in executor.split("_")) or "Plugged"
+        source = EXECUTOR_PLUGIN.format(cls=cls, executor=executor, distribution=distribution)
+        return self.install(distribution, plugin, source)
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SitePackages:
+    packages = SitePackages(tmp_path / "site-packages")
+    monkeypatch.syspath_prepend(str(packages.root))
+    return packages
+
+
+def only(*names: str, **more: str) -> dict[str, str]:
+    """An environment that allows just these plugins (so other installed ones stay out)."""
+    return {"LAKEROUTINE_PLUGINS": ",".join(names), **more}
+
+
+def cli(site: SitePackages, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``lakeroutine`` in a subprocess that sees the folder's distributions."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEROUTINE_")}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(site.root), full_env.get("PYTHONPATH")])
+    )
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "lakeroutine.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+    )
+
+
+def test_an_installed_plugin_is_loaded_with_its_distribution(site: SitePackages) -> None:
+    site.executor_plugin("lr-good", "good", "GoodExecutor")
+
+    registry = load_plugins(env=only("good"))
+
+    assert registry.executors["GoodExecutor"].plugin.distribution == "lr-good"
+    assert registry.plugins["good"].version == "1.0"
+    assert registry.plugins["good"].hooks == ("register_executors",)
+
+
+def test_two_distributions_claiming_one_plugin_name(site: SitePackages) -> None:
+    site.executor_plugin("lr-first", "dup", "FirstExecutor")
+    site.executor_plugin("lr-second", "dup", "SecondExecutor")
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("dup"))
+
+    message = str(caught.value)
+    assert "plugin 'dup'" in message
+    assert "already taken" in message
+    assert "lr-first 1.0" in message and "lr-second 1.0" in message
+
+
+def test_two_plugins_registering_one_executor_name(site: SitePackages) -> None:
+    site.executor_plugin("lr-one", "one", "TwinExecutor")
+    site.executor_plugin("lr-two", "two", "TwinExecutor")
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("one", "two"))
+
+    message = str(caught.value)
+    assert "executor 'TwinExecutor', already registered by" in message
+    assert "(distribution lr-one 1.0)" in message and "(distribution lr-two 1.0)" in message
+
+
+def test_a_plugin_may_not_take_the_name_of_a_builtin_executor(site: SitePackages) -> None:
+    site.executor_plugin("lr-usurper", "usurper", "StagingExecutor")
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("usurper"))
+
+    assert "plugin 'usurper' (distribution lr-usurper 1.0) registers executor" in str(caught.value)
+    assert "distribution lakeroutine" in str(caught.value)
+
+
+def test_a_plugin_that_fails_to_import(site: SitePackages) -> None:
+    module = site.install("lr-broken", "broken", "import lr_no_such_module_anywhere\n", "0.3")
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("broken"))
+
+    assert str(caught.value) == (
+        f"plugin 'broken' (distribution lr-broken 0.3) failed to import {module!r}: "
+        "ModuleNotFoundError: No module named 'lr_no_such_module_anywhere'"
+    )
+
+
+def test_a_plugin_that_raises_while_importing(site: SitePackages) -> None:
+    site.install("lr-raises", "raises", "raise RuntimeError('no config file found')\n")
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("raises"))
+
+    message = str(caught.value)
+    assert message.startswith("plugin 'raises' (distribution lr-raises 1.0) failed to import")
+    assert message.endswith("RuntimeError: no config file found")
+
+
+def test_an_entry_point_naming_a_missing_module(site: SitePackages) -> None:
+    site.entry_point("lr-typo", "typo", "lr_typo_plugn", "2.0")
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("typo"))
+
+    assert "plugin 'typo' (distribution lr-typo 2.0) failed to import 'lr_typo_plugn'" in str(
+        caught.value
+    )
+
+
+def test_a_hook_with_an_argument_the_spec_does_not_have(site: SitePackages) -> None:
+    site.install(
+        "lr-wrongsig",
+        "wrongsig",
+        """
+        from lakeroutine import hookimpl
+
+        @hookimpl
+        def register_executors(register, registry):
+            pass
+        """,
+    )
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("wrongsig"))
+
+    message = str(caught.value)
+    assert message.startswith("plugin 'wrongsig' (distribution lr-wrongsig 1.0)")
+    assert "register_executors" in message and "registry" in message
+
+
+def test_a_hook_whose_name_is_misspelt(site: SitePackages) -> None:
+    site.install(
+        "lr-misspelt",
+        "misspelt",
+        """
+        from lakeroutine import hookimpl
+
+        @hookimpl
+        def register_executor(register):
+            pass
+        """,
+    )
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("misspelt"))
+
+    message = str(caught.value)
+    assert message.startswith("plugin 'misspelt' (distribution lr-misspelt 1.0)")
+    assert "register_executor" in message and "misspelt?" in message
+
+
+def test_registering_something_that_is_not_an_executor(site: SitePackages) -> None:
+    site.install(
+        "lr-notexec",
+        "notexec",
+        """
+        from lakeroutine import hookimpl
+
+        class Lookalike:
+            name = "Lookalike"
+
+        @hookimpl
+        def register_executors(register):
+            register(Lookalike)
+        """,
+    )
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("notexec"))
+
+    assert "plugin 'notexec' (distribution lr-notexec 1.0) registered" in str(caught.value)
+    assert "not an Executor subclass" in str(caught.value)
+
+
+def test_adding_a_task_the_executor_already_has(site: SitePackages) -> None:
+    site.install(
+        "lr-shadow",
+        "shadow",
+        """
+        from lakeroutine import hookimpl
+
+        def transfer(executor):
+            return {}
+
+        @hookimpl
+        def register_tasks(register):
+            register("StagingExecutor", "transfer", transfer)
+        """,
+    )
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("shadow"))
+
+    assert str(caught.value) == (
+        "plugin 'shadow' (distribution lr-shadow 1.0) adds task StagingExecutor.transfer, "
+        "already defined by the executor itself"
+    )
+
+
+def test_the_allow_list_loads_only_the_named_plugins(site: SitePackages) -> None:
+    site.executor_plugin("lr-alpha", "alpha", "AlphaExecutor")
+    site.executor_plugin("lr-beta", "beta", "BetaExecutor")
+
+    registry = load_plugins(env=only("alpha"))
+
+    assert set(registry.plugins) == {"lakeroutine.builtin", "alpha"}
+    assert set(registry.executors) == {"StagingExecutor", "AlphaExecutor"}
+
+
+def test_an_empty_allow_list_loads_no_installed_plugin(site: SitePackages) -> None:
+    site.executor_plugin("lr-alpha", "alpha", "AlphaExecutor")
+
+    registry = load_plugins(env={"LAKEROUTINE_PLUGINS": ""})
+
+    assert set(registry.plugins) == {"lakeroutine.builtin"}
+
+
+def test_the_block_list_wins_over_the_allow_list(site: SitePackages) -> None:
+    site.executor_plugin("lr-alpha", "alpha", "AlphaExecutor")
+    site.install("lr-broken", "broken", "raise ImportError('broken on purpose')\n")
+
+    registry = load_plugins(env=only("alpha", "broken", LAKEROUTINE_DISABLE_PLUGINS="broken"))
+
+    assert set(registry.plugins) == {"lakeroutine.builtin", "alpha"}
+
+
+def test_the_cli_names_a_broken_plugin_and_the_block_list_lets_the_user_go_on(
+    site: SitePackages,
+) -> None:
+    site.executor_plugin("lr-fine", "fine", "FineExecutor")
+    site.install("lr-broken", "broken", "raise ImportError('broken on purpose')\n", "0.9")
+    allowed = {"LAKEROUTINE_PLUGINS": "fine,broken"}  # keep other installed plugins out
+
+    failing = cli(site, "plugins", "--json", **allowed)
+    blocked = cli(site, "plugins", "--json", **allowed, LAKEROUTINE_DISABLE_PLUGINS="broken, x")
+
+    assert failing.returncode == 2
+    assert "plugin 'broken' (distribution lr-broken 0.9) failed to import" in failing.stderr
+    assert "ImportError: broken on purpose" in failing.stderr
+    assert "Traceback" not in failing.stderr
+    assert blocked.returncode == 0, blocked.stderr
+    listed = {item["name"]: item for item in json.loads(blocked.stdout)}
+    assert set(listed) == {"lakeroutine.builtin", "fine"}
+    assert listed["fine"]["executors"] == {"FineExecutor": ["ping"]}
+
+
+def test_a_registration_hook_that_raises_names_its_plugin(site: SitePackages) -> None:
+    site.install(
+        "lr-lazy",
+        "lazy",
+        """
+        from lakeroutine import hookimpl
+
+        @hookimpl
+        def register_executors(register):
+            from lr_lazy_missing_executor_module import LazyExecutor
+            register(LazyExecutor)
+        """,
+        "0.2",
+    )
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("lazy"))
+
+    assert str(caught.value) == (
+        "plugin 'lazy' (distribution lr-lazy 0.2): register_executors failed: "
+        "ModuleNotFoundError: No module named 'lr_lazy_missing_executor_module'"
+    )
+
+
+def test_a_register_callback_called_wrongly_names_its_plugin(site: SitePackages) -> None:
+    site.install(
+        "lr-sloppy",
+        "sloppy",
+        """
+        from lakeroutine import hookimpl
+
+        @hookimpl
+        def register_tasks(register):
+            register("StagingExecutor", "count")
+        """,
+    )
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("sloppy"))
+
+    message = str(caught.value)
+    assert message.startswith("plugin 'sloppy' (distribution lr-sloppy 1.0): register_tasks failed")
+    assert "TypeError" in message
+
+
+def test_tracing_logs_every_hook_call(
+    site: SitePackages, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.executor_plugin("lr-traced", "traced", "TracedExecutor")
+    routine = {"routine_name": "t", "executors": {"TracedExecutor": {"tasks": ["ping"]}}}
+
+    registry = load_plugins(env=only("traced", LAKEROUTINE_TRACE_HOOKS="1"))
+    result = run_routine(routine, registry=registry)
+
+    assert result.tasks[0].output == {"pong": "lr-traced"}
+    trace = capsys.readouterr().err
+    for hook in ("register_executors", "routine_started", "task_started", "task_finished"):
+        assert f"{hook} [hook]" in trace
+    assert "finish routine_finished" in trace
+    assert "register_executors [hook]\n    plugin: traced\n" in trace
+
+
+def test_tracing_is_off_unless_asked(
+    site: SitePackages, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.executor_plugin("lr-quiet", "quiet", "QuietExecutor")
+    routine = {"routine_name": "t", "executors": {"QuietExecutor": {"tasks": ["ping"]}}}
+
+    for value in ("0", "false", ""):
+        registry = load_plugins(env=only("quiet", LAKEROUTINE_TRACE_HOOKS=value))
+        assert run_routine(routine, registry=registry).status == "succeeded"
+
+    assert "[hook]" not in capsys.readouterr().err
+
+
+def test_the_cli_traces_hook_calls(site: SitePackages) -> None:
+    site.executor_plugin("lr-traced", "traced", "TracedExecutor")
+
+    traced = cli(site, "plugins", LAKEROUTINE_PLUGINS="traced", LAKEROUTINE_TRACE_HOOKS="1")
+
+    assert traced.returncode == 0, traced.stderr
+    assert "register_executors [hook]\n    plugin: traced\n" in traced.stderr
+    assert "traced (lr-traced 1.0)" in traced.stdout
