@@ -176,55 +176,25 @@ def test_an_entry_point_naming_a_missing_module(site: SitePackages) -> None:
     )
 
 
-def test_a_hook_with_an_argument_the_spec_does_not_have(site: SitePackages) -> None:
-    site.install(
-        "lr-wrongsig",
-        "wrongsig",
+BAD_HOOK_MODULES = {
+    "an argument the spec does not have": (
         """
-        from lakeroutine import hookimpl
-
         @hookimpl
         def register_executors(register, registry):
             pass
         """,
-    )
-
-    with pytest.raises(PluginError) as caught:
-        load_plugins(env=only("wrongsig"))
-
-    message = str(caught.value)
-    assert message.startswith("plugin 'wrongsig' (distribution lr-wrongsig 1.0)")
-    assert "register_executors" in message and "registry" in message
-
-
-def test_a_hook_whose_name_is_misspelt(site: SitePackages) -> None:
-    site.install(
-        "lr-misspelt",
-        "misspelt",
+        ["register_executors", "'registry'"],
+    ),
+    "a misspelt hook name": (
         """
-        from lakeroutine import hookimpl
-
         @hookimpl
         def register_executor(register):
             pass
         """,
-    )
-
-    with pytest.raises(PluginError) as caught:
-        load_plugins(env=only("misspelt"))
-
-    message = str(caught.value)
-    assert message.startswith("plugin 'misspelt' (distribution lr-misspelt 1.0)")
-    assert "register_executor" in message and "misspelt?" in message
-
-
-def test_registering_something_that_is_not_an_executor(site: SitePackages) -> None:
-    site.install(
-        "lr-notexec",
-        "notexec",
+        ["unknown hook 'register_executor'", "is the hook name misspelt?"],
+    ),
+    "a class that is not an executor": (
         """
-        from lakeroutine import hookimpl
-
         class Lookalike:
             name = "Lookalike"
 
@@ -232,38 +202,53 @@ def test_registering_something_that_is_not_an_executor(site: SitePackages) -> No
         def register_executors(register):
             register(Lookalike)
         """,
-    )
-
-    with pytest.raises(PluginError) as caught:
-        load_plugins(env=only("notexec"))
-
-    assert "plugin 'notexec' (distribution lr-notexec 1.0) registered" in str(caught.value)
-    assert "not an Executor subclass" in str(caught.value)
-
-
-def test_adding_a_task_the_executor_already_has(site: SitePackages) -> None:
-    site.install(
-        "lr-shadow",
-        "shadow",
+        ["registered <class", "which is not an Executor subclass"],
+    ),
+    "a task the executor already has": (
         """
-        from lakeroutine import hookimpl
-
-        def transfer(executor):
-            return {}
-
         @hookimpl
         def register_tasks(register):
-            register("StagingExecutor", "transfer", transfer)
+            register("StagingExecutor", "transfer", lambda executor: {})
         """,
-    )
+        ["adds task StagingExecutor.transfer, already defined by the executor itself"],
+    ),
+    "a registration hook that raises": (
+        """
+        @hookimpl
+        def register_executors(register):
+            from lr_lazy_missing_executor_module import LazyExecutor
+            register(LazyExecutor)
+        """,
+        [
+            "register_executors failed: ModuleNotFoundError: "
+            "No module named 'lr_lazy_missing_executor_module'"
+        ],
+    ),
+    "a register callback called without its function": (
+        """
+        @hookimpl
+        def register_tasks(register):
+            register("StagingExecutor", "count")
+        """,
+        ["register_tasks failed: TypeError:"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_HOOK_MODULES)
+def test_a_bad_hook_is_an_error_naming_the_plugin_and_distribution(
+    site: SitePackages, case: str
+) -> None:
+    body, expected = BAD_HOOK_MODULES[case]
+    site.install("lr-bad", "bad", "from lakeroutine import hookimpl\n" + textwrap.dedent(body))
 
     with pytest.raises(PluginError) as caught:
-        load_plugins(env=only("shadow"))
+        load_plugins(env=only("bad"))
 
-    assert str(caught.value) == (
-        "plugin 'shadow' (distribution lr-shadow 1.0) adds task StagingExecutor.transfer, "
-        "already defined by the executor itself"
-    )
+    message = str(caught.value)
+    assert message.startswith("plugin 'bad' (distribution lr-bad 1.0)")
+    for fragment in expected:
+        assert fragment in message
 
 
 def test_the_allow_list_loads_only_the_named_plugins(site: SitePackages) -> None:
@@ -311,51 +296,6 @@ def test_the_cli_names_a_broken_plugin_and_the_block_list_lets_the_user_go_on(
     listed = {item["name"]: item for item in json.loads(blocked.stdout)}
     assert set(listed) == {"lakeroutine.builtin", "fine"}
     assert listed["fine"]["executors"] == {"FineExecutor": ["ping"]}
-
-
-def test_a_registration_hook_that_raises_names_its_plugin(site: SitePackages) -> None:
-    site.install(
-        "lr-lazy",
-        "lazy",
-        """
-        from lakeroutine import hookimpl
-
-        @hookimpl
-        def register_executors(register):
-            from lr_lazy_missing_executor_module import LazyExecutor
-            register(LazyExecutor)
-        """,
-        "0.2",
-    )
-
-    with pytest.raises(PluginError) as caught:
-        load_plugins(env=only("lazy"))
-
-    assert str(caught.value) == (
-        "plugin 'lazy' (distribution lr-lazy 0.2): register_executors failed: "
-        "ModuleNotFoundError: No module named 'lr_lazy_missing_executor_module'"
-    )
-
-
-def test_a_register_callback_called_wrongly_names_its_plugin(site: SitePackages) -> None:
-    site.install(
-        "lr-sloppy",
-        "sloppy",
-        """
-        from lakeroutine import hookimpl
-
-        @hookimpl
-        def register_tasks(register):
-            register("StagingExecutor", "count")
-        """,
-    )
-
-    with pytest.raises(PluginError) as caught:
-        load_plugins(env=only("sloppy"))
-
-    message = str(caught.value)
-    assert message.startswith("plugin 'sloppy' (distribution lr-sloppy 1.0): register_tasks failed")
-    assert "TypeError" in message
 
 
 def test_tracing_logs_every_hook_call(
