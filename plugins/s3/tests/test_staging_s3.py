@@ -1,0 +1,234 @@
+"""The StagingExecutor on S3: every mix of local and S3 locations, transformations, and the
+staging guarantees (verified copies, archive without overwrite, late files left alone)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parents[3] / "examples" / "notebook"
+FILES = {f"day{i % 2}/sales_{i}.csv": f"column1,column2\nname{i},{i}\n" for i in range(12)}
+
+
+def land(bucket, prefix: str = "landing/sales/") -> None:
+    for rel, body in FILES.items():
+        bucket.put(prefix + rel, body)
+
+
+def as_bytes(files: dict[str, str]) -> dict[str, bytes]:
+    return {k: v.encode() for k, v in files.items()}
+
+
+@pytest.mark.parametrize("mode", ["archive", "delete"])
+def test_s3_to_s3(bucket, routine, run, mode):
+    land(bucket)
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+            archive_or_delete=mode,
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    assert result.tasks[0].output["staged"] == len(FILES)
+    assert bucket.objects("staging/sales/") == as_bytes(FILES)
+    assert bucket.objects("landing/sales/") == {}
+    archived = bucket.objects("landing/sales_archive/")
+    assert archived == (as_bytes(FILES) if mode == "archive" else {})
+
+
+@pytest.mark.parametrize("direction", ["local to s3", "s3 to local"])
+def test_mixed_local_and_s3_locations(bucket, routine, run, lake, direction):
+    if direction == "local to s3":
+        for rel, body in FILES.items():
+            lake.write(rel, body)
+        params = {"parent_directory": str(lake.landing), "dump_directory": "s3://lake/staging/"}
+    else:
+        land(bucket)
+        params = {
+            "parent_directory": "s3://lake/landing/sales",
+            "dump_directory": str(lake.staging),
+        }
+    result = run(routine(**params))
+    assert result.status == "succeeded", result.tasks
+
+    if direction == "local to s3":
+        assert bucket.objects("staging/") == as_bytes(FILES)
+        assert lake.files(lake.landing) == {}
+        assert lake.files(lake.root / "landing_archive") == as_bytes(FILES)
+    else:
+        assert lake.files(lake.staging) == as_bytes(FILES)
+        assert bucket.objects("landing/sales/") == {}
+        assert bucket.objects("landing/sales_archive/") == as_bytes(FILES)
+
+
+def test_s3_landing_archived_to_a_local_folder(bucket, routine, run, lake):
+    land(bucket)
+    archive = lake.root / "archive"
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+            archive_directory=str(archive),
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    assert lake.files(archive) == as_bytes(FILES)
+    assert bucket.objects("staging/sales/") == as_bytes(FILES)
+    assert bucket.objects("landing/") == {}
+
+
+def test_the_notebook_routine_runs_unchanged_on_s3(bucket, run, tmp_path):
+    """The notebook's routine (its format and its py_exec.py, written for local folders)
+    with only its two paths turned into s3:// URLs."""
+    shutil.copytree(NOTEBOOK / "py_exec", tmp_path / "py_exec")
+    routine = json.loads((NOTEBOOK / "routine_config.json").read_text())
+    params = routine["executors"]["StagingExecutor"]["params"]
+    params["parent_directory"] = "s3://lake/landing/people/"
+    params["dump_directory"] = "s3://lake/staging/people/"
+    path = tmp_path / "routine_config.json"
+    path.write_text(json.dumps(routine))
+    bucket.put("landing/people/a.csv", "column1,column2,column3\nann,31,cook\n")
+    bucket.put("landing/people/2026/b.csv", "column1,column2\nbob,40\n")
+
+    result = run(path)
+
+    assert result.status == "succeeded", result.tasks
+    assert bucket.objects("staging/people/") == {
+        "a.csv": b"name,age,job\r\nann,31,cook\r\n",
+        "2026/b.csv": b"name,age\r\nbob,40\r\n",
+    }
+    assert bucket.objects("landing/") == {}  # the routine deletes what it staged
+
+
+def test_a_per_file_function_gets_each_object_as_a_local_file(bucket, routine, run, tmp_path):
+    script = tmp_path / "upper.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "def upper(source, target, suffix=''):\n"
+        "    assert Path(source).is_file()\n"
+        "    target.with_name(target.name + suffix).write_text(Path(source).read_text().upper())\n"
+    )
+    land(bucket)
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+            py_exec_path=f"{script}:upper",
+            py_exec_args={"suffix": ".up"},
+            archive_or_delete="delete",
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    expected = {f"{k}.up": v.upper().encode() for k, v in FILES.items()}
+    assert bucket.objects("staging/sales/") == expected
+    assert bucket.objects("landing/") == {}
+
+
+def test_a_failing_transformation_removes_nothing(bucket, routine, run, tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text("def bad(source, target):\n    raise ValueError('broken row')\n")
+    land(bucket)
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+            py_exec_path=f"{script}:bad",
+        )
+    )
+    assert result.status == "failed"
+    assert "broken row" in result.tasks[0].error
+    assert bucket.objects("landing/sales/") == as_bytes(FILES)
+
+
+def test_archive_never_overwrites_an_earlier_archived_object(bucket, routine, run):
+    bucket.put("landing/sales_archive/day0/sales_0.csv", "archived last week")
+    land(bucket)
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    archived = bucket.objects("landing/sales_archive/")
+    assert archived["day0/sales_0.csv"] == b"archived last week"
+    renamed = [k for k in archived if k.startswith("day0/sales_0.") and k != "day0/sales_0.csv"]
+    assert len(renamed) == 1 and archived[renamed[0]] == FILES["day0/sales_0.csv"].encode()
+    assert len(archived) == len(FILES) + 1
+
+
+def test_objects_landing_after_transfer_are_left_alone(bucket, routine, run):
+    land(bucket)
+    spec = routine(
+        parent_directory="s3://lake/landing/sales/",
+        dump_directory="s3://lake/staging/sales/",
+        archive_or_delete="delete",
+    )
+    assert run(spec, only=["StagingExecutor.transfer"]).status == "succeeded"
+    bucket.put("landing/sales/late.csv", "arrived late")
+    bucket.put("landing/sales/day0/sales_0.csv", "changed after staging")
+
+    result = run(spec, only=["StagingExecutor.post_staging"])
+
+    assert result.status == "succeeded", result.tasks
+    assert result.tasks[0].output["changed_since_staged"] == 1
+    assert bucket.objects("landing/sales/") == {
+        "late.csv": b"arrived late",
+        "day0/sales_0.csv": b"changed after staging",
+    }
+
+
+def test_a_copy_that_does_not_match_its_listing_removes_nothing(bucket, routine, run, proxy):
+    """The source object changes between the listing and its CopyObject (the emulator is
+    changed just before the request reaches it): the ETag in the copy's answer differs from
+    the listed one, the task fails, and landing keeps every object."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    def change_source(request) -> None:
+        if request.operation == "CopyObject" and request.key == "staging/sales/day1/sales_3.csv":
+            backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+            backend.put_object("lake", "landing/sales/day1/sales_3.csv", b"rewritten!")
+
+    land(bucket)
+    counting = proxy(before_forward=change_source)
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+            archive_or_delete="delete",
+            endpoint_url=counting.url,
+            max_workers=1,
+        )
+    )
+    assert result.status == "failed"
+    assert "does not match its source" in result.tasks[0].error
+    assert counting.count("DeleteObjects") == 0
+    assert len(bucket.objects("landing/sales/")) == len(FILES)
+
+
+def test_the_fast_path_costs_one_request_per_object(bucket, routine, run, proxy):
+    """S3 to S3 with delete: one CopyObject per object, verified from its answer and the
+    listing; no HEAD or GET per object; deletes batched."""
+    keys = [f"landing/sales/f{i:04}.csv" for i in range(150)]
+    bucket.fill(keys, b"id\n1\n")
+    counting = proxy()
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+            archive_or_delete="delete",
+            endpoint_url=counting.url,
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    ops = counting.operations()
+    assert ops["CopyObject"] == 150
+    assert ops["DeleteObjects"] == 1
+    assert ops["HeadObject"] == ops["GetObject"] == ops["PutObject"] == 0
+    assert sum(ops.values()) <= 150 + 1 + 6  # + listings and the preflight checks
+    assert len(bucket.keys("staging/sales/")) == 150 and bucket.keys("landing/") == []
