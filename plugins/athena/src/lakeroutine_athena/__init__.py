@@ -1,0 +1,1 @@
+"""lakeroutine-athena: the AthenaExecutor (databases, tables, partitions, queries, CTAS)."""

@@ -1,0 +1,208 @@
+"""The AthenaExecutor: databases, tables, partitions, queries and CTAS on Amazon Athena.
+
+Every statement is built from validated names and quoted literals (lakeroutine.tables);
+every query runs through :class:`~lakeroutine_athena.waiting.QueryRunner`, so each task's
+output holds the query execution id, final state, bytes scanned and estimated cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lakeroutine.context import TaskContext
+from lakeroutine.errors import RoutineError, TaskError
+from lakeroutine.executor import Executor, task
+from lakeroutine.tables import (
+    hive_add_partitions,
+    hive_create_database,
+    hive_create_table,
+    hive_drop_table,
+    hive_repair_table,
+    partition_path,
+)
+
+from lakeroutine_athena.models import (
+    AddPartitionsArgs,
+    AthenaParams,
+    CreateDatabaseArgs,
+    CreateTableArgs,
+    CtasArgs,
+    RunQueryArgs,
+    TableArgs,
+)
+from lakeroutine_athena.waiting import QueryOutcome, QueryRunner
+
+
+def summary(outcomes: list[QueryOutcome], **extra: Any) -> dict[str, Any]:
+    """A task's output: the last query's id and state, bytes and cost summed over all of
+    its queries (listed under ``queries`` when there are several)."""
+    report = outcomes[-1].report()
+    report["data_scanned_bytes"] = sum(o.data_scanned_bytes for o in outcomes)
+    report["estimated_cost_usd"] = round(sum(o.estimated_cost_usd for o in outcomes), 8)
+    if len(outcomes) > 1:
+        report["queries"] = [o.report() for o in outcomes]
+    return {**report, **extra}
+
+
+class AthenaExecutor(Executor):
+    """Runs DDL and queries on Athena, waiting for each with explicit polling."""
+
+    name = "AthenaExecutor"
+    Params = AthenaParams
+    params: AthenaParams
+
+    def __init__(self, params: AthenaParams, context: Any) -> None:
+        super().__init__(params, context)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from lakeroutine_athena.client import make_client
+
+            self._client = make_client("athena", self.params)
+        return self._client
+
+    def preflight(self, tasks: list[str]) -> None:
+        """The workgroup exists and query results have somewhere to go."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            workgroup = self.client.get_work_group(WorkGroup=self.params.workgroup)["WorkGroup"]
+        except ClientError as exc:
+            raise RoutineError(
+                f"Athena workgroup {self.params.workgroup!r}: {exc}", field="params.workgroup"
+            ) from None
+        except BotoCoreError as exc:
+            raise RoutineError(f"cannot reach Athena: {exc}") from None
+        if self.params.output_location:
+            self._check_bucket(self.params.output_location)
+            return
+        configured = (
+            workgroup.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
+        )
+        if not configured:
+            raise RoutineError(
+                f"no output_location, and workgroup {self.params.workgroup!r} sets none",
+                field="params.output_location",
+            )
+
+    def _check_bucket(self, url: str) -> None:
+        from botocore.exceptions import ClientError
+
+        from lakeroutine_athena.client import make_client
+
+        bucket = url[len("s3://") :].split("/", 1)[0]
+        try:
+            make_client("s3", self.params).head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            problem = "does not exist" if code in ("404", "NoSuchBucket") else f"is unusable: {exc}"
+            raise RoutineError(
+                f"bucket {bucket!r} of output_location {problem}", field="params.output_location"
+            ) from None
+
+    def _runner(self, ctx: TaskContext) -> QueryRunner:
+        return QueryRunner(self.client, self.params, ctx)
+
+    def _table_name(self, table: str) -> str:
+        return f"{self.params.database}.{table}"
+
+    @task
+    def create_database(self, args: CreateDatabaseArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Create the database (the params' one unless ``name`` is given) if it is missing."""
+        name = args.name or self.params.database
+        sql = hive_create_database(name, location=args.location)
+        outcome = self._runner(ctx).run(sql, database="default")
+        return summary([outcome], database=name)
+
+    @task
+    def create_table(self, args: CreateTableArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Create an external table from a table spec; ``if_exists``: skip (keep the
+        existing table), fail, or replace (drop it first; external data stays)."""
+        runner = self._runner(ctx)
+        spec = args.table
+        database = self.params.database
+        outcomes = []
+        if args.if_exists == "replace":
+            drop = hive_drop_table(spec.name, database=database)
+            outcomes.append(runner.run(drop, step="drop"))
+        ddl = hive_create_table(spec, database=database, if_not_exists=args.if_exists == "skip")
+        outcomes.append(runner.run(ddl, step="create"))
+        return summary(outcomes, table=self._table_name(spec.name), location=spec.location)
+
+    @task
+    def drop_table(self, args: TableArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Drop the table if it exists (an external table's files stay where they are)."""
+        sql = hive_drop_table(args.table, database=self.params.database)
+        return summary([self._runner(ctx).run(sql)], table=self._table_name(args.table))
+
+    @task
+    def repair_table(self, args: TableArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Load the hive-style partition folders found under the table's location."""
+        sql = hive_repair_table(args.table, database=self.params.database)
+        return summary([self._runner(ctx).run(sql)], table=self._table_name(args.table))
+
+    @task
+    def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Add partitions (those present already are kept), ``batch_size`` per statement."""
+        keys = list(args.partitions[0].values)
+        entries: list[tuple[dict[str, Any], str | None]] = []
+        for number, partition in enumerate(args.partitions):
+            if list(partition.values) != keys:
+                raise TaskError(
+                    f"partition {number} has keys {list(partition.values)}, the first has {keys}"
+                )
+            location = partition.location
+            if location is None and args.location is not None:
+                base = args.location if args.location.endswith("/") else args.location + "/"
+                location = base + partition_path(partition.values)
+            entries.append((dict(partition.values), location))
+        runner = self._runner(ctx)
+        outcomes = []
+        for start in range(0, len(entries), args.batch_size):
+            batch = entries[start : start + args.batch_size]
+            sql = hive_add_partitions(args.table, batch, database=self.params.database)
+            outcomes.append(runner.run(sql, step=f"batch{start // args.batch_size}"))
+        return summary(outcomes, table=self._table_name(args.table), partitions=len(entries))
+
+    @task
+    def run_query(self, args: RunQueryArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Run a query; its rows go to ``output`` if given, and the first few to the report."""
+        from lakeroutine_athena.results import ResultReader, preview_rows, save_rows
+
+        outcome = self._runner(ctx).run(args.query, parameters=args.execution_parameters("trino"))
+        extra: dict[str, Any] = {}
+        if outcome.statement_type == "DML":
+            reader = ResultReader(self.client, outcome.query_execution_id)
+            if args.output:
+                extra = save_rows(ctx, reader, args.output, self.params.preview_rows)
+            else:
+                extra = preview_rows(reader, self.params.preview_rows)
+        elif args.output:
+            raise TaskError(f"a {outcome.statement_type} statement has no rows for output")
+        return summary([outcome], **extra)
+
+    @task
+    def ctas(self, args: CtasArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Write a query's result to ``location`` as a new table (CREATE TABLE AS SELECT);
+        ``if_exists: replace`` drops the old table first (its files stay: use a new
+        location or clear it, Athena refuses to write into a non-empty one)."""
+        from lakeroutine_athena.statements import ctas
+
+        runner = self._runner(ctx)
+        database = self.params.database
+        outcomes = []
+        if args.if_exists == "replace":
+            drop = hive_drop_table(args.table, database=database)
+            outcomes.append(runner.run(drop, step="drop"))
+        sql = ctas(
+            args.table,
+            args.query,
+            database=database,
+            location=args.location,
+            file_format=args.format,
+            partitioned_by=args.partitioned_by,
+        )
+        outcomes.append(runner.run(sql, step="ctas", parameters=args.execution_parameters("trino")))
+        return summary(outcomes, table=self._table_name(args.table), location=args.location)

@@ -1,0 +1,134 @@
+"""The AthenaExecutor's params and the args of each of its tasks (pydantic, validated
+before anything is sent)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from lakeroutine.executor import Params
+from lakeroutine.tables import Identifier, QueryText, TableSpec
+from lakeroutine.types import Location, S3Url, check_s3_url
+from pydantic import Field, field_validator
+
+PRICE_PER_TB_USD = 5.0
+"""Athena's on-demand price in most regions: $5 per TB (2**40 bytes) scanned, each query
+rounded up to the megabyte with a 10 MB minimum; DDL is free."""
+
+_AWS_NAME = re.compile(r"[A-Za-z0-9._\-]{1,128}")
+OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl")
+
+
+def _aws_name(value: str) -> str:
+    if not _AWS_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid name (letters, digits, . _ -; 1-128)")
+    return value
+
+
+class AthenaParams(Params):
+    """Where queries run and how long to wait for them."""
+
+    database: Identifier = Field("default", description="Database queries run in")
+    output_location: S3Url | None = Field(
+        None, description="s3:// folder for query results (else the workgroup's)"
+    )
+    workgroup: str = Field("primary", description="Athena workgroup")
+    catalog: str = Field("AwsDataCatalog", description="Data catalog")
+    region_name: str | None = Field(None, description="AWS region (else the environment's)")
+    endpoint_url: str | None = Field(None, description="Another Athena endpoint (tests)")
+    poll_interval_s: float = Field(1.0, gt=0, le=60, description="Seconds between polls")
+    max_wait_s: float = Field(3600.0, gt=0, description="Stop a query running longer")
+    price_per_tb_usd: float = Field(PRICE_PER_TB_USD, ge=0, description="For the cost estimate")
+    preview_rows: int = Field(10, ge=0, le=1000, description="Rows of a result in the report")
+
+    @field_validator("workgroup", "catalog")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        return _aws_name(value)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class S3TableSpec(TableSpec):
+    """A table spec whose ``location`` must be an ``s3://`` folder (Athena reads only S3)."""
+
+    @field_validator("location")
+    @classmethod
+    def _s3(cls, value: str) -> str:
+        if not value.startswith("s3://"):
+            raise ValueError(f"Athena tables live on S3: location must be s3://..., not {value!r}")
+        check_s3_url(value)
+        return value if value.endswith("/") else value + "/"
+
+
+class CreateDatabaseArgs(Params):
+    """``create_database``: the params' database unless ``name`` is given."""
+
+    name: Identifier | None = None
+    location: S3Url | None = None
+
+
+class CreateTableArgs(Params):
+    """``create_table``: a table spec and what to do if the table exists."""
+
+    table: S3TableSpec
+    if_exists: Literal["skip", "fail", "replace"] = "skip"
+
+
+class TableArgs(Params):
+    """Tasks on one existing table (``repair_table``, ``drop_table``)."""
+
+    table: Identifier
+
+
+class Partition(Params):
+    """One partition: its values and, optionally, its own location."""
+
+    values: dict[str, str | int] = Field(min_length=1)
+    location: S3Url | None = None
+
+
+class AddPartitionsArgs(Params):
+    """``add_partitions``: partitions of ``table``; without their own location, each is
+    ``location`` + ``k=v/`` folders (hive style)."""
+
+    table: Identifier
+    partitions: list[Partition] = Field(min_length=1)
+    location: S3Url | None = None
+    batch_size: int = Field(100, ge=1, le=1000, description="Partitions per ALTER TABLE")
+
+
+class RunQueryArgs(QueryText):
+    """``run_query``: the SQL, and an optional ``output`` file (.csv, .json, .jsonl)
+    for the rows, local or on an installed storage."""
+
+    output: Location | None = None
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().endswith(OUTPUT_SUFFIXES):
+            raise ValueError(f"output must end with one of {', '.join(OUTPUT_SUFFIXES)}")
+        return value
+
+
+class CtasArgs(QueryText):
+    """``ctas``: a query's result as a new table at an S3 location."""
+
+    table: Identifier
+    location: S3Url
+    format: Literal["parquet", "orc", "json", "csv", "avro"] = "parquet"
+    partitioned_by: list[Identifier] = Field(
+        default_factory=list, description="Partition columns: the query's last columns"
+    )
+    if_exists: Literal["fail", "replace"] = "fail"
+
+    @field_validator("location")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"

@@ -1,0 +1,1 @@
+"""lakeroutine-duckdb: the DuckDBExecutor, Athena's local twin over local files."""

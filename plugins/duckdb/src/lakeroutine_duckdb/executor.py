@@ -1,0 +1,224 @@
+"""The DuckDBExecutor: Athena's tasks, run for real on local Parquet/CSV/JSON files.
+
+Tables are views over a folder (hive-style partition folders become columns), kept in a
+``.duckdb`` file beside the routine; queries run in-process. A cancelled task interrupts
+the running query. duckdb is imported when the first task runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lakeroutine.context import TaskContext
+from lakeroutine.errors import TaskError
+from lakeroutine.executor import Executor, task
+from lakeroutine.tables import partition_path, quote_identifier, quote_literal
+
+from lakeroutine_duckdb import sql as dsql
+from lakeroutine_duckdb.models import (
+    AddPartitionsArgs,
+    CreateDatabaseArgs,
+    CreateTableArgs,
+    CtasArgs,
+    DuckDBParams,
+    RunQueryArgs,
+    TableArgs,
+)
+
+
+class DuckDBExecutor(Executor):
+    """Tables as views over local files and queries on them, in a DuckDB database file."""
+
+    name = "DuckDBExecutor"
+    Params = DuckDBParams
+    params: DuckDBParams
+
+    def __init__(self, params: DuckDBParams, context: Any) -> None:
+        super().__init__(params, context)
+        self._con: Any = None
+        self._watched: TaskContext | None = None
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self.params.database.parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(str(self.params.database))
+            schema = self.params.schema_name
+            if schema != "main":  # unqualified names in queries resolve in this schema
+                self._con.execute(
+                    f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema, 'duckdb')}"
+                )
+                self._con.execute(f"SET schema = {quote_literal(schema, 'duckdb')}")
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _execute(self, ctx: TaskContext, sql: str, parameters: list[Any] | None = None) -> Any:
+        """Run one statement (interrupted if the task is cancelled); DuckDB's errors become
+        task errors."""
+        import duckdb
+
+        ctx.check_cancelled()
+        if self._watched is not ctx:  # one interrupt callback per task attempt
+            ctx.on_cancel(self.con.interrupt)
+            self._watched = ctx
+        try:
+            return self.con.execute(sql, parameters or None)
+        except duckdb.Error as exc:
+            raise TaskError(f"DuckDB: {exc}") from None
+
+    def _rows(self, ctx: TaskContext, sql: str, parameters: list[Any] | None = None) -> list:
+        return self._execute(ctx, sql, parameters).fetchall()
+
+    def _target(self, table: str) -> str:
+        schema = quote_identifier(self.params.schema_name, "duckdb")
+        return f"{schema}.{quote_identifier(table, 'duckdb')}"
+
+    def _exists(self, ctx: TaskContext, table: str) -> bool:
+        found = self._rows(
+            ctx,
+            "SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name = ?"
+            " AND NOT internal",
+            [self.params.schema_name, table],
+        )
+        return bool(found[0][0])
+
+    @task
+    def create_database(self, args: CreateDatabaseArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Create the schema (Athena's database) if it is missing."""
+        name = args.name or self.params.schema_name
+        self._rows(ctx, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(name, 'duckdb')}")
+        return {"database": name, "file": str(self.params.database)}
+
+    @task
+    def create_table(self, args: CreateTableArgs, ctx: TaskContext) -> dict[str, Any]:
+        """A view over the spec's files, typed as the spec says; ``if_exists`` as on Athena."""
+        spec = args.table
+        exists = self._exists(ctx, spec.name)
+        result = {"table": f"{self.params.schema_name}.{spec.name}", "location": spec.location}
+        if exists and args.if_exists == "skip":
+            return {**result, "action": "kept"}
+        if exists and args.if_exists == "fail":
+            raise TaskError(f"table {result['table']} already exists (if_exists: fail)")
+        if not _has_files(spec.location, spec.format):
+            raise TaskError(
+                f"no {spec.format} files under {spec.location}: DuckDB needs at least one "
+                "to create the table"
+            )
+        self._rows(ctx, dsql.create_view(spec, schema=self.params.schema_name, replace=exists))
+        rows = self._rows(ctx, f"SELECT count(*) FROM {self._target(spec.name)}")[0][0]
+        return {**result, "action": "replaced" if exists else "created", "rows": rows}
+
+    @task
+    def drop_table(self, args: TableArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Drop the table's view if it exists (its files stay, as on Athena)."""
+        existed = self._exists(ctx, args.table)
+        self._rows(ctx, f"DROP VIEW IF EXISTS {self._target(args.table)}")
+        return {"table": f"{self.params.schema_name}.{args.table}", "dropped": existed}
+
+    @task
+    def repair_table(self, args: TableArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Partition folders are read at query time on DuckDB: check the table and count
+        its rows."""
+        if not self._exists(ctx, args.table):
+            raise TaskError(f"no table {self.params.schema_name}.{args.table}")
+        rows = self._rows(ctx, f"SELECT count(*) FROM {self._target(args.table)}")[0][0]
+        return {"table": f"{self.params.schema_name}.{args.table}", "rows": rows}
+
+    @task
+    def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:
+        """DuckDB reads partitions from their folders: check that each one holds files."""
+        if not self._exists(ctx, args.table):
+            raise TaskError(f"no table {self.params.schema_name}.{args.table}")
+        missing = []
+        for partition in args.partitions:
+            folder = partition.location
+            if folder is None and args.location is not None:
+                folder = args.location + partition_path(partition.values)
+            if folder is not None and not any(p.is_file() for p in Path(folder).rglob("*")):
+                missing.append(folder)
+        if missing:
+            raise TaskError(f"partition folders without files: {', '.join(missing)}")
+        return {
+            "table": f"{self.params.schema_name}.{args.table}",
+            "partitions": len(args.partitions),
+        }
+
+    @task
+    def run_query(self, args: RunQueryArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Run a query; its rows go to ``output`` if given, and the first few to the report."""
+        preview = self.params.preview_rows
+        if args.output is None:
+            cursor = self._execute(ctx, args.query, list(args.parameters))
+            if cursor.description is None:
+                cursor.fetchall()
+                return {"columns": [], "preview": []}
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchmany(preview) if preview else []
+            cursor.fetchall()
+            return {"columns": columns, "preview": [_jsonable(r) for r in rows]}
+        return self._query_to_file(ctx, args, preview)
+
+    def _query_to_file(self, ctx: TaskContext, args: RunQueryArgs, preview: int) -> dict:
+        target = Path(args.output or "")
+        suffix = target.suffix.lower()
+        file_format = {".csv": "csv", ".parquet": "parquet"}.get(suffix, "json")
+        options = dsql.copy_options(file_format, array=suffix == ".json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.lakeroutine-tmp")
+        copy = f"COPY ({args.query}) TO {quote_literal(str(temporary), 'duckdb')} {options}"
+        try:
+            count = self._rows(ctx, copy, list(args.parameters))[0][0]
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        read = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[file_format]
+        cursor = self._execute(ctx, f"SELECT * FROM {read}(?) LIMIT {int(preview)}", [str(target)])
+        columns = [d[0] for d in cursor.description]
+        rows = [_jsonable(r) for r in cursor.fetchall()]
+        return {"rows": count, "columns": columns, "preview": rows, "output": str(target)}
+
+    @task
+    def ctas(self, args: CtasArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Write a query's result under ``location`` (partition folders if asked) and make it
+        a table; like Athena, refuses a location that already holds files."""
+        folder = Path(args.location)
+        if folder.exists() and any(p.is_file() for p in folder.rglob("*")):
+            raise TaskError(f"ctas location {args.location} is not empty")
+        exists = self._exists(ctx, args.table)
+        if exists and args.if_exists == "fail":
+            raise TaskError(f"table {self.params.schema_name}.{args.table} already exists")
+        folder.mkdir(parents=True, exist_ok=True)
+        options = dsql.copy_options(args.format, partitioned_by=args.partitioned_by)
+        target = str(folder) if args.partitioned_by else str(folder / f"data.{args.format}")
+        copy = f"COPY ({args.query}) TO {quote_literal(target, 'duckdb')} {options}"
+        count = self._rows(ctx, copy, list(args.parameters))[0][0]
+        glob = quote_literal(dsql.files_glob(args.location, args.format), "duckdb")
+        read = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[args.format]
+        view = (
+            f"CREATE OR REPLACE VIEW {self._target(args.table)} AS "
+            f"SELECT * FROM {read}({glob}, hive_partitioning = true)"
+        )
+        self._rows(ctx, view)
+        return {
+            "table": f"{self.params.schema_name}.{args.table}",
+            "location": args.location,
+            "rows": count,
+        }
+
+
+def _has_files(location: str, file_format: str) -> bool:
+    pattern = dsql.GLOBS[file_format]
+    return any(p.is_file() for p in Path(location).rglob(pattern))
+
+
+def _jsonable(row: tuple[Any, ...]) -> list[Any]:
+    """A DuckDB row with dates, decimals and the like as text, for the JSON report."""
+    return [v if v is None or isinstance(v, (str, int, float, bool)) else str(v) for v in row]

@@ -1,0 +1,76 @@
+"""DuckDB SQL for table specs: a view over a folder's files, typed as the spec says.
+
+The view reads the files at query time (``read_parquet``/``read_csv``/``read_json`` with
+``hive_partitioning``), so files added later are seen, as on Athena. Every name is
+validated and quoted and every literal quoted (lakeroutine.tables).
+"""
+
+from __future__ import annotations
+
+from lakeroutine.tables import TableSpec, parse_type, quote_identifier, quote_literal
+
+GLOBS = {"parquet": "*.parquet", "csv": "*.csv", "json": "*.json*"}
+
+
+def files_glob(location: str, file_format: str) -> str:
+    """Every file of the format below ``location``, partition folders included."""
+    return location.rstrip("/") + "/**/" + GLOBS[file_format]
+
+
+def _struct(columns: dict[str, str]) -> str:
+    """``{'name': 'VARCHAR', ...}``: the ``columns`` option of read_csv/read_json."""
+    items = ", ".join(
+        f"{quote_literal(name, 'duckdb')}: {quote_literal(parse_type(t).duckdb(), 'duckdb')}"
+        for name, t in columns.items()
+    )
+    return "{" + items + "}"
+
+
+def reader(spec: TableSpec) -> str:
+    """The table function that reads the spec's files."""
+    glob = quote_literal(files_glob(spec.location, spec.format), "duckdb")
+    hive = "hive_partitioning = true"
+    if spec.format == "parquet":
+        return f"read_parquet({glob}, {hive}, union_by_name = true)"
+    if spec.format == "json":
+        return (
+            f"read_json({glob}, format = 'newline_delimited', "
+            f"columns = {_struct(spec.columns)}, {hive})"
+        )
+    options = [
+        glob,
+        f"delim = {quote_literal(spec.delimiter or ',', 'duckdb')}",
+        f"header = {'true' if spec.header_lines else 'false'}",
+        f"columns = {_struct(spec.columns)}",
+        hive,
+    ]
+    if spec.header_lines > 1:
+        options.append(f"skip = {spec.header_lines - 1}")
+    if spec.quote is not None:
+        options.append(f"quote = {quote_literal(spec.quote, 'duckdb')}")
+    return f"read_csv({', '.join(options)})"
+
+
+def create_view(spec: TableSpec, *, schema: str, replace: bool) -> str:
+    """``CREATE [OR REPLACE] VIEW "schema"."name" AS SELECT CAST(...) ... FROM <reader>``."""
+    casts = ",\n  ".join(
+        f"CAST({quote_identifier(name, 'duckdb')} AS {parse_type(t).duckdb()}) "
+        f"AS {quote_identifier(name, 'duckdb')}"
+        for name, t in spec.all_columns.items()
+    )
+    head = "CREATE OR REPLACE VIEW" if replace else "CREATE VIEW"
+    target = f"{quote_identifier(schema, 'duckdb')}.{quote_identifier(spec.name, 'duckdb')}"
+    return f"{head} {target} AS\nSELECT\n  {casts}\nFROM {reader(spec)}"
+
+
+def copy_options(file_format: str, *, partitioned_by: list[str] = (), array: bool = False) -> str:
+    """The options of ``COPY ... TO``: format, header for CSV, partition columns."""
+    options = [f"FORMAT {file_format}"]
+    if file_format == "csv":
+        options.append("HEADER true")
+    if file_format == "json" and array:
+        options.append("ARRAY true")
+    if partitioned_by:
+        names = ", ".join(quote_identifier(n, "duckdb") for n in partitioned_by)
+        options.append(f"PARTITION_BY ({names})")
+    return "(" + ", ".join(options) + ")"
