@@ -72,6 +72,15 @@ def test_archive_never_overwrites_an_earlier_archived_file(lake, registry):
     assert lake.files(lake.staging) == {"a.csv": b"second day"}
 
 
+def test_an_earlier_archived_file_of_the_same_size_is_not_mistaken_for_this_one(lake, registry):
+    lake.write("a.csv", "day1")
+    run_routine(staging(lake), registry=registry)
+    lake.write("a.csv", "day2")  # same name, same size, other bytes
+    run_routine(staging(lake), registry=registry)
+    archived = lake.files(lake.root / "landing_archive")
+    assert sorted(archived.values()) == [b"day1", b"day2"]
+
+
 def test_post_staging_touches_only_what_transfer_staged(lake, registry):
     lake.write("early.csv", "e")
     lake.write("changed.csv", "v1")

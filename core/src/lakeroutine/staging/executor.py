@@ -8,6 +8,7 @@ then archives or deletes only journalled files that are still the version staged
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import os
 import posixpath
@@ -31,6 +32,8 @@ from lakeroutine.storage.registry import scheme_of
 from lakeroutine.types import Location
 
 log = logging.getLogger("lakeroutine.staging")
+
+DELETE_BATCH = 1000  # landing files finished per chunk (S3 deletes at most 1,000 keys a call)
 
 
 def _dir_key(location: str) -> str:
@@ -335,9 +338,11 @@ class StagingExecutor(Executor):
             return {**counts, "mode": mode}
 
         # Only journalled files that are still the version staged are touched; a file that
-        # changed or arrived after transfer listed it is left alone.
-        ready: list[tuple[Entry, FileInfo]] = []
+        # changed or arrived after transfer listed it is left alone. Work goes in chunks of
+        # the listing, so memory stays flat however many files there are.
+        progress = ctx.progress("archiving" if mode == "archive" else "deleting")
         seen: set[str] = set()
+        chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
             entry = self.journal.get(info.relpath)
             if entry is None:
@@ -350,42 +355,42 @@ class StagingExecutor(Executor):
                 counts["changed_since_staged"] += 1
                 self.journal.remove([info.relpath])
                 continue
-            ready.append((entry, info))
-        self._forget_vanished(seen)
-
-        self.target.make_durable(url for entry, _ in ready for url in entry.outputs)
-        progress = ctx.progress("archiving" if mode == "archive" else "deleting")
-        if mode == "archive":
-
-            def archive(item: tuple[Entry, FileInfo]) -> str:
-                ctx.check_cancelled()
-                entry, info = item
-                if entry.status != ARCHIVED:
-                    self._archive_one(entry, info, ctx)
-                progress.advance()
-                return info.relpath
-
-            done = list(parallel_map(archive, ready, self.params.max_workers))
-            counts["archived"] = len(done)
-            self.archive_store.make_durable([self.archive] if done else [])
-        else:
-            done = [info.relpath for _, info in ready]
-            counts["deleted"] = len(done)
-        # Sources go in batches; an entry leaves the journal only once its source is gone.
-        urls = {info.relpath: info.url for _, info in ready}
-        for start in range(0, len(done), 1000):
-            chunk = done[start : start + 1000]
-            ctx.check_cancelled()
-            self.source.delete_many(urls[relpath] for relpath in chunk)
-            self.journal.remove(chunk)
-            if mode == "delete":
-                progress.advance(len(chunk))
+            chunk.append((entry, info))
+            if len(chunk) == DELETE_BATCH:
+                counts[mode + "d"] += self._finish(chunk, ctx, progress)
+                chunk = []
+        if chunk:
+            counts[mode + "d"] += self._finish(chunk, ctx, progress)
         progress.close()
-        log.info("%s: %s %d landing files", ctx.executor, mode + "d", len(done))
+        self._forget_vanished(seen)
+        log.info("%s: %s %d landing files", ctx.executor, mode + "d", counts[mode + "d"])
         result: dict[str, Any] = {**counts, "mode": mode}
         if mode == "archive":
             result["archive_directory"] = self.archive
         return result
+
+    def _finish(self, chunk: list[tuple[Entry, FileInfo]], ctx: TaskContext, progress: Any) -> int:
+        """Archive (if asked) then delete the sources of one chunk of staged files; an entry
+        leaves the journal only once its source is gone."""
+        ctx.check_cancelled()
+        self.target.make_durable(url for entry, _ in chunk for url in entry.outputs)
+        if self.params.archive_or_delete == "archive":
+
+            def archive(item: tuple[Entry, FileInfo]) -> None:
+                ctx.check_cancelled()
+                entry, info = item
+                if entry.status != ARCHIVED:
+                    self._archive_one(entry, info, ctx)
+
+            for _ in parallel_map(archive, chunk, self.params.max_workers):
+                progress.advance()
+            self.archive_store.make_durable([self.archive])
+        ctx.check_cancelled()
+        self.source.delete_many(info.url for _, info in chunk)
+        self.journal.remove([info.relpath for _, info in chunk])
+        if self.params.archive_or_delete == "delete":
+            progress.advance(len(chunk))
+        return len(chunk)
 
     def _archive_one(self, entry: Entry, info: FileInfo, ctx: TaskContext) -> None:
         url = entry.archive_url or self.archive_store.join(self.archive, info.relpath)
@@ -396,7 +401,7 @@ class StagingExecutor(Executor):
                 written = self._archive_copy(info, url)
             except FileExistsError:
                 existing = self.archive_store.stat(url)
-                if existing is not None and existing.same_content_as(info):
+                if existing is not None and self._same_bytes(existing, info):
                     written = existing  # this file, archived by a run that was killed
                 else:
                     # An earlier archived file of that name: never overwrite it.
@@ -412,6 +417,18 @@ class StagingExecutor(Executor):
             self.journal.set_status(info.relpath, ARCHIVED)
             return
         raise TaskError(f"could not find a free archive name for {info.url}")
+
+    def _same_bytes(self, archived: FileInfo, source: FileInfo) -> bool:
+        """Whether an archived file holds exactly the source's bytes: by content token
+        where both storages give one, byte by byte for local files, else assume not (a new
+        archive name is chosen: an extra copy, never a lost one)."""
+        if archived.size != source.size:
+            return False
+        if archived.etag and source.etag:
+            return archived.etag == source.etag
+        if scheme_of(archived.url) == "file" and scheme_of(source.url) == "file":
+            return filecmp.cmp(archived.url, source.url, shallow=False)
+        return False
 
     def _archive_copy(self, info: FileInfo, url: str) -> FileInfo:
         if self.source is self.archive_store:
