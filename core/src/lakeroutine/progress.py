@@ -8,10 +8,10 @@ from lakeroutine.context import Progress, ProgressFactory, no_progress
 
 
 class _Bar:
-    def __init__(self, stream: TextIO, description: str, unit: str) -> None:
+    def __init__(self, stream: TextIO, description: str, unit: str, delay: float) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(desc=description, unit=unit, file=stream, leave=False, delay=1.0)
+        self._bar = tqdm(desc=description, unit=unit, file=stream, leave=False, delay=delay)
 
     def set_total(self, total: int | None) -> None:
         self._bar.total = total
@@ -24,13 +24,15 @@ class _Bar:
         self._bar.close()
 
 
-def progress_factory_for(stream: Any, *, quiet: bool = False) -> ProgressFactory:
-    """A factory of bars on ``stream`` if it is a terminal (bars appear after a second of
-    work, so short tasks show none); else one that shows nothing."""
+def progress_factory_for(
+    stream: Any, *, quiet: bool = False, delay: float = 1.0
+) -> ProgressFactory:
+    """A factory of bars on ``stream`` if it is a terminal (bars appear after ``delay``
+    seconds of work, so short tasks show none); else one that shows nothing."""
     if quiet or not getattr(stream, "isatty", lambda: False)():
         return no_progress
 
     def factory(description: str, unit: str) -> Progress:
-        return _Bar(stream, description, unit)
+        return _Bar(stream, description, unit, delay)
 
     return factory
