@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lakeroutine.context import TaskCancelled
 from lakeroutine.errors import TaskError
 
 if TYPE_CHECKING:
@@ -182,7 +183,11 @@ class QueryRunner:
                     f"Athena query {query_id} still {state} after max_wait_s="
                     f"{self.params.max_wait_s:g} s: stopped it"
                 )
-            self.ctx.sleep(self.params.poll_interval_s)
+            try:
+                self.ctx.sleep(self.params.poll_interval_s)
+            except TaskCancelled:
+                self.stop_running()  # whoever cancelled, the query must not run on
+                raise
 
 
 def _reason(status: dict[str, Any]) -> str:
