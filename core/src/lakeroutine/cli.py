@@ -10,7 +10,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +76,29 @@ def _parse_vars(items: Sequence[str]) -> dict[str, Any]:
     return parsed
 
 
-def _setup_logging(debug: bool, quiet: bool) -> None:
+@contextmanager
+def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
+    """Log lakeroutine's records to stderr while a command runs, then restore what was
+    there (main() may be called from a program or a test, more than once)."""
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
     root = logging.getLogger("lakeroutine")
+    saved = (root.handlers[:], root.level, root.propagate)
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    noisy = [logging.getLogger(name) for name in ("botocore", "boto3", "urllib3", "werkzeug")]
+    saved_levels = [logger.level for logger in noisy]
     if not debug:
-        for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        for logger in noisy:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield handler
+    finally:
+        root.handlers[:], root.level, root.propagate = saved
+        for logger, saved_level in zip(noisy, saved_levels, strict=True):
+            logger.setLevel(saved_level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,17 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_INVALID
-    _setup_logging(args.debug, args.quiet)
     from lakeroutine.errors import LakeroutineError
 
+    with _cli_logging(args.debug, args.quiet) as handler:
+        return _dispatch(args, handler, LakeroutineError)
+
+
+def _dispatch(args: argparse.Namespace, handler: logging.Handler, known: type) -> int:
     try:
         return {
             "run": _cmd_run,
             "validate": _cmd_validate,
             "plugins": _cmd_plugins,
             "schema": _cmd_schema,
-        }[args.command](args)
-    except LakeroutineError as exc:
+        }[args.command](args, handler)
+    except known as exc:
         if args.debug:
             log.exception("error")
         sys.stderr.write(f"lakeroutine: error: {exc}\n")
@@ -114,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
+def _cmd_validate(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.plugins import load_plugins
     from lakeroutine.routine import validate_routine
 
@@ -125,7 +142,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.orchestrator import Orchestrator, interrupt_on_sigterm
     from lakeroutine.plugins import load_plugins
     from lakeroutine.progress import progress_factory_for
@@ -137,8 +154,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     orchestrator = Orchestrator(
         routine, registry, progress_factory=progress_factory_for(sys.stderr, quiet=args.quiet)
     )
-    for handler in logging.getLogger("lakeroutine").handlers:
-        handler.addFilter(RedactingFilter(orchestrator.redactor))
+    handler.addFilter(RedactingFilter(orchestrator.redactor))
     interrupt_on_sigterm()
     result = orchestrator.run(only=args.only, keep_going=args.keep_going, dry_run=args.dry_run)
     if args.report:
@@ -154,7 +170,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _cmd_plugins(args: argparse.Namespace) -> int:
+def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.plugins import load_plugins
 
     registry = load_plugins()
@@ -198,7 +214,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_schema(args: argparse.Namespace) -> int:
+def _cmd_schema(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.plugins import load_plugins
     from lakeroutine.schema import routine_schema
 
