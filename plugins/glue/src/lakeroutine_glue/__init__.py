@@ -1,0 +1,1 @@
+"""lakeroutine-glue: the AWS Glue Data Catalog, Glue jobs and crawlers from a routine."""

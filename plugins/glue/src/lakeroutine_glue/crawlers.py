@@ -1,0 +1,189 @@
+"""Glue crawlers: create or (explicitly) update one; start a crawl, or join the one already
+running, and wait for it.
+
+Crawls have no id of their own: the task saves the start time of the crawler's previous
+crawl before starting, and a crawl counts as this task's once the crawler reports a newer
+one (or is seen running). A rerun after a kill re-attaches the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lakeroutine.context import TaskContext
+from lakeroutine.errors import TaskError
+
+from lakeroutine_glue.definitions import create_or_update, error_code
+from lakeroutine_glue.models import CreateOrUpdateCrawlerArgs, GlueParams, StartCrawlerArgs
+from lakeroutine_glue.waiting import CRAWL_FAILURES, poll
+
+_SUCCESS = frozenset({"SUCCEEDED", "COMPLETED"})  # AWS says SUCCEEDED; moto COMPLETED
+_BUSY = frozenset({"RUNNING", "STOPPING"})
+
+
+def crawler_definition(args: CreateOrUpdateCrawlerArgs, database: str) -> dict[str, Any]:
+    """The fields of ``CreateCrawler`` / ``UpdateCrawler`` for ``args``, without the name."""
+    definition: dict[str, Any] = {
+        "Role": args.role,
+        "DatabaseName": database,
+        "Targets": {
+            "S3Targets": [
+                {"Path": path, "Exclusions": list(args.exclusions)} for path in args.targets
+            ]
+        },
+    }
+    optional = {
+        "TablePrefix": args.table_prefix,
+        "Schedule": args.schedule,
+        "Description": args.description,
+    }
+    definition.update({k: v for k, v in optional.items() if v is not None})
+    return definition
+
+
+def _differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    changed = []
+    for key, value in wanted.items():
+        current = existing.get(key)
+        if key == "Schedule":
+            current = (current or {}).get("ScheduleExpression")
+        if key == "Targets":
+            paths = [t.get("Path") for t in (current or {}).get("S3Targets", [])]
+            current_cmp, value_cmp = paths, [t["Path"] for t in value["S3Targets"]]
+            if current_cmp != value_cmp:
+                changed.append(key)
+            continue
+        if current != value:
+            changed.append(key)
+    return changed
+
+
+def create_or_update_crawler(
+    client: Any, args: CreateOrUpdateCrawlerArgs, database: str, ctx: TaskContext
+) -> dict[str, Any]:
+    """Create the crawler, or keep, update or refuse an existing one (``args.if_exists``)."""
+    wanted = crawler_definition(args, database)
+    return create_or_update(
+        kind="Glue crawler",
+        name=args.name,
+        if_exists=args.if_exists,
+        get=lambda: client.get_crawler(Name=args.name)["Crawler"],
+        create=lambda: client.create_crawler(Name=args.name, **wanted),
+        update=lambda: client.update_crawler(Name=args.name, **wanted),
+        differences=lambda existing: _differences(existing, wanted),
+        ctx=ctx,
+    )
+
+
+def _start_time(crawler: dict[str, Any]) -> str | None:
+    last = crawler.get("LastCrawl") or {}
+    start = last.get("StartTime")
+    return start.isoformat() if hasattr(start, "isoformat") else (str(start) if start else None)
+
+
+class CrawlRunner:
+    """Starts a crawl (or joins the running one) and waits for it to end."""
+
+    def __init__(
+        self, client: Any, params: GlueParams, args: StartCrawlerArgs, ctx: TaskContext
+    ) -> None:
+        self.client = client
+        self.params = params
+        self.args = args
+        self.ctx = ctx
+        self.seen_running = False
+
+    def _get(self) -> dict[str, Any]:
+        try:
+            return dict(self.client.get_crawler(Name=self.args.name)["Crawler"])
+        except Exception as exc:
+            if error_code(exc) == "EntityNotFoundException":
+                raise TaskError(f"Glue crawler {self.args.name!r} does not exist") from None
+            raise
+
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        state = self.ctx.state
+        crawler = self._get()
+        if state.get("started"):
+            self.ctx.logger.info("re-attaching to the crawl of %s", self.args.name)
+            joined = bool(state.get("joined"))
+        else:
+            state.set("previous", _start_time(crawler))
+            joined = crawler.get("State") in _BUSY or not self._start()
+            state.set("joined", joined)
+            state.set("started", True)
+        if not joined:
+            self.ctx.on_cancel(self._stop)  # only a crawl this task started is stopped
+        self.seen_running = joined
+        if not self.args.wait:
+            return self._report(self._get(), joined, time.monotonic() - started)
+        final = poll(
+            self.ctx,
+            self._look,
+            what=f"Glue crawler {self.args.name!r}",
+            interval_s=self.params.poll_interval_s,
+            max_wait_s=self.params.max_wait_s,
+            give_up=self._stop,
+        )
+        last = final.get("LastCrawl") or {}
+        status = last.get("Status")
+        if status in CRAWL_FAILURES:
+            state.clear()
+            reason = last.get("ErrorMessage") or "no message from Glue"
+            raise TaskError(
+                f"Glue crawler {self.args.name!r} crawl {status}: {reason} "
+                f"(logs: {last.get('LogGroup')}, stream {last.get('LogStream')})"
+            )
+        return self._report(final, joined, time.monotonic() - started)
+
+    def _start(self) -> bool:
+        """Start a crawl; False if one was already running (then it is joined)."""
+        try:
+            self.client.start_crawler(Name=self.args.name)
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "CrawlerRunningException":
+                self.ctx.logger.info("crawler %s is already running: joining it", self.args.name)
+                return False
+            if code == "EntityNotFoundException":
+                raise TaskError(f"Glue crawler {self.args.name!r} does not exist") from None
+            raise
+        self.ctx.logger.info("started crawler %s", self.args.name)
+        return True
+
+    def _look(self) -> dict[str, Any] | None:
+        crawler = self._get()
+        if crawler.get("State") in _BUSY:
+            self.seen_running = True
+            return None
+        newer = _start_time(crawler) != self.ctx.state.get("previous")
+        if not (self.seen_running or newer):
+            return None  # the crawl this task started is not visible yet
+        status = (crawler.get("LastCrawl") or {}).get("Status")
+        if status in _SUCCESS or status in CRAWL_FAILURES:
+            return crawler
+        return None
+
+    def _stop(self) -> None:
+        try:
+            self.client.stop_crawler(Name=self.args.name)
+            self.ctx.logger.warning("stopped crawler %s", self.args.name)
+        except Exception as exc:
+            if error_code(exc) != "CrawlerNotRunningException":
+                raise
+        self.ctx.state.clear()
+
+    def _report(self, crawler: dict[str, Any], joined: bool, waited_s: float) -> dict[str, Any]:
+        last = crawler.get("LastCrawl") or {}
+        status = last.get("Status")
+        return {
+            "crawler": self.args.name,
+            "state": crawler.get("State"),
+            "last_crawl_status": "SUCCEEDED" if status in _SUCCESS else status,
+            "joined_running_crawl": joined,
+            "duration_s": round(waited_s, 3),
+            "log_group": last.get("LogGroup"),
+            "log_stream": last.get("LogStream"),
+        }

@@ -1,0 +1,195 @@
+"""Glue jobs: create or (explicitly) update a definition; start a run and wait for it.
+
+A run's id is saved in the task's state before polling, so a retried or rerun task
+re-attaches to the run instead of starting another. Ctrl-C, a timeout or ``max_wait_s``
+stop the run. Reports name the run id, its state, its duration and the log groups.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lakeroutine.context import TaskContext
+from lakeroutine.errors import TaskError
+
+from lakeroutine_glue.definitions import create_or_update, error_code
+from lakeroutine_glue.models import CreateOrUpdateJobArgs, GlueParams, StartJobArgs
+from lakeroutine_glue.waiting import JOB_RUN_FAILURES, poll
+
+DEFAULT_LOG_GROUP = "/aws-glue/jobs"
+
+
+def job_definition(args: CreateOrUpdateJobArgs) -> dict[str, Any]:
+    """The fields of ``CreateJob`` (and ``JobUpdate``) for ``args``, without the name."""
+    definition: dict[str, Any] = {
+        "Role": args.role,
+        "Command": {
+            "Name": args.command,
+            "ScriptLocation": args.script_location,
+            "PythonVersion": args.python_version,
+        },
+        "GlueVersion": args.glue_version,
+        "DefaultArguments": dict(args.default_arguments),
+        "MaxRetries": args.max_retries,
+    }
+    optional = {
+        "WorkerType": args.worker_type,
+        "NumberOfWorkers": args.number_of_workers,
+        "Timeout": args.timeout_minutes,
+        "Description": args.description,
+    }
+    definition.update({k: v for k, v in optional.items() if v is not None})
+    if args.max_concurrent_runs is not None:
+        definition["ExecutionProperty"] = {"MaxConcurrentRuns": args.max_concurrent_runs}
+    return definition
+
+
+def _differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """Fields of ``wanted`` whose value the existing definition does not have."""
+    changed = []
+    for key, value in wanted.items():
+        current = existing.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            if any(current.get(k) != v for k, v in value.items()):
+                changed.append(key)
+        elif current != value:
+            changed.append(key)
+    return changed
+
+
+def create_or_update_job(client: Any, args: CreateOrUpdateJobArgs, ctx: TaskContext) -> dict:
+    """Create the job, or keep, update or refuse an existing one as ``args.if_exists`` says."""
+    wanted = job_definition(args)
+    return create_or_update(
+        kind="Glue job",
+        name=args.name,
+        if_exists=args.if_exists,
+        get=lambda: client.get_job(JobName=args.name)["Job"],
+        create=lambda: client.create_job(Name=args.name, **wanted),
+        update=lambda: client.update_job(JobName=args.name, JobUpdate=wanted),
+        differences=lambda existing: _differences(existing, wanted),
+        ctx=ctx,
+    )
+
+
+class JobRunner:
+    """Starts (or re-attaches to) one run of a job and waits for it to end."""
+
+    def __init__(
+        self, client: Any, params: GlueParams, args: StartJobArgs, ctx: TaskContext
+    ) -> None:
+        self.client = client
+        self.params = params
+        self.args = args
+        self.ctx = ctx
+        self.run_id: str | None = None
+
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        self.run_id = self._attach() or self._start()
+        self.ctx.on_cancel(self._stop)
+        if not self.args.wait:
+            return self._report(self._describe(), time.monotonic() - started)
+        what = f"Glue job {self.args.job_name!r} run {self.run_id}"
+        final = poll(
+            self.ctx,
+            self._look,
+            what=what,
+            interval_s=self.params.poll_interval_s,
+            max_wait_s=self.params.max_wait_s,
+            give_up=self._stop,
+        )
+        state = final["JobRunState"]
+        if state in JOB_RUN_FAILURES:
+            self.ctx.state.delete("run_id")  # a retry starts a new run
+            reason = final.get("ErrorMessage") or "no message from Glue"
+            groups = _log_groups(final)
+            raise TaskError(
+                f"{what} {state}: {reason} (logs: {groups['error']}, stream {self.run_id})"
+            )
+        return self._report(final, time.monotonic() - started)
+
+    def _attach(self) -> str | None:
+        run_id = self.ctx.state.get("run_id")
+        if not run_id:
+            return None
+        try:
+            self.client.get_job_run(JobName=self.args.job_name, RunId=run_id)
+        except Exception as exc:
+            if error_code(exc) != "EntityNotFoundException":
+                raise
+            self.ctx.state.delete("run_id")
+            return None
+        self.ctx.logger.info("re-attaching to Glue job run %s", run_id)
+        return str(run_id)
+
+    def _start(self) -> str:
+        request: dict[str, Any] = {"JobName": self.args.job_name}
+        if self.args.arguments:
+            request["Arguments"] = dict(self.args.arguments)
+        optional = {
+            "WorkerType": self.args.worker_type,
+            "NumberOfWorkers": self.args.number_of_workers,
+            "Timeout": self.args.timeout_minutes,
+        }
+        request.update({k: v for k, v in optional.items() if v is not None})
+        try:
+            run_id = self.client.start_job_run(**request)["JobRunId"]
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "EntityNotFoundException":
+                raise TaskError(f"Glue job {self.args.job_name!r} does not exist") from None
+            if code == "ConcurrentRunsExceededException":
+                raise TaskError(
+                    f"Glue job {self.args.job_name!r} is already running as many runs as it "
+                    "allows (max_concurrent_runs)"
+                ) from None
+            raise
+        self.ctx.state.set("run_id", run_id)
+        self.ctx.logger.info("started Glue job %s run %s", self.args.job_name, run_id)
+        return str(run_id)
+
+    def _describe(self) -> dict[str, Any]:
+        response = self.client.get_job_run(JobName=self.args.job_name, RunId=self.run_id)
+        return dict(response["JobRun"])
+
+    def _look(self) -> dict[str, Any] | None:
+        job_run = self._describe()
+        state = job_run.get("JobRunState")
+        if state == "SUCCEEDED" or state in JOB_RUN_FAILURES:
+            return job_run
+        self.ctx.logger.debug("Glue job run %s is %s", self.run_id, state)
+        return None
+
+    def _stop(self) -> None:
+        """Stop the run (Ctrl-C, timeout, max_wait_s); a later rerun starts afresh."""
+        if self.run_id is None:
+            return
+        response = self.client.batch_stop_job_run(
+            JobName=self.args.job_name, JobRunIds=[self.run_id]
+        )
+        self.ctx.state.delete("run_id")
+        for error in response.get("Errors", []):
+            detail = error.get("ErrorDetail", {}).get("ErrorMessage", "")
+            self.ctx.logger.warning("could not stop Glue job run %s: %s", self.run_id, detail)
+        self.ctx.logger.warning("stopped Glue job run %s", self.run_id)
+
+    def _report(self, job_run: dict[str, Any], waited_s: float) -> dict[str, Any]:
+        execution = job_run.get("ExecutionTime")
+        groups = _log_groups(job_run)
+        return {
+            "job_name": self.args.job_name,
+            "run_id": self.run_id,
+            "state": job_run.get("JobRunState"),
+            "attempt": job_run.get("Attempt", 0),
+            "duration_s": execution if execution else round(waited_s, 3),
+            "log_group_output": groups["output"],
+            "log_group_error": groups["error"],
+            "log_stream": self.run_id,
+        }
+
+
+def _log_groups(job_run: dict[str, Any]) -> dict[str, str]:
+    group = job_run.get("LogGroupName") or DEFAULT_LOG_GROUP
+    return {"output": f"{group}/output", "error": f"{group}/error"}

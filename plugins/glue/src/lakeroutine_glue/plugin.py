@@ -1,0 +1,14 @@
+"""Entry point of lakeroutine-glue: registers the GlueExecutor (boto3 loads lazily)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lakeroutine import hookimpl
+
+
+@hookimpl
+def register_executors(register: Callable[[type], None]) -> None:
+    from lakeroutine_glue.executor import GlueExecutor
+
+    register(GlueExecutor)
