@@ -76,6 +76,21 @@ def test_ask_waits_for_the_same_question_when_run_again(run, lake):
     assert len(list(lake.root.glob("*.question"))) == 1  # not asked twice
 
 
+def test_a_question_lost_before_it_was_left_is_asked_again_under_its_id(run, lake):
+    ask = {
+        "task": "ask",
+        "args": {"question": "ready?", "max_wait_s": 0.01, "poll_interval_s": 0.01},
+    }
+    path = lake.routine_file(hello_routine(lake.root, ask))
+    run(path)
+    [question] = lake.root.glob("*.question")
+    question.unlink()  # as if the run died between saving the id and leaving the question
+
+    assert run(path).status == "failed"
+
+    assert [p.name for p in lake.root.glob("*.question")] == [question.name]
+
+
 def test_a_timed_out_question_is_withdrawn(run, lake):
     ask = {
         "task": "ask",

@@ -83,11 +83,13 @@ class HelloExecutor(Executor):
         if request_id is None:
             request_id = uuid.uuid4().hex[:12]
             ctx.state.set("request_id", request_id)  # saved BEFORE the work is submitted
-            _write_atomic(self.params.folder / f"{request_id}.question", args.question + "\n")
-            ctx.logger.info("asked question %s", request_id)
-        else:
-            ctx.logger.info("re-attached to question %s", request_id)
+        question = self.params.folder / f"{request_id}.question"
         answer = self.params.folder / f"{request_id}.answer"
+        if question.exists() or answer.exists():
+            ctx.logger.info("re-attached to question %s", request_id)
+        else:  # asking again under the same id is harmless: like an idempotency token
+            _write_atomic(question, args.question + "\n")
+            ctx.logger.info("asked question %s", request_id)
         ctx.on_cancel(lambda: _write_atomic(answer.with_suffix(".cancelled"), "cancelled\n"))
         waited = 0.0
         while not answer.exists():
