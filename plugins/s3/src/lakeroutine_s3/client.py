@@ -6,8 +6,10 @@ boto3 is imported here, lazily, by :func:`build_client` only.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
+from lakeroutine.redact import RedactingFilter, Redactor
 from lakeroutine.storage.base import StorageError
 
 from lakeroutine_s3.settings import S3Settings
@@ -24,6 +26,28 @@ BAD_CREDENTIALS = {
     "TokenRefreshRequired",
 }
 PRECONDITION = {"412", "PreconditionFailed"}
+LIBRARY_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
+_library_redactor = Redactor()
+_guarded: set[str] = set()
+_guard_lock = threading.Lock()
+
+
+def guard_library_logs(secrets: list[str]) -> None:
+    """Mask ``secrets`` in what boto3, botocore and urllib3 log (at DEBUG botocore logs
+    signed headers, session token included). A filter on each of their loggers, because a
+    logger's filters do not see records its children propagate."""
+    with _guard_lock:
+        _library_redactor.add(secrets)
+        names = [
+            name
+            for name in list(logging.Logger.manager.loggerDict)
+            if name.split(".")[0] in LIBRARY_LOGGERS and name not in _guarded
+        ]
+        for name in [*LIBRARY_LOGGERS, *names]:
+            if name not in _guarded:
+                logging.getLogger(name).addFilter(RedactingFilter(_library_redactor))
+                _guarded.add(name)
 
 
 class S3Client:
@@ -54,6 +78,7 @@ class S3Client:
         self.client = session.client(
             "s3", endpoint_url=settings.endpoint_url, config=Config(**config)
         )
+        guard_library_logs(self.secrets())
 
     def secrets(self) -> list[str]:
         """The credential values in use (to scrub from any message), if any resolve."""

@@ -71,7 +71,14 @@ class S3Storage:
         location = urls.parse(base)
         try:
             s3 = self.s3
-            s3.client.head_bucket(Bucket=location.bucket)
+            try:
+                s3.client.head_bucket(Bucket=location.bucket)
+            except Exception as exc:
+                # A HEAD answer has no body: a bare 403 may be a denial or refused
+                # credentials. The listing below answers with the error's code.
+                if error_code(exc) != "403":
+                    raise
+                write = False
             if not write:
                 s3.client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
         except StorageError:
