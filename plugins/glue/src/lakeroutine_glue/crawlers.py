@@ -42,18 +42,22 @@ def crawler_definition(args: CreateOrUpdateCrawlerArgs, database: str) -> dict[s
     return definition
 
 
+def _s3_targets(targets: dict[str, Any] | None) -> list[tuple[str, list[str]]]:
+    return [
+        (t.get("Path", ""), list(t.get("Exclusions") or []))
+        for t in (targets or {}).get("S3Targets", [])
+    ]
+
+
 def _differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """Fields of ``wanted`` the existing crawler does not have (omitted ones are kept)."""
     changed = []
     for key, value in wanted.items():
         current = existing.get(key)
         if key == "Schedule":
             current = (current or {}).get("ScheduleExpression")
         if key == "Targets":
-            paths = [t.get("Path") for t in (current or {}).get("S3Targets", [])]
-            current_cmp, value_cmp = paths, [t["Path"] for t in value["S3Targets"]]
-            if current_cmp != value_cmp:
-                changed.append(key)
-            continue
+            current, value = _s3_targets(current), _s3_targets(value)
         if current != value:
             changed.append(key)
     return changed
