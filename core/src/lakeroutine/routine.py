@@ -355,9 +355,7 @@ def _secret_values(model: BaseModel) -> set[str]:
 def _combine(problems: list[RoutineError], file_label: str | None) -> RoutineError:
     if len(problems) == 1:
         return problems[0]
-    return RoutineError(
-        f"{len(problems)} problems", file=file_label, problems=[p for p in problems]
-    )
+    return RoutineError(f"{len(problems)} problems", file=file_label, problems=problems)
 
 
 def select_steps(routine: Routine, only: list[str] | None) -> list[ExecutorStep]:

@@ -96,8 +96,8 @@ class LocalStorage:
                 os.unlink(local_path(url))
 
     def make_durable(self, urls: Iterable[str]) -> None:
-        if any(True for _ in urls):
-            os.sync()
+        # One sync for a whole batch costs far less than an fsync per file.
+        os.sync()
 
     def _publish(self, source: str, dest: str, *, overwrite: bool) -> FileInfo:
         folder, name = os.path.split(dest)
