@@ -27,13 +27,13 @@ def test_create_database_and_parquet_table(
         glue_routine(
             [
                 {"task": "create_database", "args": {"description": "the lake"}},
-                "create_database",  # exists: kept, not an error
+                "create_database",  # exists: skipped, not an error
                 _table(properties={"owner": "data-eng"}),
             ]
         )
     )
     assert result.status == "succeeded", [t.error for t in result.tasks]
-    assert [t.output["action"] for t in result.tasks] == ["created", "kept", "created"]
+    assert [t.output["action"] for t in result.tasks] == ["created", "skipped", "created"]
     assert glue_client.get_database(Name="lake")["Database"]["Description"] == "the lake"
     table = glue_client.get_table(DatabaseName="lake", Name="sales")["Table"]
     storage = table["StorageDescriptor"]
@@ -97,13 +97,13 @@ def test_each_format_gets_its_serde(
     assert table["PartitionKeys"] == []
 
 
-def test_existing_table_is_kept_updated_or_refused(
+def test_existing_table_is_skipped_updated_or_refused(
     run: Any, glue: Any, glue_client: Any, glue_routine: Any
 ) -> None:
     assert run(glue_routine(["create_database", _table()])).status == "succeeded"
     wider = {**SALES["columns"], "note": "string"}
     kept = run(glue_routine([_table(columns=wider)]))
-    assert kept.tasks[0].output["action"] == "kept"
+    assert kept.tasks[0].output["action"] == "skipped"
     columns = glue_client.get_table(DatabaseName="lake", Name="sales")["Table"]
     assert len(columns["StorageDescriptor"]["Columns"]) == 3
 

@@ -33,7 +33,7 @@ def test_create_keep_and_update_a_crawler(run: Any, glue: Any, glue_routine: Any
 
     more = ["s3://lake/staging/sales/", "s3://lake/staging/returns/"]
     kept = run(glue_routine([_crawler(targets=more)]))
-    assert kept.tasks[0].output["action"] == "kept"
+    assert kept.tasks[0].output["action"] == "skipped"
     assert kept.tasks[0].output["changed"] == ["Targets"]  # an omitted prefix is left as is
     assert len(glue.backend.crawlers["sales_crawler"].targets["S3Targets"]) == 1
 

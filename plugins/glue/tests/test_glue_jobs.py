@@ -48,7 +48,7 @@ def test_create_keep_and_update_a_job(run: Any, glue: Any, glue_routine: Any) ->
     kept = run(glue_routine([_job(number_of_workers=10)]))
     assert kept.tasks[0].output == {
         "name": "sales_to_redshift",
-        "action": "kept",
+        "action": "skipped",
         "changed": ["NumberOfWorkers"],
     }
     assert glue.backend.jobs["sales_to_redshift"].number_of_workers == 2

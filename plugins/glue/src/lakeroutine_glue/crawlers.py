@@ -66,7 +66,7 @@ def _differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
 def create_or_update_crawler(
     client: Any, args: CreateOrUpdateCrawlerArgs, database: str, ctx: TaskContext
 ) -> dict[str, Any]:
-    """Create the crawler, or keep, update or refuse an existing one (``args.if_exists``)."""
+    """Create the crawler, or skip, update or refuse an existing one (``args.if_exists``)."""
     wanted = crawler_definition(args, database)
     return create_or_update(
         kind="Glue crawler",

@@ -1,6 +1,6 @@
 """Create-or-update of a named Glue resource (job, crawler), where updating is explicit.
 
-``if_exists`` says what happens to an existing definition: ``keep`` it (a warning names the
+``if_exists`` says what happens to an existing definition: ``skip`` it (a warning names the
 fields that differ), ``update`` it, or ``fail`` the task.
 """
 
@@ -30,7 +30,7 @@ def create_or_update(
     differences: Callable[[dict[str, Any]], list[str]],
     ctx: TaskContext,
 ) -> dict[str, Any]:
-    """Create ``name`` if ``get()`` finds nothing; else keep, update or fail as asked.
+    """Create ``name`` if ``get()`` finds nothing; else skip, update or fail as asked.
     Returns the action taken and the fields that differ(ed)."""
     try:
         existing = get()
@@ -43,15 +43,15 @@ def create_or_update(
     changed = differences(existing)
     if if_exists == "fail":
         raise TaskError(f"{kind} {name!r} already exists (if_exists is 'fail')")
-    if if_exists == "keep" or not changed:
+    if if_exists == "skip" or not changed:
         if changed:
             ctx.logger.warning(
-                "%s %s exists and differs in %s; kept (set if_exists: update to change it)",
+                "%s %s exists and differs in %s; skipped (set if_exists: update to change it)",
                 kind,
                 name,
                 ", ".join(changed),
             )
-        return {"name": name, "action": "kept", "changed": changed}
+        return {"name": name, "action": "skipped", "changed": changed}
     update()
     ctx.logger.info("updated %s %s: %s", kind, name, ", ".join(changed))
     return {"name": name, "action": "updated", "changed": changed}

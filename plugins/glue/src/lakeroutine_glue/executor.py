@@ -74,7 +74,7 @@ class GlueExecutor(Executor):
         except Exception as exc:
             if error_code(exc) != "AlreadyExistsException":
                 raise
-            return {"database": self.database, "action": "kept"}
+            return {"database": self.database, "action": "skipped"}
         return {"database": self.database, "action": "created"}
 
     @task
@@ -94,7 +94,7 @@ class GlueExecutor(Executor):
                 raise
             if args.if_exists == "fail":
                 raise TaskError(f"table {name} already exists (if_exists is 'fail')") from None
-            action = "kept"
+            action = "skipped"
             if args.if_exists == "update":
                 self.client.update_table(DatabaseName=self.database, TableInput=table_input)
                 action = "updated"

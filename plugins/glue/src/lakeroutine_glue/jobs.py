@@ -59,7 +59,7 @@ def _differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
 
 
 def create_or_update_job(client: Any, args: CreateOrUpdateJobArgs, ctx: TaskContext) -> dict:
-    """Create the job, or keep, update or refuse an existing one as ``args.if_exists`` says."""
+    """Create the job, or skip, update or refuse an existing one as ``args.if_exists`` says."""
     wanted = job_definition(args)
     return create_or_update(
         kind="Glue job",

@@ -47,7 +47,7 @@ def normalise_arguments(arguments: dict[str, str]) -> dict[str, str]:
 GlueName = Annotated[str, AfterValidator(_check_resource_name)]
 Role = Annotated[str, AfterValidator(_check_role)]
 Arguments = Annotated[dict[str, str], AfterValidator(normalise_arguments)]
-IfExists = Literal["keep", "update", "fail"]
+IfExists = Literal["skip", "update", "fail"]
 WorkerType = Literal["Standard", "G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X"]
 
 
@@ -74,7 +74,7 @@ class CreateTableArgs(Params):
     """A table of the shared spec (lakeroutine.tables) registered in the Data Catalog."""
 
     table: TableSpec
-    if_exists: IfExists = Field("keep", description="keep it, update it to the spec, or fail")
+    if_exists: IfExists = Field("skip", description="skip it, update it to the spec, or fail")
 
     @field_validator("table")
     @classmethod
@@ -116,7 +116,7 @@ class CreateOrUpdateJobArgs(Params):
     timeout_minutes: int | None = Field(None, ge=1, le=10080)
     max_concurrent_runs: int | None = Field(None, ge=1, le=1000)
     description: str | None = None
-    if_exists: IfExists = Field("keep", description="keep it, update it, or fail")
+    if_exists: IfExists = Field("skip", description="skip it, update it, or fail")
 
     @model_validator(mode="after")
     def _workers(self) -> CreateOrUpdateJobArgs:
@@ -146,7 +146,7 @@ class CreateOrUpdateCrawlerArgs(Params):
     table_prefix: str | None = Field(None, pattern=r"^[a-z0-9_]{1,128}$")
     schedule: str | None = Field(None, pattern=r"^cron\([^()]{1,200}\)$")
     description: str | None = None
-    if_exists: IfExists = Field("keep", description="keep it, update it, or fail")
+    if_exists: IfExists = Field("skip", description="skip it, update it, or fail")
 
 
 class StartCrawlerArgs(Params):
