@@ -1,0 +1,71 @@
+"""The plugin documentation keeps up with the code: every hook spec has a docstring and a row
+in CONTRIBUTING.md with its real arguments, and every code snippet there is copied from the
+example plugin (examples/plugin-hello) word for word."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pluggy
+import pytest
+from lakeroutine import hookspecs
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRIBUTING = REPO / "CONTRIBUTING.md"
+EXAMPLE = REPO / "examples" / "plugin-hello"
+SNIPPET = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+HOOK_ROW = re.compile(r"^\| `(\w+)\(([^)]*)\)` \|", re.MULTILINE)
+
+
+def hook_specs() -> dict[str, inspect.Signature]:
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    return {
+        name: inspect.signature(getattr(hookspecs, name))
+        for name in dir(hookspecs)
+        if manager.parse_hookspec_opts(hookspecs, name) is not None
+    }
+
+
+def test_the_hookspecs_module_defines_the_hooks_we_expect() -> None:
+    # guards the two tests below against finding no hooks at all
+    assert {"register_executors", "register_tasks", "task_failed"} <= set(hook_specs())
+
+
+@pytest.mark.parametrize("name", sorted(hook_specs()))
+def test_every_hook_has_a_docstring(name: str) -> None:
+    doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+    assert len(doc.split()) >= 5, f"hook {name} needs a docstring saying what it is for"
+
+
+def test_every_hook_is_in_contributing_with_its_arguments() -> None:
+    documented = {name: args for name, args in HOOK_ROW.findall(CONTRIBUTING.read_text())}
+    specs = hook_specs()
+
+    assert set(documented) == set(specs), "the hook table of CONTRIBUTING.md is out of date"
+    for name, signature in specs.items():
+        written = [arg.split("=")[0].strip() for arg in documented[name].split(",")]
+        assert written == list(signature.parameters), f"CONTRIBUTING.md: arguments of {name}"
+
+
+def contributing_snippets() -> list[tuple[str, str]]:
+    return [
+        (language, body)
+        for language, body in SNIPPET.findall(CONTRIBUTING.read_text())
+        if language in ("python", "toml")
+    ]
+
+
+def test_contributing_has_code_snippets() -> None:
+    assert len(contributing_snippets()) >= 8
+
+
+@pytest.mark.parametrize(
+    "body", [body for _, body in contributing_snippets()], ids=lambda body: body.split("\n")[0]
+)
+def test_every_snippet_is_copied_from_the_example_plugin(body: str) -> None:
+    sources = [path.read_text() for path in EXAMPLE.rglob("*") if path.suffix in (".py", ".toml")]
+    assert any(body in text for text in sources), (
+        f"this snippet of CONTRIBUTING.md is not in examples/plugin-hello:\n{body}"
+    )
