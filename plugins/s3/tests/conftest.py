@@ -47,6 +47,15 @@ class Bucket:
         for key in keys:
             backend.put_object(self.name, key, body)
 
+    def stored(self, prefix: str = "") -> dict[str, bytes]:
+        """Like :meth:`objects`, read straight from the emulator's backend (fast)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+        keys = [k for k in list(backend.buckets[self.name].keys.keys()) if k.startswith(prefix)]
+        return {k[len(prefix) :]: backend.get_object(self.name, k).value for k in keys}
+
     def keys(self, prefix: str = "") -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         return [

@@ -1,0 +1,128 @@
+"""`lakeroutine run` on S3 killed with SIGKILL at several points, then run again: every
+landing object ends staged exactly once and archived (or deleted) exactly once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+OBJECTS = 240
+
+
+def backend_keys(prefix: str) -> list[str]:
+    """Keys below ``prefix``, read straight from the emulator (no request of ours)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    keys = s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets["lake"].keys
+    for _ in range(100):
+        try:
+            return [k for k in list(keys.keys()) if k.startswith(prefix)]
+        except RuntimeError:  # changed while being read
+            continue
+    raise RuntimeError("could not read the emulator's keys")
+
+
+def write_routine(root: Path, mode: str, transform: bool) -> None:
+    (root / "copy_or_die.py").write_text(
+        textwrap.dedent("""
+        import os, shutil, signal
+        def copy(source, target, die_at=0, counter=""):
+            if int(die_at):
+                fd = os.open(counter, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                os.write(fd, b".")
+                os.close(fd)
+                if os.path.getsize(counter) >= int(die_at):
+                    os.kill(os.getpid(), signal.SIGKILL)
+            shutil.copyfile(source, target)
+        """)
+    )
+    params = {
+        "parent_directory": "s3://lake/landing/",
+        "dump_directory": "s3://lake/staging/",
+        "archive_or_delete": mode,
+        "max_workers": 8,
+    }
+    if transform:
+        params["py_exec_path"] = "copy_or_die.py:copy"
+        params["py_exec_args"] = {"die_at": "${die_at}", "counter": "${counter}"}
+    routine = {
+        "routine_name": "s3_kill_test",
+        "executors": {"StagingExecutor": {"params": params, "tasks": ["transfer", "post_staging"]}},
+    }
+    (root / "routine.json").write_text(json.dumps(routine))
+
+
+def start(root: Path, die_at: int = 0) -> subprocess.Popen:
+    counter = root / f"counter-{time.monotonic_ns()}"
+    command = [sys.executable, "-m", "lakeroutine.cli", "-q", "run", str(root / "routine.json")]
+    command += ["--var", f"die_at={die_at}", "--var", f"counter={counter}"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def kill_when(process: subprocess.Popen, condition, timeout: float = 60) -> bool:
+    """SIGKILL the process as soon as ``condition()`` holds; False if it ended first."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if condition():
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.01)
+    process.wait()
+    return False
+
+
+@pytest.mark.parametrize(
+    ("mode", "transform"), [("archive", False), ("delete", False), ("archive", True)]
+)
+def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, transform):
+    originals = {
+        f"day{i % 4}/obj{i:04}.csv": f"id,n\n{i},{i * i}\n".encode() for i in range(OBJECTS)
+    }
+    for rel, body in originals.items():
+        bucket.fill([f"landing/{rel}"], body)
+    write_routine(tmp_path, mode, transform)
+    kills = 0
+
+    if transform:  # killed by the transformation itself, on its 1st and 150th file
+        for die_at in (1, 150):
+            process = start(tmp_path, die_at=die_at)
+            process.wait()
+            assert process.returncode == -signal.SIGKILL, process.stderr.read()
+            kills += 1
+    else:  # killed from outside while transfer copies
+        for share in (1, OBJECTS // 3):
+            process = start(tmp_path)
+            kills += kill_when(process, lambda s=share: len(backend_keys("staging/")) >= s)
+    assert 0 < len(backend_keys("staging/")) < OBJECTS  # the kills landed mid-transfer
+
+    # Killed in post_staging: once it has archived a first object and a third of them (or,
+    # deleting, right after its batch of deletes, before the journal learns of it).
+    if mode == "archive":
+        for share in (1, OBJECTS // 3):
+            process = start(tmp_path)
+            kills += kill_when(process, lambda s=share: len(backend_keys("landing_archive/")) >= s)
+        assert 0 < len(backend_keys("landing_archive/")) < OBJECTS  # killed mid-archive
+    else:
+        process = start(tmp_path)
+        kills += kill_when(process, lambda: len(backend_keys("landing/")) < OBJECTS)
+    assert kills >= 3
+
+    final = start(tmp_path)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err.decode()
+
+    assert bucket.stored("landing/") == {}
+    assert bucket.stored("staging/") == originals  # each exactly once
+    expected_archive = originals if mode == "archive" else {}
+    assert bucket.stored("landing_archive/") == expected_archive  # no renamed doubles
