@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,19 +37,24 @@ def athena_params(**extra: Any) -> dict[str, Any]:
 class AthenaEmulator:
     """The queries moto's Athena received, and ways to make them behave like real ones."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, state_dir: Path) -> None:
         from moto.athena.models import athena_backends
 
         self.endpoint = endpoint
+        self.state_dir = state_dir
         self.backend = athena_backends[ACCOUNT][REGION]
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
-    @staticmethod
-    def routine(*tasks: Any, **params: Any) -> dict[str, Any]:
-        """A one-block routine of AthenaExecutor tasks, polling fast."""
+    def routine(self, *tasks: Any, **params: Any) -> dict[str, Any]:
+        """A one-block routine of AthenaExecutor tasks, polling fast, with its run state
+        in the test's temporary folder."""
         block = {"params": athena_params(**params), "tasks": list(tasks)}
-        return {"routine_name": "athena_test", "executors": {"AthenaExecutor": block}}
+        return {
+            "routine_name": "athena_test",
+            "state_dir": str(self.state_dir),
+            "executors": {"AthenaExecutor": block},
+        }
 
     @property
     def executions(self) -> list[Any]:
@@ -144,13 +150,15 @@ def _report_reason_and_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def athena(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AthenaEmulator]:
+def athena(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[AthenaEmulator]:
     """moto's Athena with a results bucket; transitions reset after the test."""
     import boto3
 
     boto3.client("s3").create_bucket(Bucket="results")
     _report_reason_and_bytes(monkeypatch)
-    emulator = AthenaEmulator(moto_endpoint)
+    emulator = AthenaEmulator(moto_endpoint, tmp_path / "state")
     try:
         yield emulator
     finally:

@@ -91,10 +91,8 @@ class QueryRunner:
         if query_id is None:
             query_id = self._start(sql, step, parameters, database)
         self._running.add(query_id)
-        try:
-            execution = self._wait(query_id, step)
-        finally:
-            self._running.discard(query_id)
+        execution = self._wait(query_id, step)  # interrupted: stays in _running, stopped
+        self._running.discard(query_id)
         status = execution["Status"]
         state = status["State"]
         if state != "SUCCEEDED":
@@ -154,6 +152,7 @@ class QueryRunner:
         if parameters:
             request["ExecutionParameters"] = parameters
         query_id = self.client.start_query_execution(**request)["QueryExecutionId"]
+        self._running.add(query_id)
         self.ctx.state.set(f"{step}.query_id", query_id)
         self.ctx.logger.info("started Athena query %s", query_id)
         return query_id
@@ -178,6 +177,7 @@ class QueryRunner:
                 return execution
             if time.monotonic() >= deadline:
                 self.client.stop_query_execution(QueryExecutionId=query_id)
+                self._running.discard(query_id)
                 self._forget(step)
                 raise TaskError(
                     f"Athena query {query_id} still {state} after max_wait_s="
