@@ -63,17 +63,23 @@ class FreshVenv:
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> FreshVenv:
     """Copies the core and the example out of the checkout (so builds leave nothing in it),
-    creates a virtualenv and pip-installs both, plus pytest for the example's own tests."""
+    creates an empty virtualenv and pip-installs both, plus pytest for the example's tests.
+
+    The venv gets no pip of its own (this environment's pip installs into it with
+    ``--python``) and one build backend shared by both builds: half the time of the defaults.
+    """
     fresh = FreshVenv(tmp_path_factory.mktemp("fresh"))
     shutil.copytree(REPO / "core", fresh.root / "core", ignore=COPY_IGNORE)
     shutil.copytree(EXAMPLE, fresh.example, ignore=COPY_IGNORE)
-    created = fresh.run(sys.executable, "-m", "venv", fresh.root / "venv")
+    created = fresh.run(sys.executable, "-m", "venv", "--without-pip", fresh.root / "venv")
     assert created.returncode == 0, created.stderr
-    installed = fresh.run(
-        fresh.bin / "python", "-m", "pip", "install", "--quiet",
-        fresh.root / "core", fresh.example, "pytest",
-    )  # fmt: skip
-    assert installed.returncode == 0, f"pip install failed:\n{installed.stdout}\n{installed.stderr}"
+    pip = (sys.executable, "-m", "pip", "--python", fresh.bin / "python", "install", "--quiet")
+    for step in (
+        ("setuptools>=69", "pytest"),
+        ("--no-build-isolation", fresh.root / "core", fresh.example),
+    ):
+        done = fresh.run(*pip, *step)
+        assert done.returncode == 0, f"pip install failed:\n{done.stdout}\n{done.stderr}"
     return fresh
 
 
