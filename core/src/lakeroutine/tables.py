@@ -563,14 +563,17 @@ class QueryText(BaseModel):
         if (data.get("sql") is None) == (data.get("sql_file") is None):
             raise ValueError("give exactly one of 'sql' or 'sql_file'")
         if data.get("sql") is not None:
-            return {**data, "query": data["sql"]}
+            try:
+                return {**data, "query": check_sql(data["sql"])}
+            except ValueError:
+                return {**data, "query": ""}  # the 'sql' field reports it
         text = _read_sql_file(data["sql_file"], data.get("vars") or {}, info)
         try:
             return {**data, "query": check_sql(text)}
         except ValueError:
             raise ValueError(f"sql_file {data['sql_file']} holds no SQL") from None
 
-    @field_validator("sql", "query")
+    @field_validator("sql")
     @classmethod
     def _not_empty(cls, value: str | None) -> str | None:
         return None if value is None else check_sql(value)

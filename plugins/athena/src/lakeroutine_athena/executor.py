@@ -68,13 +68,17 @@ class AthenaExecutor(Executor):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            workgroup = self.client.get_work_group(WorkGroup=self.params.workgroup)["WorkGroup"]
+            found = self.client.get_work_group(WorkGroup=self.params.workgroup)
         except ClientError as exc:
-            raise RoutineError(
-                f"Athena workgroup {self.params.workgroup!r}: {exc}", field="params.workgroup"
-            ) from None
+            found = {"error": exc}
         except BotoCoreError as exc:
             raise RoutineError(f"cannot reach Athena: {exc}") from None
+        workgroup = found.get("WorkGroup")
+        if not workgroup:
+            problem = found.get("error") or "no such workgroup"
+            raise RoutineError(
+                f"Athena workgroup {self.params.workgroup!r}: {problem}", field="params.workgroup"
+            )
         if self.params.output_location:
             self._check_bucket(self.params.output_location)
             return
