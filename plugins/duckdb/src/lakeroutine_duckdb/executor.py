@@ -38,6 +38,7 @@ class DuckDBExecutor(Executor):
     def __init__(self, params: DuckDBParams, context: Any) -> None:
         super().__init__(params, context)
         self._con: Any = None
+        self._catalog = ""
         self._watched: TaskContext | None = None
 
     @property
@@ -47,12 +48,12 @@ class DuckDBExecutor(Executor):
 
             self.params.database.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(self.params.database))
-            schema = self.params.schema_name
-            if schema != "main":  # unqualified names in queries resolve in this schema
-                self._con.execute(
-                    f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema, 'duckdb')}"
-                )
-                self._con.execute(f"SET schema = {quote_literal(schema, 'duckdb')}")
+            name = self._con.execute("SELECT current_database()").fetchall()[0][0]
+            self._catalog = '"' + name.replace('"', '""') + '"'  # the file's stem, quoted
+            schema = self._schema()
+            if self.params.schema_name != "main":  # unqualified names resolve in it
+                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                self._con.execute(f"USE {schema}")
         return self._con
 
     def close(self) -> None:
@@ -77,15 +78,20 @@ class DuckDBExecutor(Executor):
     def _rows(self, ctx: TaskContext, sql: str, parameters: list[Any] | None = None) -> list:
         return self._execute(ctx, sql, parameters).fetchall()
 
+    def _schema(self, name: str | None = None) -> str:
+        """``"catalog"."schema"``: qualified, as a schema may share the file's name."""
+        schema = quote_identifier(name or self.params.schema_name, "duckdb")
+        self.con  # noqa: B018 (connects, which names the catalog)
+        return f"{self._catalog}.{schema}"
+
     def _target(self, table: str) -> str:
-        schema = quote_identifier(self.params.schema_name, "duckdb")
-        return f"{schema}.{quote_identifier(table, 'duckdb')}"
+        return f"{self._schema()}.{quote_identifier(table, 'duckdb')}"
 
     def _exists(self, ctx: TaskContext, table: str) -> bool:
         found = self._rows(
             ctx,
-            "SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name = ?"
-            " AND NOT internal",
+            "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
+            " AND schema_name = ? AND view_name = ? AND NOT internal",
             [self.params.schema_name, table],
         )
         return bool(found[0][0])
@@ -94,7 +100,7 @@ class DuckDBExecutor(Executor):
     def create_database(self, args: CreateDatabaseArgs, ctx: TaskContext) -> dict[str, Any]:
         """Create the schema (Athena's database) if it is missing."""
         name = args.name or self.params.schema_name
-        self._rows(ctx, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(name, 'duckdb')}")
+        self._rows(ctx, f"CREATE SCHEMA IF NOT EXISTS {self._schema(name)}")
         return {"database": name, "file": str(self.params.database)}
 
     @task
@@ -112,7 +118,7 @@ class DuckDBExecutor(Executor):
                 f"no {spec.format} files under {spec.location}: DuckDB needs at least one "
                 "to create the table"
             )
-        self._rows(ctx, dsql.create_view(spec, schema=self.params.schema_name, replace=exists))
+        self._rows(ctx, dsql.create_view(spec, target=self._target(spec.name), replace=exists))
         rows = self._rows(ctx, f"SELECT count(*) FROM {self._target(spec.name)}")[0][0]
         return {**result, "action": "replaced" if exists else "created", "rows": rows}
 

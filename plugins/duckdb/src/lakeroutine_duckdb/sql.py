@@ -51,15 +51,15 @@ def reader(spec: TableSpec) -> str:
     return f"read_csv({', '.join(options)})"
 
 
-def create_view(spec: TableSpec, *, schema: str, replace: bool) -> str:
-    """``CREATE [OR REPLACE] VIEW "schema"."name" AS SELECT CAST(...) ... FROM <reader>``."""
+def create_view(spec: TableSpec, *, target: str, replace: bool) -> str:
+    """``CREATE [OR REPLACE] VIEW <target> AS SELECT CAST(...) ... FROM <reader>``, where
+    ``target`` is the view's quoted, qualified name."""
     casts = ",\n  ".join(
         f"CAST({quote_identifier(name, 'duckdb')} AS {parse_type(t).duckdb()}) "
         f"AS {quote_identifier(name, 'duckdb')}"
         for name, t in spec.all_columns.items()
     )
     head = "CREATE OR REPLACE VIEW" if replace else "CREATE VIEW"
-    target = f"{quote_identifier(schema, 'duckdb')}.{quote_identifier(spec.name, 'duckdb')}"
     return f"{head} {target} AS\nSELECT\n  {casts}\nFROM {reader(spec)}"
 
 
