@@ -167,3 +167,23 @@ def test_downloading_a_missing_object_is_an_error(bucket, storage_via, tmp_path)
     storage, _ = storage_via()
     with pytest.raises(Exception, match="landing/none"):
         storage.download("s3://lake/landing/none", Path(tmp_path / "x"))
+
+
+@pytest.mark.parametrize("size", [10, 11 * MiB])
+def test_a_no_overwrite_upload_of_the_same_bytes_counts_as_written(
+    bucket, storage_via, tmp_path, size
+):
+    """The key already holds exactly this file as our upload writes it (a retried request
+    whose first reply was lost, or a killed run): no error, no second object."""
+    local = tmp_path / "a.bin"
+    local.write_bytes(big_bytes(size))
+    storage, _ = storage_via(**BIG)
+    first = storage.upload(local, "s3://lake/archive/a.bin", overwrite=False)
+
+    again = storage.upload(local, "s3://lake/archive/a.bin", overwrite=False)
+
+    assert again.size == first.size == size
+    assert bucket.stored("archive/") == {"a.bin": local.read_bytes()}
+    local.write_bytes(big_bytes(size))  # other bytes, same size: an earlier file to keep
+    with pytest.raises(FileExistsError):
+        storage.upload(local, "s3://lake/archive/a.bin", overwrite=False)

@@ -18,7 +18,7 @@ from typing import Any
 
 from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
 
-from lakeroutine_s3 import transfers, urls
+from lakeroutine_s3 import etags, transfers, urls
 from lakeroutine_s3.client import (
     S3Client,
     error_code,
@@ -140,11 +140,16 @@ class S3Storage:
             raise self._error("cannot download", url, exc) from None
 
     def upload(self, local_path: Path, url: str, *, overwrite: bool = True) -> FileInfo:
+        """One streamed PUT, or a multipart upload above ``multipart_threshold``. With
+        ``overwrite=False`` the write is conditional (IfNoneMatch); a key already holding
+        exactly these bytes (a lost reply's retry, a killed run) counts as written."""
         location = urls.parse(url)
-        size = Path(local_path).stat().st_size
+        local_path = Path(local_path)
+        size = local_path.stat().st_size
         settings = self.settings
+        single = size <= settings.multipart_threshold
         try:
-            if size <= settings.multipart_threshold:
+            if single:
                 condition = {} if overwrite else {"IfNoneMatch": "*"}
                 with open(local_path, "rb") as body:
                     answer = self.client.put_object(
@@ -155,7 +160,7 @@ class S3Storage:
                 self._refuse_existing(url)
             transfers.upload_parts(
                 self.client,
-                Path(local_path),
+                local_path,
                 location.bucket,
                 location.key,
                 size,
@@ -164,12 +169,27 @@ class S3Storage:
                 overwrite=overwrite,
             )
         except Exception as exc:
-            if not overwrite and is_precondition_failed(exc):
+            if not overwrite and (isinstance(exc, FileExistsError) or is_precondition_failed(exc)):
+                same = self._holds_file(url, local_path, size, single)
+                if same is not None:
+                    return same
                 raise FileExistsError(url) from None
-            if isinstance(exc, (FileExistsError, StorageError)):
+            if isinstance(exc, StorageError):
                 raise
             raise self._error("cannot upload to", url, exc) from None
         return self._verified_size(url, size)
+
+    def _holds_file(self, url: str, local_path: Path, size: int, single: bool) -> FileInfo | None:
+        """The object at ``url`` if it holds exactly ``local_path``'s bytes, as our upload
+        would have written them (compared by ETag, computed locally); else None."""
+        existing = self.stat(url)
+        if existing is None or existing.size != size or not existing.etag:
+            return None
+        if single:
+            expected = etags.single_part_etag(local_path)
+        else:
+            expected = etags.multipart_etag(local_path, self.settings.multipart_chunksize)
+        return existing if existing.etag == expected else None
 
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
         """Server-side copy of the listed version of ``source`` (pinned by its ETag)."""
