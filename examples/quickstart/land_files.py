@@ -25,8 +25,12 @@ def land(files: int = 3, rows: int = 50, seed: int | None = None) -> list[Path]:
             writer.writerow(["column1", "column2", "column3", "column4"])
             for _ in range(rows):
                 writer.writerow(
-                    [rng.choice(NAMES), rng.randint(20, 65), rng.choice(JOBS),
-                     round(rng.uniform(10, 500), 2)]
+                    [
+                        rng.choice(NAMES),
+                        rng.randint(20, 65),
+                        rng.choice(JOBS),
+                        round(rng.uniform(10, 500), 2),
+                    ]
                 )
         written.append(path)
     return written
