@@ -35,9 +35,9 @@ class RoutineError(LakeroutineError):
         self.problems = problems or []
         super().__init__(str(self))
 
-    def where(self) -> str:
+    def where(self, with_file: bool = True) -> str:
         parts = []
-        if self.file:
+        if self.file and with_file:
             parts.append(self.file)
         if self.executor:
             parts.append(f"executor {self.executor!r}")
@@ -48,11 +48,13 @@ class RoutineError(LakeroutineError):
         return ", ".join(parts)
 
     def __str__(self) -> str:
-        where = self.where()
+        return self._render(with_file=True)
+
+    def _render(self, with_file: bool) -> str:
+        where = self.where(with_file)
         head = f"{where}: {self.message}" if where else self.message
-        if not self.problems:
-            return head
-        return head + "".join(f"\n  - {p}" for p in self.problems)
+        # Sub-problems share the file named in the first line.
+        return head + "".join(f"\n  - {p._render(with_file=False)}" for p in self.problems)
 
     def located(self, **where: str | None) -> RoutineError:
         """Fill in the parts of the location this error does not know yet."""
