@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 from lakeroutine.redact import RedactingFilter, Redactor
@@ -55,12 +56,19 @@ class S3Client:
 
     def __init__(self, settings: S3Settings) -> None:
         import boto3
+        import botocore.session
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError
 
+        core = botocore.session.get_session()
+        # Listings and copy answers carry ISO 8601 times: parse them without dateutil.
+        parsers = core.get_component("response_parser_factory")
+        parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
         try:
             session = boto3.session.Session(
-                profile_name=settings.profile_name, region_name=settings.region_name
+                botocore_session=core,
+                profile_name=settings.profile_name,
+                region_name=settings.region_name,
             )
         except BotoCoreError as exc:  # e.g. ProfileNotFound
             raise StorageError(f"cannot set up the S3 client: {exc}") from None
@@ -96,6 +104,16 @@ class S3Client:
             if len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 times (``2026-11-24T08:00:00.000Z``) the fast way, others as botocore does."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        from botocore.utils import parse_timestamp as botocore_parse
+
+        return botocore_parse(value)
 
 
 def error_code(exc: BaseException) -> str:
