@@ -183,7 +183,7 @@ def glue_routine(tmp_path: Any) -> Callable[..., dict[str, Any]]:
     polling every 10 ms, keeping its run state in the test's folder."""
 
     def make(tasks: list[Any], **params: Any) -> dict[str, Any]:
-        base = {"database": "lake", "poll_interval_s": 0.01, **params}
+        base = {"database": "lake", "poll_interval_s": 0.01, "max_wait_s": 30, **params}
         return {
             "routine_name": "glue_test",
             "state_dir": str(tmp_path / "state"),

@@ -174,6 +174,7 @@ def test_ctrl_c_stops_the_job_run(run: Any, glue: Any, glue_routine: Any, lake: 
     process = _cli(lake.routine_file(glue_routine([_start()])))
     try:
         (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
+        glue.wait_for(lambda: job_run._tick >= 2)  # it is polling
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     finally:

@@ -34,13 +34,17 @@ class DataApiDriver:
     """Finishes or fails STARTED statements in moto's backend, as ``rule`` says."""
 
     def __init__(self) -> None:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.redshiftdata.models import redshiftdata_backends
-
-        self.backend = redshiftdata_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
         self.rule: Rule = lambda statement: ("FINISHED", 7)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @property
+    def backend(self) -> Any:
+        """moto's redshift-data backend (looked up each time: a reset replaces it)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.redshiftdata.models import redshiftdata_backends
+
+        return redshiftdata_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
 
     @property
     def statements(self) -> list[Any]:
@@ -95,6 +99,7 @@ def rs_routine(tmp_path: Any) -> Callable[..., dict[str, Any]]:
             "database": "dev",
             "db_user": "loader",
             "poll_interval_s": 0.01,
+            "max_wait_s": 30,  # a test that goes wrong fails instead of hanging
             **params,
         }
         return {

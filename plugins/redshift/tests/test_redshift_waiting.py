@@ -145,6 +145,7 @@ def test_ctrl_c_cancels_the_statement(data_api: Any, rs_routine: Any, lake: Any)
     process = _start_cli(path, dict(os.environ))
     try:
         _wait_for(lambda: len(data_api.statements) == 1)
+        time.sleep(0.2)  # let it save the id and poll
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -152,3 +153,27 @@ def test_ctrl_c_cancels_the_statement(data_api: Any, rs_routine: Any, lake: Any)
     (statement,) = data_api.statements
     assert statement.status == "ABORTED", stderr
     assert process.returncode != 0
+
+
+def test_a_saved_statement_the_service_forgot_is_sent_again(
+    run: Any, data_api: Any, rs_routine: Any, lake: Any, moto_endpoint: str
+) -> None:
+    import urllib.request
+
+    data_api.rule = lambda s: None
+    path = lake.routine_file(rs_routine([_sql_task()]))
+    process = _start_cli(path, dict(os.environ))
+    try:
+        _wait_for(lambda: len(data_api.statements) == 1)
+        time.sleep(0.1)
+    finally:
+        process.kill()
+        process.communicate()
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).read()  # the statement ids expire
+    assert data_api.statements == []
+
+    data_api.rule = lambda s: ("FINISHED", 1)
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert len(data_api.statements) == 3

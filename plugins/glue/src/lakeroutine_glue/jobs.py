@@ -87,8 +87,8 @@ class JobRunner:
 
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
+        self.ctx.on_cancel(self._stop)  # before starting: Ctrl-C may come at any instant
         self.run_id = self._attach() or self._start()
-        self.ctx.on_cancel(self._stop)
         if not self.args.wait:
             return self._report(self._describe(), time.monotonic() - started)
         what = f"Glue job {self.args.job_name!r} run {self.run_id}"
@@ -146,6 +146,7 @@ class JobRunner:
                     "allows (max_concurrent_runs)"
                 ) from None
             raise
+        self.run_id = run_id
         self.ctx.state.set("run_id", run_id)
         self.ctx.logger.info("started Glue job %s run %s", self.args.job_name, run_id)
         return str(run_id)

@@ -67,12 +67,31 @@ class StatementRunner:
             target["SecretArn"] = p.secret_arn
         return target
 
+    def _reattach(self, index: int) -> str | None:
+        """The saved id of statement ``index`` if the service still knows it (ids expire
+        after a day); else forget it so the statement is sent again."""
+        statement_id = self.ctx.state.get(f"id:{index}")
+        if not statement_id:
+            return None
+        try:
+            self.client.describe_statement(Id=statement_id)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code not in ("ResourceNotFoundException", "ValidationException"):
+                raise
+            self.ctx.logger.warning(
+                "statement %s is gone (%s); sending it again", statement_id, code
+            )
+            self._forget(index)
+            return None
+        self.ctx.logger.info("re-attaching to statement %d: %s", index + 1, statement_id)
+        return str(statement_id)
+
     def _submit(self, index: int, step: SqlStep) -> str:
         state = self.ctx.state
-        statement_id = state.get(f"id:{index}")
+        statement_id = self._reattach(index)
         if statement_id:
-            self.ctx.logger.info("re-attaching to statement %d: %s", index + 1, statement_id)
-            return str(statement_id)
+            return statement_id
         token = state.get(f"token:{index}") or str(uuid.uuid4())
         state.set(f"token:{index}", token)  # a resent request reuses it: no second statement
         request: dict[str, Any] = {
@@ -84,6 +103,7 @@ class StatementRunner:
         if step.parameters:
             request["Parameters"] = [{"name": k, "value": v} for k, v in step.parameters.items()]
         statement_id = self.client.execute_statement(**request)["Id"]
+        self._current = statement_id
         state.set(f"id:{index}", statement_id)
         self.ctx.logger.info("statement %d sent: %s", index + 1, statement_id)
         return str(statement_id)
@@ -94,8 +114,7 @@ class StatementRunner:
 
     def _run_one(self, index: int, total: int, step: SqlStep) -> dict[str, Any]:
         started = time.monotonic()
-        statement_id = self._submit(index, step)
-        self._current = statement_id
+        statement_id = self._current = self._submit(index, step)
         label = f"statement {index + 1} of {total} ({statement_id})"
         # _current stays set if Ctrl-C lands here, so the cancel callback can stop it.
         while True:
