@@ -242,7 +242,7 @@ def validate_routine(
             )
             continue
         cls = entry.cls
-        context = {"base_dir": base_dir, "storages": storages, "env": env}
+        context = {"base_dir": base_dir, "storages": storages, "env": env, "variables": resolved}
         params: BaseModel | None = None
         try:
             raw_params = substituter.substitute(block.params)

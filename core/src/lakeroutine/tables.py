@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Dialect = Literal["hive", "trino", "duckdb"]
 TableFormat = Literal["parquet", "csv", "json", "orc"]
@@ -533,9 +534,10 @@ def check_sql(text: str) -> str:
 
 
 class QueryText(BaseModel):
-    """The SQL of a query task: ``sql`` inline (routine ``${vars}`` already applied) or a
-    ``sql_file`` whose ``${name}`` references take ``vars``; values for ``?`` placeholders
-    go in ``parameters`` (quoted by the engine, never pasted into the text).
+    """The SQL of a query task: ``sql`` inline or a ``sql_file``; ``${name}`` in either takes
+    the routine's variables (built-ins, ``vars``, ``--var``) and, in a file, the task's own
+    ``vars`` too. Values for ``?`` placeholders go in ``parameters`` (quoted by the engine,
+    never pasted into the text).
 
     The SQL itself is part of the model's dump, so editing the file changes the task's
     state scope (a rerun never re-attaches to the query of an older text).
@@ -551,7 +553,7 @@ class QueryText(BaseModel):
     parameters: list[ParameterValue] = Field(
         default_factory=list, description="Values for the ? placeholders, in order"
     )
-    query: str = Field("", description="Filled in from sql or sql_file", exclude=False)
+    query: SkipJsonSchema[str] = Field("", description="The SQL, filled in from sql or sql_file")
 
     @model_validator(mode="before")
     @classmethod
@@ -584,6 +586,8 @@ class QueryText(BaseModel):
 
 
 def _read_sql_file(name: Any, variables: dict[str, Any], info: Any) -> str:
+    """The file's text with ``${name}`` resolved against the routine's variables (from the
+    validation context) and then the task's ``vars``."""
     from pathlib import Path
 
     from lakeroutine.types import existing_file
@@ -594,7 +598,9 @@ def _read_sql_file(name: Any, variables: dict[str, Any], info: Any) -> str:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read sql_file {path}: {exc}") from None
+    context = info.context or {}
+    known = {**(context.get("variables") or {}), **variables}
     try:
-        return str(Substituter(variables, env={}).substitute(text))
+        return str(Substituter(known, env=context.get("env") or {}).substitute(text))
     except VariableError as exc:
         raise ValueError(f"sql_file {path}: {exc}") from None

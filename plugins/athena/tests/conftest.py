@@ -43,6 +43,7 @@ class AthenaEmulator:
         self.endpoint = endpoint
         self.state_dir = state_dir
         self.backend = athena_backends[ACCOUNT][REGION]
+        self.tokens: list[str | None] = []  # ClientRequestToken of each query started
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
@@ -149,6 +150,19 @@ def _report_reason_and_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(AthenaResponse, "get_query_execution", get_query_execution)
 
 
+def _record_tokens(monkeypatch: pytest.MonkeyPatch, tokens: list[str | None]) -> None:
+    """Note the ClientRequestToken of every StartQueryExecution (moto ignores it)."""
+    from moto.athena.responses import AthenaResponse
+
+    original = AthenaResponse.start_query_execution
+
+    def start_query_execution(self: AthenaResponse) -> Any:
+        tokens.append(self._get_param("ClientRequestToken"))
+        return original(self)
+
+    monkeypatch.setattr(AthenaResponse, "start_query_execution", start_query_execution)
+
+
 @pytest.fixture
 def athena(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -159,6 +173,7 @@ def athena(
     boto3.client("s3").create_bucket(Bucket="results")
     _report_reason_and_bytes(monkeypatch)
     emulator = AthenaEmulator(moto_endpoint, tmp_path / "state")
+    _record_tokens(monkeypatch, emulator.tokens)
     try:
         yield emulator
     finally:

@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlglot
+from lakeroutine.errors import RoutineError
 from sqlglot import exp
 
 TABLE = {
@@ -160,20 +162,25 @@ def test_run_query_sends_parameters_as_quoted_literals(athena: Any, run) -> None
     assert output["preview"] == [["ana"]] and output["columns"] == ["name"]
 
 
-def test_sql_file_with_vars(athena: Any, run, tmp_path: Path) -> None:
+def test_sql_file_takes_routine_and_task_vars(athena: Any, run, tmp_path: Path) -> None:
     (tmp_path / "daily.sql").write_text(
-        "-- totals\nSELECT sum(amount) FROM sales WHERE dt = DATE '${day}'\n"
+        "-- totals\nSELECT sum(amount) FROM ${table} WHERE dt = DATE '${run_date}';\n"
     )
     spec = athena.routine(
-        {"task": "run_query", "args": {"sql_file": "daily.sql", "vars": {"day": "${run_date}"}}}
+        {"task": "run_query", "args": {"sql_file": "daily.sql", "vars": {"table": "sales"}}}
     )
     path = tmp_path / "routine.json"
     path.write_text(json.dumps(spec))
     result = run(path)
     succeeded(result)
-    assert athena.queries[0].endswith(
-        f"WHERE dt = DATE '{result.run_id[:4]}-{result.run_id[4:6]}-{result.run_id[6:8]}'"
-    )
+    day = f"{result.run_id[:4]}-{result.run_id[4:6]}-{result.run_id[6:8]}"
+    assert athena.queries == [f"-- totals\nSELECT sum(amount) FROM sales WHERE dt = DATE '{day}'"]
+
+    (tmp_path / "daily.sql").write_text("SELECT ${nope}")
+    with pytest.raises(RoutineError) as info:
+        run(path)
+    assert info.value.field == "args" and "unknown variable ${nope}" in info.value.message
+    assert len(athena.queries) == 1
 
 
 def test_results_read_back_across_pages_into_files(athena: Any, run, tmp_path) -> None:

@@ -65,6 +65,8 @@ def test_a_retry_starts_a_new_query_after_a_failure(athena: Any, run) -> None:
     assert first.status == "FAILED" and second.status == "SUCCEEDED"
     assert result.tasks[0].attempts == 2
     assert result.tasks[0].output["query_execution_id"] == second.id
+    first_token, second_token = athena.tokens  # idempotency: a new query, a new token
+    assert len(first_token) >= 32 and len(second_token) >= 32 and first_token != second_token
 
 
 def test_maximum_wait_stops_the_query(athena: Any, run) -> None:
@@ -193,3 +195,20 @@ def _no_sigterm_leak() -> Any:
     handler = signal.getsignal(signal.SIGTERM)
     yield
     signal.signal(signal.SIGTERM, handler)
+
+
+def test_a_saved_token_is_sent_again(athena: Any, run) -> None:
+    """A run that died after saving its token but before saving the query id sends the
+    same ClientRequestToken, so Athena answers with the query it already started."""
+    from lakeroutine.plugins import load_plugins
+    from lakeroutine.routine import validate_routine
+    from lakeroutine.state import StateStore
+
+    spec = athena.routine(QUERY)
+    step = validate_routine(spec, registry=load_plugins()).steps[0]
+    store = StateStore(athena.state_dir / "athena_test.sqlite")
+    store.scope(f"AthenaExecutor.run_query:{step.tasks[0].state_key}").set("query.token", "t" * 40)
+    store.close()
+    result = run(spec)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert athena.tokens == ["t" * 40]
