@@ -53,6 +53,22 @@ def create(table: dict[str, Any], **args: Any) -> dict[str, Any]:
             "s3://",
         ),
         (
+            {
+                "task": "add_partitions",
+                "args": {"table": "t", "partitions": [{"values": {"dt": "../etc"}}]},
+            },
+            "args.partitions.0.values",
+            "cannot be a folder name",
+        ),
+        (
+            {
+                "task": "add_partitions",
+                "args": {"table": "t", "partitions": [{"values": {"dt')--": "x"}}]},
+            },
+            "args.partitions.0.values.dt')--.[key]",
+            "unsafe name",
+        ),
+        (
             {"task": "add_partitions", "args": {"table": "t", "partitions": []}},
             "args.partitions",
             "at least 1",

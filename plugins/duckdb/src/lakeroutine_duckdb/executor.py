@@ -163,12 +163,9 @@ class DuckDBExecutor(Executor):
         preview = self.params.preview_rows
         if args.output is None:
             cursor = self._execute(ctx, args.query, list(args.parameters))
-            if cursor.description is None:
-                cursor.fetchall()
-                return {"columns": [], "preview": []}
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchmany(preview) if preview else []
-            cursor.fetchall()
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchmany(preview) if preview and columns else []
+            cursor.abort()  # the statement has run; the rest of its rows are not needed
             return {"columns": columns, "preview": [_jsonable(r) for r in rows]}
         return self._query_to_file(ctx, args, preview)
 
