@@ -517,6 +517,15 @@ def partition_path(values: dict[str, Any]) -> str:
     return "/".join(parts) + "/"
 
 
+def _check_partition_values(values: dict[str, Any]) -> dict[str, Any]:
+    partition_path(values)
+    return values
+
+
+PartitionValues = Annotated[dict[Identifier, str | int], AfterValidator(_check_partition_values)]
+"""One partition's values by column: names validated, values usable as folder names."""
+
+
 # --------------------------------------------------------------------------- query text
 
 _SQL_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)

@@ -7,7 +7,7 @@ import re
 from typing import Literal
 
 from lakeroutine.executor import Params
-from lakeroutine.tables import Identifier, QueryText, TableSpec, partition_path
+from lakeroutine.tables import Identifier, PartitionValues, QueryText, TableSpec
 from lakeroutine.types import Location, S3Url, check_s3_url
 from pydantic import Field, field_validator
 
@@ -89,13 +89,7 @@ class TableArgs(Params):
 class Partition(Params):
     """One partition: its values and, optionally, its own location."""
 
-    values: dict[Identifier, str | int] = Field(min_length=1)
-
-    @field_validator("values")
-    @classmethod
-    def _folder_names(cls, value: dict[str, str | int]) -> dict[str, str | int]:
-        partition_path(value)  # each value must be usable as a k=v folder name, too
-        return value
+    values: PartitionValues = Field(min_length=1)
 
     location: S3Url | None = None
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from lakeroutine.executor import Params
 from lakeroutine.storage.registry import scheme_of
-from lakeroutine.tables import Identifier, QueryText, TableSpec, partition_path
+from lakeroutine.tables import Identifier, PartitionValues, QueryText, TableSpec
 from lakeroutine.types import LocalPath, resolve_location
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -82,13 +82,7 @@ class TableArgs(Params):
 class Partition(Params):
     """One partition: its values and, optionally, its own folder."""
 
-    values: dict[Identifier, str | int] = Field(min_length=1)
-
-    @field_validator("values")
-    @classmethod
-    def _folder_names(cls, value: dict[str, str | int]) -> dict[str, str | int]:
-        partition_path(value)  # each value must be usable as a k=v folder name, too
-        return value
+    values: PartitionValues = Field(min_length=1)
 
     location: str | None = None
 
