@@ -129,3 +129,34 @@ def test_bad_crawler_input_is_refused(
     problems = caught.value.problems or [caught.value]
     assert any(p.field == field and message in p.message for p in problems), str(caught.value)
     assert glue.backend.crawlers == {}
+
+
+def test_a_killed_run_re_attaches_to_its_crawl(
+    run: Any, glue: Any, glue_routine: Any, lake: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    assert run(glue_routine([_crawler()])).status == "succeeded"
+    glue.set_transition("glue::crawl", {"progression": "manual", "times": 100000})
+    path = lake.routine_file(glue_routine([_crawl()]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lakeroutine.cli", "run", str(path)],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        (crawl,) = glue.wait_for(lambda: glue.backend.crawlers["sales_crawler"].crawls)
+    finally:
+        process.kill()
+        process.wait()
+    assert crawl.status == "RUNNING"
+
+    glue.set_transition("glue::crawl", {"progression": "time", "seconds": 0.1})
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert glue.backend.crawlers["sales_crawler"].crawls == [crawl]  # not started again
+    assert result.tasks[0].output["joined_running_crawl"] is False  # it is this task's crawl
+    assert result.tasks[0].output["last_crawl_status"] == "SUCCEEDED"

@@ -214,3 +214,29 @@ def test_plugin_loads_without_boto3(tmp_path: Any) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"diststyle": "all"}, "DISTSTYLE ALL"),
+        ({"diststyle": "even", "sortkey": ["id"]}, 'DISTSTYLE EVEN COMPOUND SORTKEY("id")'),
+        (
+            {"sortkey": ["id", "day"], "sortkey_style": "interleaved"},
+            'INTERLEAVED SORTKEY("id", "day")',
+        ),
+        ({}, '"day" DATE)'),
+    ],
+)
+def test_table_distribution_and_sort_styles(
+    run: Any, data_api: Any, rs_routine: Any, extra: dict, expected: str
+) -> None:
+    table = {
+        "name": "t",
+        "columns": [{"name": "id", "type": "int"}, {"name": "day", "type": "date"}],
+    }
+    result = run(rs_routine([{"task": "create_table", "args": {"table": {**table, **extra}}}]))
+    assert result.status == "succeeded", result.tasks[0].error
+    (sql,) = data_api.sql
+    assert sql.endswith(expected)
+    parse(sql)

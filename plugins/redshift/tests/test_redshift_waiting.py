@@ -177,3 +177,24 @@ def test_a_saved_statement_the_service_forgot_is_sent_again(
     result = run(path)
     assert result.status == "succeeded", result.tasks[0].error
     assert len(data_api.statements) == 3
+
+
+def test_an_edited_sql_file_starts_afresh(
+    run: Any, data_api: Any, rs_routine: Any, lake: Any
+) -> None:
+    script = lake.root / "load.sql"
+    script.write_text("DELETE FROM t; INSERT INTO t VALUES (1)")
+    path = lake.routine_file(
+        rs_routine([{"task": "execute_sql", "args": {"sql_file": "load.sql"}}])
+    )
+    data_api.rule = lambda s: (
+        ("FAILED", "ERROR: bad") if "INSERT" in s.query_string else ("FINISHED", 0)
+    )
+    assert run(path).status == "failed"
+
+    script.write_text("TRUNCATE t; INSERT INTO t VALUES (2)")  # same file name, new SQL
+    data_api.rule = lambda s: ("FINISHED", 0)
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert data_api.sql[2:] == ["TRUNCATE t", "INSERT INTO t VALUES (2)"]
+    assert not any(r.get("resumed") for r in result.tasks[0].output["statements"])

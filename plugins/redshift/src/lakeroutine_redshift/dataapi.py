@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from lakeroutine.context import TaskContext
+from lakeroutine.context import TaskContext, digest
 from lakeroutine.errors import TaskError
 
 from lakeroutine_redshift.models import RedshiftParams
@@ -42,6 +42,11 @@ class StatementRunner:
 
     def run(self, steps: list[SqlStep]) -> list[dict[str, Any]]:
         """Run ``steps`` in order; return one report per statement (id, status, rows...)."""
+        fingerprint = digest([step.sql for step in steps], [step.parameters for step in steps])
+        if self.ctx.state.get("fingerprint") not in (None, fingerprint):
+            self.ctx.logger.info("the SQL changed since the last attempt: starting afresh")
+            self.ctx.state.clear()  # e.g. a sql_file edited after a failure
+        self.ctx.state.set("fingerprint", fingerprint)
         reports = []
         for index, step in enumerate(steps):
             done = self.ctx.state.get(f"done:{index}")
