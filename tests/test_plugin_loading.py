@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from lakeroutine.errors import PluginError
+from lakeroutine.errors import PluginError, RoutineError
 from lakeroutine.orchestrator import run_routine
 from lakeroutine.plugins import load_plugins
 
@@ -249,6 +249,64 @@ def test_a_bad_hook_is_an_error_naming_the_plugin_and_distribution(
     assert message.startswith("plugin 'bad' (distribution lr-bad 1.0)")
     for fragment in expected:
         assert fragment in message
+
+
+TYPING_ONLY_CONTEXT = """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lakeroutine import hookimpl
+from lakeroutine.executor import Executor, Params, task
+
+if TYPE_CHECKING:
+    from lakeroutine.context import TaskContext
+
+
+class EchoArgs(Params):
+    message: str
+
+
+class EchoExecutor(Executor):
+    @task
+    def echo(self, args: {args_type}, ctx: TaskContext) -> dict:
+        return {{"echo": args.message, "task": ctx.task}}
+
+
+@hookimpl
+def register_executors(register):
+    register(EchoExecutor)
+"""
+
+
+def test_a_task_keeps_its_args_model_when_other_hints_are_for_type_checkers_only(
+    site: SitePackages,
+) -> None:
+    site.install("lr-echo", "echo", TYPING_ONLY_CONTEXT.format(args_type="EchoArgs"))
+    registry = load_plugins(env=only("echo"))
+    echo = {"task": "echo", "args": {"message": "hi"}}
+    routine = {"routine_name": "e", "executors": {"EchoExecutor": {"tasks": [echo]}}}
+
+    result = run_routine(routine, registry=registry)
+    echo["args"] = {"mesage": "typo"}
+    with pytest.raises(RoutineError) as caught:
+        run_routine(routine, registry=registry)
+
+    assert result.tasks[0].output == {"echo": "hi", "task": "echo"}
+    assert {p.field for p in caught.value.problems} == {"args.message", "args.mesage"}
+
+
+def test_an_args_annotation_that_names_nothing_is_an_error_naming_the_plugin(
+    site: SitePackages,
+) -> None:
+    site.install("lr-echo", "echo", TYPING_ONLY_CONTEXT.format(args_type="EchoArgz"))
+
+    with pytest.raises(PluginError) as caught:
+        load_plugins(env=only("echo"))
+
+    message = str(caught.value)
+    assert message.startswith("plugin 'echo' (distribution lr-echo 1.0) failed to import")
+    assert "task 'echo': cannot resolve the annotation of 'args' ('EchoArgz'" in message
 
 
 def test_the_allow_list_loads_only_the_named_plugins(site: SitePackages) -> None:

@@ -65,8 +65,7 @@ def make_task_def(
     if wants_args and args_model is None:
         annotation = params["args"].annotation
         if isinstance(annotation, str):
-            hints = _resolve_hints(function)
-            annotation = hints.get("args", inspect.Parameter.empty)
+            annotation = _resolve_args_annotation(name, function, annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             args_model = annotation
     if args_model is not None and not (
@@ -79,13 +78,25 @@ def make_task_def(
     return TaskDef(name, function, args_model, wants_args, wants_ctx, doc.split("\n\n")[0])
 
 
-def _resolve_hints(function: Callable[..., Any]) -> dict[str, Any]:
+def _resolve_args_annotation(task_name: str, function: Callable[..., Any], annotation: str) -> Any:
+    """The type a string annotation of ``args`` names (``from __future__ import annotations``).
+
+    Other parameters may be annotated with names imported only for type checking, so when
+    the hints cannot all be resolved, only ``args`` is looked up in the function's module.
+    """
     import typing
 
     try:
-        return typing.get_type_hints(function)
+        return typing.get_type_hints(function).get("args", inspect.Parameter.empty)
     except Exception:
-        return {}
+        pass
+    try:  # what get_type_hints does for one annotation: the module's own source text
+        return eval(annotation, getattr(function, "__globals__", {}))
+    except Exception as exc:
+        raise TypeError(
+            f"task {task_name!r}: cannot resolve the annotation of 'args' ({annotation!r}: "
+            f"{exc}); import it at run time or pass the model: @task(args=Model)"
+        ) from None
 
 
 def task(
