@@ -64,8 +64,9 @@ class SitePackages:
         (info / "entry_points.txt").write_text(f"[lakeroutine]\n{plugin} = {target}\n")
 
     def executor_plugin(self, distribution: str, plugin: str, executor: str) -> str:
-        cls = "".join(part.title() for part in executor.split("_")) or "Plugged"
-        source = EXECUTOR_PLUGIN.format(cls=cls, executor=executor, distribution=distribution)
+        """Install a plugin registering an executor class named ``executor`` with a task
+        ``ping`` that answers with the distribution's name."""
+        source = EXECUTOR_PLUGIN.format(cls=executor, executor=executor, distribution=distribution)
         return self.install(distribution, plugin, source)
 
 
