@@ -121,16 +121,54 @@ def test_two_distributions_claiming_one_plugin_name(site: SitePackages) -> None:
     assert "lr-first 1.0" in message and "lr-second 1.0" in message
 
 
-def test_two_plugins_registering_one_executor_name(site: SitePackages) -> None:
-    site.executor_plugin("lr-one", "one", "TwinExecutor")
-    site.executor_plugin("lr-two", "two", "TwinExecutor")
+CLAIMS = {
+    "executor": (
+        """
+        from lakeroutine.executor import Executor
+
+        class TwinExecutor(Executor):
+            pass
+
+        @hookimpl
+        def register_executors(register):
+            register(TwinExecutor)
+        """,
+        "executor 'TwinExecutor', already registered by",
+    ),
+    "task": (
+        """
+        @hookimpl
+        def register_tasks(register):
+            register("StagingExecutor", "twin_task", lambda executor: {})
+        """,
+        "adds task StagingExecutor.twin_task, already defined by",
+    ),
+    "storage": (
+        """
+        @hookimpl
+        def register_storages(register):
+            register("twin", lambda **options: None)
+        """,
+        "registers storage twin://, already registered by",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", CLAIMS)
+def test_two_plugins_claiming_one_name(site: SitePackages, kind: str) -> None:
+    body, expected = CLAIMS[kind]
+    for name in ("one", "two"):
+        site.install(
+            f"lr-{name}", name, "from lakeroutine import hookimpl\n" + textwrap.dedent(body)
+        )
 
     with pytest.raises(PluginError) as caught:
         load_plugins(env=only("one", "two"))
 
     message = str(caught.value)
-    assert "executor 'TwinExecutor', already registered by" in message
-    assert "(distribution lr-one 1.0)" in message and "(distribution lr-two 1.0)" in message
+    assert expected in message
+    assert "plugin 'one' (distribution lr-one" in message
+    assert "plugin 'two' (distribution lr-two 1.0)" in message
 
 
 def test_a_plugin_may_not_take_the_name_of_a_builtin_executor(site: SitePackages) -> None:
