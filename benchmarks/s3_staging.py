@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -100,6 +101,19 @@ def count(client: Any, prefix: str) -> int:
     return sum(page.get("KeyCount", 0) for page in pages)
 
 
+def cpu_seconds(pid: int | None = None, children: bool = False) -> float:
+    """CPU time used so far by this process, its waited-for children, or process ``pid``
+    (from /proc: Linux only; 0.0 elsewhere)."""
+    if pid is not None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_lakeroutine(run: int, state_dir: str, workers: int) -> float:
     from lakeroutine.orchestrator import run_routine
     from lakeroutine.plugins import load_plugins
@@ -153,15 +167,26 @@ def main() -> int:
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
     ours, cli = [], []
+    cpu = {"ours": [0.0, 0.0], "cli": [0.0, 0.0]}  # client, server CPU seconds (all runs)
+
+    def timed(name: str, action: Any, children: bool) -> float:
+        client_before, server_before = cpu_seconds(children=children), cpu_seconds(moto.pid)
+        elapsed = action()
+        cpu[name][0] += cpu_seconds(children=children) - client_before
+        cpu[name][1] += cpu_seconds(moto.pid) - server_before
+        return float(elapsed)
+
     try:
         with tempfile.TemporaryDirectory() as state:
             for run in range(args.repeat):
                 land(client, f"landing{run}/", args.objects, args.size)
-                ours.append(run_lakeroutine(run, state, args.workers))
+                ours.append(
+                    timed("ours", lambda r=run: run_lakeroutine(r, state, args.workers), False)
+                )
                 assert count(client, f"staging{run}/") == args.objects
                 assert count(client, f"landing{run}/") == 0
                 land(client, f"cli-landing{run}/", args.objects, args.size)
-                cli.append(run_cli(aws, run))
+                cli.append(timed("cli", lambda r=run: run_cli(aws, r), True))
                 assert count(client, f"cli-staging{run}/") == args.objects
                 assert count(client, f"cli-landing{run}/") == 0
     finally:
@@ -171,16 +196,28 @@ def main() -> int:
     rate_ours, rate_cli = args.objects / min(ours), args.objects / min(cli)
     print(f"{args.objects} objects of {args.size} bytes, landing -> staging on one moto_server")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.repeat}\n")
-    print("| tool | seconds (best) | seconds (all) | objects/s |")
-    print("| --- | ---: | --- | ---: |")
-    for name, times, rate in (
-        (f"lakeroutine transfer + post_staging (delete), {args.workers} workers", ours, rate_ours),
-        ("aws s3 mv --recursive", cli, rate_cli),
+    print("| tool | seconds (best) | seconds (all) | objects/s | CPU ms/object client + server |")
+    print("| --- | ---: | --- | ---: | ---: |")
+    total = args.objects * args.repeat
+    for name, key, times, rate in (
+        (
+            f"lakeroutine transfer + post_staging (delete), {args.workers} workers",
+            "ours",
+            ours,
+            rate_ours,
+        ),
+        ("aws s3 mv --recursive", "cli", cli, rate_cli),
     ):
         shown = ", ".join(f"{t:.2f}" for t in times)
-        print(f"| {name} | {min(times):.2f} | {shown} | {rate:.0f} |")
+        client_ms, server_ms = (1000 * c / total for c in cpu[key])
+        print(
+            f"| {name} | {min(times):.2f} | {shown} | {rate:.0f} "
+            f"| {client_ms:.1f} + {server_ms:.1f} |"
+        )
     ratio = rate_ours / rate_cli
-    print(f"\nlakeroutine / CLI: {ratio:.2f}x (target >= 1.5x)")
+    print(f"\nlakeroutine / CLI: {ratio:.2f}x objects/s (target >= 1.5x)")
+    cpu_ratio = sum(cpu["cli"]) / max(sum(cpu["ours"]), 1e-9)
+    print(f"CPU per object, CLI / lakeroutine: {cpu_ratio:.2f}x (the load-independent view)")
     return 0 if ratio >= 1.5 else 1
 
 
