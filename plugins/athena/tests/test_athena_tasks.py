@@ -274,3 +274,17 @@ def test_ctas_statement(athena: Any, run) -> None:
     assert tree.find(exp.FileFormatProperty).this.this == "PARQUET"
     assert tree.find(exp.PartitionedByProperty).this.sql("trino") == "ARRAY['dt']"
     assert output["table"] == "lake.daily" and len(output["queries"]) == 2
+
+
+def test_rows_can_go_to_s3(athena: Any, run) -> None:
+    import boto3
+
+    athena.seed_results([("job", "varchar"), ("n", "bigint")], [["analyst", 3], ["engineer", 5]])
+    query = {
+        "task": "run_query",
+        "args": {"sql": "SELECT job, n FROM t", "output": "s3://results/reports/jobs.csv"},
+    }
+    (output,) = succeeded(run(athena.routine(query)))
+    body = boto3.client("s3").get_object(Bucket="results", Key="reports/jobs.csv")["Body"]
+    assert body.read().decode().splitlines() == ["job,n", "analyst,3", "engineer,5"]
+    assert output["rows"] == 2 and output["output"] == "s3://results/reports/jobs.csv"
