@@ -207,3 +207,13 @@ def test_bad_job_input_is_refused_before_anything_is_sent(
     problems = caught.value.problems or [caught.value]
     assert any(p.field == field and message in p.message for p in problems), str(caught.value)
     assert glue.backend.jobs == {}
+
+
+def test_a_job_at_its_concurrency_limit_fails_clearly(
+    run: Any, glue: Any, glue_routine: Any
+) -> None:
+    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
+    result = run(glue_routine([_job(), _start(wait=False), _start()]))
+    assert result.tasks[2].status == "failed"
+    assert "Glue job 'sales_to_redshift' is already running as many runs" in result.tasks[2].error
+    assert len(glue.job_runs("sales_to_redshift")) == 1
