@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -187,3 +188,17 @@ def test_a_no_overwrite_upload_of_the_same_bytes_counts_as_written(
     local.write_bytes(big_bytes(size))  # other bytes, same size: an earlier file to keep
     with pytest.raises(FileExistsError):
         storage.upload(local, "s3://lake/archive/a.bin", overwrite=False)
+
+
+def test_multipart_ranges_cover_objects_past_5_gib_within_10000_parts():
+    from lakeroutine_s3.transfers import part_ranges
+
+    GiB = 1024 * MiB
+    for size, part in ((6 * GiB + 1, 256 * MiB), (5 * 1024 * GiB, 64 * MiB), (11 * MiB, 5 * MiB)):
+        ranges = part_ranges(size, part)
+        assert len(ranges) <= 10_000
+        assert ranges[0][0] == 0 and ranges[-1][1] == size - 1
+        assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ranges))
+        assert all(end - start + 1 <= 5 * GiB for start, end in ranges)
+        assert all(end - start + 1 >= 5 * MiB for start, end in ranges[:-1])
+    assert len(part_ranges(6 * GiB + 1, 256 * MiB)) == 25  # past CopyObject's 5 GiB limit

@@ -21,6 +21,8 @@ from lakeroutine_s3.client import error_code, is_precondition_failed
 log = logging.getLogger("lakeroutine.s3")
 T = TypeVar("T")
 READ_BLOCK = 1024 * 1024
+MiB = 1024 * 1024
+MAX_PARTS = 10_000  # S3's limit per multipart upload
 STREAM_ATTEMPTS = 5  # reading a body can fail after botocore's own retries are over
 
 
@@ -35,6 +37,15 @@ def unquoted(etag: str | None) -> str | None:
 def _ranges(size: int, part: int) -> list[tuple[int, int]]:
     """Inclusive byte ranges covering ``size`` bytes in parts of ``part`` bytes."""
     return [(start, min(start + part, size) - 1) for start in range(0, size, part)]
+
+
+def part_ranges(size: int, part: int) -> list[tuple[int, int]]:
+    """Ranges of a multipart upload: ``part`` bytes each, or larger (whole MiB) when that
+    would take more than S3's 10,000 parts."""
+    if -(-size // part) > MAX_PARTS:
+        part = -(-size // MAX_PARTS)
+        part = -(-part // MiB) * MiB
+    return _ranges(size, part)
 
 
 def _run_parts(
@@ -135,7 +146,7 @@ def upload_parts(
             )
             return {"PartNumber": number, "ETag": answer["ETag"]}
 
-        return _run_parts(one, _ranges(size, chunk), workers)
+        return _run_parts(one, part_ranges(size, chunk), workers)
 
     return multipart(client, bucket, key, parts, overwrite=overwrite)
 
@@ -169,7 +180,7 @@ def copy_parts(
             )
             return {"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]}
 
-        return _run_parts(one, _ranges(size, part), workers)
+        return _run_parts(one, part_ranges(size, part), workers)
 
     return multipart(client, bucket, key, parts, overwrite=overwrite, extra=extra)
 
