@@ -8,8 +8,10 @@ routine's Redshift tasks complete. Nothing here is used against real AWS.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +25,28 @@ FAKE_ENV = {
 }
 
 
+_COPY_FROM = re.compile(r"^COPY \S+ FROM '(s3://[^']+)'")
+
+
+def parquet_rows(url: str) -> int:
+    """Rows in the Parquet files under an s3:// prefix (what a COPY of it would load)."""
+    import boto3
+    import pyarrow.parquet as pq
+
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    s3 = boto3.client("s3")
+    rows = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".parquet"):
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                rows += pq.read_metadata(io.BytesIO(body)).num_rows
+    return rows
+
+
 class RedshiftDataDriver:
-    """Finishes every Redshift Data API statement moto holds, as the service would."""
+    """Finishes every Redshift Data API statement moto holds, as the service would; a
+    Parquet COPY reports the rows its source holds."""
 
     def __init__(self, interval_s: float = 0.005) -> None:
         self.interval_s = interval_s
@@ -40,6 +62,9 @@ class RedshiftDataDriver:
                 backend = redshiftdata_backends[DEFAULT_ACCOUNT_ID][region]
                 for statement in list(backend.statements.values()):
                     if statement.status == "STARTED":
+                        copied = _COPY_FROM.match(statement.query_string)
+                        if copied and "FORMAT AS PARQUET" in statement.query_string:
+                            statement.result_rows = parquet_rows(copied.group(1))
                         statement.status = "FINISHED"
 
     def __enter__(self) -> RedshiftDataDriver:

@@ -99,6 +99,7 @@ def test_the_whole_lake_routine(example: Any, run: Any, tmp_path: Path, monkeypa
     assert f"FROM 's3://lake/staging/sales/dt={day}/'" in copy
     assert "FORMAT AS PARQUET" in copy
     assert outputs["warehouse", "copy_from_s3"]["mode"] == "upsert"
+    assert outputs["warehouse", "copy_from_s3"]["rows_loaded"] == 120
 
     # The Glue job ran with the day and its default arguments.
     (job_run,) = glue.get_job_runs(JobName="sales_summary")["JobRuns"]
