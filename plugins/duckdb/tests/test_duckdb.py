@@ -107,6 +107,22 @@ def test_table_over_partitioned_parquet_and_a_query_to_csv(tmp_path: Path, run) 
     }
 
 
+def test_sql_file_ending_in_a_comment_to_parquet(tmp_path: Path, run) -> None:
+    write_sales(tmp_path / "lake" / "sales")
+    (tmp_path / "q.sql").write_text(
+        "SELECT name, sum(qty) AS qty FROM ${table} GROUP BY name ORDER BY name -- by name\n"
+    )
+    create = {"task": "create_table", "args": {"table": TABLE}}
+    query = {
+        "task": "run_query",
+        "args": {"sql_file": "q.sql", "vars": {"table": "sales"}, "output": "q.parquet"},
+    }
+    _, answered = outputs(run(routine(tmp_path, create, query)))
+    rows = duckdb.connect().execute(f"SELECT * FROM '{tmp_path / 'q.parquet'}'").fetchall()
+    assert rows == [("ana", 5), ("bob", 1), ("carla", 10)]
+    assert answered["rows"] == 3
+
+
 def test_the_table_sees_files_added_later(tmp_path: Path, run) -> None:
     write_sales(tmp_path / "lake" / "sales", SALES[:1])
     create = {"task": "create_table", "args": {"table": TABLE}}

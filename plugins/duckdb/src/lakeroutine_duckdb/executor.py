@@ -176,7 +176,7 @@ class DuckDBExecutor(Executor):
         options = dsql.copy_options(file_format, array=suffix == ".json")
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.lakeroutine-tmp")
-        copy = f"COPY ({args.query}) TO {quote_literal(str(temporary), 'duckdb')} {options}"
+        copy = f"COPY (\n{args.query}\n) TO {quote_literal(str(temporary), 'duckdb')} {options}"
         try:
             count = self._rows(ctx, copy, list(args.parameters))[0][0]
             os.replace(temporary, target)
@@ -201,7 +201,7 @@ class DuckDBExecutor(Executor):
         folder.mkdir(parents=True, exist_ok=True)
         options = dsql.copy_options(args.format, partitioned_by=args.partitioned_by)
         target = str(folder) if args.partitioned_by else str(folder / f"data.{args.format}")
-        copy = f"COPY ({args.query}) TO {quote_literal(target, 'duckdb')} {options}"
+        copy = f"COPY (\n{args.query}\n) TO {quote_literal(target, 'duckdb')} {options}"
         count = self._rows(ctx, copy, list(args.parameters))[0][0]
         glob = quote_literal(dsql.files_glob(args.location, args.format), "duckdb")
         read = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[args.format]
