@@ -212,3 +212,73 @@ def test_sigterm_cancels_the_running_task_like_ctrl_c(tmp_path):
     data = json.loads(report.read_text())
     assert data["status"] == "cancelled"
     assert [t["status"] for t in data["tasks"]] == ["succeeded", "cancelled", "skipped"]
+
+
+class Broken:
+    """An observer whose hooks raise, as a plugin with a bug would."""
+
+    def __init__(self, *hooks: str) -> None:
+        self.hooks = hooks
+
+    def _maybe(self, name: str) -> None:
+        if name in self.hooks:
+            raise ConnectionError(f"notification service down in {name}")
+
+
+def broken_plugin(*hooks: str):
+    from lakeroutine import hookimpl
+
+    class BrokenObserver(Broken):
+        @hookimpl
+        def routine_started(self):
+            self._maybe("routine_started")
+
+        @hookimpl
+        def task_started(self):
+            self._maybe("task_started")
+
+        @hookimpl
+        def task_finished(self):
+            self._maybe("task_finished")
+
+        @hookimpl
+        def task_failed(self):
+            self._maybe("task_failed")
+
+        @hookimpl
+        def routine_finished(self):
+            self._maybe("routine_finished")
+
+    return BrokenObserver(*hooks)
+
+
+@pytest.mark.parametrize("hook", ["task_started", "task_finished"])
+def test_a_task_hook_that_raises_fails_that_task_and_names_the_plugin(tmp_path, hook):
+    registry = probe_registry(broken_plugin(hook))
+    result = run_routine(
+        routine(block("a", ["ok", "ok"]), state_dir=str(tmp_path)), registry=registry
+    )
+    assert result.status == "failed"
+    first = result.tasks[0]
+    assert first.status == "failed" and f"{hook} hook failed" in first.error
+    assert "BrokenObserver" in first.error and "notification service down" in first.error
+    assert result.tasks[1].status == "skipped"
+
+
+def test_routine_started_raising_stops_the_run_before_any_task(tmp_path):
+    from lakeroutine.errors import PluginError
+
+    registry = probe_registry(broken_plugin("routine_started"))
+    with pytest.raises(PluginError, match="routine_started hook failed"):
+        run_routine(routine(block("a", ["ok"]), state_dir=str(tmp_path)), registry=registry)
+    assert ProbeExecutor.calls == []
+
+
+@pytest.mark.parametrize("hook", ["task_failed", "routine_finished"])
+def test_late_hooks_that_raise_are_logged_and_the_run_goes_on(tmp_path, hook, caplog):
+    registry = probe_registry(broken_plugin(hook))
+    spec = routine(block("a", ["fail"]), block("b", ["ok"]), state_dir=str(tmp_path))
+    with caplog.at_level(logging.ERROR, logger="lakeroutine"):
+        result = run_routine(spec, registry=registry, keep_going=True)
+    assert [t.status for t in result.tasks] == ["failed", "succeeded"]
+    assert f"{hook} hook failed" in caplog.text

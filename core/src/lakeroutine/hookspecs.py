@@ -6,7 +6,9 @@ may accept just the arguments it needs.
 
 Registration hooks receive a ``register`` callback (the habit of pytest, llm and datasette):
 the core owns the registries, checks what it is given and remembers which plugin gave it.
-Lifecycle hooks observe a run; they must not raise (an exception there fails the task).
+Lifecycle hooks observe a run and should not raise: an exception in ``routine_started``
+stops the run, in ``task_started`` or ``task_finished`` fails that task, and in ``task_failed``
+or ``routine_finished`` is logged; each error names the plugin.
 """
 
 from __future__ import annotations

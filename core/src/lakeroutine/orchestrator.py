@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import ProgressFactory, RunContext, TaskCancelled, TaskContext, no_progress
-from lakeroutine.errors import RoutineError, TaskError, TaskTimeout
+from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
 from lakeroutine.redact import Redactor
 from lakeroutine.results import (
     CANCELLED,
@@ -93,9 +93,12 @@ class Orchestrator:
 
         executors = self._build_executors(steps)
         log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
-        self.hook.routine_started(routine=self.routine, run_id=self.routine.run_id)
         try:
+            self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
             self._run_steps(steps, executors, result, keep_going)
+        except PluginError:
+            result.status = FAILED
+            raise
         finally:
             for executor in executors.values():
                 try:
@@ -106,8 +109,37 @@ class Orchestrator:
                 self.context.state.close()
             result.duration_s = time.perf_counter() - started
             log.info("routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s)
-            self.hook.routine_finished(routine=self.routine, result=result)
+            try:
+                self._notify("routine_finished", routine=self.routine, result=result)
+            except PluginError as exc:
+                log.error("%s", exc)
         return result
+
+    def _notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook; an exception in a plugin's implementation becomes a
+        PluginError that names the plugin and its distribution."""
+        caller = getattr(self.hook, hook_name)
+        try:
+            caller(**kwargs)
+        except Exception as exc:
+            raise PluginError(
+                f"{self._culprit(caller, exc)}: {hook_name} hook failed: "
+                f"{self.redactor(describe_error(exc))}"
+            ) from exc
+
+    def _culprit(self, caller: Any, exc: BaseException) -> str:
+        """The plugin whose hook implementation raised ``exc``, from its traceback."""
+        owners = {}
+        for impl in caller.get_hookimpls():
+            code = getattr(impl.function, "__code__", None)
+            if code is not None:
+                owners[code] = impl.plugin_name
+        for frame, _line in reversed(list(traceback.walk_tb(exc.__traceback__))):
+            name = owners.get(frame.f_code)
+            if name is not None:
+                info = self.registry.plugins.get(name)
+                return info.label if info else f"plugin {name!r}"
+        return "a plugin"
 
     def _build_executors(self, steps: list[ExecutorStep]) -> dict[str, Executor]:
         """Build every executor and run its preflight checks before the first task runs, so
@@ -169,8 +201,8 @@ class Orchestrator:
                 self.context, step.instance, task.name, attempt=attempt, state_key=task.state_key
             )
             log.info("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
-            self.hook.task_started(routine=self.routine, ctx=ctx)
             try:
+                self._notify("task_started", routine=self.routine, ctx=ctx)
                 output = self._attempt(task, executor, ctx)
             except KeyboardInterrupt:
                 self.context.cancel_event.set()
@@ -178,7 +210,7 @@ class Orchestrator:
                 ctx.run_cancel_callbacks()
                 log.error("task %s cancelled by interrupt", label)
                 error = TaskCancelled(f"{label} was interrupted")
-                self.hook.task_failed(routine=self.routine, ctx=ctx, error=error, will_retry=False)
+                self._notify_failure(ctx, error, will_retry=False)
                 return TaskResult(
                     step.instance,
                     task.name,
@@ -194,9 +226,7 @@ class Orchestrator:
                     "task %s failed%s: %s", label, "; retrying" if will_retry else "", error_text
                 )
                 log.debug("traceback of %s:\n%s", label, self.redactor(traceback.format_exc()))
-                self.hook.task_failed(
-                    routine=self.routine, ctx=ctx, error=exc, will_retry=will_retry
-                )
+                self._notify_failure(ctx, exc, will_retry=will_retry)
                 if will_retry:
                     if task.retry_delay_s and self.context.cancel_event.wait(task.retry_delay_s):
                         break
@@ -215,7 +245,11 @@ class Orchestrator:
                     attempts=attempt,
                 )
                 log.info("task %s succeeded in %.2f s", label, duration)
-                self.hook.task_finished(routine=self.routine, ctx=ctx, result=task_result)
+                try:
+                    self._notify("task_finished", routine=self.routine, ctx=ctx, result=task_result)
+                except PluginError as exc:
+                    log.error("task %s failed: %s", label, exc)
+                    task_result.status, task_result.error = FAILED, str(exc)
                 return task_result
         return TaskResult(
             step.instance,
@@ -225,6 +259,14 @@ class Orchestrator:
             error=error_text,
             attempts=attempt,
         )
+
+    def _notify_failure(self, ctx: TaskContext, error: BaseException, will_retry: bool) -> None:
+        try:
+            self._notify(
+                "task_failed", routine=self.routine, ctx=ctx, error=error, will_retry=will_retry
+            )
+        except PluginError as exc:  # the task has failed already; say so and go on
+            log.error("%s", exc)
 
     def _attempt(self, task: TaskStep, executor: Executor, ctx: TaskContext) -> Any:
         if task.timeout_s is None:

@@ -255,6 +255,7 @@ def validate_routine(
             ]
         secrets |= substituter.secrets
 
+        params_json = params.model_dump(mode="json") if params is not None else None
         tasks = registry.tasks_of(executor_name)
         task_steps: list[TaskStep] = []
         for position, item in enumerate(block.tasks):
@@ -304,7 +305,7 @@ def validate_routine(
             secrets |= substituter.secrets
             state_key = digest(
                 executor_name,
-                params.model_dump(mode="json") if params is not None else None,
+                params_json,
                 name,
                 args.model_dump(mode="json") if args is not None else None,
             )
