@@ -312,3 +312,10 @@ def test_retry_settings_from_the_environment_and_options(
     with pytest.raises(StorageError, match="Internal Server Error"):
         storage.check_location("s3://lake/landing/", write=True)
     assert failing.count("HeadBucket") == attempts
+
+
+def test_an_s3a_url_without_bucket_is_an_error_before_anything_moves(bucket, routine, run):
+    bucket.put("landing/a.csv", "a")
+    with pytest.raises(RoutineError, match="no bucket name"):
+        run(s3_routine(routine, parent_directory="s3a:///landing/"))
+    assert bucket.objects() == {"landing/a.csv": b"a"}

@@ -232,3 +232,17 @@ def test_the_fast_path_costs_one_request_per_object(bucket, routine, run, proxy)
     assert ops["HeadObject"] == ops["GetObject"] == ops["PutObject"] == 0
     assert sum(ops.values()) <= 150 + 1 + 6  # + listings and the preflight checks
     assert len(bucket.keys("staging/sales/")) == 150 and bucket.keys("landing/") == []
+
+
+def test_s3a_urls_name_the_same_buckets(bucket, routine, run):
+    land(bucket)
+    result = run(
+        routine(
+            parent_directory="s3a://lake/landing/sales/",
+            dump_directory="s3a://lake/staging/sales/",
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    assert bucket.objects("staging/sales/") == as_bytes(FILES)
+    assert bucket.objects("landing/sales_archive/") == as_bytes(FILES)
+    assert bucket.objects("landing/sales/") == {}

@@ -1,4 +1,5 @@
-"""The plugin entry point: registers the ``s3://`` storage (boto3 is imported lazily)."""
+"""The plugin entry point: registers the ``s3://`` (and ``s3a://``) storage; boto3 is
+imported lazily, when a routine first uses it."""
 
 from __future__ import annotations
 
@@ -18,3 +19,4 @@ def s3_storage(**options: Any) -> Any:
 @hookimpl
 def register_storages(register: Callable[[str, Callable[..., Any]], None]) -> None:
     register("s3", s3_storage)
+    register("s3a", s3_storage)  # Hadoop/Spark's name for the same buckets

@@ -98,7 +98,7 @@ class S3Storage:
                 if key.endswith("/") or is_temporary_name(posixpath.basename(key)):
                     continue  # folder markers, unfinished writes
                 yield FileInfo(
-                    f"s3://{location.bucket}/{key}",
+                    f"{location.scheme}://{location.bucket}/{key}",
                     key[len(prefix) :],
                     int(item["Size"]),
                     item["LastModified"].timestamp(),

@@ -8,10 +8,12 @@ from lakeroutine.storage.base import StorageError
 
 
 class S3Location(NamedTuple):
-    """A bucket and a key (or key prefix, without a leading slash)."""
+    """A bucket and a key (or key prefix, without a leading slash); ``scheme`` is ``s3``
+    or ``s3a`` (Hadoop's name for the same place), kept so URLs read as they were given."""
 
     bucket: str
     key: str
+    scheme: str = "s3"
 
     @property
     def prefix(self) -> str:
@@ -20,21 +22,21 @@ class S3Location(NamedTuple):
         return f"{key}/" if key else ""
 
     def url(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return f"{self.scheme}://{self.bucket}/{self.key}"
 
 
 def parse(url: str) -> S3Location:
     """Split an ``s3://`` URL; a URL without a bucket is a :class:`StorageError`."""
     if not url.startswith(("s3://", "s3a://")):
         raise StorageError(f"{url!r} is not an s3:// URL")
-    rest = url.split("://", 1)[1]
+    scheme, rest = url.split("://", 1)
     bucket, _, key = rest.partition("/")
     if not bucket:
         raise StorageError(f"{url!r} has no bucket name (expected s3://BUCKET/prefix)")
-    return S3Location(bucket, key)
+    return S3Location(bucket, key, scheme)
 
 
 def join(base: str, relpath: str) -> str:
     """The URL of ``relpath`` below the folder ``base``."""
     location = parse(base)
-    return f"s3://{location.bucket}/{location.prefix}{relpath.lstrip('/')}"
+    return f"{location.scheme}://{location.bucket}/{location.prefix}{relpath.lstrip('/')}"
