@@ -61,6 +61,13 @@ def test_create_keep_and_update_a_job(run: Any, glue: Any, glue_routine: Any) ->
     assert updated.tasks[0].output["changed"] == ["NumberOfWorkers"]
     assert glue.backend.jobs["sales_to_redshift"].number_of_workers == 10
 
+    fewer = {"--job-language": "python"}  # an argument removed is a change too
+    updated = run(
+        glue_routine([_job(number_of_workers=10, default_arguments=fewer, if_exists="update")])
+    )
+    assert updated.tasks[0].output["changed"] == ["DefaultArguments"]
+    assert glue.backend.jobs["sales_to_redshift"].default_arguments == fewer
+
 
 def test_start_job_waits_through_its_states(run: Any, glue: Any, glue_routine: Any) -> None:
     glue.set_transition("glue::job_run", {"progression": "manual", "times": 2})

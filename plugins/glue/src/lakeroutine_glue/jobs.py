@@ -46,11 +46,12 @@ def job_definition(args: CreateOrUpdateJobArgs) -> dict[str, Any]:
 
 
 def _differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    """Fields of ``wanted`` whose value the existing definition does not have."""
+    """Fields of ``wanted`` whose value the existing definition does not have. Command and
+    ExecutionProperty are compared on the keys we set (Glue adds its own); arguments whole."""
     changed = []
     for key, value in wanted.items():
         current = existing.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
+        if key in ("Command", "ExecutionProperty") and isinstance(current, dict):
             if any(current.get(k) != v for k, v in value.items()):
                 changed.append(key)
         elif current != value:
