@@ -142,3 +142,12 @@ def test_validate_imports_neither_boto3_nor_duckdb(tmp_path: Path) -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_endpoint_url_param_reaches_the_emulator_without_the_environment(
+    athena: Any, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    result = run(athena.routine("create_database", endpoint_url=athena.endpoint))
+    assert result.status == "succeeded", result.tasks[0].error
+    assert athena.queries == ["CREATE DATABASE IF NOT EXISTS `lake`"]

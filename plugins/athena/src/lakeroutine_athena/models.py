@@ -35,7 +35,9 @@ class AthenaParams(Params):
     workgroup: str = Field("primary", description="Athena workgroup")
     catalog: str = Field("AwsDataCatalog", description="Data catalog")
     region_name: str | None = Field(None, description="AWS region (else the environment's)")
-    endpoint_url: str | None = Field(None, description="Another Athena endpoint (tests)")
+    endpoint_url: str | None = Field(
+        None, description="Endpoint of Athena and of the results-bucket check"
+    )
     poll_interval_s: float = Field(1.0, gt=0, le=60, description="Seconds between polls")
     max_wait_s: float = Field(3600.0, gt=0, description="Stop a query running longer")
     price_per_tb_usd: float = Field(PRICE_PER_TB_USD, ge=0, description="For the cost estimate")
