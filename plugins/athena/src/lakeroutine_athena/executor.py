@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeroutine.context import TaskContext
+from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, task
 from lakeroutine.tables import (
@@ -51,7 +51,7 @@ class AthenaExecutor(Executor):
     Params = AthenaParams
     params: AthenaParams
 
-    def __init__(self, params: AthenaParams, context: Any) -> None:
+    def __init__(self, params: AthenaParams, context: RunContext) -> None:
         super().__init__(params, context)
         self._client: Any = None
 

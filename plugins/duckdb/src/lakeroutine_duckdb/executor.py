@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lakeroutine.context import TaskContext
+from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import TaskError
 from lakeroutine.executor import Executor, task
 from lakeroutine.tables import partition_path, quote_identifier, quote_literal
@@ -35,7 +35,7 @@ class DuckDBExecutor(Executor):
     Params = DuckDBParams
     params: DuckDBParams
 
-    def __init__(self, params: DuckDBParams, context: Any) -> None:
+    def __init__(self, params: DuckDBParams, context: RunContext) -> None:
         super().__init__(params, context)
         self._con: Any = None
         self._catalog = ""
