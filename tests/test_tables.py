@@ -152,6 +152,16 @@ def test_hive_ddl_parses_back_to_the_spec() -> None:
     assert tree.args["exists"] is True
 
 
+def test_struct_fields_are_backquoted_in_ddl_only() -> None:
+    spec = TableSpec.model_validate(
+        {**SPEC, "columns": {"s": "struct<date:string, items:array<struct<select:int>>>"}}
+    )
+    assert spec.columns["s"] == "struct<date:string,items:array<struct<select:int>>>"
+    tree = _one_statement(hive_create_table(spec))
+    kind = tree.this.expressions[0].args["kind"]
+    assert kind.sql("hive") == "STRUCT<`date`: STRING, `items`: ARRAY<STRUCT<`select`: INT>>>"
+
+
 def test_csv_ddl_has_its_delimiter_header_and_quote() -> None:
     spec = TableSpec.model_validate(
         {**SPEC, "format": "csv", "delimiter": "|", "header_lines": 1, "partitioned_by": {}}

@@ -142,15 +142,19 @@ class ColumnType:
     def is_primitive(self) -> bool:
         return self.kind in _PRIMITIVES
 
-    def hive(self) -> str:
-        """The canonical Hive/Athena DDL spelling (``array<struct<a:int>>``)."""
+    def hive(self, *, quoted: bool = False) -> str:
+        """The canonical Hive/Athena spelling (``array<struct<a:int>>``), as the Glue catalog
+        stores it; ``quoted=True`` backquotes struct field names, for DDL (where a field may
+        be a reserved word such as ``date``)."""
         if self.kind == "array":
-            return f"array<{self.items[0].hive()}>"
+            return f"array<{self.items[0].hive(quoted=quoted)}>"
         if self.kind == "map":
-            return f"map<{self.items[0].hive()},{self.items[1].hive()}>"
+            key, value = (t.hive(quoted=quoted) for t in self.items)
+            return f"map<{key},{value}>"
         if self.kind == "struct":
             inner = ",".join(
-                f"{n}:{t.hive()}" for n, t in zip(self.fields, self.items, strict=True)
+                f"{quote_identifier(n, 'hive') if quoted else n}:{t.hive(quoted=quoted)}"
+                for n, t in zip(self.fields, self.items, strict=True)
             )
             return f"struct<{inner}>"
         if self.params:
@@ -405,7 +409,8 @@ _SERDES = {
 
 def _column_list(columns: dict[str, str]) -> str:
     return ",\n".join(
-        f"  {quote_identifier(name, 'hive')} {parse_type(t).hive()}" for name, t in columns.items()
+        f"  {quote_identifier(name, 'hive')} {parse_type(t).hive(quoted=True)}"
+        for name, t in columns.items()
     )
 
 
