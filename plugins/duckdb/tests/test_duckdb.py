@@ -123,6 +123,31 @@ def test_sql_file_ending_in_a_comment_to_parquet(tmp_path: Path, run) -> None:
     assert answered["rows"] == 3
 
 
+def test_nested_types_over_parquet(tmp_path: Path, run) -> None:
+    (tmp_path / "nested").mkdir()
+    duckdb.connect().execute(
+        "COPY (SELECT [1, 2] AS tags, map(['a'], [3]) AS m, {'date': '2024-01-02', 'n': 5} AS s)"
+        f" TO '{tmp_path / 'nested' / 'x.parquet'}' (FORMAT parquet)"
+    )
+    table = {
+        "name": "nested",
+        "columns": {
+            "tags": "array<bigint>",
+            "m": "map<string,int>",
+            "s": "struct<date:date,n:int>",
+        },
+        "location": "nested",
+    }
+    query = {
+        "task": "run_query",
+        "args": {"sql": "SELECT tags, m, s, s.date + 1 AS next FROM nested"},
+    }
+    _, rows = outputs(
+        run(routine(tmp_path, {"task": "create_table", "args": {"table": table}}, query))
+    )
+    assert rows["preview"] == [[[1, 2], {"a": 3}, {"date": "2024-01-02", "n": 5}, "2024-01-03"]]
+
+
 def test_the_table_sees_files_added_later(tmp_path: Path, run) -> None:
     write_sales(tmp_path / "lake" / "sales", SALES[:1])
     create = {"task": "create_table", "args": {"table": TABLE}}

@@ -223,5 +223,16 @@ def _has_files(location: str, file_format: str) -> bool:
 
 
 def _jsonable(row: tuple[Any, ...]) -> list[Any]:
-    """A DuckDB row with dates, decimals and the like as text, for the JSON report."""
-    return [v if v is None or isinstance(v, (str, int, float, bool)) else str(v) for v in row]
+    """A DuckDB row for the JSON report: lists and structs kept, dates, decimals and the
+    like as text."""
+    return [_value(v) for v in row]
+
+
+def _value(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _value(v) for k, v in value.items()}
+    return str(value)
