@@ -57,7 +57,14 @@ def test_query_cancelled_elsewhere_fails_the_task(athena: Any, run) -> None:
 def test_a_retry_starts_a_new_query_after_a_failure(athena: Any, run) -> None:
     athena.transitions(times=10**6)
     athena.end_started_queries("FAILED", "Throttled by the engine", count=1)
-    threading.Timer(0.2, lambda: athena.transitions(times=1)).start()
+
+    def release_the_retry() -> None:
+        first = athena.wait_for_query()
+        while first._status != "FAILED":
+            time.sleep(0.002)
+        athena.transitions(times=1)
+
+    threading.Thread(target=release_the_retry, daemon=True).start()
     retried = {**QUERY, "retries": 1}
     result = run(athena.routine(retried))
     assert result.status == "succeeded", result.tasks[0].error
@@ -124,7 +131,7 @@ def test_sigterm_stops_the_query(athena: Any, tmp_path: Path) -> None:
     process = _cli(path)
     try:
         execution = athena.wait_for_query(timeout=30)
-        time.sleep(0.3)  # the run is polling now
+        wait_until_saved(athena, path, execution.id)  # the run is polling now
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) != 0
     finally:
@@ -142,7 +149,7 @@ def test_a_resumed_run_reattaches_to_the_running_query(athena: Any, run, tmp_pat
     process = _cli(path)
     try:
         execution = athena.wait_for_query(timeout=30)
-        time.sleep(0.2)  # the id is saved right after StartQueryExecution returns
+        wait_until_saved(athena, path, execution.id)
         process.kill()
         process.wait(timeout=30)
     finally:
@@ -156,6 +163,26 @@ def test_a_resumed_run_reattaches_to_the_running_query(athena: Any, run, tmp_pat
     assert output["query_execution_id"] == execution.id and output["reattached"] is True
     rerun = run(path)  # the task succeeded: its state is cleared, a new run queries again
     assert rerun.tasks[0].output["reattached"] is False and len(athena.executions) == 2
+
+
+def wait_until_saved(athena: Any, path: Path, query_id: str, timeout: float = 30) -> None:
+    """Wait until the run in the subprocess has saved ``query_id`` in its state."""
+    from lakeroutine.plugins import load_plugins
+    from lakeroutine.routine import validate_routine
+    from lakeroutine.state import StateStore
+
+    step = validate_routine(path, registry=load_plugins()).steps[0]
+    scope = f"AthenaExecutor.run_query:{step.tasks[0].state_key}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        store = StateStore(athena.state_dir / "athena_test.sqlite")
+        try:
+            if store.scope(scope).get("query.query_id") == query_id:
+                return
+        finally:
+            store.close()
+        time.sleep(0.01)
+    raise AssertionError(f"the run never saved query {query_id}")
 
 
 def _cli(path: Path) -> subprocess.Popen[bytes]:
