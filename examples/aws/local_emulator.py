@@ -1,9 +1,10 @@
 """A local AWS for the example: moto's server on loopback, in this process, with fake
 credentials, plus what moto does not do by itself.
 
-moto accepts Redshift Data API statements but leaves them STARTED forever (it runs no SQL).
-``RedshiftDataDriver`` plays the service's part: it moves each statement to FINISHED, so a
-routine's Redshift tasks complete. Nothing here is used against real AWS.
+moto accepts Redshift Data API statements but leaves them STARTED forever (it runs no SQL)
+and has no BatchExecuteStatement. ``redshift_data()`` plays the service's part with
+lakeroutine-redshift's emulator, so a routine's Redshift tasks complete. Nothing here is
+used against real AWS.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import io
 import logging
 import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from lakeroutine_redshift.emulator import DataApiEmulator
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "local-access-key",
@@ -44,36 +47,17 @@ def parquet_rows(url: str) -> int:
     return rows
 
 
-class RedshiftDataDriver:
-    """Finishes every Redshift Data API statement moto holds, as the service would; a
-    Parquet COPY reports the rows its source holds."""
+def redshift_data() -> DataApiEmulator:
+    """moto's Redshift Data API finishing statements as the service would (see
+    ``lakeroutine_redshift.emulator``); a Parquet COPY reports the rows of its source."""
 
-    def __init__(self, interval_s: float = 0.005) -> None:
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="redshift-data", daemon=True)
+    def rule(statement: Any) -> tuple[str, int | None]:
+        copied = _COPY_FROM.match(statement.query_string)
+        if copied and "FORMAT AS PARQUET" in statement.query_string:
+            return ("FINISHED", parquet_rows(copied.group(1)))
+        return ("FINISHED", None)
 
-    def _loop(self) -> None:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.redshiftdata.models import redshiftdata_backends
-
-        while not self._stop.wait(self.interval_s):
-            for region in ("us-east-1", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")):
-                backend = redshiftdata_backends[DEFAULT_ACCOUNT_ID][region]
-                for statement in list(backend.statements.values()):
-                    if statement.status == "STARTED":
-                        copied = _COPY_FROM.match(statement.query_string)
-                        if copied and "FORMAT AS PARQUET" in statement.query_string:
-                            statement.result_rows = parquet_rows(copied.group(1))
-                        statement.status = "FINISHED"
-
-    def __enter__(self) -> RedshiftDataDriver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    return DataApiEmulator(rule)
 
 
 @contextmanager

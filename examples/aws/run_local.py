@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from land_files import land  # noqa: E402
-from local_emulator import RedshiftDataDriver, local_aws  # noqa: E402
+from local_emulator import local_aws, redshift_data  # noqa: E402
 
 log = logging.getLogger("run_local")
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lakeroutine-aws-") as work:
         report = args.report or Path(work) / "report.json"
         os.environ["LAKEROUTINE_STATE_DIR"] = str(Path(work) / "state")  # a fresh lake each run
-        with local_aws() as endpoint, RedshiftDataDriver():
+        with local_aws() as endpoint, redshift_data():
             log.info("local AWS (moto) at %s", endpoint)
             land("lake", args.files)
             code = cli.main(

@@ -41,14 +41,6 @@ def _objects(s3: Any, prefix: str) -> dict[str, bytes]:
     return {o["Key"]: s3.get_object(Bucket="lake", Key=o["Key"])["Body"].read() for o in listed}
 
 
-def redshift_statements() -> list[Any]:
-    """The statements moto's Redshift Data API received, in order."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.redshiftdata.models import redshiftdata_backends
-
-    return list(redshiftdata_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].statements.values())
-
-
 def test_the_whole_lake_routine(example: Any, run: Any, tmp_path: Path, monkeypatch: Any) -> None:
     import boto3
     import pyarrow.parquet as pq
@@ -59,7 +51,7 @@ def test_the_whole_lake_routine(example: Any, run: Any, tmp_path: Path, monkeypa
     land_files, local_emulator = example
     monkeypatch.setenv("LAKEROUTINE_STATE_DIR", str(tmp_path / "state"))
     landed = land_files.land("lake", files=3, rows=40, seed=7)
-    with local_emulator.RedshiftDataDriver():
+    with local_emulator.redshift_data() as redshift:
         result = run(EXAMPLE / "routine.json", vars={"poll_s": 0.01})
     assert result.status == "succeeded", [(t.executor, t.task, t.error) for t in result.tasks]
     day = result.run_id[:8]
@@ -91,8 +83,9 @@ def test_the_whole_lake_routine(example: Any, run: Any, tmp_path: Path, monkeypa
     assert execution.execution_parameters == [f"'{day}'"]
 
     # Redshift: schema, table, then the upsert COPY of the staged folder; all valid SQL.
-    sent = [s.query_string for s in redshift_statements()]
-    assert len(sent) == 8
+    sent = redshift.sql
+    assert len(sent) == 8  # schema, table, work table (drop, create, COPY), swap (3 in one)
+    assert len(redshift.statements) == 6
     for sql in sent:
         sqlglot.parse_one(sql, read="redshift")
     copy = next(sql for sql in sent if sql.startswith("COPY"))
@@ -109,7 +102,7 @@ def test_the_whole_lake_routine(example: Any, run: Any, tmp_path: Path, monkeypa
     assert outputs["glue_job", "start_job"]["run_id"] == job_run["Id"]
 
     # A rerun with nothing new landed changes nothing twice.
-    with local_emulator.RedshiftDataDriver():
+    with local_emulator.redshift_data():
         again = run(EXAMPLE / "routine.json", vars={"poll_s": 0.01})
     assert again.status == "succeeded", [(t.executor, t.task, t.error) for t in again.tasks]
     outputs = {(t.executor, t.task): t.output for t in again.tasks}

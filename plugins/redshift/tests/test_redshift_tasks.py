@@ -154,9 +154,11 @@ def test_copy_upsert_loads_a_work_table_then_replaces_matching_rows(
     assert f'"lake"."sales"."id" = "lake"."{stage}"."id"' in condition
     assert f'"lake"."sales"."day" = "lake"."{stage}"."day"' in condition
     assert sent[4] == f'INSERT INTO "lake"."sales" SELECT * FROM "lake"."{stage}"'
+    # The swap is one transaction: one batch of DELETE, INSERT, DROP.
+    assert [len(s.sub_statements) for s in data_api.statements] == [0, 0, 0, 3]
     output = result.tasks[0].output
     assert output["rows_loaded"] == 50
-    assert len(output["statement_ids"]) == 6
+    assert output["statement_ids"] == [s.id for s in data_api.statements]
 
 
 def test_copy_overwrite_deletes_every_row_only_after_the_copy(

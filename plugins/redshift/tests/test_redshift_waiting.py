@@ -198,3 +198,43 @@ def test_an_edited_sql_file_starts_afresh(
     assert result.status == "succeeded", result.tasks[0].error
     assert data_api.sql[2:] == ["TRUNCATE t", "INSERT INTO t VALUES (2)"]
     assert not any(r.get("resumed") for r in result.tasks[0].output["statements"])
+
+
+def test_a_failed_upsert_changes_nothing_and_resumes_at_the_swap(
+    run: Any, data_api: Any, rs_routine: Any
+) -> None:
+    task = {
+        "task": "copy_from_s3",
+        "args": {
+            "table": {"name": "sales", "schema": "lake"},
+            "source": "s3://lake/staging/sales/",
+            "iam_role": "arn:aws:iam::123456789012:role/loader",
+            "mode": "upsert",
+            "keys": ["id"],
+        },
+    }
+    data_api.rule = lambda s: (
+        ("FAILED", "ERROR: value too long for type character varying(8)", 2)
+        if s.sub_statements
+        else ("FINISHED", 10)
+    )
+    failed = run(rs_routine([task]))
+    error = failed.tasks[0].error
+    assert "statement 4 of 4" in error and "FAILED: ERROR: value too long" in error
+    assert 'SQL: INSERT INTO "lake"."sales" SELECT * FROM' in error  # the failing part
+    assert [s["Status"] for s in data_api.statements[3].sub_statements] == [
+        "FINISHED",
+        "FAILED",
+        "ABORTED",
+    ]  # one transaction: the DELETE is rolled back with it
+
+    data_api.rule = lambda s: ("FINISHED", 10)
+    result = run(rs_routine([task]))
+    assert result.status == "succeeded", result.tasks[0].error
+    assert len(data_api.statements) == 5  # only the swap was sent again
+    assert [r.get("resumed", False) for r in result.tasks[0].output["statements"]] == [
+        True,
+        True,
+        True,
+        False,
+    ]

@@ -2,15 +2,16 @@
 
 Each statement's id is saved in the task's state before it is polled, so a retried or
 rerun task re-attaches to it instead of sending it again; statements already finished are
-not sent again either. FAILED and ABORTED are task failures carrying the service's error
-and the failing SQL; Ctrl-C, a timeout or ``max_wait_s`` cancel the running statement.
+not sent again either. A step of several statements is one BatchExecuteStatement: one
+transaction. FAILED and ABORTED are task failures carrying the service's error and the
+failing SQL; Ctrl-C, a timeout or ``max_wait_s`` cancel the running statement.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lakeroutine.context import TaskContext, digest
@@ -24,10 +25,15 @@ FAILURES = frozenset({"FAILED", "ABORTED"})
 
 @dataclass
 class SqlStep:
-    """One statement to send, with its Data API parameters."""
+    """One statement to send with its Data API parameters, or a list of statements to run
+    as one transaction (a batch takes no parameters)."""
 
-    sql: str
-    parameters: dict[str, str]
+    sql: str | list[str]
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.sql if isinstance(self.sql, str) else ";\n".join(self.sql)
 
 
 class StatementRunner:
@@ -42,7 +48,7 @@ class StatementRunner:
 
     def run(self, steps: list[SqlStep]) -> list[dict[str, Any]]:
         """Run ``steps`` in order; return one report per statement (id, status, rows...)."""
-        fingerprint = digest([step.sql for step in steps], [step.parameters for step in steps])
+        fingerprint = digest([step.text for step in steps], [step.parameters for step in steps])
         if self.ctx.state.get("fingerprint") not in (None, fingerprint):
             self.ctx.logger.info("the SQL changed since the last attempt: starting afresh")
             self.ctx.state.clear()  # e.g. a sql_file edited after a failure
@@ -101,13 +107,17 @@ class StatementRunner:
         state.set(f"token:{index}", token)  # a resent request reuses it: no second statement
         request: dict[str, Any] = {
             **self._target(),
-            "Sql": step.sql,
             "ClientToken": token,
             "StatementName": f"lakeroutine-{self.ctx.run_id}"[:500],
         }
-        if step.parameters:
-            request["Parameters"] = [{"name": k, "value": v} for k, v in step.parameters.items()]
-        statement_id = self.client.execute_statement(**request)["Id"]
+        if isinstance(step.sql, list):
+            statement_id = self.client.batch_execute_statement(**request, Sqls=step.sql)["Id"]
+        else:
+            if step.parameters:
+                request["Parameters"] = [
+                    {"name": k, "value": v} for k, v in step.parameters.items()
+                ]
+            statement_id = self.client.execute_statement(**request, Sql=step.sql)["Id"]
         self._current = statement_id
         state.set(f"id:{index}", statement_id)
         self.ctx.logger.info("statement %d sent: %s", index + 1, statement_id)
@@ -131,15 +141,15 @@ class StatementRunner:
             if status in FAILURES:
                 self._current = None
                 self._forget(index)
-                reason = desc.get("Error") or "no reason given"
-                raise TaskError(f"{label} {status}: {reason}\nSQL: {step.sql}")
+                reason, sql = _failure(desc, step)
+                raise TaskError(f"{label} {status}: {reason}\nSQL: {sql}")
             if time.monotonic() - started > self.params.max_wait_s:
                 self._current = None
                 self._cancel(statement_id)
                 self._forget(index)
                 raise TaskError(
                     f"{label} still {status} after max_wait_s="
-                    f"{self.params.max_wait_s:g}; cancelled\nSQL: {step.sql}"
+                    f"{self.params.max_wait_s:g}; cancelled\nSQL: {step.text}"
                 )
             self.ctx.sleep(self.params.poll_interval_s)
 
@@ -161,6 +171,14 @@ class StatementRunner:
             if key.startswith("id:") and value == statement_id:
                 index = int(key[3:])
                 self._forget(index)
+
+
+def _failure(desc: dict[str, Any], step: SqlStep) -> tuple[str, str]:
+    """The service's error and the SQL that failed (the failing part of a batch)."""
+    for sub in desc.get("SubStatements") or []:
+        if sub.get("Status") == "FAILED":
+            return sub.get("Error") or desc.get("Error") or "no reason given", sub["QueryString"]
+    return desc.get("Error") or "no reason given", step.text
 
 
 def _report(statement_id: str, desc: dict[str, Any], waited_s: float) -> dict[str, Any]:

@@ -67,22 +67,21 @@ class RedshiftExecutor(Executor):
     @task
     def create_schema(self, args: CreateSchemaArgs, ctx: TaskContext) -> dict[str, Any]:
         """Create a schema if it does not exist."""
-        (report,) = self._run(ctx, [SqlStep(statements.create_schema(args.schema_), {})])
+        (report,) = self._run(ctx, [SqlStep(statements.create_schema(args.schema_))])
         return {"schema": args.schema_, "statement_id": report["id"], "statement": report}
 
     @task
     def create_table(self, args: CreateTableArgs, ctx: TaskContext) -> dict[str, Any]:
         """Create a table (columns, DISTSTYLE, DISTKEY, SORTKEY) if it does not exist."""
         table = args.table
-        (report,) = self._run(ctx, [SqlStep(statements.create_table(table), {})])
+        (report,) = self._run(ctx, [SqlStep(statements.create_table(table))])
         name = f"{table.schema_}.{table.name}" if table.schema_ else table.name
         return {"table": name, "statement_id": report["id"], "statement": report}
 
     @task
     def copy_from_s3(self, args: CopyArgs, ctx: TaskContext) -> dict[str, Any]:
         """COPY files under an S3 prefix into a table: append, overwrite, or upsert on keys."""
-        sqls = statements.load(args)
-        reports = self._run(ctx, [SqlStep(sql, {}) for sql in sqls])
+        reports = self._run(ctx, [SqlStep(sql) for sql in statements.load(args)])
         copy_index = 0 if args.mode == "append" else 2
         table = args.table
         return {
@@ -97,7 +96,7 @@ class RedshiftExecutor(Executor):
     @task
     def unload_to_s3(self, args: UnloadArgs, ctx: TaskContext) -> dict[str, Any]:
         """UNLOAD a query's result to an S3 prefix as Parquet or CSV."""
-        (report,) = self._run(ctx, [SqlStep(statements.unload(args), {})])
+        (report,) = self._run(ctx, [SqlStep(statements.unload(args))])
         return {
             "destination": args.destination,
             "format": args.format,

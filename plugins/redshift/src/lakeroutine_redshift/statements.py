@@ -59,28 +59,28 @@ def copy(target: str, args: CopyArgs) -> str:
     return sql
 
 
-def load(args: CopyArgs) -> list[str]:
-    """The statements of ``copy_from_s3`` for its mode, in order.
+def load(args: CopyArgs) -> list[str | list[str]]:
+    """The steps of ``copy_from_s3`` for its mode, in order; a list is one transaction.
 
     append: one COPY. overwrite and upsert COPY into a work table first (bad files fail
-    there, the target untouched), then replace all rows or the rows matching ``keys``.
+    there, the target untouched), then in one transaction replace all rows, or the rows
+    matching ``keys``, and drop the work table: readers never see the target half-loaded.
     """
     target = qualified(args.table.schema_, args.table.name)
     if args.mode == "append":
         return [copy(target, args)]
     stage = qualified(args.table.schema_, stage_name(args.table))
-    steps = [
+    if args.mode == "overwrite":
+        delete = f"DELETE FROM {target}"
+    else:
+        match = " AND ".join(f"{target}.{ident(k)} = {stage}.{ident(k)}" for k in args.keys)
+        delete = f"DELETE FROM {target} USING {stage} WHERE {match}"
+    return [
         f"DROP TABLE IF EXISTS {stage}",
         f"CREATE TABLE {stage} (LIKE {target})",
         copy(stage, args),
+        [delete, f"INSERT INTO {target} SELECT * FROM {stage}", f"DROP TABLE {stage}"],
     ]
-    if args.mode == "overwrite":
-        steps.append(f"DELETE FROM {target}")
-    else:
-        match = " AND ".join(f"{target}.{ident(k)} = {stage}.{ident(k)}" for k in args.keys)
-        steps.append(f"DELETE FROM {target} USING {stage} WHERE {match}")
-    steps += [f"INSERT INTO {target} SELECT * FROM {stage}", f"DROP TABLE {stage}"]
-    return steps
 
 
 def unload(args: UnloadArgs) -> str:
