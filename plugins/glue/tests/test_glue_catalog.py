@@ -198,8 +198,8 @@ def test_missing_table_fails_naming_it(run: Any, glue: Any, glue_routine: Any) -
     [
         ({"database": None}, ["create_database"], "params.database", "need a catalog database"),
         ({"database": "bad-name"}, [], "params.database", "unsafe"),
-        ({}, [_table(location="/local/folder")], "args.table", "must be an s3:// URL"),
-        ({}, [_table(location="s3:///sales/")], "args.table", "no bucket name"),
+        ({}, [_table(location="/local/folder")], "args.table.location", "must be an s3:// URL"),
+        ({}, [_table(location="s3:///sales/")], "args.table.location", "no bucket name"),
         ({}, [_table(name="x; drop")], "args.table.name", "unsafe"),
         (
             {},

@@ -70,17 +70,20 @@ class CreateDatabaseArgs(Params):
     location: S3Url | None = Field(None, description="Default location of the tables")
 
 
-class CreateTableArgs(Params):
-    """A table of the shared spec (lakeroutine.tables) registered in the Data Catalog."""
+class CatalogTableSpec(TableSpec):
+    """The shared table spec (lakeroutine.tables) with its files on S3."""
 
-    table: TableSpec
-    if_exists: IfExists = Field("skip", description="skip it, update it to the spec, or fail")
-
-    @field_validator("table")
+    @field_validator("location")
     @classmethod
-    def _s3_location(cls, table: TableSpec) -> TableSpec:
-        check_s3_url(table.location)
-        return table
+    def _on_s3(cls, location: str) -> str:
+        return check_s3_url(location)
+
+
+class CreateTableArgs(Params):
+    """A table of the shared spec registered in the Data Catalog."""
+
+    table: CatalogTableSpec
+    if_exists: IfExists = Field("skip", description="skip it, update it to the spec, or fail")
 
 
 class PartitionEntry(Params):
