@@ -224,3 +224,11 @@ def test_a_job_at_its_concurrency_limit_fails_clearly(
     assert result.tasks[2].status == "failed"
     assert "Glue job 'sales_to_redshift' is already running as many runs" in result.tasks[2].error
     assert len(glue.job_runs("sales_to_redshift")) == 1
+
+
+def test_a_task_timeout_stops_the_run(run: Any, glue: Any, glue_routine: Any) -> None:
+    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
+    result = run(glue_routine([_job(), {**_start(), "timeout_s": 0.3}]))
+    assert "did not finish within 0.3 s" in result.tasks[1].error
+    (job_run,) = glue.job_runs("sales_to_redshift")
+    assert job_run.status == "STOPPED"
