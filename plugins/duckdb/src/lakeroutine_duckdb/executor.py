@@ -48,6 +48,7 @@ class DuckDBExecutor(Executor):
 
             self.params.database.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(self.params.database))
+            self._con.execute("SET enable_progress_bar = false")  # logs, never prints
             name = self._con.execute("SELECT current_database()").fetchall()[0][0]
             self._catalog = '"' + name.replace('"', '""') + '"'  # the file's stem, quoted
             schema = self._schema()
