@@ -242,3 +242,20 @@ def test_table_distribution_and_sort_styles(
     (sql,) = data_api.sql
     assert sql.endswith(expected)
     parse(sql)
+
+
+def test_execute_sql_reports_the_first_rows_of_the_result(
+    run: Any, data_api: Any, rs_routine: Any
+) -> None:
+    def rule(statement: Any) -> tuple[str, Any]:
+        statement.has_result_set = True  # moto answers every result with 3 canned rows
+        return ("FINISHED", 3)
+
+    data_api.rule = rule
+    task = {"task": "execute_sql", "args": {"sql": "SELECT * FROM addresses", "fetch_rows": 2}}
+    result = run(rs_routine([task]))
+    assert result.status == "succeeded", result.tasks[0].error
+    assert result.tasks[0].output["result"] == {
+        "columns": ["Number", "Street", "City"],
+        "rows": [[10, "Alpha st", "Vancouver"], [50, "Beta st", "Toronto"]],
+    }

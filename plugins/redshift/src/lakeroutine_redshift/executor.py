@@ -18,6 +18,7 @@ from lakeroutine_redshift.models import (
     RedshiftParams,
     UnloadArgs,
 )
+from lakeroutine_redshift.results import fetch_rows
 
 
 def _param_text(value: str | int | float | bool) -> str:
@@ -55,14 +56,21 @@ class RedshiftExecutor(Executor):
 
     @task
     def execute_sql(self, args: ExecuteSqlArgs, ctx: TaskContext) -> dict[str, Any]:
-        """Run SQL (inline or a file; several statements in order) with :name parameters."""
+        """Run SQL (inline or a file; several statements in order) with :name parameters;
+        ``fetch_rows`` puts the first rows of the last statement's result in the report."""
         values = {k: _param_text(v) for k, v in args.parameters.items()}
         steps = [
             SqlStep(s.text, {name: values[name] for name in s.parameters})
             for s in args.statements()
         ]
         reports = self._run(ctx, steps)
-        return {"statement_ids": [r["id"] for r in reports], "statements": reports}
+        output: dict[str, Any] = {
+            "statement_ids": [r["id"] for r in reports],
+            "statements": reports,
+        }
+        if args.fetch_rows and reports[-1]["has_result_set"]:
+            output["result"] = fetch_rows(self.client, reports[-1]["id"], args.fetch_rows)
+        return output
 
     @task
     def create_schema(self, args: CreateSchemaArgs, ctx: TaskContext) -> dict[str, Any]:

@@ -90,6 +90,9 @@ class ExecuteSqlArgs(Params):
     parameters: dict[str, ParamValue] = Field(
         default_factory=dict, description="Values for :name placeholders"
     )
+    fetch_rows: int = Field(
+        0, ge=0, le=1000, description="Rows of the last statement's result to report"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ExecuteSqlArgs:
