@@ -110,14 +110,18 @@ class CrawlRunner:
         started = time.monotonic()
         state = self.ctx.state
         crawler = self._get()
-        if state.get("started"):
+        busy = crawler.get("State") in _BUSY
+        if not state.get("started"):
+            state.set("previous", _start_time(crawler))
+            state.set("joined", busy)
+            state.set("started", True)  # saved before the call: a kill after it re-attaches
+            joined = busy or not self._start()
+        elif not busy and _start_time(crawler) == state.get("previous"):
+            joined = not self._start()  # the earlier start never reached Glue
+        else:
             self.ctx.logger.info("re-attaching to the crawl of %s", self.args.name)
             joined = bool(state.get("joined"))
-        else:
-            state.set("previous", _start_time(crawler))
-            joined = crawler.get("State") in _BUSY or not self._start()
-            state.set("joined", joined)
-            state.set("started", True)
+        state.set("joined", joined)
         if not joined:
             self.ctx.on_cancel(self._stop)  # only a crawl this task started is stopped
         self.seen_running = joined
