@@ -69,6 +69,17 @@ def create(table: dict[str, Any], **args: Any) -> dict[str, Any]:
             "unsafe name",
         ),
         (
+            {
+                "task": "add_partitions",
+                "args": {
+                    "table": "t",
+                    "partitions": [{"values": {"dt": "1"}}, {"values": {"day": "2"}}],
+                },
+            },
+            "args.partitions",
+            "partition 1 has keys ['day'], the first has ['dt']",
+        ),
+        (
             {"task": "add_partitions", "args": {"table": "t", "partitions": []}},
             "args.partitions",
             "at least 1",

@@ -150,13 +150,8 @@ class AthenaExecutor(Executor):
     @task
     def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:
         """Add partitions (those present already are kept), ``batch_size`` per statement."""
-        keys = list(args.partitions[0].values)
         entries: list[tuple[dict[str, Any], str | None]] = []
-        for number, partition in enumerate(args.partitions):
-            if list(partition.values) != keys:
-                raise TaskError(
-                    f"partition {number} has keys {list(partition.values)}, the first has {keys}"
-                )
+        for partition in args.partitions:
             location = partition.location
             if location is None and args.location is not None:
                 base = args.location if args.location.endswith("/") else args.location + "/"

@@ -105,6 +105,17 @@ class AddPartitionsArgs(Params):
     location: S3Url | None = None
     batch_size: int = Field(100, ge=1, le=1000, description="Partitions per ALTER TABLE")
 
+    @field_validator("partitions")
+    @classmethod
+    def _same_keys(cls, value: list[Partition]) -> list[Partition]:
+        keys = list(value[0].values) if value else []
+        for number, partition in enumerate(value):
+            if list(partition.values) != keys:
+                raise ValueError(
+                    f"partition {number} has keys {list(partition.values)}, the first has {keys}"
+                )
+        return value
+
 
 class RunQueryArgs(QueryText):
     """``run_query``: the SQL, and an optional ``output`` file (.csv, .json, .jsonl)
