@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 SCRIPT = "CREATE TABLE IF NOT EXISTS t (x INT); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"
@@ -109,11 +108,13 @@ def _start_cli(routine_file: Any, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+def _wait_for_log(process: subprocess.Popen[str], text: str) -> None:
+    """Read the run's log until a line holds ``text`` (the run goes on meanwhile)."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if text in line:
+            return
+    raise AssertionError(f"the run ended without logging {text!r}")
 
 
 def test_a_killed_run_re_attaches_to_its_statement(
@@ -123,8 +124,7 @@ def test_a_killed_run_re_attaches_to_its_statement(
     path = lake.routine_file(rs_routine([_sql_task()]))
     process = _start_cli(path, dict(os.environ))
     try:
-        _wait_for(lambda: len(data_api.statements) == 2)
-        time.sleep(0.1)  # the id is saved before the first poll; let it poll a little
+        _wait_for_log(process, "statement 2 sent")  # logged once its id is saved
     finally:
         process.kill()
         process.communicate()
@@ -144,8 +144,7 @@ def test_ctrl_c_cancels_the_statement(data_api: Any, rs_routine: Any, lake: Any)
     path = lake.routine_file(rs_routine([_sql_task()]))
     process = _start_cli(path, dict(os.environ))
     try:
-        _wait_for(lambda: len(data_api.statements) == 1)
-        time.sleep(0.2)  # let it save the id and poll
+        _wait_for_log(process, "statement 1 sent")
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -164,8 +163,7 @@ def test_a_saved_statement_the_service_forgot_is_sent_again(
     path = lake.routine_file(rs_routine([_sql_task()]))
     process = _start_cli(path, dict(os.environ))
     try:
-        _wait_for(lambda: len(data_api.statements) == 1)
-        time.sleep(0.1)
+        _wait_for_log(process, "statement 1 sent")
     finally:
         process.kill()
         process.communicate()
