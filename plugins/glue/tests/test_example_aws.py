@@ -126,3 +126,14 @@ def test_the_readme_command_runs_the_example(tmp_path: Path) -> None:
     assert result["status"] == "succeeded"
     assert [t["executor"] for t in result["tasks"]][-1] == "glue_job"
     assert all(t["status"] == "succeeded" for t in result["tasks"])
+
+
+def test_validating_the_example_loads_no_aws_sdk() -> None:
+    code = (
+        "import sys; from lakeroutine.cli import main; "
+        f"assert main(['validate', {str(EXAMPLE / 'routine.json')!r}]) == 0; "
+        "print(sorted(m for m in ('boto3', 'botocore', 'pyarrow', 'moto') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
