@@ -150,7 +150,7 @@ class GlueExecutor(Executor):
         }
 
     @task
-    def create_or_update_job(self, args: CreateOrUpdateJobArgs, ctx: TaskContext) -> dict:
+    def create_or_update_job(self, args: CreateOrUpdateJobArgs, ctx: TaskContext) -> dict[str, Any]:
         """Create a Glue job; update an existing one only with ``if_exists: update``."""
         return jobs.create_or_update_job(self.client, args, ctx)
 

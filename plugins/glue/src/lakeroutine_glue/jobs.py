@@ -59,7 +59,9 @@ def _differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     return changed
 
 
-def create_or_update_job(client: Any, args: CreateOrUpdateJobArgs, ctx: TaskContext) -> dict:
+def create_or_update_job(
+    client: Any, args: CreateOrUpdateJobArgs, ctx: TaskContext
+) -> dict[str, Any]:
     """Create the job, or skip, update or refuse an existing one as ``args.if_exists`` says."""
     wanted = job_definition(args)
     return create_or_update(
