@@ -1,0 +1,117 @@
+"""Connecting to AWS, shared by every AWS executor: connection params and boto3 clients.
+
+Anything a routine leaves unset falls back to the standard AWS environment
+(``AWS_PROFILE``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, ``AWS_RETRY_MODE``,
+``AWS_MAX_ATTEMPTS``, the config files). boto3 is imported only when a client is made, so
+validating a routine stays light. Credential values in use are masked in what boto3,
+botocore and urllib3 log (botocore logs signed headers at DEBUG).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from lakeroutine.executor import Params
+from lakeroutine.redact import RedactingFilter, Redactor
+
+LIBRARY_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+class AwsConnection(Params):
+    """Where and as whom an AWS executor connects. Subclass it for an executor's params."""
+
+    region_name: str | None = Field(None, description="AWS region (default: the environment's)")
+    profile_name: str | None = Field(None, description="AWS profile (default: the environment's)")
+    endpoint_url: str | None = Field(
+        None, description="Service endpoint (a VPC endpoint, or a local emulator)"
+    )
+    retry_mode: Literal["legacy", "standard", "adaptive"] | None = Field(
+        None, description="botocore retry mode (default: AWS_RETRY_MODE or the profile's)"
+    )
+    max_attempts: int | None = Field(
+        None, ge=1, le=100, description="Attempts per call (default: AWS_MAX_ATTEMPTS or 3)"
+    )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+@functools.lru_cache(maxsize=8)
+def session_for(profile_name: str | None, region_name: str | None) -> Any:
+    """One boto3 session per profile and region: a session loads each service model once
+    (about 0.2 s), and clients made from one session share its credential cache."""
+    import boto3
+
+    return boto3.session.Session(profile_name=profile_name, region_name=region_name)
+
+
+def make_client(service: str, connection: AwsConnection, **config: Any) -> Any:
+    """A boto3 client for ``service`` as ``connection`` says; ``config`` goes to botocore's
+    ``Config`` (timeouts, pool size). Credentials it uses are masked in library logs."""
+    from botocore.config import Config
+
+    retries = {
+        key: value
+        for key, value in (
+            ("mode", connection.retry_mode),
+            ("total_max_attempts", connection.max_attempts),
+        )
+        if value is not None
+    }
+    if retries:  # otherwise AWS_RETRY_MODE / AWS_MAX_ATTEMPTS / the profile decide
+        config["retries"] = retries
+    session = session_for(connection.profile_name, connection.region_name)
+    client = session.client(service, endpoint_url=connection.endpoint_url, config=Config(**config))
+    guard_library_logs(credential_values(session))
+    return client
+
+
+def credential_values(session: Any) -> list[str]:
+    """The credential values a session resolves to (to keep out of any message), if any."""
+    try:
+        credentials = session.get_credentials()
+    except Exception:
+        return []
+    if credentials is None:
+        return []
+    frozen = credentials.get_frozen_credentials()
+    return [v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v]
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError (or its HTTP status), else ''."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+_library_redactor = Redactor()
+_guarded: set[str] = set()
+_guard_lock = threading.Lock()
+
+
+def guard_library_logs(secrets: list[str]) -> None:
+    """Mask ``secrets`` in what boto3, botocore and urllib3 log. A filter goes on each of
+    their loggers, because a logger's filters do not see records its children propagate."""
+    with _guard_lock:
+        _library_redactor.add(secrets)
+        names = [
+            name
+            for name in list(logging.Logger.manager.loggerDict)
+            if name.split(".")[0] in LIBRARY_LOGGERS
+        ]
+        for name in [*LIBRARY_LOGGERS, *names]:
+            if name not in _guarded:
+                logging.getLogger(name).addFilter(RedactingFilter(_library_redactor))
+                _guarded.add(name)
