@@ -56,6 +56,23 @@ class Bucket:
         keys = [k for k in list(backend.buckets[self.name].keys.keys()) if k.startswith(prefix)]
         return {k[len(prefix) :]: backend.get_object(self.name, k).value for k in keys}
 
+    def put_multipart(self, key: str, body: bytes, part_size: int = 5 * 1024 * 1024) -> None:
+        """An object uploaded in parts: its ETag is not its MD5 (``md5-of-md5s-N``)."""
+        upload = self.client.create_multipart_upload(Bucket=self.name, Key=key)["UploadId"]
+        parts = []
+        for number, start in enumerate(range(0, len(body), part_size), 1):
+            answer = self.client.upload_part(
+                Bucket=self.name,
+                Key=key,
+                UploadId=upload,
+                PartNumber=number,
+                Body=body[start : start + part_size],
+            )
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self.client.complete_multipart_upload(
+            Bucket=self.name, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+        )
+
     def keys(self, prefix: str = "") -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         return [

@@ -40,9 +40,13 @@ def assert_faults_were_injected(faulty) -> None:
 
 def test_s3_to_s3_under_faults(bucket, routine, run, proxy, retries):
     originals = {f"d{i % 3}/o{i:03}.csv": f"id\n{i}\n".encode() for i in range(SMALL)}
-    originals["big/a.bin"] = os.urandom(11 * MiB)  # multipart copy (UploadPartCopy)
     for rel, body in originals.items():
         bucket.fill([f"landing/{rel}"], body)
+    # Copied with UploadPartCopy: one above the copy threshold, one uploaded in parts.
+    originals["big/a.bin"] = os.urandom(11 * MiB)
+    bucket.fill(["landing/big/a.bin"], originals["big/a.bin"])
+    originals["big/parts.bin"] = os.urandom(6 * MiB)
+    bucket.put_multipart("landing/big/parts.bin", originals["big/parts.bin"])
     bucket.fill(["landing_archive/d0/o000.csv"], b"archived by an earlier run")
     faulty = proxy(fault_rate=FAULT_RATE, seed=3)
 

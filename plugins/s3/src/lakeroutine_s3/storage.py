@@ -192,13 +192,19 @@ class S3Storage:
         return existing if existing.etag == expected else None
 
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
-        """Server-side copy of the listed version of ``source`` (pinned by its ETag)."""
+        """Server-side copy of the listed version of ``source`` (pinned by its ETag).
+
+        The copy keeps the source's ETag wherever S3 allows it (a multipart source is
+        copied with its own part layout), so the ETag verifies the copy and tells later
+        whether an object already at ``url`` is this very copy."""
         src, dst = urls.parse(source.url), urls.parse(url)
         copy_source = {"Bucket": src.bucket, "Key": src.key}
         try:
             if not overwrite and self.settings.check_absent_before_copy:
                 self._refuse_existing(url)
-            if source.size > self.settings.multipart_copy_threshold:
+            if source.size > self.settings.multipart_copy_threshold or _is_multipart_etag(
+                source.etag
+            ):
                 return self._copy_multipart(source, copy_source, url, overwrite=overwrite)
             kwargs: dict[str, Any] = {}
             if source.etag:
@@ -211,9 +217,8 @@ class S3Storage:
         except Exception as exc:
             raise self._copy_error(exc, source, url, overwrite) from None
         etag = unquoted(answer.get("CopyObjectResult", {}).get("ETag"))
-        if _is_multipart_etag(source.etag) or answer.get("ServerSideEncryption") == "aws:kms":
-            # The copy's ETag cannot equal the source's: verify by size with one HEAD (rare:
-            # such objects are large or KMS-encrypted).
+        if answer.get("ServerSideEncryption") == "aws:kms" and etag != source.etag:
+            # KMS-encrypted objects' ETags are not their MD5: verify by size (one HEAD).
             return self._verified_size(url, source.size)
         return self._info(url, source.size, etag)
 
@@ -239,28 +244,53 @@ class S3Storage:
     def _copy_multipart(
         self, source: FileInfo, copy_source: dict[str, str], url: str, *, overwrite: bool
     ) -> FileInfo:
+        """UploadPartCopy in the source's own part layout when it has one (its ETag then
+        carries over), else in ``multipart_copy_part_size`` parts (verified by size)."""
         dst = urls.parse(url)
-        head = self.client.head_object(
-            Bucket=copy_source["Bucket"],
-            Key=copy_source["Key"],
-            **({"IfMatch": quoted(source.etag)} if source.etag else {}),
-        )
+        pin = {"IfMatch": quoted(source.etag)} if source.etag else {}
+        head = self.client.head_object(Bucket=copy_source["Bucket"], Key=copy_source["Key"], **pin)
         extra: dict[str, Any] = {"Metadata": head.get("Metadata", {})}
         if head.get("ContentType"):
             extra["ContentType"] = head["ContentType"]
-        transfers.copy_parts(
+        part_size = self._source_part_size(source, copy_source)
+        answer = transfers.copy_parts(
             self.client,
             copy_source,
             source.etag,
             dst.bucket,
             dst.key,
             source.size,
-            self.settings.multipart_copy_part_size,
+            part_size or self.settings.multipart_copy_part_size,
             self.settings.multipart_concurrency,
             overwrite=overwrite,
             extra=extra,
         )
+        etag = unquoted(answer.get("ETag"))
+        if etag is None:  # a lost reply's retry found the upload completed: look
+            written = self.stat(url)
+            etag = written.etag if written else None
+        if etag is not None and etag == source.etag:
+            return self._info(url, source.size, etag)
         return self._verified_size(url, source.size)
+
+    def _source_part_size(self, source: FileInfo, copy_source: dict[str, str]) -> int | None:
+        """The part size a multipart source was uploaded with (from its first part), if
+        its parts are even (all but the last): copying in the same parts keeps its ETag."""
+        if not _is_multipart_etag(source.etag):
+            return None
+        count = (source.etag or "").rsplit("-", 1)[1]
+        if not count.isdigit():
+            return None
+        parts = int(count)
+        # Not pinned with IfMatch (moto compares it with the part's own ETag); the parts
+        # themselves are copied with CopySourceIfMatch.
+        first = self.client.head_object(
+            Bucket=copy_source["Bucket"], Key=copy_source["Key"], PartNumber=1
+        )
+        size = int(first["ContentLength"])
+        if size <= 0 or -(-source.size // size) != parts:
+            return None
+        return size
 
     def _refuse_existing(self, url: str) -> None:
         if self.stat(url) is not None:
