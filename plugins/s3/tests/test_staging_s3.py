@@ -246,3 +246,30 @@ def test_s3a_urls_name_the_same_buckets(bucket, routine, run):
     assert bucket.objects("staging/sales/") == as_bytes(FILES)
     assert bucket.objects("landing/sales_archive/") == as_bytes(FILES)
     assert bucket.objects("landing/sales/") == {}
+
+
+def test_a_local_archive_copy_left_by_a_killed_run_is_not_doubled(bucket, routine, run, lake):
+    """S3 landing, local archive: a killed run had already written the archive copy. The
+    rerun finds those very bytes there (MD5 against the S3 ETag) and archives once."""
+    land(bucket)
+    archive = lake.root / "archive"
+    (archive / "day0").mkdir(parents=True)
+    (archive / "day0" / "sales_0.csv").write_text(FILES["day0/sales_0.csv"])
+    (archive / "day1").mkdir()
+    (archive / "day1" / "sales_1.csv").write_text("an earlier file of that name")
+
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales/",
+            archive_directory=str(archive),
+        )
+    )
+
+    assert result.status == "succeeded", result.tasks
+    archived = lake.files(archive)
+    assert archived.pop("day1/sales_1.csv") == b"an earlier file of that name"
+    renamed = [k for k in archived if k.startswith("day1/sales_1.")]
+    assert len(renamed) == 1 and archived.pop(renamed[0]) == FILES["day1/sales_1.csv"].encode()
+    assert archived == {k: v for k, v in as_bytes(FILES).items() if k != "day1/sales_1.csv"}
+    assert bucket.objects("landing/") == {}

@@ -9,6 +9,7 @@ then archives or deletes only journalled files that are still the version staged
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import logging
 import os
 import posixpath
@@ -34,6 +35,20 @@ from lakeroutine.types import Location
 log = logging.getLogger("lakeroutine.staging")
 
 DELETE_BATCH = 1000  # landing files finished per chunk (S3 deletes at most 1,000 keys a call)
+
+
+def _is_md5(token: str | None) -> bool:
+    """A content token that is the MD5 of the bytes (a one-part S3 ETag)."""
+    text = token or ""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
+def _md5_of(path: str) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _dir_key(location: str) -> str:
@@ -428,6 +443,8 @@ class StagingExecutor(Executor):
             return archived.etag == source.etag
         if scheme_of(archived.url) == "file" and scheme_of(source.url) == "file":
             return filecmp.cmp(archived.url, source.url, shallow=False)
+        if scheme_of(archived.url) == "file" and _is_md5(source.etag):
+            return _md5_of(archived.url) == source.etag  # e.g. an S3 object's ETag
         return False
 
     def _archive_copy(self, info: FileInfo, url: str) -> FileInfo:
