@@ -6,6 +6,8 @@ Enable with ``pytest_plugins = ["lakeroutine.testing"]`` in a ``conftest.py``.
 - ``moto_endpoint``: moto's server on loopback (real HTTP), with fake credentials and
   ``AWS_ENDPOINT_URL`` set for the test, reset after it; yields the endpoint URL.
 - ``run``: runs a routine dict or file with a fresh plugin registry and returns the result.
+- ``unavailable_endpoint``: an endpoint answering every request 503, counting the attempts.
+- ``aws_profile``: a named profile (own region and credentials) and no AWS variables set.
 """
 
 from __future__ import annotations
@@ -114,3 +116,89 @@ def run() -> Callable[..., Any]:
         return run_routine(source, registry=registry, **kwargs)
 
     return runner
+
+
+class UnavailableEndpoint:
+    """A JSON-protocol AWS endpoint on loopback (Glue, Data API, Athena...) that answers every
+    request 503 and counts them: how many attempts a client makes, over real HTTP."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.requests.append(self.headers.get("X-Amz-Target") or self.path)
+                body = b'{"__type": "ServiceUnavailableException", "message": "unavailable"}'
+                self.send_response(503)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.requests: list[str] = []
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def unavailable_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnavailableEndpoint]:
+    """An ``UnavailableEndpoint``; botocore's retry back-off is made instant (the attempts
+    are still real), fake credentials are set."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    for key, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    endpoint = UnavailableEndpoint()
+    try:
+        yield endpoint
+    finally:
+        endpoint.close()
+
+
+AWS_PROFILE = {
+    "name": "lakeroutine-test",
+    "region": "eu-west-1",
+    "aws_access_key_id": "profile-access-key",
+    "aws_secret_access_key": "profile-secret-key",
+    "aws_session_token": "profile-session-token",
+}
+
+
+@pytest.fixture
+def aws_profile(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """A named AWS profile (``AWS_PROFILE`` above: its own region and credentials) in a config
+    file, with the region and credential variables unset, so only ``profile_name`` gives
+    them; clients still go to moto. Returns the profile's values."""
+    from lakeroutine.aws import session_for
+
+    config = tmp_path / "aws-config"
+    lines = [f"[profile {AWS_PROFILE['name']}]"]
+    lines += [f"{key} = {value}" for key, value in AWS_PROFILE.items() if key != "name"]
+    config.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for key in FAKE_AWS_ENV:
+        if key != "AWS_EC2_METADATA_DISABLED":
+            monkeypatch.delenv(key, raising=False)
+    session_for.cache_clear()  # sessions are cached per profile: read this file afresh
+    try:
+        yield dict(AWS_PROFILE)
+    finally:
+        session_for.cache_clear()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from lakeroutine.aws import error_code
 from lakeroutine.context import TaskContext
 from lakeroutine.errors import TaskError
 
-from lakeroutine_glue.definitions import create_or_update, error_code
+from lakeroutine_glue.definitions import create_or_update
 from lakeroutine_glue.models import CreateOrUpdateCrawlerArgs, GlueParams, StartCrawlerArgs
 from lakeroutine_glue.waiting import CRAWL_FAILURES, poll
 

@@ -9,14 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lakeroutine.aws import error_code
 from lakeroutine.context import TaskContext
 from lakeroutine.errors import TaskError
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ClientError ('' for other exceptions)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
 
 
 def create_or_update(

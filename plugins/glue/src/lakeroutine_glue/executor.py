@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakeroutine.aws import error_code, make_client
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, task
 
 from lakeroutine_glue import catalog, crawlers, jobs
-from lakeroutine_glue.definitions import error_code
 from lakeroutine_glue.models import (
     AddPartitionsArgs,
     CreateDatabaseArgs,
@@ -42,11 +42,7 @@ class GlueExecutor(Executor):
     def client(self) -> Any:
         """The ``glue`` boto3 client, made on first use (boto3 loads lazily)."""
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client(
-                "glue", region_name=self.params.region_name, endpoint_url=self.params.endpoint_url
-            )
+            self._client = make_client("glue", self.params)
         return self._client
 
     def preflight(self, tasks: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
 from lakeroutine.tables import Identifier, TableSpec, check_name
 from lakeroutine.types import S3Url, check_s3_url
@@ -51,14 +52,13 @@ IfExists = Literal["skip", "update", "fail"]
 WorkerType = Literal["Standard", "G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X"]
 
 
-class GlueParams(Params):
-    """The catalog database the tasks work in, where Glue is, and how to wait on it."""
+class GlueParams(AwsConnection):
+    """The catalog database the tasks work in, where Glue is (``AwsConnection``: region,
+    profile, endpoint, retries), and how to wait on it."""
 
     database: Identifier | None = Field(
         None, description="Data Catalog database (catalog tasks and crawlers)"
     )
-    region_name: str | None = Field(None, description="AWS region (default: the environment's)")
-    endpoint_url: str | None = Field(None, description="Glue endpoint (moto, VPC endpoint)")
     poll_interval_s: float = Field(10.0, gt=0, le=600, description="Seconds between polls")
     max_wait_s: float = Field(
         6 * 3600.0, gt=0, description="Longest wait for a job run or crawl; then it is stopped"

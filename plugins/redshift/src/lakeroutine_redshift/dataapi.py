@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakeroutine.aws import error_code
 from lakeroutine.context import TaskContext, digest
 from lakeroutine.errors import TaskError
 
@@ -87,7 +88,7 @@ class StatementRunner:
         try:
             self.client.describe_statement(Id=statement_id)
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            code = error_code(exc)
             if code not in ("ResourceNotFoundException", "ValidationException"):
                 raise
             self.ctx.logger.warning(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakeroutine.aws import make_client
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.executor import Executor, task
 
@@ -42,13 +43,7 @@ class RedshiftExecutor(Executor):
     def client(self) -> Any:
         """The ``redshift-data`` boto3 client, made on first use (boto3 loads lazily)."""
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client(
-                "redshift-data",
-                region_name=self.params.region_name,
-                endpoint_url=self.params.endpoint_url,
-            )
+            self._client = make_client("redshift-data", self.params)
         return self._client
 
     def _run(self, ctx: TaskContext, steps: list[SqlStep]) -> list[dict[str, Any]]:

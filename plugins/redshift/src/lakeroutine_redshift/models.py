@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
 from lakeroutine.types import ExistingFile, S3Url
 from pydantic import AfterValidator, Field, model_validator
@@ -46,8 +47,9 @@ IamRole = Annotated[str, AfterValidator(_check_iam_role)]
 SingleChar = Annotated[str, AfterValidator(_check_single_char)]
 
 
-class RedshiftParams(Params):
-    """Where statements run: a provisioned cluster or a serverless workgroup, and as whom."""
+class RedshiftParams(AwsConnection):
+    """Where statements run: a provisioned cluster or a serverless workgroup, and as whom
+    (``AwsConnection``: region, profile, endpoint and retries of the Data API client)."""
 
     cluster_identifier: str | None = Field(None, description="Provisioned cluster to run on")
     workgroup_name: str | None = Field(None, description="Serverless workgroup to run on")
@@ -56,8 +58,6 @@ class RedshiftParams(Params):
     secret_arn: Annotated[str, AfterValidator(_check_secret_arn)] | None = Field(
         None, description="Secrets Manager secret holding the database credentials"
     )
-    region_name: str | None = Field(None, description="AWS region (default: the environment's)")
-    endpoint_url: str | None = Field(None, description="Data API endpoint (moto, VPC endpoint)")
     poll_interval_s: float = Field(2.0, gt=0, le=300, description="Seconds between polls")
     max_wait_s: float = Field(
         3600.0, gt=0, description="Longest wait for one statement; then it is cancelled"
