@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakeroutine.aws import error_code, make_client
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, task
@@ -58,8 +59,6 @@ class AthenaExecutor(Executor):
     @property
     def client(self) -> Any:
         if self._client is None:
-            from lakeroutine_athena.client import make_client
-
             self._client = make_client("athena", self.params)
         return self._client
 
@@ -94,14 +93,12 @@ class AthenaExecutor(Executor):
     def _check_bucket(self, url: str) -> None:
         from botocore.exceptions import ClientError
 
-        from lakeroutine_athena.client import make_client
-
         bucket = url[len("s3://") :].split("/", 1)[0]
         try:
             make_client("s3", self.params).head_bucket(Bucket=bucket)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            problem = "does not exist" if code in ("404", "NoSuchBucket") else f"is unusable: {exc}"
+            missing = error_code(exc) in ("404", "NoSuchBucket")
+            problem = "does not exist" if missing else f"is unusable: {exc}"
             raise RoutineError(
                 f"bucket {bucket!r} of output_location {problem}", field="params.output_location"
             ) from None

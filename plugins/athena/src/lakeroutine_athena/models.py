@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
 from lakeroutine.tables import Identifier, PartitionValues, QueryText, TableSpec
 from lakeroutine.types import Location, S3Url, check_s3_url
@@ -25,8 +26,9 @@ def _aws_name(value: str) -> str:
     return value
 
 
-class AthenaParams(Params):
-    """Where queries run and how long to wait for them."""
+class AthenaParams(AwsConnection):
+    """Where queries run and how long to wait for them (the connection: region_name,
+    profile_name, endpoint_url, retry_mode, max_attempts, from lakeroutine.aws)."""
 
     database: Identifier = Field("default", description="Database queries run in")
     output_location: S3Url | None = Field(
@@ -34,10 +36,6 @@ class AthenaParams(Params):
     )
     workgroup: str = Field("primary", description="Athena workgroup")
     catalog: str = Field("AwsDataCatalog", description="Data catalog")
-    region_name: str | None = Field(None, description="AWS region (else the environment's)")
-    endpoint_url: str | None = Field(
-        None, description="Endpoint of Athena and of the results-bucket check"
-    )
     poll_interval_s: float = Field(1.0, gt=0, le=60, description="Seconds between polls")
     max_wait_s: float = Field(3600.0, gt=0, description="Stop a query running longer")
     price_per_tb_usd: float = Field(PRICE_PER_TB_USD, ge=0, description="For the cost estimate")
@@ -47,13 +45,6 @@ class AthenaParams(Params):
     @classmethod
     def _names(cls, value: str) -> str:
         return _aws_name(value)
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
 
 
 class S3TableSpec(TableSpec):
