@@ -28,7 +28,7 @@ class S3Settings(BaseModel):
     max_attempts: int | None = Field(None, ge=1, le=100)
     connect_timeout: float | None = Field(None, gt=0)
     read_timeout: float | None = Field(None, gt=0)
-    max_pool_connections: int = Field(64, ge=1, le=1024)
+    max_pool_connections: int = Field(128, ge=1, le=1024)  # max_workers is at most 128
     multipart_threshold: int = Field(64 * MiB, ge=MIN_PART, le=MAX_COPY)
     multipart_chunksize: int = Field(16 * MiB, ge=MIN_PART, le=MAX_COPY)
     multipart_copy_threshold: int = Field(512 * MiB, ge=MIN_PART, le=MAX_COPY)
