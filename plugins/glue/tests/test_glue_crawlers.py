@@ -105,6 +105,18 @@ def test_max_wait_stops_the_crawl(run: Any, glue: Any, glue_routine: Any) -> Non
     assert crawl._status == "STOPPING"  # stop_crawler reached the service
 
 
+def test_max_wait_leaves_a_joined_crawl_running(
+    run: Any, glue: Any, glue_client: Any, glue_routine: Any
+) -> None:
+    glue.set_transition("glue::crawl", {"progression": "manual", "times": 100000})
+    assert run(glue_routine([_crawler()])).status == "succeeded"
+    glue_client.start_crawler(Name="sales_crawler")  # someone else's crawl
+    result = run(glue_routine([_crawl()], max_wait_s=0.1))
+    assert "did not finish within max_wait_s=0.1; left running" in result.tasks[0].error
+    (crawl,) = glue.backend.crawlers["sales_crawler"].crawls
+    assert crawl._status == "RUNNING"  # not stopped: this task did not start it
+
+
 def test_missing_crawler_fails_naming_it(run: Any, glue: Any, glue_routine: Any) -> None:
     result = run(glue_routine([_crawl(name="ghost"), "create_database"]))
     assert result.tasks[0].error == "Glue crawler 'ghost' does not exist"

@@ -175,6 +175,29 @@ def test_a_killed_run_re_attaches_to_the_job_run(
     assert result.tasks[0].output["run_id"] == job_run.job_run_id
 
 
+def test_a_rerun_after_the_run_failed_unwatched_starts_a_new_run(
+    run: Any, glue: Any, glue_routine: Any, lake: Any
+) -> None:
+    assert run(glue_routine([_job()])).status == "succeeded"
+    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
+    path = lake.routine_file(glue_routine([_start()]))
+    process = _cli(path)
+    try:
+        (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
+        glue.wait_for(lambda: job_run._tick >= 3)  # it is polling, its run id saved
+    finally:
+        process.kill()
+        process.communicate()
+    glue.fail_job_run(job_run, "FAILED", "OutOfMemory")  # while no one was waiting
+
+    glue.set_transition("glue::job_run", {"progression": "immediate"})
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    first, second = glue.job_runs("sales_to_redshift")
+    assert first is job_run and second.status == "SUCCEEDED"
+    assert result.tasks[0].output["run_id"] == second.job_run_id
+
+
 def test_ctrl_c_stops_the_job_run(run: Any, glue: Any, glue_routine: Any, lake: Any) -> None:
     assert run(glue_routine([_job()])).status == "succeeded"
     glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})

@@ -102,6 +102,21 @@ def _copy(**args: Any) -> dict[str, Any]:
             "args",
             "exactly one SELECT",
         ),
+        (
+            {},
+            [
+                {
+                    "task": "unload_to_s3",
+                    "args": {
+                        "query": "/* a comment */ DELETE FROM lake.sales",
+                        "destination": "s3://b/out/",
+                        "iam_role": ROLE,
+                    },
+                }
+            ],
+            "args",
+            "exactly one SELECT",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_sent(

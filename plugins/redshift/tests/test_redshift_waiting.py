@@ -10,6 +10,8 @@ import subprocess
 import sys
 from typing import Any
 
+from lakeroutine_redshift.emulator import end
+
 SCRIPT = "CREATE TABLE IF NOT EXISTS t (x INT); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"
 
 
@@ -137,6 +139,29 @@ def test_a_killed_run_re_attaches_to_its_statement(
     reports = result.tasks[0].output["statements"]
     assert reports[1]["id"] == waiting.id  # re-attached, not sent again
     assert len(data_api.statements) == 3
+
+
+def test_a_rerun_sends_again_a_statement_that_failed_unwatched(
+    run: Any, data_api: Any, rs_routine: Any, lake: Any
+) -> None:
+    data_api.rule = lambda s: None if "VALUES (1)" in s.query_string else ("FINISHED", 1)
+    path = lake.routine_file(rs_routine([_sql_task()]))
+    process = _start_cli(path, dict(os.environ))
+    try:
+        _wait_for_log(process, "statement 2 sent")
+    finally:
+        process.kill()
+        process.communicate()
+    waiting = data_api.statements[1]
+    end(waiting, "FAILED", "ERROR: deadlock detected")  # while no one was waiting
+
+    data_api.rule = lambda s: ("FINISHED", 1)
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    reports = result.tasks[0].output["statements"]
+    assert reports[0]["resumed"] is True
+    assert reports[1]["id"] != waiting.id  # sent again, not the failed one re-reported
+    assert data_api.sql[1:] == ["INSERT INTO t VALUES (1)"] * 2 + ["INSERT INTO t VALUES (2)"]
 
 
 def test_ctrl_c_cancels_the_statement(data_api: Any, rs_routine: Any, lake: Any) -> None:

@@ -134,7 +134,7 @@ class CrawlRunner:
             what=f"Glue crawler {self.args.name!r}",
             interval_s=self.params.poll_interval_s,
             max_wait_s=self.params.max_wait_s,
-            give_up=self._stop,
+            give_up=None if joined else self._stop,  # someone else's crawl is theirs
         )
         last = final.get("LastCrawl") or {}
         status = last.get("Status")

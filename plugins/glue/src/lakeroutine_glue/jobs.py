@@ -115,17 +115,29 @@ class JobRunner:
         return self._report(final, time.monotonic() - started)
 
     def _attach(self) -> str | None:
+        """The saved run of an earlier attempt, if Glue still knows it and it did not fail
+        (a run that failed while no one waited is reported and started afresh)."""
         run_id = self.ctx.state.get("run_id")
         if not run_id:
             return None
         try:
-            self.client.get_job_run(JobName=self.args.job_name, RunId=run_id)
+            job_run = self.client.get_job_run(JobName=self.args.job_name, RunId=run_id)["JobRun"]
         except Exception as exc:
             if error_code(exc) != "EntityNotFoundException":
                 raise
             self.ctx.state.delete("run_id")
             return None
-        self.ctx.logger.info("re-attaching to Glue job run %s", run_id)
+        state = job_run.get("JobRunState")
+        if state in JOB_RUN_FAILURES:
+            self.ctx.logger.warning(
+                "earlier Glue job run %s ended %s (%s); starting a new run",
+                run_id,
+                state,
+                job_run.get("ErrorMessage") or "no message from Glue",
+            )
+            self.ctx.state.delete("run_id")
+            return None
+        self.ctx.logger.info("re-attaching to Glue job run %s (%s)", run_id, state)
         return str(run_id)
 
     def _start(self) -> str:

@@ -2,7 +2,8 @@
 
 ``poll`` calls ``look()`` every ``poll_interval_s`` (sleeping with ``ctx.sleep`` so Ctrl-C
 and timeouts interrupt it) until it returns a result, and calls ``give_up()`` (stop the
-work) if ``max_wait_s`` passes first.
+work) if ``max_wait_s`` passes first; work this task did not start has no ``give_up``
+and is left running.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def poll(
     what: str,
     interval_s: float,
     max_wait_s: float,
-    give_up: Callable[[], None],
+    give_up: Callable[[], None] | None,
 ) -> T:
     """The first non-None ``look()``; TaskError naming ``what`` after ``max_wait_s``."""
     started = time.monotonic()
@@ -36,6 +37,10 @@ def poll(
         if result is not None:
             return result
         if time.monotonic() - started > max_wait_s:
-            give_up()
-            raise TaskError(f"{what} did not finish within max_wait_s={max_wait_s:g}; stopped")
+            if give_up is None:
+                outcome = "left running (this task did not start it)"
+            else:
+                give_up()
+                outcome = "stopped"
+            raise TaskError(f"{what} did not finish within max_wait_s={max_wait_s:g}; {outcome}")
         ctx.sleep(interval_s)

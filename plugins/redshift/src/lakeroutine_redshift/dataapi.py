@@ -81,18 +81,28 @@ class StatementRunner:
 
     def _reattach(self, index: int) -> str | None:
         """The saved id of statement ``index`` if the service still knows it (ids expire
-        after a day); else forget it so the statement is sent again."""
+        after a day) and it did not fail while no one waited; else forget it so the
+        statement is sent again."""
         statement_id = self.ctx.state.get(f"id:{index}")
         if not statement_id:
             return None
         try:
-            self.client.describe_statement(Id=statement_id)
+            desc = self.client.describe_statement(Id=statement_id)
         except Exception as exc:
             code = error_code(exc)
             if code not in ("ResourceNotFoundException", "ValidationException"):
                 raise
             self.ctx.logger.warning(
                 "statement %s is gone (%s); sending it again", statement_id, code
+            )
+            self._forget(index)
+            return None
+        if desc.get("Status") in FAILURES:
+            self.ctx.logger.warning(
+                "statement %s ended %s (%s); sending it again",
+                statement_id,
+                desc.get("Status"),
+                desc.get("Error") or "no reason given",
             )
             self._forget(index)
             return None

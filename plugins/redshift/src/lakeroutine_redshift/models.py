@@ -21,6 +21,9 @@ _SECRET_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
 )
 _PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_QUERY_START_RE = re.compile(
+    r"^(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(?:SELECT|WITH)\b", re.I | re.S
+)
 
 
 def _check_iam_role(value: str) -> str:
@@ -222,7 +225,7 @@ class UnloadArgs(Params):
     @model_validator(mode="after")
     def _check_query(self) -> UnloadArgs:
         statements = split_sql(self.query)
-        if len(statements) != 1:
+        if len(statements) != 1 or not _QUERY_START_RE.match(statements[0].text):
             raise ValueError("query must be exactly one SELECT statement")
         if statements[0].parameters:
             raise ValueError("UNLOAD cannot take :parameters")
