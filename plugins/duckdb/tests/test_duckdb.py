@@ -366,3 +366,29 @@ def test_schema_param_is_athenas_database(tmp_path: Path, run) -> None:
     db, table, query = outputs(run(routine(tmp_path, *tasks, schema="lake")))
     assert db["database"] == "lake" and table["table"] == "lake.sales"
     assert query["preview"] == [[4]]
+
+
+def test_ctrl_c_during_a_query_cancels_the_run(tmp_path: Path, run) -> None:
+    """DuckDB catches the signal itself and stops the query: the task is cancelled (not a
+    failure to retry) and the next task never starts."""
+    import os
+    import signal
+
+    slow = {
+        "task": "run_query",
+        "retries": 2,
+        "args": {"sql": "SELECT count(*) FROM range(3000000000) a WHERE a.range % 7 = 3"},
+    }
+    after = {"task": "run_query", "args": {"sql": "SELECT 1"}}
+    path = routine(tmp_path, slow, after)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        result = run(path)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 8  # the query (about 12 s) was stopped
+    assert result.status != "succeeded"
+    statuses = [(t.status, t.attempts) for t in result.tasks]
+    assert statuses == [("cancelled", 1), ("skipped", 0)], [t.error for t in result.tasks]

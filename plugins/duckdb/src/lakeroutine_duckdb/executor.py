@@ -7,7 +7,9 @@ the running query. duckdb is imported when the first task runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,19 +67,17 @@ class DuckDBExecutor(Executor):
     def _execute(self, ctx: TaskContext, sql: str, parameters: list[Any] | None = None) -> Any:
         """Run one statement (interrupted if the task is cancelled); DuckDB's errors become
         task errors."""
-        import duckdb
-
         ctx.check_cancelled()
         if self._watched is not ctx:  # one interrupt callback per task attempt
             ctx.on_cancel(self.con.interrupt)
             self._watched = ctx
-        try:
+        with duckdb_errors():
             return self.con.execute(sql, parameters or None)
-        except duckdb.Error as exc:
-            raise TaskError(f"DuckDB: {exc}") from None
 
     def _rows(self, ctx: TaskContext, sql: str, parameters: list[Any] | None = None) -> list:
-        return self._execute(ctx, sql, parameters).fetchall()
+        cursor = self._execute(ctx, sql, parameters)
+        with duckdb_errors():  # a query may run on while its rows are fetched
+            return cursor.fetchall()
 
     def _schema(self, name: str | None = None) -> str:
         """``"catalog"."schema"``: qualified, as a schema may share the file's name."""
@@ -165,7 +165,8 @@ class DuckDBExecutor(Executor):
         if args.output is None:
             cursor = self._execute(ctx, args.query, list(args.parameters))
             columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchmany(preview) if preview and columns else []
+            with duckdb_errors():
+                rows = cursor.fetchmany(preview) if preview and columns else []
             cursor.abort()  # the statement has run; the rest of its rows are not needed
             return {"columns": columns, "preview": [_jsonable(r) for r in rows]}
         return self._query_to_file(ctx, args, preview)
@@ -216,6 +217,22 @@ class DuckDBExecutor(Executor):
             "location": args.location,
             "rows": count,
         }
+
+
+@contextlib.contextmanager
+def duckdb_errors() -> Iterator[None]:
+    """DuckDB's errors as task errors; a signal (Ctrl-C, SIGTERM) that DuckDB caught while
+    running a query as the KeyboardInterrupt it was, so the run is cancelled, not failed."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise TaskError(f"DuckDB: {exc}") from None
+    except RuntimeError as exc:
+        if str(exc) == "Query interrupted":  # how DuckDB reports a signal it received
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _has_files(location: str, file_format: str) -> bool:
