@@ -153,9 +153,9 @@ def _cli(path: Any) -> subprocess.Popen[str]:
     )
 
 
-def test_a_killed_run_re_attaches_to_the_job_run(
-    run: Any, glue: Any, glue_routine: Any, lake: Any
-) -> None:
+def _killed_while_polling(run: Any, glue: Any, glue_routine: Any, lake: Any) -> tuple[Any, Any]:
+    """Start the job from the CLI, kill it (SIGKILL) while it polls the run, and return the
+    routine file and the run, still going (its id saved in the task's state)."""
     assert run(glue_routine([_job()])).status == "succeeded"
     glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
     path = lake.routine_file(glue_routine([_start()]))
@@ -166,6 +166,13 @@ def test_a_killed_run_re_attaches_to_the_job_run(
     finally:
         process.kill()
         process.communicate()
+    return path, job_run
+
+
+def test_a_killed_run_re_attaches_to_the_job_run(
+    run: Any, glue: Any, glue_routine: Any, lake: Any
+) -> None:
+    path, job_run = _killed_while_polling(run, glue, glue_routine, lake)
     assert job_run.status == "STARTING"
 
     glue.set_transition("glue::job_run", {"progression": "immediate"})
@@ -178,16 +185,7 @@ def test_a_killed_run_re_attaches_to_the_job_run(
 def test_a_rerun_after_the_run_failed_unwatched_starts_a_new_run(
     run: Any, glue: Any, glue_routine: Any, lake: Any
 ) -> None:
-    assert run(glue_routine([_job()])).status == "succeeded"
-    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
-    path = lake.routine_file(glue_routine([_start()]))
-    process = _cli(path)
-    try:
-        (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
-        glue.wait_for(lambda: job_run._tick >= 3)  # it is polling, its run id saved
-    finally:
-        process.kill()
-        process.communicate()
+    path, job_run = _killed_while_polling(run, glue, glue_routine, lake)
     glue.fail_job_run(job_run, "FAILED", "OutOfMemory")  # while no one was waiting
 
     glue.set_transition("glue::job_run", {"progression": "immediate"})

@@ -119,17 +119,22 @@ def _wait_for_log(process: subprocess.Popen[str], text: str) -> None:
     raise AssertionError(f"the run ended without logging {text!r}")
 
 
+def _kill_once_logged(routine_file: Any, text: str) -> None:
+    """Run the routine with the CLI and kill it (SIGKILL) once its log holds ``text``."""
+    process = _start_cli(routine_file, dict(os.environ))
+    try:
+        _wait_for_log(process, text)
+    finally:
+        process.kill()
+        process.communicate()
+
+
 def test_a_killed_run_re_attaches_to_its_statement(
     run: Any, data_api: Any, rs_routine: Any, lake: Any
 ) -> None:
     data_api.rule = lambda s: None if "VALUES (1)" in s.query_string else ("FINISHED", 1)
     path = lake.routine_file(rs_routine([_sql_task()]))
-    process = _start_cli(path, dict(os.environ))
-    try:
-        _wait_for_log(process, "statement 2 sent")  # logged once its id is saved
-    finally:
-        process.kill()
-        process.communicate()
+    _kill_once_logged(path, "statement 2 sent")  # logged once its id is saved
     waiting = data_api.statements[1]
     assert waiting.status == "STARTED"
 
@@ -146,12 +151,7 @@ def test_a_rerun_sends_again_a_statement_that_failed_unwatched(
 ) -> None:
     data_api.rule = lambda s: None if "VALUES (1)" in s.query_string else ("FINISHED", 1)
     path = lake.routine_file(rs_routine([_sql_task()]))
-    process = _start_cli(path, dict(os.environ))
-    try:
-        _wait_for_log(process, "statement 2 sent")
-    finally:
-        process.kill()
-        process.communicate()
+    _kill_once_logged(path, "statement 2 sent")
     waiting = data_api.statements[1]
     end(waiting, "FAILED", "ERROR: deadlock detected")  # while no one was waiting
 
@@ -186,12 +186,7 @@ def test_a_saved_statement_the_service_forgot_is_sent_again(
 
     data_api.rule = lambda s: None
     path = lake.routine_file(rs_routine([_sql_task()]))
-    process = _start_cli(path, dict(os.environ))
-    try:
-        _wait_for_log(process, "statement 1 sent")
-    finally:
-        process.kill()
-        process.communicate()
+    _kill_once_logged(path, "statement 1 sent")
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).read()  # the statement ids expire
     assert data_api.statements == []
