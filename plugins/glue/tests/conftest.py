@@ -98,6 +98,7 @@ class GlueEmulator:
         from moto.glue.responses import GlueResponse
 
         self.backend = glue_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        self._monkeypatch = monkeypatch
         self.partition_batches: list[int] = []
         original = GlueResponse.batch_create_partition
 
@@ -117,6 +118,20 @@ class GlueEmulator:
         self._threads: list[tuple[threading.Thread, threading.Event]] = []
 
     fail_job_run = staticmethod(fail_job_run)
+
+    def delay(self, operation: str, seconds: float) -> None:
+        """Make the emulator answer ``operation`` (e.g. ``start_job_run``) ``seconds`` late:
+        the request is handled at once, only the reply waits, as with a slow network."""
+        from moto.glue.responses import GlueResponse
+
+        original = getattr(GlueResponse, operation)
+
+        def slow(response: Any) -> Any:
+            answer = original(response)
+            time.sleep(seconds)
+            return answer
+
+        self._monkeypatch.setattr(GlueResponse, operation, slow)
 
     @staticmethod
     def set_transition(model: str, transition: dict[str, Any]) -> None:

@@ -172,3 +172,15 @@ def test_a_killed_run_re_attaches_to_its_crawl(
     assert glue.backend.crawlers["sales_crawler"].crawls == [crawl]  # not started again
     assert result.tasks[0].output["joined_running_crawl"] is False  # it is this task's crawl
     assert result.tasks[0].output["last_crawl_status"] == "SUCCEEDED"
+
+
+def test_a_timeout_while_the_start_is_in_flight_still_stops_the_crawl(
+    run: Any, glue: Any, glue_routine: Any
+) -> None:
+    glue.set_transition("glue::crawl", {"progression": "manual", "times": 100000})
+    assert run(glue_routine([_crawler()])).status == "succeeded"
+    glue.delay("start_crawler", 0.6)  # the timeout fires before the start is answered
+    result = run(glue_routine([{**_crawl(), "timeout_s": 0.2}]))
+    assert result.tasks[0].status == "failed"
+    (crawl,) = glue.wait_for(lambda: glue.backend.crawlers["sales_crawler"].crawls)
+    glue.wait_for(lambda: crawl._status == "STOPPING", timeout=5)

@@ -253,3 +253,15 @@ def test_a_task_timeout_stops_the_run(run: Any, glue: Any, glue_routine: Any) ->
     assert "did not finish within 0.3 s" in result.tasks[1].error
     (job_run,) = glue.job_runs("sales_to_redshift")
     assert job_run.status == "STOPPED"
+
+
+def test_a_timeout_while_the_start_is_in_flight_still_stops_the_run(
+    run: Any, glue: Any, glue_routine: Any
+) -> None:
+    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
+    assert run(glue_routine([_job()])).status == "succeeded"
+    glue.delay("start_job_run", 0.6)  # the timeout fires before the run id is known
+    result = run(glue_routine([{**_start(), "timeout_s": 0.2}]))
+    assert result.tasks[0].status == "failed"
+    (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
+    glue.wait_for(lambda: job_run.status == "STOPPED", timeout=5)

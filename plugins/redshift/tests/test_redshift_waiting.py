@@ -100,6 +100,31 @@ def test_timeout_cancels_the_running_statement(run: Any, data_api: Any, rs_routi
     assert statement.status == "ABORTED"
 
 
+def test_a_timeout_while_the_statement_is_sent_still_cancels_it(
+    run: Any, data_api: Any, rs_routine: Any, monkeypatch: Any
+) -> None:
+    import time
+
+    from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse as Response
+
+    original = Response.execute_statement
+
+    def slow(response: Any) -> Any:  # the emulator answers late, as over a slow network
+        answer = original(response)
+        time.sleep(0.6)
+        return answer
+
+    monkeypatch.setattr(Response, "execute_statement", slow)
+    data_api.rule = lambda s: None
+    result = run(rs_routine([_sql_task(timeout_s=0.2)]))
+    assert result.tasks[0].status == "failed"
+    deadline = time.monotonic() + 5
+    while not (data_api.statements and data_api.statements[0].status == "ABORTED"):
+        assert time.monotonic() < deadline, "the statement was not cancelled"
+        time.sleep(0.01)
+    assert len(data_api.statements) == 1
+
+
 def _start_cli(routine_file: Any, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "lakeroutine.cli", "run", str(routine_file)],

@@ -125,6 +125,9 @@ class CrawlRunner:
         state.set("joined", joined)
         if not joined:
             self.ctx.on_cancel(self._stop)  # only a crawl this task started is stopped
+            if self.ctx.cancelled:  # cancelled while the start was in flight
+                self._stop()
+                self.ctx.check_cancelled()
         self.seen_running = joined
         if not self.args.wait:
             return self._report(self._get(), joined, time.monotonic() - started)

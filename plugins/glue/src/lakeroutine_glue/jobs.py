@@ -165,6 +165,9 @@ class JobRunner:
         self.run_id = run_id
         self.ctx.state.set("run_id", run_id)
         self.ctx.logger.info("started Glue job %s run %s", self.args.job_name, run_id)
+        if self.ctx.cancelled:  # cancelled while the start was in flight: no stop saw the id
+            self._stop()
+            self.ctx.check_cancelled()
         return str(run_id)
 
     def _describe(self) -> dict[str, Any]:

@@ -132,6 +132,9 @@ class StatementRunner:
         self._current = statement_id
         state.set(f"id:{index}", statement_id)
         self.ctx.logger.info("statement %d sent: %s", index + 1, statement_id)
+        if self.ctx.cancelled:  # cancelled while it was being sent: no cancel saw its id
+            self._cancel_current()
+            self.ctx.check_cancelled()
         return str(statement_id)
 
     def _forget(self, index: int) -> None:
