@@ -182,6 +182,27 @@ def test_a_killed_run_re_attaches_to_the_job_run(
     assert result.tasks[0].output["run_id"] == job_run.job_run_id
 
 
+def test_a_run_killed_before_its_start_was_answered_re_attaches(
+    run: Any, glue: Any, glue_routine: Any, lake: Any
+) -> None:
+    assert run(glue_routine([_job()])).status == "succeeded"
+    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
+    glue.delay("start_job_run", 2)  # Glue started the run; its answer is not back yet
+    path = lake.routine_file(glue_routine([_start(arguments={"day": "2026-11-24"})]))
+    process = _cli(path)
+    try:
+        (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
+    finally:
+        process.kill()
+        process.communicate()
+
+    glue.set_transition("glue::job_run", {"progression": "immediate"})
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert glue.job_runs("sales_to_redshift") == [job_run]  # no second run
+    assert result.tasks[0].output["run_id"] == job_run.job_run_id
+
+
 def test_a_rerun_after_the_run_failed_unwatched_starts_a_new_run(
     run: Any, glue: Any, glue_routine: Any, lake: Any
 ) -> None:

@@ -92,7 +92,7 @@ class JobRunner:
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
         self.ctx.on_cancel(self._stop)  # before starting: Ctrl-C may come at any instant
-        self.run_id = self._attach() or self._start()
+        self.run_id = self._attach() or self._recover() or self._start()
         if not self.args.wait:
             return self._report(self._describe(), time.monotonic() - started)
         what = f"Glue job {self.args.job_name!r} run {self.run_id}"
@@ -140,7 +140,40 @@ class JobRunner:
         self.ctx.logger.info("re-attaching to Glue job run %s (%s)", run_id, state)
         return str(run_id)
 
+    def _recent_runs(self) -> list[dict[str, Any]]:
+        """The job's latest runs, newest first."""
+        try:
+            response = self.client.get_job_runs(JobName=self.args.job_name, MaxResults=50)
+        except Exception as exc:
+            if error_code(exc) == "EntityNotFoundException":
+                raise TaskError(f"Glue job {self.args.job_name!r} does not exist") from None
+            raise
+        return list(response.get("JobRuns", []))
+
+    def _recover(self) -> str | None:
+        """The run an earlier attempt started but was killed before saving its id (Glue
+        takes no idempotency token): a live run of the job, with this task's arguments,
+        that was not there before that start."""
+        before = self.ctx.state.get("runs_before_start")
+        if before is None:
+            return None
+        for job_run in self._recent_runs():
+            arguments = job_run.get("Arguments") or {}
+            if (
+                job_run["Id"] not in before
+                and job_run.get("JobRunState") not in JOB_RUN_FAILURES
+                and all(arguments.get(k) == v for k, v in self.args.arguments.items())
+            ):
+                run_id = str(job_run["Id"])
+                self.ctx.state.set("run_id", run_id)
+                self.ctx.state.delete("runs_before_start")
+                self.ctx.logger.info("re-attaching to Glue job run %s (its start was cut)", run_id)
+                return run_id
+        return None
+
     def _start(self) -> str:
+        if self.ctx.state.get("runs_before_start") is None:  # saved before the call
+            self.ctx.state.set("runs_before_start", [r["Id"] for r in self._recent_runs()])
         request: dict[str, Any] = {"JobName": self.args.job_name}
         if self.args.arguments:
             request["Arguments"] = dict(self.args.arguments)
@@ -164,6 +197,7 @@ class JobRunner:
             raise
         self.run_id = run_id
         self.ctx.state.set("run_id", run_id)
+        self.ctx.state.delete("runs_before_start")
         self.ctx.logger.info("started Glue job %s run %s", self.args.job_name, run_id)
         if self.ctx.cancelled:  # cancelled while the start was in flight: no stop saw the id
             self._stop()
