@@ -89,6 +89,8 @@ class FaultProxy:
         self.random = random.Random(seed)
         self.requests: list[Request] = []
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests handled at once
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -163,6 +165,16 @@ class FaultProxy:
                 self._reply(status, [("Content-Type", "application/xml")], body.encode())
 
             def _handle(self) -> None:
+                with proxy.lock:
+                    proxy.in_flight += 1
+                    proxy.most_in_flight = max(proxy.most_in_flight, proxy.in_flight)
+                try:
+                    self._serve()
+                finally:
+                    with proxy.lock:
+                        proxy.in_flight -= 1
+
+            def _serve(self) -> None:
                 body = self._read_body()
                 split = urlsplit(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}

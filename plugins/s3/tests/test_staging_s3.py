@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,20 @@ def test_a_local_archive_copy_left_by_a_killed_run_is_not_doubled(bucket, routin
     assert len(renamed) == 1 and archived.pop(renamed[0]) == FILES["day1/sales_1.csv"].encode()
     assert archived == {k: v for k, v in as_bytes(FILES).items() if k != "day1/sales_1.csv"}
     assert bucket.objects("landing/") == {}
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_copies_run_max_workers_at_a_time(bucket, routine, run, proxy, workers):
+    bucket.fill([f"landing/f{i:03}" for i in range(60)], b"x")
+    counting = proxy(before_forward=lambda request: time.sleep(0.005))  # overlap visibly
+    result = run(
+        routine(
+            parent_directory="s3://lake/landing/",
+            dump_directory="s3://lake/staging/",
+            archive_or_delete="delete",
+            endpoint_url=counting.url,
+            max_workers=workers,
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    assert counting.most_in_flight == workers
