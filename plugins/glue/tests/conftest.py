@@ -89,6 +89,22 @@ def fail_job_run(job_run: Any, state: str, message: str) -> None:
     job_run.status = state
 
 
+def fail_crawl(crawler: Any, status: str, message: str) -> None:
+    """End a moto crawler's last crawl as Glue reports a failed one: ``LastCrawl`` with
+    ``status`` (FAILED, CANCELLED) and ``ErrorMessage``; moto has neither, so the crawler
+    object becomes one that reports them."""
+    base = type(crawler)
+
+    class FailedCrawler(base):  # type: ignore[misc, valid-type]
+        def as_dict(self) -> dict[str, Any]:
+            data = super().as_dict()
+            data["LastCrawl"] = {**data["LastCrawl"], "Status": status, "ErrorMessage": message}
+            return data
+
+    crawler.__class__ = FailedCrawler
+    crawler.crawls[-1].status = "FAILED"  # moto's own ended state: the crawler is READY
+
+
 class GlueEmulator:
     """moto's Glue backend plus the missing operations, and helpers to drive runs."""
 
@@ -118,6 +134,7 @@ class GlueEmulator:
         self._threads: list[tuple[threading.Thread, threading.Event]] = []
 
     fail_job_run = staticmethod(fail_job_run)
+    fail_crawl = staticmethod(fail_crawl)
 
     def delay(self, operation: str, seconds: float) -> None:
         """Make the emulator answer ``operation`` (e.g. ``start_job_run``) ``seconds`` late:

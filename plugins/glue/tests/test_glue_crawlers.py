@@ -81,18 +81,23 @@ def test_a_second_crawl_runs_after_a_finished_one(
     assert len(glue.backend.crawlers["sales_crawler"].crawls) == 2
 
 
-def test_a_failed_crawl_fails_the_task(run: Any, glue: Any, glue_routine: Any) -> None:
+@pytest.mark.parametrize("status", ["FAILED", "CANCELLED"])
+def test_a_failed_crawl_fails_the_task_with_glue_s_message(
+    run: Any, glue: Any, glue_routine: Any, status: str
+) -> None:
     glue.set_transition("glue::crawl", {"progression": "manual", "times": 100000})
+    message = "Insufficient Lake Formation permission(s) on s3://lake/staging/sales/"
     glue.when(
         lambda: (
             glue.backend.crawlers.get("sales_crawler")
             and glue.backend.crawlers["sales_crawler"].crawls
+            and glue.backend.crawlers["sales_crawler"]
         ),
-        lambda crawls: setattr(crawls[-1], "status", "FAILED"),
+        lambda crawler: glue.fail_crawl(crawler, status, message),
     )
     result = run(glue_routine([_crawler(), _crawl(), "create_database"]))
     assert result.tasks[1].status == "failed"
-    assert "Glue crawler 'sales_crawler' crawl FAILED" in result.tasks[1].error
+    assert f"Glue crawler 'sales_crawler' crawl {status}: {message}" in result.tasks[1].error
     assert "logs: /aws-glue/crawlers, stream sales_crawler" in result.tasks[1].error
     assert result.tasks[2].status == "skipped"
 
