@@ -278,7 +278,7 @@ def test_a_local_archive_copy_left_by_a_killed_run_is_not_doubled(bucket, routin
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_copies_run_max_workers_at_a_time(bucket, routine, run, proxy, workers):
-    bucket.fill([f"landing/f{i:03}" for i in range(60)], b"x")
+    bucket.fill([f"landing/f{i:03}" for i in range(30)], b"x")
     counting = proxy(before_forward=lambda request: time.sleep(0.005))  # overlap visibly
     result = run(
         routine(
