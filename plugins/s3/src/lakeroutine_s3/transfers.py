@@ -27,10 +27,12 @@ STREAM_ATTEMPTS = 5  # reading a body can fail after botocore's own retries are 
 
 
 def quoted(etag: str) -> str:
+    """An ETag as S3 conditions want it (in double quotes)."""
     return etag if etag.startswith('"') else f'"{etag}"'
 
 
 def unquoted(etag: str | None) -> str | None:
+    """An ETag as lakeroutine compares it (no quotes), or None."""
     return etag.strip('"') if etag else None
 
 
