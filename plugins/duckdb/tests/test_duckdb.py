@@ -381,14 +381,20 @@ def test_ctrl_c_during_a_query_cancels_the_run(tmp_path: Path, run) -> None:
     }
     after = {"task": "run_query", "args": {"sql": "SELECT 1"}}
     path = routine(tmp_path, slow, after)
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+
+    def interrupt_once_the_query_runs() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if any(t.name.startswith("duckdb-query") for t in threading.enumerate()):
+                time.sleep(0.2)  # the slow query, not the connection's set-up statements
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.005)
+
     started = time.monotonic()
-    timer.start()
-    try:
-        result = run(path)
-    finally:
-        timer.cancel()
-    assert time.monotonic() - started < 8  # the query (about 12 s) was stopped
+    threading.Thread(target=interrupt_once_the_query_runs, daemon=True).start()
+    result = run(path)
+    assert time.monotonic() - started < 8  # the query (about 12 s) was stopped at once
     assert result.status != "succeeded"
     statuses = [(t.status, t.attempts) for t in result.tasks]
     assert statuses == [("cancelled", 1), ("skipped", 0)], [t.error for t in result.tasks]

@@ -7,9 +7,8 @@ the running query. duckdb is imported when the first task runs.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from lakeroutine.executor import Executor, task
 from lakeroutine.tables import partition_path, quote_identifier, quote_literal
 
 from lakeroutine_duckdb import sql as dsql
+from lakeroutine_duckdb.interrupt import Interruptible
 from lakeroutine_duckdb.models import (
     AddPartitionsArgs,
     CreateDatabaseArgs,
@@ -42,6 +42,7 @@ class DuckDBExecutor(Executor):
         self._con: Any = None
         self._catalog = ""
         self._watched: TaskContext | None = None
+        self._interruptible = Interruptible()
 
     @property
     def con(self) -> Any:
@@ -60,24 +61,39 @@ class DuckDBExecutor(Executor):
         return self._con
 
     def close(self) -> None:
+        self._interruptible.close()
         if self._con is not None:
             self._con.close()
             self._con = None
 
-    def _execute(self, ctx: TaskContext, sql: str, parameters: list[Any] | None = None) -> Any:
-        """Run one statement (interrupted if the task is cancelled); DuckDB's errors become
-        task errors."""
+    def _call(self, ctx: TaskContext, work: Callable[[Any], Any]) -> Any:
+        """``work(connection)``, stopped if the task is cancelled (its query interrupted);
+        DuckDB's errors become task errors."""
         ctx.check_cancelled()
+        con = self.con
         if self._watched is not ctx:  # one interrupt callback per task attempt
-            ctx.on_cancel(self.con.interrupt)
+            ctx.on_cancel(con.interrupt)
             self._watched = ctx
-        with duckdb_errors():
-            return self.con.execute(sql, parameters or None)
+        return self._interruptible.call(con, lambda: work(con))
 
     def _rows(self, ctx: TaskContext, sql: str, parameters: list[Any] | None = None) -> list:
-        cursor = self._execute(ctx, sql, parameters)
-        with duckdb_errors():  # a query may run on while its rows are fetched
-            return cursor.fetchall()
+        """Run one statement and fetch all its rows."""
+        return self._call(ctx, lambda con: con.execute(sql, parameters or None).fetchall())
+
+    def _first_rows(
+        self, ctx: TaskContext, sql: str, parameters: list[Any], limit: int
+    ) -> tuple[list[str], list[list[Any]]]:
+        """Run a query; its column names and its first ``limit`` rows (JSON-able)."""
+
+        def fetch(con: Any) -> tuple[list[str], list[Any]]:
+            cursor = con.execute(sql, parameters or None)
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchmany(limit) if limit and columns else []
+            cursor.abort()  # the statement has run; the rest of its rows are not needed
+            return columns, rows
+
+        columns, rows = self._call(ctx, fetch)
+        return columns, [_jsonable(r) for r in rows]
 
     def _schema(self, name: str | None = None) -> str:
         """``"catalog"."schema"``: qualified, as a schema may share the file's name."""
@@ -163,12 +179,8 @@ class DuckDBExecutor(Executor):
         """Run a query; its rows go to ``output`` if given, and the first few to the report."""
         preview = self.params.preview_rows
         if args.output is None:
-            cursor = self._execute(ctx, args.query, list(args.parameters))
-            columns = [d[0] for d in cursor.description or []]
-            with duckdb_errors():
-                rows = cursor.fetchmany(preview) if preview and columns else []
-            cursor.abort()  # the statement has run; the rest of its rows are not needed
-            return {"columns": columns, "preview": [_jsonable(r) for r in rows]}
+            columns, rows = self._first_rows(ctx, args.query, list(args.parameters), preview)
+            return {"columns": columns, "preview": rows}
         return self._query_to_file(ctx, args, preview)
 
     def _query_to_file(self, ctx: TaskContext, args: RunQueryArgs, preview: int) -> dict:
@@ -184,10 +196,8 @@ class DuckDBExecutor(Executor):
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
-        read = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[file_format]
-        cursor = self._execute(ctx, f"SELECT * FROM {read}(?) LIMIT {int(preview)}", [str(target)])
-        columns = [d[0] for d in cursor.description]
-        rows = [_jsonable(r) for r in cursor.fetchall()]
+        read_back = f"SELECT * FROM {dsql.READERS[file_format]}(?)"
+        columns, rows = self._first_rows(ctx, read_back, [str(target)], preview)
         return {"rows": count, "columns": columns, "preview": rows, "output": str(target)}
 
     @task
@@ -206,10 +216,9 @@ class DuckDBExecutor(Executor):
         copy = f"COPY (\n{args.query}\n) TO {quote_literal(target, 'duckdb')} {options}"
         count = self._rows(ctx, copy, list(args.parameters))[0][0]
         glob = quote_literal(dsql.files_glob(args.location, args.format), "duckdb")
-        read = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[args.format]
         view = (
             f"CREATE OR REPLACE VIEW {self._target(args.table)} AS "
-            f"SELECT * FROM {read}({glob}, hive_partitioning = true)"
+            f"SELECT * FROM {dsql.READERS[args.format]}({glob}, hive_partitioning = true)"
         )
         self._rows(ctx, view)
         return {
@@ -217,22 +226,6 @@ class DuckDBExecutor(Executor):
             "location": args.location,
             "rows": count,
         }
-
-
-@contextlib.contextmanager
-def duckdb_errors() -> Iterator[None]:
-    """DuckDB's errors as task errors; a signal (Ctrl-C, SIGTERM) that DuckDB caught while
-    running a query as the KeyboardInterrupt it was, so the run is cancelled, not failed."""
-    import duckdb
-
-    try:
-        yield
-    except duckdb.Error as exc:
-        raise TaskError(f"DuckDB: {exc}") from None
-    except RuntimeError as exc:
-        if str(exc) == "Query interrupted":  # how DuckDB reports a signal it received
-            raise KeyboardInterrupt from None
-        raise
 
 
 def _has_files(location: str, file_format: str) -> bool:

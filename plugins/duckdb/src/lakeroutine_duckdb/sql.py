@@ -10,6 +10,7 @@ from __future__ import annotations
 from lakeroutine.tables import TableSpec, parse_type, quote_identifier, quote_literal
 
 GLOBS = {"parquet": "*.parquet", "csv": "*.csv", "json": "*.json*"}
+READERS = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}
 
 
 def files_glob(location: str, file_format: str) -> str:
