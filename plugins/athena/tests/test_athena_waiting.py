@@ -239,3 +239,26 @@ def test_a_saved_token_is_sent_again(athena: Any, run) -> None:
     result = run(spec)
     assert result.status == "succeeded", result.tasks[0].error
     assert athena.tokens == ["t" * 40]
+
+
+def test_a_retry_after_a_timeout_starts_a_new_query(athena: Any, run, monkeypatch) -> None:
+    """Athena cancels a stopped query some time after StopQueryExecution answers. The
+    emulator here never does: a retry that re-attached to the stopped query would wait for
+    it (and succeed with it once it moves on); the retry must start its own query."""
+    from moto.athena.responses import AthenaResponse
+
+    stopped: list[str] = []
+
+    def slow_stop(self: AthenaResponse) -> str:
+        stopped.append(self._get_param("QueryExecutionId"))
+        athena.transitions(times=1)  # from now on, queries move on
+        return "{}"
+
+    monkeypatch.setattr(AthenaResponse, "stop_query_execution", slow_stop)
+    athena.transitions(times=10**6)
+    result = run(athena.routine({**QUERY, "timeout_s": 0.5, "retries": 1}))
+    assert result.status == "succeeded", result.tasks[0].error
+    first, second = athena.executions
+    assert stopped == [first.id]
+    output = result.tasks[0].output
+    assert output["query_execution_id"] == second.id and output["reattached"] is False

@@ -67,15 +67,23 @@ class QueryRunner:
         self.client = client
         self.params = params
         self.ctx = ctx
-        self._running: set[str] = set()
+        self._running: dict[str, str] = {}  # query id -> its step
         ctx.on_cancel(self.stop_running)
 
     def stop_running(self) -> None:
-        """Stop every query this task started that has not finished (on cancel)."""
-        for query_id in sorted(self._running):
+        """Stop every query this task is waiting for (on cancel) and forget it: Athena
+        cancels a query some time after StopQueryExecution, and a retry or a resumed run
+        must start a new query, not re-attach to the one being cancelled. A query that
+        could not be stopped is remembered, to be re-attached to."""
+        running, self._running = self._running, {}
+        for query_id, step in sorted(running.items()):
             self.ctx.logger.warning("stopping Athena query %s", query_id)
-            self.client.stop_query_execution(QueryExecutionId=query_id)
-        self._running.clear()
+            try:
+                self.client.stop_query_execution(QueryExecutionId=query_id)
+            except Exception as exc:  # best effort: say so, and try the others
+                self.ctx.logger.warning("could not stop Athena query %s: %s", query_id, exc)
+                continue
+            self._forget(step)
 
     def run(
         self,
@@ -90,9 +98,9 @@ class QueryRunner:
         query_id, reattached = self._attach(step)
         if query_id is None:
             query_id = self._start(sql, step, parameters, database)
-        self._running.add(query_id)
-        execution = self._wait(query_id, step)  # interrupted: stays in _running, stopped
-        self._running.discard(query_id)
+        self._running[query_id] = step
+        execution = self._wait(query_id)  # interrupted: stays in _running, stopped
+        self._running.pop(query_id, None)
         status = execution["Status"]
         state = status["State"]
         if state != "SUCCEEDED":
@@ -152,7 +160,7 @@ class QueryRunner:
         if parameters:
             request["ExecutionParameters"] = parameters
         query_id = self.client.start_query_execution(**request)["QueryExecutionId"]
-        self._running.add(query_id)
+        self._running[query_id] = step
         self.ctx.state.set(f"{step}.query_id", query_id)
         self.ctx.logger.info("started Athena query %s", query_id)
         return query_id
@@ -164,7 +172,7 @@ class QueryRunner:
     def _get(self, query_id: str) -> dict[str, Any]:
         return self.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
 
-    def _wait(self, query_id: str, step: str) -> dict[str, Any]:
+    def _wait(self, query_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.params.max_wait_s
         last_state = None
         while True:
@@ -176,9 +184,7 @@ class QueryRunner:
             if state in TERMINAL:
                 return execution
             if time.monotonic() >= deadline:
-                self.client.stop_query_execution(QueryExecutionId=query_id)
-                self._running.discard(query_id)
-                self._forget(step)
+                self.stop_running()
                 raise TaskError(
                     f"Athena query {query_id} still {state} after max_wait_s="
                     f"{self.params.max_wait_s:g} s: stopped it"
