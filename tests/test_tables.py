@@ -227,6 +227,9 @@ def test_query_text_inline_and_from_a_file(tmp_path) -> None:
         ({"sql_file": "unknown.sql"}, (), "unknown variable ${nope}"),
         ({"sql": "SELECT 1", "query": "DROP TABLE x"}, (), "not 'query'"),
         ({"sql": "SELECT ?", "parameters": [[1]]}, ("parameters", 0), "valid"),
+        ({"sql": "SELECT ?", "parameters": [1, float("nan")]}, ("parameters",), "parameter 1"),
+        ({"sql": "SELECT ?", "parameters": [float("-inf")]}, ("parameters",), "no SQL literal"),
+        ({"sql": "SELECT ?", "parameters": ["a\x00"]}, ("parameters",), "control character"),
     ],
 )
 def test_query_text_refuses_bad_input(tmp_path, data: dict, field: tuple, message: str) -> None:
@@ -246,6 +249,6 @@ def test_partition_values_are_names_and_folder_safe_values() -> None:
 
     adapter = TypeAdapter(PartitionValues)
     assert adapter.validate_python({"DT": "2024-01-01", "n": 3}) == {"dt": "2024-01-01", "n": 3}
-    for bad in ({"dt": "a/b"}, {"dt": ".hidden"}, {"d t": "x"}, {"dt": ""}):
+    for bad in ({"dt": "a/b"}, {"dt": ".hidden"}, {"d t": "x"}, {"dt": ""}, {"dt": "a\nb"}):
         with pytest.raises(ValidationError):
             adapter.validate_python(bad)

@@ -10,6 +10,7 @@ names or values. Dialects: ``"hive"`` (Athena DDL, Glue), ``"trino"`` (Athena qu
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -119,6 +120,8 @@ def sql_value(value: Any, dialect: Dialect) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} has no SQL literal: send NaN or infinity as text")
     if isinstance(value, (int, float)):
         return repr(value)
     return quote_literal(value, dialect)
@@ -516,7 +519,8 @@ def partition_path(values: dict[str, Any]) -> str:
     parts = []
     for key, value in values.items():
         text = str(value)
-        if not text or "/" in text or "\\" in text or text.startswith("."):
+        unsafe = any(ord(c) < 32 for c in text) or "/" in text or "\\" in text
+        if not text or unsafe or text.startswith("."):
             raise ValueError(f"partition value {text!r} of {key!r} cannot be a folder name")
         parts.append(f"{check_name(key, 'partition column')}={text}")
     return "/".join(parts) + "/"
@@ -593,6 +597,16 @@ class QueryText(BaseModel):
     @classmethod
     def _not_empty(cls, value: str | None) -> str | None:
         return None if value is None else check_sql(value)
+
+    @field_validator("parameters")
+    @classmethod
+    def _literals(cls, value: list[ParameterValue]) -> list[ParameterValue]:
+        for number, item in enumerate(value):
+            try:
+                sql_value(item, "trino")
+            except ValueError as exc:
+                raise ValueError(f"parameter {number}: {exc}") from None
+        return value
 
     def execution_parameters(self, dialect: Dialect) -> list[str]:
         """``parameters`` as SQL literals of ``dialect`` (for Athena's ExecutionParameters)."""

@@ -41,6 +41,11 @@ def create(table: dict[str, Any], **args: Any) -> dict[str, Any]:
         (create(TABLE, if_exists="maybe"), "args.if_exists", "skip"),
         ({"task": "run_query", "args": {"sql": "  -- nothing\n ; "}}, "args.sql", "SQL is empty"),
         ({"task": "run_query", "args": {}}, "args", "exactly one of 'sql' or 'sql_file'"),
+        (  # json.loads reads NaN; sent as a parameter it would be the bare word nan
+            {"task": "run_query", "args": {"sql": "SELECT ?", "parameters": [float("nan")]}},
+            "args.parameters",
+            "nan has no SQL literal",
+        ),
         (
             {"task": "run_query", "args": {"sql": "SELECT 1", "output": "rows.xlsx"}},
             "args.output",
