@@ -103,7 +103,7 @@ def test_validating_an_s3_routine_does_not_import_boto3(tmp_path):
 def test_a_url_without_bucket_is_a_validation_error(bucket, routine, run):
     with pytest.raises(RoutineError, match="no bucket name") as caught:
         run(s3_routine(routine, dump_directory="s3:///staging/"))
-    assert caught.value.field == "params.dump_directory" or "dump_directory" in str(caught.value)
+    assert "params.dump_directory" in str(caught.value)
 
 
 @pytest.mark.parametrize("which", ["parent_directory", "dump_directory", "archive_directory"])
