@@ -100,10 +100,12 @@ def test_validating_an_s3_routine_does_not_import_boto3(tmp_path):
 # -- bad input ---------------------------------------------------------------------------------
 
 
-def test_a_url_without_bucket_is_a_validation_error(bucket, routine, run):
+def test_a_url_without_bucket_is_a_validation_error(bucket, routine, run, proxy):
+    counting = proxy()
     with pytest.raises(RoutineError, match="no bucket name") as caught:
-        run(s3_routine(routine, dump_directory="s3:///staging/"))
+        run(s3_routine(routine, dump_directory="s3:///staging/", endpoint_url=counting.url))
     assert "params.dump_directory" in str(caught.value)
+    assert counting.count() == 0  # found while validating: nothing sent
 
 
 @pytest.mark.parametrize("which", ["parent_directory", "dump_directory", "archive_directory"])
