@@ -153,48 +153,34 @@ def _cli(path: Any) -> subprocess.Popen[str]:
     )
 
 
-def _killed_while_polling(run: Any, glue: Any, glue_routine: Any, lake: Any) -> tuple[Any, Any]:
-    """Start the job from the CLI, kill it (SIGKILL) while it polls the run, and return the
-    routine file and the run, still going (its id saved in the task's state)."""
+def _killed(
+    run: Any, glue: Any, glue_routine: Any, lake: Any, *, before_answer: bool = False
+) -> tuple[Any, Any]:
+    """Start the job from the CLI and kill it (SIGKILL) while it polls the run or, with
+    ``before_answer``, once Glue started the run but before its answer came back; return the
+    routine file and the run, still going."""
     assert run(glue_routine([_job()])).status == "succeeded"
     glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
-    path = lake.routine_file(glue_routine([_start()]))
+    if before_answer:
+        glue.delay("start_job_run", 2)
+    path = lake.routine_file(glue_routine([_start(arguments={"day": "2026-11-24"})]))
     process = _cli(path)
     try:
         (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
-        glue.wait_for(lambda: job_run._tick >= 3)  # it is polling
+        if not before_answer:
+            glue.wait_for(lambda: job_run._tick >= 3)  # it is polling
     finally:
         process.kill()
         process.communicate()
     return path, job_run
 
 
+@pytest.mark.parametrize("before_answer", [False, True])
 def test_a_killed_run_re_attaches_to_the_job_run(
-    run: Any, glue: Any, glue_routine: Any, lake: Any
+    run: Any, glue: Any, glue_routine: Any, lake: Any, before_answer: bool
 ) -> None:
-    path, job_run = _killed_while_polling(run, glue, glue_routine, lake)
+    path, job_run = _killed(run, glue, glue_routine, lake, before_answer=before_answer)
     assert job_run.status == "STARTING"
-
-    glue.set_transition("glue::job_run", {"progression": "immediate"})
-    result = run(path)
-    assert result.status == "succeeded", result.tasks[0].error
-    assert glue.job_runs("sales_to_redshift") == [job_run]  # no second run
-    assert result.tasks[0].output["run_id"] == job_run.job_run_id
-
-
-def test_a_run_killed_before_its_start_was_answered_re_attaches(
-    run: Any, glue: Any, glue_routine: Any, lake: Any
-) -> None:
-    assert run(glue_routine([_job()])).status == "succeeded"
-    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
-    glue.delay("start_job_run", 2)  # Glue started the run; its answer is not back yet
-    path = lake.routine_file(glue_routine([_start(arguments={"day": "2026-11-24"})]))
-    process = _cli(path)
-    try:
-        (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
-    finally:
-        process.kill()
-        process.communicate()
 
     glue.set_transition("glue::job_run", {"progression": "immediate"})
     result = run(path)
@@ -206,7 +192,7 @@ def test_a_run_killed_before_its_start_was_answered_re_attaches(
 def test_a_rerun_after_the_run_failed_unwatched_starts_a_new_run(
     run: Any, glue: Any, glue_routine: Any, lake: Any
 ) -> None:
-    path, job_run = _killed_while_polling(run, glue, glue_routine, lake)
+    path, job_run = _killed(run, glue, glue_routine, lake)
     glue.fail_job_run(job_run, "FAILED", "OutOfMemory")  # while no one was waiting
 
     glue.set_transition("glue::job_run", {"progression": "immediate"})
