@@ -252,3 +252,29 @@ def test_partition_values_are_names_and_folder_safe_values() -> None:
     for bad in ({"dt": "a/b"}, {"dt": ".hidden"}, {"d t": "x"}, {"dt": ""}, {"dt": "a\nb"}):
         with pytest.raises(ValidationError):
             adapter.validate_python(bad)
+
+
+def test_shared_add_partitions_args_locate_each_partition() -> None:
+    from lakeroutine.table_tasks import AddPartitionsArgs
+
+    args = AddPartitionsArgs.model_validate(
+        {
+            "table": "Sales",
+            "location": "s3://lake/sales",
+            "partitions": [
+                {"values": {"dt": "2024-01-01"}},
+                {"values": {"dt": "2024-01-02"}, "location": "s3://elsewhere/p/"},
+            ],
+        }
+    )
+    assert args.table == "sales"
+    assert args.located() == [
+        ({"dt": "2024-01-01"}, "s3://lake/sales/dt=2024-01-01/"),
+        ({"dt": "2024-01-02"}, "s3://elsewhere/p/"),
+    ]
+    unplaced = args.model_copy(update={"location": None})
+    assert unplaced.located()[0] == ({"dt": "2024-01-01"}, None)
+    with pytest.raises(ValidationError, match="partition 1 has keys"):
+        AddPartitionsArgs.model_validate(
+            {"table": "t", "partitions": [{"values": {"a": 1}}, {"values": {"b": 2}}]}
+        )

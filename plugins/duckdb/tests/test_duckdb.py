@@ -398,3 +398,29 @@ def test_ctrl_c_during_a_query_cancels_the_run(tmp_path: Path, run) -> None:
     assert result.status != "succeeded"
     statuses = [(t.status, t.attempts) for t in result.tasks]
     assert statuses == [("cancelled", 1), ("skipped", 0)], [t.error for t in result.tasks]
+
+
+def test_add_partitions_without_a_location_checks_the_tables_folders(tmp_path, run) -> None:
+    """As on Athena, a partition with no location of its own is in the table's folder."""
+    write_sales(tmp_path / "lake" / "sales")
+    create = {"task": "create_table", "args": {"table": TABLE}}
+
+    def add(dt: str) -> dict[str, Any]:
+        partition = {"values": {"dt": dt, "region": "eu"}}
+        return {"task": "add_partitions", "args": {"table": "sales", "partitions": [partition]}}
+
+    _, added = outputs(run(routine(tmp_path, create, add("2024-01-02"))))
+    assert added == {"table": "main.sales", "partitions": 1}
+    result = run(routine(tmp_path, add("2030-01-01")))
+    assert result.status == "failed"
+    missing = tmp_path / "lake" / "sales" / "dt=2030-01-01" / "region=eu"
+    assert result.tasks[0].error == f"partition folders without files: {missing}/"
+
+
+def test_partitions_with_differing_keys_are_refused(tmp_path: Path, run) -> None:
+    partitions = [{"values": {"dt": "2024-01-01"}}, {"values": {"region": "eu"}}]
+    task = {"task": "add_partitions", "args": {"table": "sales", "partitions": partitions}}
+    with pytest.raises(RoutineError) as info:
+        run(routine(tmp_path, task))
+    assert info.value.field == "args.partitions"
+    assert "partition 1 has keys ['region'], the first has ['dt']" in info.value.message

@@ -13,13 +13,13 @@ from lakeroutine.aws import error_code, make_client
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, task
+from lakeroutine.table_tasks import TableArgs
 from lakeroutine.tables import (
     hive_add_partitions,
     hive_create_database,
     hive_create_table,
     hive_drop_table,
     hive_repair_table,
-    partition_path,
 )
 
 from lakeroutine_athena.models import (
@@ -29,7 +29,6 @@ from lakeroutine_athena.models import (
     CreateTableArgs,
     CtasArgs,
     RunQueryArgs,
-    TableArgs,
 )
 from lakeroutine_athena.waiting import QueryOutcome, QueryRunner
 
@@ -147,13 +146,7 @@ class AthenaExecutor(Executor):
     @task
     def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:
         """Add partitions (those present already are kept), ``batch_size`` per statement."""
-        entries: list[tuple[dict[str, Any], str | None]] = []
-        for partition in args.partitions:
-            location = partition.location
-            if location is None and args.location is not None:
-                base = args.location if args.location.endswith("/") else args.location + "/"
-                location = base + partition_path(partition.values)
-            entries.append((dict(partition.values), location))
+        entries = args.located()
         runner = self._runner(ctx)
         outcomes = []
         for start in range(0, len(entries), args.batch_size):

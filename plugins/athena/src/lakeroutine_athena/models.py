@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from lakeroutine import table_tasks
 from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
-from lakeroutine.tables import Identifier, PartitionValues, QueryText, TableSpec
+from lakeroutine.tables import Identifier, QueryText, TableSpec
 from lakeroutine.types import Location, S3Url, check_s3_url
 from pydantic import Field, field_validator
 
@@ -66,46 +67,23 @@ class CreateDatabaseArgs(Params):
     location: S3Url | None = None
 
 
-class CreateTableArgs(Params):
-    """``create_table``: a table spec and what to do if the table exists."""
+class CreateTableArgs(table_tasks.CreateTableArgs):
+    """``create_table``: a table spec on S3 and what to do if the table exists."""
 
     table: S3TableSpec
-    if_exists: Literal["skip", "fail", "replace"] = "skip"
 
 
-class TableArgs(Params):
-    """Tasks on one existing table (``repair_table``, ``drop_table``)."""
-
-    table: Identifier
-
-
-class Partition(Params):
-    """One partition: its values and, optionally, its own location."""
-
-    values: PartitionValues = Field(min_length=1)
+class Partition(table_tasks.PartitionArgs):
+    """One partition: its values and, optionally, its own ``s3://`` location."""
 
     location: S3Url | None = None
 
 
-class AddPartitionsArgs(Params):
-    """``add_partitions``: partitions of ``table``; without their own location, each is
-    ``location`` + ``k=v/`` folders (hive style)."""
+class AddPartitionsArgs(table_tasks.AddPartitionsArgs):
+    """``add_partitions``: partitions of ``table``, at ``s3://`` locations."""
 
-    table: Identifier
     partitions: list[Partition] = Field(min_length=1)
     location: S3Url | None = None
-    batch_size: int = Field(100, ge=1, le=1000, description="Partitions per ALTER TABLE")
-
-    @field_validator("partitions")
-    @classmethod
-    def _same_keys(cls, value: list[Partition]) -> list[Partition]:
-        keys = list(value[0].values) if value else []
-        for number, partition in enumerate(value):
-            if list(partition.values) != keys:
-                raise ValueError(
-                    f"partition {number} has keys {list(partition.values)}, the first has {keys}"
-                )
-        return value
 
 
 class RunQueryArgs(QueryText):
@@ -122,16 +100,11 @@ class RunQueryArgs(QueryText):
         return value
 
 
-class CtasArgs(QueryText):
+class CtasArgs(table_tasks.CtasArgs):
     """``ctas``: a query's result as a new table at an S3 location."""
 
-    table: Identifier
     location: S3Url
     format: Literal["parquet", "orc", "json", "csv", "avro"] = "parquet"
-    partitioned_by: list[Identifier] = Field(
-        default_factory=list, description="Partition columns: the query's last columns"
-    )
-    if_exists: Literal["fail", "replace"] = "fail"
 
     @field_validator("location")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import TaskError
 from lakeroutine.executor import Executor, task
+from lakeroutine.table_tasks import TableArgs
 from lakeroutine.tables import partition_path, quote_identifier, quote_literal
 
 from lakeroutine_duckdb import sql as dsql
@@ -26,7 +27,6 @@ from lakeroutine_duckdb.models import (
     CtasArgs,
     DuckDBParams,
     RunQueryArgs,
-    TableArgs,
 )
 
 
@@ -104,14 +104,28 @@ class DuckDBExecutor(Executor):
     def _target(self, table: str) -> str:
         return f"{self._schema()}.{quote_identifier(table, 'duckdb')}"
 
-    def _exists(self, ctx: TaskContext, table: str) -> bool:
+    def _label(self, table: str) -> str:
+        return f"{self.params.schema_name}.{table}"
+
+    def _view(self, ctx: TaskContext, table: str) -> tuple[bool, str | None]:
+        """Whether the table's view exists, and the folder it reads (kept as the view's
+        comment by create_table and ctas; None for a view made otherwise)."""
         found = self._rows(
             ctx,
-            "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
+            "SELECT comment FROM duckdb_views() WHERE database_name = current_database()"
             " AND schema_name = ? AND view_name = ? AND NOT internal",
             [self.params.schema_name, table],
         )
-        return bool(found[0][0])
+        return bool(found), (found[0][0] or None) if found else None
+
+    def _exists(self, ctx: TaskContext, table: str) -> bool:
+        return self._view(ctx, table)[0]
+
+    def _make_view(self, ctx: TaskContext, sql: str, table: str, location: str) -> None:
+        """Run the CREATE VIEW ``sql`` and note the folder the view reads in its comment."""
+        self._rows(ctx, sql)
+        where = quote_literal(location, "duckdb")
+        self._rows(ctx, f"COMMENT ON VIEW {self._target(table)} IS {where}")
 
     @task
     def create_database(self, args: CreateDatabaseArgs, ctx: TaskContext) -> dict[str, Any]:
@@ -125,7 +139,7 @@ class DuckDBExecutor(Executor):
         """A view over the spec's files, typed as the spec says; ``if_exists`` as on Athena."""
         spec = args.table
         exists = self._exists(ctx, spec.name)
-        result = {"table": f"{self.params.schema_name}.{spec.name}", "location": spec.location}
+        result = {"table": self._label(spec.name), "location": spec.location}
         if exists and args.if_exists == "skip":
             return {**result, "action": "kept"}
         if exists and args.if_exists == "fail":
@@ -135,7 +149,8 @@ class DuckDBExecutor(Executor):
                 f"no {spec.format} files under {spec.location}: DuckDB needs at least one "
                 "to create the table"
             )
-        self._rows(ctx, dsql.create_view(spec, target=self._target(spec.name), replace=exists))
+        view = dsql.create_view(spec, target=self._target(spec.name), replace=exists)
+        self._make_view(ctx, view, spec.name, spec.location)
         rows = self._rows(ctx, f"SELECT count(*) FROM {self._target(spec.name)}")[0][0]
         return {**result, "action": "replaced" if exists else "created", "rows": rows}
 
@@ -144,35 +159,38 @@ class DuckDBExecutor(Executor):
         """Drop the table's view if it exists (its files stay, as on Athena)."""
         existed = self._exists(ctx, args.table)
         self._rows(ctx, f"DROP VIEW IF EXISTS {self._target(args.table)}")
-        return {"table": f"{self.params.schema_name}.{args.table}", "dropped": existed}
+        return {"table": self._label(args.table), "dropped": existed}
 
     @task
     def repair_table(self, args: TableArgs, ctx: TaskContext) -> dict[str, Any]:
         """Partition folders are read at query time on DuckDB: check the table and count
         its rows."""
         if not self._exists(ctx, args.table):
-            raise TaskError(f"no table {self.params.schema_name}.{args.table}")
+            raise TaskError(f"no table {self._label(args.table)}")
         rows = self._rows(ctx, f"SELECT count(*) FROM {self._target(args.table)}")[0][0]
-        return {"table": f"{self.params.schema_name}.{args.table}", "rows": rows}
+        return {"table": self._label(args.table), "rows": rows}
 
     @task
     def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:
-        """DuckDB reads partitions from their folders: check that each one holds files."""
-        if not self._exists(ctx, args.table):
-            raise TaskError(f"no table {self.params.schema_name}.{args.table}")
+        """DuckDB reads partitions from their folders: check that each one holds files
+        (a partition without a location of its own or ``location`` is in the table's)."""
+        exists, table_location = self._view(ctx, args.table)
+        if not exists:
+            raise TaskError(f"no table {self._label(args.table)}")
         missing = []
-        for partition in args.partitions:
-            folder = partition.location
-            if folder is None and args.location is not None:
-                folder = args.location + partition_path(partition.values)
-            if folder is not None and not any(p.is_file() for p in Path(folder).rglob("*")):
+        for values, folder in args.located():
+            if folder is None:
+                if table_location is None:
+                    raise TaskError(
+                        f"table {self._label(args.table)} was not made by create_table or "
+                        "ctas: give add_partitions a location"
+                    )
+                folder = table_location + partition_path(values)
+            if not any(p.is_file() for p in Path(folder).rglob("*")):
                 missing.append(folder)
         if missing:
             raise TaskError(f"partition folders without files: {', '.join(missing)}")
-        return {
-            "table": f"{self.params.schema_name}.{args.table}",
-            "partitions": len(args.partitions),
-        }
+        return {"table": self._label(args.table), "partitions": len(args.partitions)}
 
     @task
     def run_query(self, args: RunQueryArgs, ctx: TaskContext) -> dict[str, Any]:
@@ -209,7 +227,7 @@ class DuckDBExecutor(Executor):
             raise TaskError(f"ctas location {args.location} is not empty")
         exists = self._exists(ctx, args.table)
         if exists and args.if_exists == "fail":
-            raise TaskError(f"table {self.params.schema_name}.{args.table} already exists")
+            raise TaskError(f"table {self._label(args.table)} already exists")
         folder.mkdir(parents=True, exist_ok=True)
         options = dsql.copy_options(args.format, partitioned_by=args.partitioned_by)
         target = str(folder) if args.partitioned_by else str(folder / f"data.{args.format}")
@@ -220,9 +238,9 @@ class DuckDBExecutor(Executor):
             f"CREATE OR REPLACE VIEW {self._target(args.table)} AS "
             f"SELECT * FROM {dsql.READERS[args.format]}({glob}, hive_partitioning = true)"
         )
-        self._rows(ctx, view)
+        self._make_view(ctx, view, args.table, args.location)
         return {
-            "table": f"{self.params.schema_name}.{args.table}",
+            "table": self._label(args.table),
             "location": args.location,
             "rows": count,
         }

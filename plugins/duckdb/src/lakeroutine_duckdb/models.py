@@ -7,11 +7,11 @@ by changing the executor name, its params and (through a ``${var}``) the locatio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
+from lakeroutine import table_tasks
 from lakeroutine.executor import Params
 from lakeroutine.storage.registry import scheme_of
-from lakeroutine.tables import Identifier, PartitionValues, QueryText, TableSpec
+from lakeroutine.tables import Identifier, QueryText, TableSpec
 from lakeroutine.types import LocalPath, resolve_location
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -66,25 +66,14 @@ class CreateDatabaseArgs(Params):
     name: Identifier | None = None
 
 
-class CreateTableArgs(Params):
+class CreateTableArgs(table_tasks.CreateTableArgs):
     """``create_table``: a view over the spec's files; ``if_exists`` as on Athena."""
 
     table: LocalTableSpec
-    if_exists: Literal["skip", "fail", "replace"] = "skip"
 
 
-class TableArgs(Params):
-    """Tasks on one existing table (``repair_table``, ``drop_table``)."""
-
-    table: Identifier
-
-
-class Partition(Params):
+class Partition(table_tasks.PartitionArgs):
     """One partition: its values and, optionally, its own folder."""
-
-    values: PartitionValues = Field(min_length=1)
-
-    location: str | None = None
 
     @field_validator("location")
     @classmethod
@@ -92,14 +81,11 @@ class Partition(Params):
         return None if value is None else local_folder(value, info)
 
 
-class AddPartitionsArgs(Params):
+class AddPartitionsArgs(table_tasks.AddPartitionsArgs):
     """``add_partitions``: on DuckDB partitions are read from the folders, so this checks
-    that each partition's folder holds files."""
+    that each partition's folder holds files (``batch_size`` is accepted for Athena parity)."""
 
-    table: Identifier
     partitions: list[Partition] = Field(min_length=1)
-    location: str | None = None
-    batch_size: int = Field(100, ge=1, le=1000, description="Accepted for Athena parity")
 
     @field_validator("location")
     @classmethod
@@ -125,14 +111,8 @@ class RunQueryArgs(QueryText):
         return resolve_location(value, info)
 
 
-class CtasArgs(QueryText):
-    """``ctas``: a query's result written under ``location`` and read back as a table."""
-
-    table: Identifier
-    location: str
-    format: Literal["parquet", "json", "csv"] = "parquet"
-    partitioned_by: list[Identifier] = Field(default_factory=list)
-    if_exists: Literal["fail", "replace"] = "fail"
+class CtasArgs(table_tasks.CtasArgs):
+    """``ctas``: a query's result written under a local ``location``, read back as a table."""
 
     @field_validator("location")
     @classmethod
