@@ -19,6 +19,7 @@ from lakeroutine.context import TaskContext, digest
 from lakeroutine.errors import TaskError
 
 from lakeroutine_redshift.models import RedshiftParams
+from lakeroutine_redshift.sql import mask_secrets
 
 FINISHED = "FINISHED"
 FAILURES = frozenset({"FAILED", "ABORTED"})
@@ -156,14 +157,14 @@ class StatementRunner:
                 self._current = None
                 self._forget(index)
                 reason, sql = _failure(desc, step)
-                raise TaskError(f"{label} {status}: {reason}\nSQL: {sql}")
+                raise TaskError(f"{label} {status}: {reason}\nSQL: {mask_secrets(sql)}")
             if time.monotonic() - started > self.params.max_wait_s:
                 self._current = None
                 self._cancel(statement_id)
                 self._forget(index)
                 raise TaskError(
                     f"{label} still {status} after max_wait_s="
-                    f"{self.params.max_wait_s:g}; cancelled\nSQL: {step.text}"
+                    f"{self.params.max_wait_s:g}; cancelled\nSQL: {mask_secrets(step.text)}"
                 )
             self.ctx.sleep(self.params.poll_interval_s)
 

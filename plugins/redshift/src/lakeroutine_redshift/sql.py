@@ -66,5 +66,18 @@ def literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+_SECRET_LITERAL_RE = re.compile(
+    r"\b(PASSWORD|CREDENTIALS|ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|MASTER_SYMMETRIC_KEY)"
+    r"(\s+(?:AS\s+)?)'(?:''|\\.|[^'\\])*'",
+    re.IGNORECASE,
+)
+
+
+def mask_secrets(sql: str) -> str:
+    """``sql`` with the string after PASSWORD, CREDENTIALS, ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY, SESSION_TOKEN or MASTER_SYMMETRIC_KEY masked: fit for an error."""
+    return _SECRET_LITERAL_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}'***'", sql)
+
+
 def column_list(names: Sequence[str]) -> str:
     return ", ".join(ident(n) for n in names)
