@@ -71,9 +71,12 @@ class AthenaEmulator:
 
         state_manager.set_transition("athena::execution", {"progression": "manual", "times": times})
 
-    def seed_results(self, columns: list[tuple[str, str]], rows: list[list[Any]]) -> None:
-        """The next query's result (header row first, as Athena returns it)."""
-        cells = [[{"VarCharValue": name} for name, _ in columns]]
+    def seed_results(
+        self, columns: list[tuple[str, str]], rows: list[list[Any]], header: bool = True
+    ) -> None:
+        """The next query's result (header row first, as Athena returns it for a SELECT;
+        SHOW and DESCRIBE results have none)."""
+        cells = [[{"VarCharValue": name} for name, _ in columns]] if header else []
         cells += [[{} if v is None else {"VarCharValue": str(v)} for v in row] for row in rows]
         body = {
             "results": [

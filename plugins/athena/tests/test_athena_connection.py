@@ -135,3 +135,16 @@ def test_retry_mode_and_attempts_reach_the_client(
     assert failing_endpoint == ["AmazonAthena.GetWorkGroup"] * attempts
     assert any(r.name == retry_logger for r in caplog.records)
     assert athena.executions == []
+
+
+def test_connection_problems_name_the_param(athena: Any, run, monkeypatch) -> None:
+    with pytest.raises(RoutineError) as info:
+        run(athena.routine(QUERY, profile_name="no_such_profile"))
+    assert info.value.field == "params.profile_name"
+    assert "no_such_profile" in info.value.message
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name)
+    with pytest.raises(RoutineError) as info:
+        run(athena.routine(QUERY))
+    assert info.value.field == "params.region_name" and "region" in info.value.message
+    assert athena.executions == []

@@ -288,3 +288,14 @@ def test_rows_can_go_to_s3(athena: Any, run) -> None:
     body = boto3.client("s3").get_object(Bucket="results", Key="reports/jobs.csv")["Body"]
     assert body.read().decode().splitlines() == ["job,n", "analyst,3", "engineer,5"]
     assert output["rows"] == 2 and output["output"] == "s3://results/reports/jobs.csv"
+
+
+def test_show_statements_have_rows_too(athena: Any, run, tmp_path) -> None:
+    """Athena calls SHOW and DESCRIBE DDL, yet they answer rows (without a header row)."""
+    athena.seed_results([("tab_name", "string")], [["daily"], ["sales"]], header=False)
+    path = tmp_path / "routine.json"
+    query = {"task": "run_query", "args": {"sql": "SHOW TABLES IN lake", "output": "t.csv"}}
+    path.write_text(json.dumps(athena.routine(query)))
+    (output,) = succeeded(run(path))
+    assert (tmp_path / "t.csv").read_text().splitlines() == ["tab_name", "daily", "sales"]
+    assert output["rows"] == 2 and output["estimated_cost_usd"] == 0.0

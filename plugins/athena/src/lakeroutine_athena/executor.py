@@ -11,7 +11,7 @@ from typing import Any
 
 from lakeroutine.aws import error_code, make_client
 from lakeroutine.context import RunContext, TaskContext
-from lakeroutine.errors import RoutineError, TaskError
+from lakeroutine.errors import RoutineError
 from lakeroutine.executor import Executor, task
 from lakeroutine.table_tasks import TableArgs
 from lakeroutine.tables import (
@@ -44,6 +44,19 @@ def summary(outcomes: list[QueryOutcome], **extra: Any) -> dict[str, Any]:
     return {**report, **extra}
 
 
+def _connection_field(exc: Exception) -> str | None:
+    """The connection param to look at when botocore cannot make or send a call."""
+    from botocore import exceptions
+
+    if isinstance(exc, exceptions.NoRegionError):
+        return "params.region_name"
+    if isinstance(exc, (exceptions.ProfileNotFound, exceptions.NoCredentialsError)):
+        return "params.profile_name"
+    if isinstance(exc, exceptions.EndpointConnectionError):
+        return "params.endpoint_url"
+    return None
+
+
 class AthenaExecutor(Executor):
     """Runs DDL and queries on Athena, waiting for each with explicit polling."""
 
@@ -70,7 +83,9 @@ class AthenaExecutor(Executor):
         except ClientError as exc:
             found = {"error": exc}
         except BotoCoreError as exc:
-            raise RoutineError(f"cannot reach Athena: {exc}") from None
+            raise RoutineError(
+                f"cannot reach Athena: {exc}", field=_connection_field(exc)
+            ) from None
         workgroup = found.get("WorkGroup")
         if not workgroup:
             problem = found.get("error") or "no such workgroup"
@@ -157,19 +172,16 @@ class AthenaExecutor(Executor):
 
     @task
     def run_query(self, args: RunQueryArgs, ctx: TaskContext) -> dict[str, Any]:
-        """Run a query; its rows go to ``output`` if given, and the first few to the report."""
+        """Run a query; its rows go to ``output`` if given, and the first few to the report.
+        Any statement may have rows (SHOW and DESCRIBE are DDL to Athena)."""
         from lakeroutine_athena.results import ResultReader, preview_rows, save_rows
 
         outcome = self._runner(ctx).run(args.query, parameters=args.execution_parameters("trino"))
-        extra: dict[str, Any] = {}
-        if outcome.statement_type == "DML":
-            reader = ResultReader(self.client, outcome.query_execution_id)
-            if args.output:
-                extra = save_rows(ctx, reader, args.output, self.params.preview_rows)
-            else:
-                extra = preview_rows(reader, self.params.preview_rows)
-        elif args.output:
-            raise TaskError(f"a {outcome.statement_type} statement has no rows for output")
+        reader = ResultReader(self.client, outcome.query_execution_id)
+        if args.output:
+            extra = save_rows(ctx, reader, args.output, self.params.preview_rows)
+        else:
+            extra = preview_rows(reader, self.params.preview_rows)
         return summary([outcome], **extra)
 
     @task
