@@ -108,6 +108,7 @@ class CrawlRunner:
             raise
 
     def run(self) -> dict[str, Any]:
+        """Start a crawl, join the running one or re-attach; wait unless told not to."""
         started = time.monotonic()
         state = self.ctx.state
         crawler = self._get()

@@ -46,6 +46,7 @@ class GlueExecutor(Executor):
         return self._client
 
     def preflight(self, tasks: list[str]) -> None:
+        """Refuse a routine whose catalog or crawler tasks have no database to work in."""
         needing = [name for name in tasks if name in _NEEDS_DATABASE]
         if needing and self.params.database is None:
             raise RoutineError(
@@ -54,6 +55,7 @@ class GlueExecutor(Executor):
 
     @property
     def database(self) -> str:
+        """The params' database (the catalog tasks run only when it is set)."""
         assert self.params.database is not None  # preflight checked it
         return self.params.database
 

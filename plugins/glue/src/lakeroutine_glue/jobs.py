@@ -90,6 +90,7 @@ class JobRunner:
         self.run_id: str | None = None
 
     def run(self) -> dict[str, Any]:
+        """Re-attach to this task's run or start one; wait for it unless told not to."""
         started = time.monotonic()
         self.ctx.on_cancel(self._stop)  # before starting: Ctrl-C may come at any instant
         self.run_id = self._attach() or self._recover() or self._start()

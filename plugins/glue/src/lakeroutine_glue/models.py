@@ -66,6 +66,8 @@ class GlueParams(AwsConnection):
 
 
 class CreateDatabaseArgs(Params):
+    """The params' catalog database: its description and default table location."""
+
     description: str | None = None
     location: S3Url | None = Field(None, description="Default location of the tables")
 
@@ -87,6 +89,8 @@ class CreateTableArgs(Params):
 
 
 class PartitionEntry(Params):
+    """One partition: a value per partition column, and its folder if not the default."""
+
     values: dict[str, str | int] = Field(min_length=1, description="Partition column -> value")
     location: S3Url | None = Field(
         None, description="Folder of the partition (default: table location + k=v/)"
@@ -99,6 +103,8 @@ class PartitionEntry(Params):
 
 
 class AddPartitionsArgs(Params):
+    """Partitions to add to a catalog table of the params' database."""
+
     table: Identifier
     partitions: list[PartitionEntry] = Field(min_length=1)
 
@@ -131,6 +137,8 @@ class CreateOrUpdateJobArgs(Params):
 
 
 class StartJobArgs(Params):
+    """A run of an existing Glue job: its arguments and worker overrides."""
+
     job_name: GlueName
     arguments: Arguments = Field(default_factory=dict, description="--name (or name) -> value")
     wait: bool = Field(True, description="Wait for the run to finish")
@@ -153,5 +161,7 @@ class CreateOrUpdateCrawlerArgs(Params):
 
 
 class StartCrawlerArgs(Params):
+    """A crawl of an existing crawler (joined if one is already running)."""
+
     name: GlueName
     wait: bool = Field(True, description="Wait for the crawl to finish")

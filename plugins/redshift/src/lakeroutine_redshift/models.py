@@ -125,6 +125,8 @@ class ExecuteSqlArgs(Params):
 
 
 class CreateSchemaArgs(Params):
+    """A schema to create if it is missing."""
+
     schema_: Identifier = Field(alias="schema", description="Schema to create if missing")
 
 
@@ -170,15 +172,21 @@ class RedshiftTable(Params):
 
 
 class TableRef(Params):
+    """An existing table, optionally in a schema."""
+
     name: Identifier
     schema_: Identifier | None = Field(None, alias="schema")
 
 
 class CreateTableArgs(Params):
+    """A table to create if it is missing."""
+
     table: RedshiftTable
 
 
 class CsvOptions(Params):
+    """How COPY reads CSV files."""
+
     delimiter: SingleChar = ","
     header: bool = Field(True, description="The first line of each file is a header")
     quote: SingleChar = '"'

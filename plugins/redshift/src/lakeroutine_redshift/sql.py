@@ -80,4 +80,5 @@ def mask_secrets(sql: str) -> str:
 
 
 def column_list(names: Sequence[str]) -> str:
+    """``"a", "b"``: checked, quoted names for a column list."""
     return ", ".join(ident(n) for n in names)

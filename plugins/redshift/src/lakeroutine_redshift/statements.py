@@ -9,6 +9,7 @@ from lakeroutine_redshift.sql import column_list, ident, literal, qualified
 
 
 def create_schema(schema: str) -> str:
+    """``CREATE SCHEMA IF NOT EXISTS`` with the name quoted."""
     return f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}"
 
 
