@@ -3,6 +3,7 @@ with Athena's reason, the maximum wait, cancellation, retries and re-attaching."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +129,9 @@ def test_sigterm_stops_the_query(athena: Any, tmp_path: Path) -> None:
     """The CLI in a subprocess: SIGTERM mid-wait stops the query on the service."""
     athena.transitions(times=10**6)
     path = tmp_path / "routine.json"
-    path.write_text(json.dumps(athena.routine(QUERY)))
-    process = _cli(path)
-    try:
-        execution = athena.wait_for_query(timeout=30)
-        wait_until_saved(athena, path, execution.id)  # the run is polling now
+    with _cli_polling(athena, path) as (process, execution):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) != 0
-    finally:
-        process.kill()
     assert execution.status == "CANCELLED", (tmp_path / "stderr.txt").read_text()
 
 
@@ -145,15 +141,9 @@ def test_a_resumed_run_reattaches_to_the_running_query(athena: Any, run, tmp_pat
     the next run finds the saved id and waits for that query instead of starting another."""
     athena.transitions(times=10**6)
     path = tmp_path / "routine.json"
-    path.write_text(json.dumps(athena.routine(QUERY)))
-    process = _cli(path)
-    try:
-        execution = athena.wait_for_query(timeout=30)
-        wait_until_saved(athena, path, execution.id)
+    with _cli_polling(athena, path) as (process, execution):
         process.kill()
         process.wait(timeout=30)
-    finally:
-        process.kill()
     assert execution._status == "QUEUED"
     athena.transitions(times=1)
     result = run(path)
@@ -183,6 +173,20 @@ def wait_until_saved(athena: Any, path: Path, query_id: str, timeout: float = 30
             store.close()
         time.sleep(0.01)
     raise AssertionError(f"the run never saved query {query_id}")
+
+
+@contextlib.contextmanager
+def _cli_polling(athena: Any, path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
+    """The CLI running a one-query routine at ``path`` in a subprocess, once it has saved
+    its query's id and is polling; the process is killed on the way out."""
+    path.write_text(json.dumps(athena.routine(QUERY)))
+    process = _cli(path)
+    try:
+        execution = athena.wait_for_query(timeout=30)
+        wait_until_saved(athena, path, execution.id)
+        yield process, execution
+    finally:
+        process.kill()
 
 
 def _cli(path: Path) -> subprocess.Popen[bytes]:
