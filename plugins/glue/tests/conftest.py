@@ -94,15 +94,18 @@ def fail_crawl(crawler: Any, status: str, message: str) -> None:
     ``status`` (FAILED, CANCELLED) and ``ErrorMessage``; moto has neither, so the crawler
     object becomes one that reports them."""
     base = type(crawler)
+    failed = crawler.crawls[-1]
 
     class FailedCrawler(base):  # type: ignore[misc, valid-type]
         def as_dict(self) -> dict[str, Any]:
             data = super().as_dict()
-            data["LastCrawl"] = {**data["LastCrawl"], "Status": status, "ErrorMessage": message}
+            if self.crawls[-1] is failed:  # a later crawl reports as moto does
+                last = {**data["LastCrawl"], "Status": status, "ErrorMessage": message}
+                data["LastCrawl"] = last
             return data
 
     crawler.__class__ = FailedCrawler
-    crawler.crawls[-1].status = "FAILED"  # moto's own ended state: the crawler is READY
+    failed.status = "FAILED"  # moto's own ended state: the crawler is READY
 
 
 class GlueEmulator:

@@ -3,6 +3,9 @@ running joined (not an error), failures with the log stream, and a missing crawl
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -148,13 +151,9 @@ def test_bad_crawler_input_is_refused(
     assert glue.backend.crawlers == {}
 
 
-def test_a_killed_run_re_attaches_to_its_crawl(
-    run: Any, glue: Any, glue_routine: Any, lake: Any
-) -> None:
-    import os
-    import subprocess
-    import sys
-
+def _killed_while_crawling(run: Any, glue: Any, glue_routine: Any, lake: Any) -> tuple[Any, Any]:
+    """Start a crawl from the CLI and kill it (SIGKILL) while the crawl runs; return the
+    routine file and the crawl."""
     assert run(glue_routine([_crawler()])).status == "succeeded"
     glue.set_transition("glue::crawl", {"progression": "manual", "times": 100000})
     path = lake.routine_file(glue_routine([_crawl()]))
@@ -169,6 +168,13 @@ def test_a_killed_run_re_attaches_to_its_crawl(
     finally:
         process.kill()
         process.wait()
+    return path, crawl
+
+
+def test_a_killed_run_re_attaches_to_its_crawl(
+    run: Any, glue: Any, glue_routine: Any, lake: Any
+) -> None:
+    path, crawl = _killed_while_crawling(run, glue, glue_routine, lake)
     assert crawl.status == "RUNNING"
 
     glue.set_transition("glue::crawl", {"progression": "time", "seconds": 0.1})
@@ -189,3 +195,18 @@ def test_a_timeout_while_the_start_is_in_flight_still_stops_the_crawl(
     assert result.tasks[0].status == "failed"
     (crawl,) = glue.wait_for(lambda: glue.backend.crawlers["sales_crawler"].crawls)
     glue.wait_for(lambda: crawl._status == "STOPPING", timeout=5)
+
+
+def test_a_rerun_after_the_crawl_failed_unwatched_starts_a_new_crawl(
+    run: Any, glue: Any, glue_routine: Any, lake: Any
+) -> None:
+    path, crawl = _killed_while_crawling(run, glue, glue_routine, lake)
+    crawler = glue.backend.crawlers["sales_crawler"]
+    glue.fail_crawl(crawler, "FAILED", "Access denied")  # while no one was waiting
+
+    glue.set_transition("glue::crawl", {"progression": "time", "seconds": 0.1})
+    result = run(path)
+    assert result.status == "succeeded", result.tasks[0].error
+    first, second = crawler.crawls
+    assert first is crawl and second.status == "COMPLETED"
+    assert result.tasks[0].output["joined_running_crawl"] is False

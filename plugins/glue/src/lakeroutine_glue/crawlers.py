@@ -120,6 +120,15 @@ class CrawlRunner:
             joined = busy or not self._start()
         elif not busy and _start_time(crawler) == state.get("previous"):
             joined = not self._start()  # the earlier start never reached Glue
+        elif not busy and (last := crawler.get("LastCrawl") or {}).get("Status") in CRAWL_FAILURES:
+            self.ctx.logger.warning(
+                "the crawl of %s ended %s while no one waited (%s); starting a new crawl",
+                self.args.name,
+                last.get("Status"),
+                last.get("ErrorMessage") or "no message from Glue",
+            )
+            state.set("previous", _start_time(crawler))
+            joined = not self._start()
         else:
             self.ctx.logger.info("re-attaching to the crawl of %s", self.args.name)
             joined = bool(state.get("joined"))
