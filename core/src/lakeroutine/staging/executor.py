@@ -27,7 +27,7 @@ from lakeroutine.context import RunContext, TaskContext, digest
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, Params, task
 from lakeroutine.staging import transforms
-from lakeroutine.staging.journal import ARCHIVED, ARCHIVING, STAGED, Entry, StagingJournal
+from lakeroutine.staging.journal import ARCHIVING, STAGED, Entry, StagingJournal
 from lakeroutine.storage.base import FileInfo, Storage, StorageError
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.types import Location
@@ -184,7 +184,7 @@ class StagingExecutor(Executor):
         entry = self.journal.get(info.relpath)
         if entry is None:
             return True
-        if entry.status in (ARCHIVING, ARCHIVED):
+        if entry.status == ARCHIVING:
             return False  # staged already; post_staging has yet to finish it
         return not entry.source.same_version_as(info)
 
@@ -393,9 +393,7 @@ class StagingExecutor(Executor):
 
             def archive(item: tuple[Entry, FileInfo]) -> None:
                 ctx.check_cancelled()
-                entry, info = item
-                if entry.status != ARCHIVED:
-                    self._archive_one(entry, info, ctx)
+                self._archive_one(*item, ctx)
 
             for _ in parallel_map(archive, chunk, self.params.max_workers):
                 progress.advance()
@@ -408,17 +406,17 @@ class StagingExecutor(Executor):
         return len(chunk)
 
     def _archive_one(self, entry: Entry, info: FileInfo, ctx: TaskContext) -> None:
+        """Copy one landing file to the archive, never over an earlier archived file.
+
+        Only a second-choice name is journalled (before the copy): a run killed after
+        copying to the first-choice name finds that copy there with the same bytes."""
         url = entry.archive_url or self.archive_store.join(self.archive, info.relpath)
-        if entry.status != ARCHIVING:
-            self.journal.set_status(info.relpath, ARCHIVING, url)
         for _attempt in range(2):
             try:
                 written = self._archive_copy(info, url)
             except FileExistsError:
                 existing = self.archive_store.stat(url)
-                if existing is not None and self._same_bytes(existing, info):
-                    written = existing  # this file, archived by a run that was killed
-                else:
+                if existing is None or not self._same_bytes(existing, info):
                     # An earlier archived file of that name: never overwrite it.
                     stem, dot, suffix = posixpath.basename(info.relpath).partition(".")
                     new_name = f"{stem}.{ctx.run_id}{dot}{suffix}"
@@ -427,9 +425,9 @@ class StagingExecutor(Executor):
                     )
                     self.journal.set_status(info.relpath, ARCHIVING, url)
                     continue
+                written = existing  # this file, archived by a run that was killed
             if written.size != info.size:
                 raise TaskError(f"archive copy {url} of {info.url} does not match its source")
-            self.journal.set_status(info.relpath, ARCHIVED)
             return
         raise TaskError(f"could not find a free archive name for {info.url}")
 

@@ -15,8 +15,7 @@ from lakeroutine.state import StateStore
 from lakeroutine.storage.base import FileInfo
 
 STAGED = "staged"  # outputs published and verified; the source is still in landing
-ARCHIVING = "archiving"  # an archive URL was chosen; the copy may or may not exist yet
-ARCHIVED = "archived"  # the archive copy is verified; the source is still to be removed
+ARCHIVING = "archiving"  # a second-choice archive URL was chosen (the first was taken)
 
 
 @dataclass(frozen=True)
