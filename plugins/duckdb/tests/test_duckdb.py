@@ -424,3 +424,21 @@ def test_partitions_with_differing_keys_are_refused(tmp_path: Path, run) -> None
         run(routine(tmp_path, task))
     assert info.value.field == "args.partitions"
     assert "partition 1 has keys ['region'], the first has ['dt']" in info.value.message
+
+
+def test_csv_without_a_quote_character_keeps_quotes_as_athena_does(tmp_path, run) -> None:
+    """Athena reads a CSV table without ``quote`` with LazySimpleSerDe, which does not
+    unquote: DuckDB gives the same answer rather than a friendlier, different one."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.csv").write_text('"ana",1\nbob,2\n')
+    table = {
+        "name": "raw",
+        "columns": {"name": "string", "n": "int"},
+        "format": "csv",
+        "location": "raw",
+    }
+    query = {"task": "run_query", "args": {"sql": "SELECT name FROM raw ORDER BY n"}}
+    _, rows = outputs(
+        run(routine(tmp_path, {"task": "create_table", "args": {"table": table}}, query))
+    )
+    assert rows["preview"] == [['"ana"'], ["bob"]]

@@ -47,8 +47,11 @@ def reader(spec: TableSpec) -> str:
     ]
     if spec.header_lines > 1:
         options.append(f"skip = {spec.header_lines - 1}")
-    if spec.quote is not None:
-        options.append(f"quote = {quote_literal(spec.quote, 'duckdb')}")
+    # Without a quote character Athena's LazySimpleSerDe keeps quotes as data: so does this
+    quote = spec.quote or ""
+    options.append(f"quote = {quote_literal(quote, 'duckdb')}")
+    if not quote:
+        options.append("escape = ''")
     return f"read_csv({', '.join(options)})"
 
 
