@@ -6,11 +6,10 @@ boto3 is imported here, lazily, by :func:`build_client` only.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 
-from lakeroutine.redact import RedactingFilter, Redactor
+from lakeroutine.aws import credential_values, error_code, guard_library_logs
 from lakeroutine.storage.base import StorageError
 
 from lakeroutine_s3.settings import S3Settings
@@ -27,28 +26,6 @@ BAD_CREDENTIALS = {
     "TokenRefreshRequired",
 }
 PRECONDITION = {"412", "PreconditionFailed"}
-LIBRARY_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
-
-_library_redactor = Redactor()
-_guarded: set[str] = set()
-_guard_lock = threading.Lock()
-
-
-def guard_library_logs(secrets: list[str]) -> None:
-    """Mask ``secrets`` in what boto3, botocore and urllib3 log (at DEBUG botocore logs
-    signed headers, session token included). A filter on each of their loggers, because a
-    logger's filters do not see records its children propagate."""
-    with _guard_lock:
-        _library_redactor.add(secrets)
-        names = [
-            name
-            for name in list(logging.Logger.manager.loggerDict)
-            if name.split(".")[0] in LIBRARY_LOGGERS and name not in _guarded
-        ]
-        for name in [*LIBRARY_LOGGERS, *names]:
-            if name not in _guarded:
-                logging.getLogger(name).addFilter(RedactingFilter(_library_redactor))
-                _guarded.add(name)
 
 
 class S3Client:
@@ -90,14 +67,7 @@ class S3Client:
 
     def secrets(self) -> list[str]:
         """The credential values in use (to scrub from any message), if any resolve."""
-        try:
-            credentials = self.session.get_credentials()
-        except Exception:
-            return []
-        if credentials is None:
-            return []
-        frozen = credentials.get_frozen_credentials()
-        return [v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v]
+        return credential_values(self.session)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets():
@@ -114,15 +84,6 @@ def parse_timestamp(value: Any) -> datetime:
         from botocore.utils import parse_timestamp as botocore_parse
 
         return botocore_parse(value)
-
-
-def error_code(exc: BaseException) -> str:
-    """The S3 error code of a botocore ClientError (or its HTTP status), else ''."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return ""
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
 def is_not_found(exc: BaseException) -> bool:

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lakeroutine.aws import error_code
 from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
 
 from lakeroutine_s3 import etags, transfers, urls
 from lakeroutine_s3.client import (
     S3Client,
-    error_code,
     is_not_found,
     is_precondition_failed,
     location_error,
