@@ -9,7 +9,8 @@ from typing import Literal
 from lakeroutine import table_tasks
 from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
-from lakeroutine.tables import Identifier, QueryText, TableSpec
+from lakeroutine.query_text import QueryText
+from lakeroutine.tables import Identifier, TableSpec
 from lakeroutine.types import Location, S3Url, check_s3_url
 from pydantic import Field, field_validator
 

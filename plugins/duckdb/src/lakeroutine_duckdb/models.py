@@ -10,8 +10,9 @@ from pathlib import Path
 
 from lakeroutine import table_tasks
 from lakeroutine.executor import Params
+from lakeroutine.query_text import QueryText
 from lakeroutine.storage.registry import scheme_of
-from lakeroutine.tables import Identifier, QueryText, TableSpec
+from lakeroutine.tables import Identifier, TableSpec
 from lakeroutine.types import LocalPath, resolve_location
 from pydantic import Field, ValidationInfo, field_validator
 
