@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeroutine.aws import error_code, make_client
+from lakeroutine.aws import make_client
 from lakeroutine.context import RunContext, TaskContext
-from lakeroutine.errors import RoutineError, TaskError
+from lakeroutine.errors import RoutineError
 from lakeroutine.executor import Executor, task
 
-from lakeroutine_glue import catalog, crawlers, jobs
+from lakeroutine_glue import catalog_tasks, crawlers, jobs
 from lakeroutine_glue.models import (
     AddPartitionsArgs,
     CreateDatabaseArgs,
@@ -20,9 +20,6 @@ from lakeroutine_glue.models import (
     StartCrawlerArgs,
     StartJobArgs,
 )
-
-PARTITION_BATCH = 100
-"""Glue's BatchCreatePartition takes at most 100 partitions per call."""
 
 _NEEDS_DATABASE = ("create_database", "create_table", "add_partitions", "create_or_update_crawler")
 
@@ -62,90 +59,17 @@ class GlueExecutor(Executor):
     @task
     def create_database(self, args: CreateDatabaseArgs) -> dict[str, Any]:
         """Create the params' catalog database if it does not exist."""
-        database: dict[str, Any] = {"Name": self.database}
-        if args.description:
-            database["Description"] = args.description
-        if args.location:
-            database["LocationUri"] = args.location
-        try:
-            self.client.create_database(DatabaseInput=database)
-        except Exception as exc:
-            if error_code(exc) != "AlreadyExistsException":
-                raise
-            return {"database": self.database, "action": "skipped"}
-        return {"database": self.database, "action": "created"}
+        return catalog_tasks.create_database(self.client, self.database, args)
 
     @task
     def create_table(self, args: CreateTableArgs) -> dict[str, Any]:
         """Register a table of the shared spec in the catalog (formats, SerDe, partitions)."""
-        spec = args.table
-        table_input = catalog.table_input(spec)
-        name = f"{self.database}.{spec.name}"
-        try:
-            self.client.create_table(DatabaseName=self.database, TableInput=table_input)
-            action = "created"
-        except Exception as exc:
-            code = error_code(exc)
-            if code == "EntityNotFoundException":
-                raise TaskError(f"Glue database {self.database!r} does not exist") from None
-            if code != "AlreadyExistsException":
-                raise
-            if args.if_exists == "fail":
-                raise TaskError(f"table {name} already exists (if_exists is 'fail')") from None
-            action = "skipped"
-            if args.if_exists == "update":
-                self.client.update_table(DatabaseName=self.database, TableInput=table_input)
-                action = "updated"
-        return {
-            "table": name,
-            "action": action,
-            "location": spec.location,
-            "format": spec.format,
-            "partition_keys": list(spec.partitioned_by),
-        }
+        return catalog_tasks.create_table(self.client, self.database, args)
 
     @task
     def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:
         """Add partitions to a catalog table, 100 per call; existing ones are left alone."""
-        try:
-            table = self.client.get_table(DatabaseName=self.database, Name=args.table)["Table"]
-        except Exception as exc:
-            if error_code(exc) == "EntityNotFoundException":
-                raise TaskError(f"table {self.database}.{args.table} does not exist") from None
-            raise
-        try:
-            inputs = [catalog.partition_input(table, p.values, p.location) for p in args.partitions]
-        except ValueError as exc:
-            raise TaskError(str(exc)) from None
-        added = existing = 0
-        batches = 0
-        for start in range(0, len(inputs), PARTITION_BATCH):
-            ctx.check_cancelled()
-            batch = inputs[start : start + PARTITION_BATCH]
-            response = self.client.batch_create_partition(
-                DatabaseName=self.database, TableName=args.table, PartitionInputList=batch
-            )
-            batches += 1
-            errors = response.get("Errors", [])
-            already = [
-                e for e in errors if e["ErrorDetail"]["ErrorCode"] == "AlreadyExistsException"
-            ]
-            failed = [e for e in errors if e not in already]
-            if failed:
-                detail = failed[0]["ErrorDetail"]
-                raise TaskError(
-                    f"{len(failed)} partition(s) of {self.database}.{args.table} were not added, "
-                    f"e.g. {failed[0]['PartitionValues']}: {detail.get('ErrorCode')}: "
-                    f"{detail.get('ErrorMessage')}"
-                )
-            existing += len(already)
-            added += len(batch) - len(already)
-        return {
-            "table": f"{self.database}.{args.table}",
-            "added": added,
-            "already_existed": existing,
-            "batches": batches,
-        }
+        return catalog_tasks.add_partitions(self.client, self.database, args, ctx)
 
     @task
     def create_or_update_job(self, args: CreateOrUpdateJobArgs, ctx: TaskContext) -> dict[str, Any]:
