@@ -25,7 +25,10 @@ FAKE_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
+_PERSONAL = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 
 
 _COPY_FROM = re.compile(r"^COPY \S+ FROM '(s3://[^']+)'")
@@ -62,7 +65,8 @@ def redshift_data() -> DataApiEmulator:
 
 @contextmanager
 def local_aws() -> Iterator[str]:
-    """moto on loopback with fake credentials in the environment; yields its URL."""
+    """moto on loopback with fake credentials in the environment (the user's AWS profile
+    and config files set aside); yields its URL."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -70,7 +74,9 @@ def local_aws() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    saved = {key: os.environ.get(key) for key in [*FAKE_ENV, "AWS_ENDPOINT_URL"]}
+    saved = {key: os.environ.get(key) for key in [*FAKE_ENV, *_PERSONAL, "AWS_ENDPOINT_URL"]}
+    for key in _PERSONAL:  # the user's own profiles and config never reach the emulator
+        os.environ.pop(key, None)
     os.environ.update({**FAKE_ENV, "AWS_ENDPOINT_URL": endpoint})
     try:
         yield endpoint

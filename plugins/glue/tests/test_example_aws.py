@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,11 +116,13 @@ def test_the_whole_lake_routine(example: Any, run: Any, tmp_path: Path, monkeypa
 @pytest.mark.slow
 def test_the_readme_command_runs_the_example(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
+    personal = {"AWS_PROFILE": "someone-elses-profile", "AWS_CONFIG_FILE": str(tmp_path / "x")}
     done = subprocess.run(
         [sys.executable, str(EXAMPLE / "run_local.py"), "--report", str(report)],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **personal},  # a user's own AWS settings do not get in the way
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(report.read_text())
