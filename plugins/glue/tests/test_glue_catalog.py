@@ -102,8 +102,11 @@ def test_existing_table_is_skipped_updated_or_refused(
 ) -> None:
     assert run(glue_routine(["create_database", _table()])).status == "succeeded"
     wider = {**SALES["columns"], "note": "string"}
+    same = run(glue_routine([_table()]))
+    assert (same.tasks[0].output["action"], same.tasks[0].output["changed"]) == ("skipped", [])
     kept = run(glue_routine([_table(columns=wider)]))
     assert kept.tasks[0].output["action"] == "skipped"
+    assert kept.tasks[0].output["changed"] == ["Columns"]  # said, not done
     columns = glue_client.get_table(DatabaseName="lake", Name="sales")["Table"]
     assert len(columns["StorageDescriptor"]["Columns"]) == 3
 
@@ -118,7 +121,7 @@ def test_existing_table_is_skipped_updated_or_refused(
         )
     )
     assert refused.status == "failed"
-    assert "table lake.sales already exists" in refused.tasks[0].error
+    assert "Glue table 'lake.sales' already exists" in refused.tasks[0].error
 
     updated = run(
         glue_routine(
@@ -131,6 +134,7 @@ def test_existing_table_is_skipped_updated_or_refused(
         )
     )
     assert updated.tasks[0].output["action"] == "updated"
+    assert updated.tasks[0].output["changed"] == ["Columns"]
     table = glue_client.get_table(DatabaseName="lake", Name="sales")["Table"]
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]][-1] == "note"
 
@@ -182,6 +186,14 @@ def test_partitions_must_match_the_table_keys(run: Any, glue: Any, glue_routine:
     assert result.tasks[2].status == "failed"
     assert "must give exactly: dt, region" in result.tasks[2].error
     assert glue.partition_batches == []
+
+
+def test_a_table_in_a_missing_database_fails_naming_it(
+    run: Any, glue: Any, glue_routine: Any
+) -> None:
+    result = run(glue_routine([_table(), "create_database"]))
+    assert result.tasks[0].error == "Glue database 'lake' does not exist"
+    assert result.tasks[1].status == "skipped"
 
 
 def test_missing_table_fails_naming_it(run: Any, glue: Any, glue_routine: Any) -> None:

@@ -1,8 +1,8 @@
 """Data Catalog tasks: a database, a table of the shared spec, and its partitions.
 
 What is sent is built by ``catalog`` from validated args; here are the calls and what an
-existing database, table or partition means (skipped, updated or counted, never an error
-unless ``if_exists: fail``).
+existing database, table or partition means (skipped, updated or counted; an existing
+table changes only with ``if_exists: update``, and is an error with ``if_exists: fail``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from lakeroutine.context import TaskContext
 from lakeroutine.errors import TaskError
 
 from lakeroutine_glue import catalog
+from lakeroutine_glue.definitions import create_or_update
 from lakeroutine_glue.models import AddPartitionsArgs, CreateDatabaseArgs, CreateTableArgs
 
 PARTITION_BATCH = 100
@@ -36,29 +37,60 @@ def create_database(client: Any, database: str, args: CreateDatabaseArgs) -> dic
     return {"database": database, "action": "created"}
 
 
-def create_table(client: Any, database: str, args: CreateTableArgs) -> dict[str, Any]:
-    """Register ``args.table``; an existing table is skipped, updated or refused."""
+def _shape(table: dict[str, Any]) -> dict[str, Any]:
+    """What a table's definition says, in a form that compares (Glue adds its own keys)."""
+    storage = table.get("StorageDescriptor") or {}
+    serde = storage.get("SerdeInfo") or {}
+    return {
+        "Columns": [(c["Name"], c.get("Type")) for c in storage.get("Columns", [])],
+        "PartitionKeys": [(c["Name"], c.get("Type")) for c in table.get("PartitionKeys", [])],
+        "Location": storage.get("Location"),
+        "Format": (storage.get("InputFormat"), storage.get("OutputFormat")),
+        "SerdeInfo": (serde.get("SerializationLibrary"), serde.get("Parameters") or {}),
+    }
+
+
+def table_differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """Parts of the ``wanted`` TableInput the existing table does not have (its own extra
+    table parameters are kept, not differences)."""
+    have, want = _shape(existing), _shape(wanted)
+    changed = [key for key in want if want[key] != have[key]]
+    parameters = existing.get("Parameters") or {}
+    if any(parameters.get(k) != v for k, v in wanted.get("Parameters", {}).items()):
+        changed.append("Parameters")
+    return changed
+
+
+def create_table(
+    client: Any, database: str, args: CreateTableArgs, ctx: TaskContext
+) -> dict[str, Any]:
+    """Register ``args.table``; an existing table is skipped, updated or refused as
+    ``args.if_exists`` says, and the parts that differ are reported."""
     spec = args.table
     table_input = catalog.table_input(spec)
-    name = f"{database}.{spec.name}"
-    try:
-        client.create_table(DatabaseName=database, TableInput=table_input)
-        action = "created"
-    except Exception as exc:
-        code = error_code(exc)
-        if code == "EntityNotFoundException":
-            raise TaskError(f"Glue database {database!r} does not exist") from None
-        if code != "AlreadyExistsException":
+
+    def create() -> None:
+        try:
+            client.create_table(DatabaseName=database, TableInput=table_input)
+        except Exception as exc:
+            if error_code(exc) == "EntityNotFoundException":
+                raise TaskError(f"Glue database {database!r} does not exist") from None
             raise
-        if args.if_exists == "fail":
-            raise TaskError(f"table {name} already exists (if_exists is 'fail')") from None
-        action = "skipped"
-        if args.if_exists == "update":
-            client.update_table(DatabaseName=database, TableInput=table_input)
-            action = "updated"
+
+    result = create_or_update(
+        kind="Glue table",
+        name=f"{database}.{spec.name}",
+        if_exists=args.if_exists,
+        get=lambda: client.get_table(DatabaseName=database, Name=spec.name)["Table"],
+        create=create,
+        update=lambda: client.update_table(DatabaseName=database, TableInput=table_input),
+        differences=lambda existing: table_differences(existing, table_input),
+        ctx=ctx,
+    )
     return {
-        "table": name,
-        "action": action,
+        "table": result["name"],
+        "action": result["action"],
+        "changed": result["changed"],
         "location": spec.location,
         "format": spec.format,
         "partition_keys": list(spec.partitioned_by),

@@ -62,9 +62,9 @@ class GlueExecutor(Executor):
         return catalog_tasks.create_database(self.client, self.database, args)
 
     @task
-    def create_table(self, args: CreateTableArgs) -> dict[str, Any]:
+    def create_table(self, args: CreateTableArgs, ctx: TaskContext) -> dict[str, Any]:
         """Register a table of the shared spec in the catalog (formats, SerDe, partitions)."""
-        return catalog_tasks.create_table(self.client, self.database, args)
+        return catalog_tasks.create_table(self.client, self.database, args, ctx)
 
     @task
     def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:
