@@ -128,6 +128,12 @@ def test_missing_results_bucket_and_workgroup_found_before_any_query(athena: Any
     with pytest.raises(RoutineError) as info:
         run(athena.routine("create_database", workgroup="nope"))
     assert info.value.field == "params.workgroup"
+    athena.backend.work_groups["primary"].state = "DISABLED"  # Athena refuses its queries
+    with pytest.raises(RoutineError) as info:
+        run(athena.routine("create_database"))
+    assert info.value.field == "params.workgroup"
+    assert info.value.message == "Athena workgroup 'primary': disabled"
+    athena.backend.work_groups["primary"].state = "ENABLED"
     with pytest.raises(RoutineError) as info:
         run(athena.routine("create_database", output_location=None))
     assert "workgroup 'primary' sets none" in info.value.message

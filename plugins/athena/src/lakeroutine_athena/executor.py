@@ -87,8 +87,8 @@ class AthenaExecutor(Executor):
                 f"cannot reach Athena: {exc}", field=_connection_field(exc)
             ) from None
         workgroup = found.get("WorkGroup")
-        if not workgroup:
-            problem = found.get("error") or "no such workgroup"
+        if not workgroup or workgroup.get("State") == "DISABLED":
+            problem = found.get("error") or ("disabled" if workgroup else "no such workgroup")
             raise RoutineError(
                 f"Athena workgroup {self.params.workgroup!r}: {problem}", field="params.workgroup"
             )
