@@ -32,6 +32,7 @@ def test_query_text_inline_and_from_a_file(tmp_path) -> None:
         ({"sql_file": "empty.sql"}, (), "holds no SQL"),
         ({"sql_file": "unknown.sql"}, (), "unknown variable ${nope}"),
         ({"sql": "SELECT 1", "query": "DROP TABLE x"}, (), "not 'query'"),
+        ({"sql": "SELECT 1", "vars": {"x": 1}}, (), "'vars' apply to sql_file only"),
         ({"sql": "SELECT ?", "parameters": [[1]]}, ("parameters", 0), "valid"),
         ({"sql": "SELECT ?", "parameters": [1, float("nan")]}, ("parameters",), "parameter 1"),
         ({"sql": "SELECT ?", "parameters": [float("-inf")]}, ("parameters",), "no SQL literal"),

@@ -61,6 +61,10 @@ class QueryText(BaseModel):
         if (data.get("sql") is None) == (data.get("sql_file") is None):
             raise ValueError("give exactly one of 'sql' or 'sql_file'")
         if data.get("sql") is not None:
+            if data.get("vars"):
+                raise ValueError(
+                    "'vars' apply to sql_file only: in 'sql', ${name} takes the routine's vars"
+                )
             try:
                 return {**data, "query": check_sql(data["sql"])}
             except ValueError:
