@@ -41,6 +41,8 @@ SPEC = {
         ("decimal", "decimal(10,0)", "DECIMAL(10, 0)"),
         ("DECIMAL( 12 , 3 )", "decimal(12,3)", "DECIMAL(12, 3)"),
         ("varchar(20)", "varchar(20)", "VARCHAR"),
+        ("varchar", "string", "VARCHAR"),  # Hive's grammar has no varchar without a length
+        ("char", "char(1)", "VARCHAR"),
         ("array<int>", "array<int>", "INTEGER[]"),
         ("map<string, array<bigint>>", "map<string,array<bigint>>", "MAP(VARCHAR, BIGINT[])"),
         (

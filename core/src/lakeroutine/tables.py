@@ -291,8 +291,8 @@ class _TypeParser:
                 )
             return ColumnType("decimal", params=(precision, scale))
         if word in _LENGTH_TYPES:
-            if self.peek() != "(":
-                return ColumnType(word) if word == "varchar" else ColumnType(word, params=(1,))
+            if self.peek() != "(":  # Hive DDL needs a length: unbounded varchar is string
+                return ColumnType("string") if word == "varchar" else ColumnType(word, params=(1,))
             self.take("(")
             length = self.number()
             self.take(")")
