@@ -7,6 +7,8 @@ validated and quoted and every literal quoted (lakeroutine.tables).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lakeroutine.tables import TableSpec, parse_type, quote_identifier, quote_literal
 
 GLOBS = {"parquet": "*.parquet", "csv": "*.csv", "json": "*.json*"}
@@ -67,7 +69,9 @@ def create_view(spec: TableSpec, *, target: str, replace: bool) -> str:
     return f"{head} {target} AS\nSELECT\n  {casts}\nFROM {reader(spec)}"
 
 
-def copy_options(file_format: str, *, partitioned_by: list[str] = (), array: bool = False) -> str:
+def copy_options(
+    file_format: str, *, partitioned_by: Sequence[str] = (), array: bool = False
+) -> str:
     """The options of ``COPY ... TO``: format, header for CSV, partition columns."""
     options = [f"FORMAT {file_format}"]
     if file_format == "csv":
