@@ -22,7 +22,7 @@ def test_profile_name_gives_the_region_and_credentials(
     assert "lake" in glue_backends[DEFAULT_ACCOUNT_ID][aws_profile["region"]].databases
     assert "lake" not in glue_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].databases
     assert "authorization" in caplog.text.lower()  # botocore did log the signed request
-    for key in ("aws_secret_access_key", "aws_session_token"):
+    for key in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
         assert aws_profile[key] not in caplog.text
 
 
