@@ -205,7 +205,7 @@ def test_results_read_back_across_pages_into_files(athena: Any, run, tmp_path) -
     with (tmp_path / "out" / "rows.csv").open() as handle:
         lines = list(csv.reader(handle))
     assert lines[0] == ["name", "qty", "price", "ok", "amount"]
-    assert len(lines) == 2501 and lines[-1] == ["n2499", "2499", "624.75", "False", "2499.10"]
+    assert len(lines) == 2501 and lines[-1] == ["n2499", "2499", "624.75", "false", "2499.10"]
     assert lines[4][1] == ""  # NULL
     assert as_csv["rows"] == 2500 and as_csv["output"] == str(tmp_path / "out" / "rows.csv")
     assert len(as_csv["preview"]) == 10 and as_csv["preview"][1] == ["n1", 1, 0.25, False, "1.10"]

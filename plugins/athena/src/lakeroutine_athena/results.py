@@ -69,6 +69,15 @@ class ResultReader:
             first = False
 
 
+def _csv_cell(value: Any) -> Any:
+    """A value as Athena and DuckDB write it in CSV: NULL empty, booleans lowercase."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 def write_rows(path: Path, columns: list[str], rows: Iterator[list[Any]]) -> int:
     """Write ``rows`` to ``path`` as CSV (with a header), JSON (an array of objects) or
     JSON lines, by suffix; returns how many rows were written."""
@@ -79,7 +88,7 @@ def write_rows(path: Path, columns: list[str], rows: Iterator[list[Any]]) -> int
             writer = csv.writer(out)
             writer.writerow(columns)
             for row in rows:
-                writer.writerow(["" if v is None else v for v in row])
+                writer.writerow([_csv_cell(v) for v in row])
                 count += 1
         elif suffix == ".jsonl":
             for row in rows:
