@@ -396,10 +396,6 @@ class TableSpec(BaseModel):
         """Columns then partition columns, as queries see them."""
         return {**self.columns, **self.partitioned_by}
 
-    def with_location(self, location: str) -> TableSpec:
-        """A copy at another location (an executor resolving a relative path)."""
-        return self.model_copy(update={"location": location})
-
 
 # --------------------------------------------------------------------------- Hive DDL
 
