@@ -96,6 +96,20 @@ def error_code(exc: BaseException) -> str:
     return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
+def connection_param(exc: BaseException) -> str | None:
+    """The :class:`AwsConnection` param to look at when botocore could not make or send a
+    call (no region, unknown profile, no credentials, endpoint unreachable), else None."""
+    from botocore import exceptions
+
+    if isinstance(exc, exceptions.NoRegionError):
+        return "region_name"
+    if isinstance(exc, (exceptions.ProfileNotFound, exceptions.NoCredentialsError)):
+        return "profile_name"
+    if isinstance(exc, exceptions.EndpointConnectionError):
+        return "endpoint_url"
+    return None
+
+
 _library_redactor = Redactor()
 _guarded: set[str] = set()
 _guard_lock = threading.Lock()

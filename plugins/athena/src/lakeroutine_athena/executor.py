@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeroutine.aws import error_code, make_client
+from lakeroutine.aws import connection_param, error_code, make_client
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import RoutineError
 from lakeroutine.executor import Executor, task
@@ -44,19 +44,6 @@ def summary(outcomes: list[QueryOutcome], **extra: Any) -> dict[str, Any]:
     return {**report, **extra}
 
 
-def _connection_field(exc: Exception) -> str | None:
-    """The connection param to look at when botocore cannot make or send a call."""
-    from botocore import exceptions
-
-    if isinstance(exc, exceptions.NoRegionError):
-        return "params.region_name"
-    if isinstance(exc, (exceptions.ProfileNotFound, exceptions.NoCredentialsError)):
-        return "params.profile_name"
-    if isinstance(exc, exceptions.EndpointConnectionError):
-        return "params.endpoint_url"
-    return None
-
-
 class AthenaExecutor(Executor):
     """Runs DDL and queries on Athena, waiting for each with explicit polling."""
 
@@ -83,9 +70,9 @@ class AthenaExecutor(Executor):
         except ClientError as exc:
             found = {"error": exc}
         except BotoCoreError as exc:
-            raise RoutineError(
-                f"cannot reach Athena: {exc}", field=_connection_field(exc)
-            ) from None
+            param = connection_param(exc)
+            field = f"params.{param}" if param else None
+            raise RoutineError(f"cannot reach Athena: {exc}", field=field) from None
         workgroup = found.get("WorkGroup")
         if not workgroup or workgroup.get("State") == "DISABLED":
             problem = found.get("error") or ("disabled" if workgroup else "no such workgroup")
