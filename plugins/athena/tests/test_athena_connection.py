@@ -78,6 +78,9 @@ def test_connection_problems_name_the_param(athena: Any, run, monkeypatch) -> No
         run(athena.routine(QUERY, profile_name="no_such_profile"))
     assert info.value.field == "params.profile_name"
     assert "no_such_profile" in info.value.message
+    with pytest.raises(RoutineError) as info:  # nothing listens there: connection refused
+        run(athena.routine(QUERY, endpoint_url="http://127.0.0.1:9", max_attempts=1))
+    assert info.value.field == "params.endpoint_url" and "127.0.0.1:9" in info.value.message
     for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name)
     with pytest.raises(RoutineError) as info:
