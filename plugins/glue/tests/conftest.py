@@ -68,12 +68,20 @@ def _batch_stop_job_run(self: Any) -> Any:
     name = self._get_param("JobName")
     ids = self._get_param("JobRunIds")
     job = self.glue_backend.get_job(name)
-    stopped = []
+    stopped, errors = [], []
     for job_run in job.job_runs:
-        if job_run.job_run_id in ids and job_run.status in ("STARTING", "RUNNING", "WAITING"):
+        if job_run.job_run_id not in ids:
+            continue
+        if job_run.status in ("STARTING", "RUNNING", "WAITING"):
             job_run.status = "STOPPED"
             stopped.append({"JobName": name, "JobRunId": job_run.job_run_id})
-    return ActionResult({"SuccessfulSubmissions": stopped, "Errors": []})
+        else:  # as Glue: a run that has ended is an error entry, the call still succeeds
+            detail = {
+                "ErrorCode": "InvalidInputException",
+                "ErrorMessage": f"Job run {job_run.job_run_id} is {job_run.status}",
+            }
+            errors.append({"JobName": name, "JobRunId": job_run.job_run_id, "ErrorDetail": detail})
+    return ActionResult({"SuccessfulSubmissions": stopped, "Errors": errors})
 
 
 def fail_job_run(job_run: Any, state: str, message: str) -> None:
@@ -138,6 +146,22 @@ class GlueEmulator:
 
     fail_job_run = staticmethod(fail_job_run)
     fail_crawl = staticmethod(fail_crawl)
+
+    def count(self, operation: str) -> list[float]:
+        """A list that gets one entry (the time) each time the emulator answers
+        ``operation`` (e.g. ``get_crawler``): how far a task has got."""
+        from moto.glue.responses import GlueResponse
+
+        original = getattr(GlueResponse, operation)
+        calls: list[float] = []
+
+        def counted(response: Any) -> Any:
+            answer = original(response)
+            calls.append(time.monotonic())
+            return answer
+
+        self._monkeypatch.setattr(GlueResponse, operation, counted)
+        return calls
 
     def delay(self, operation: str, seconds: float) -> None:
         """Make the emulator answer ``operation`` (e.g. ``start_job_run``) ``seconds`` late:

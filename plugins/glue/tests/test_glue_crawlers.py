@@ -210,3 +210,24 @@ def test_a_rerun_after_the_crawl_failed_unwatched_starts_a_new_crawl(
     first, second = crawler.crawls
     assert first is crawl and second.status == "COMPLETED"
     assert result.tasks[0].output["joined_running_crawl"] is False
+
+
+def test_a_crawl_that_ended_as_the_task_timed_out_is_re_attached_not_run_again(
+    run: Any, glue: Any, glue_routine: Any
+) -> None:
+    glue.set_transition("glue::crawl", {"progression": "manual", "times": 100000})
+    assert run(glue_routine([_crawler()])).status == "succeeded"
+    looks = glue.count("get_crawler")
+    glue.when(  # the crawl completes while the task sleeps between two polls
+        lambda: len(looks) >= 2 and glue.backend.crawlers["sales_crawler"].crawls,
+        lambda crawls: setattr(crawls[0], "status", "COMPLETED"),
+    )
+    routine = glue_routine([{**_crawl(), "timeout_s": 0.3}], poll_interval_s=30)
+    assert "did not finish within 0.3 s" in run(routine).tasks[0].error
+    (crawl,) = glue.backend.crawlers["sales_crawler"].crawls
+
+    glue.set_transition("glue::crawl", {"progression": "immediate"})
+    result = run(routine)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert glue.backend.crawlers["sales_crawler"].crawls == [crawl]  # not crawled again
+    assert result.tasks[0].output["last_crawl_status"] == "SUCCEEDED"

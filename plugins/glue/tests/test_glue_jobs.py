@@ -272,3 +272,25 @@ def test_a_timeout_while_the_start_is_in_flight_still_stops_the_run(
     assert result.tasks[0].status == "failed"
     (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
     glue.wait_for(lambda: job_run.status == "STOPPED", timeout=5)
+
+
+def test_a_run_that_ended_as_the_task_timed_out_is_re_attached_not_run_again(
+    run: Any, glue: Any, glue_routine: Any
+) -> None:
+    glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
+    assert run(glue_routine([_job()])).status == "succeeded"
+    glue.when(  # the run succeeds while the task sleeps between two polls
+        lambda: [r for r in glue.job_runs("sales_to_redshift") if r._tick >= 1],
+        lambda runs: setattr(runs[0], "status", "SUCCEEDED"),
+    )
+    routine = glue_routine([{**_start(), "timeout_s": 0.3}], poll_interval_s=30)
+    timed_out = run(routine)
+    assert "did not finish within 0.3 s" in timed_out.tasks[0].error
+    (job_run,) = glue.job_runs("sales_to_redshift")
+    assert job_run.status == "SUCCEEDED"  # Glue would not stop it: it had ended
+
+    glue.set_transition("glue::job_run", {"progression": "immediate"})
+    result = run(routine)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert glue.job_runs("sales_to_redshift") == [job_run]  # not run a second time
+    assert result.tasks[0].output["run_id"] == job_run.job_run_id

@@ -189,12 +189,16 @@ class CrawlRunner:
         return None
 
     def _stop(self) -> None:
+        """Stop this task's crawl (Ctrl-C, timeout, max_wait_s); a later rerun starts afresh.
+        A crawl that had just ended is kept: a rerun re-attaches and sees how it ended."""
         try:
             self.client.stop_crawler(Name=self.args.name)
-            self.ctx.logger.warning("stopped crawler %s", self.args.name)
         except Exception as exc:
             if error_code(exc) != "CrawlerNotRunningException":
                 raise
+            self.ctx.logger.warning("crawler %s was no longer running", self.args.name)
+            return
+        self.ctx.logger.warning("stopped crawler %s", self.args.name)
         self.ctx.state.clear()
 
     def _report(self, crawler: dict[str, Any], joined: bool, waited_s: float) -> dict[str, Any]:

@@ -218,16 +218,24 @@ class JobRunner:
         return None
 
     def _stop(self) -> None:
-        """Stop the run (Ctrl-C, timeout, max_wait_s); a later rerun starts afresh."""
+        """Stop the run (Ctrl-C, timeout, max_wait_s); a later rerun starts afresh. A run
+        Glue would not stop (it had just ended) keeps its id: a rerun re-attaches to it."""
         if self.run_id is None:
             return
         response = self.client.batch_stop_job_run(
             JobName=self.args.job_name, JobRunIds=[self.run_id]
         )
+        errors = response.get("Errors", [])
+        if errors:
+            detail = errors[0].get("ErrorDetail", {})
+            self.ctx.logger.warning(
+                "could not stop Glue job run %s: %s %s",
+                self.run_id,
+                detail.get("ErrorCode", ""),
+                detail.get("ErrorMessage", ""),
+            )
+            return
         self.ctx.state.delete("run_id")
-        for error in response.get("Errors", []):
-            detail = error.get("ErrorDetail", {}).get("ErrorMessage", "")
-            self.ctx.logger.warning("could not stop Glue job run %s: %s", self.run_id, detail)
         self.ctx.logger.warning("stopped Glue job run %s", self.run_id)
 
     def _report(self, job_run: dict[str, Any], waited_s: float) -> dict[str, Any]:
