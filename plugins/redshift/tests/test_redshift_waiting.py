@@ -125,6 +125,36 @@ def test_a_timeout_while_the_statement_is_sent_still_cancels_it(
     assert len(data_api.statements) == 1
 
 
+def test_a_statement_that_ended_as_the_task_timed_out_is_not_run_twice(
+    run: Any, data_api: Any, rs_routine: Any, monkeypatch: Any
+) -> None:
+    from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse as Response
+
+    original, looks = Response.describe_statement, []
+
+    def counted(response: Any) -> Any:
+        looks.append(response._get_param("Id"))
+        return original(response)
+
+    monkeypatch.setattr(Response, "describe_statement", counted)
+    data_api.rule = lambda s: ("FINISHED", 40) if looks else None  # ends between two polls
+    copy = {
+        "table": {"name": "sales"},
+        "source": "s3://lake/staging/sales/",
+        "iam_role": "arn:aws:iam::123456789012:role/loader",
+    }
+    task = {"task": "copy_from_s3", "args": copy, "timeout_s": 0.3}
+    routine = rs_routine([task], poll_interval_s=30)
+    assert "did not finish within 0.3 s" in run(routine).tasks[0].error
+    (statement,) = data_api.statements
+    assert statement.status == "FINISHED"  # the service would not cancel it: it had ended
+
+    result = run(routine)
+    assert result.status == "succeeded", result.tasks[0].error
+    assert data_api.statements == [statement]  # the COPY did not load the rows twice
+    assert result.tasks[0].output["rows_loaded"] == 40
+
+
 def _start_cli(routine_file: Any, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "lakeroutine.cli", "run", str(routine_file)],

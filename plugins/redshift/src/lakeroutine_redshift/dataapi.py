@@ -160,27 +160,32 @@ class StatementRunner:
                 raise TaskError(f"{label} {status}: {reason}\nSQL: {mask_secrets(sql)}")
             if time.monotonic() - started > self.params.max_wait_s:
                 self._current = None
-                self._cancel(statement_id)
-                self._forget(index)
+                cancelled = self._cancel(statement_id)
+                if cancelled:
+                    self._forget(index)
+                outcome = "cancelled" if cancelled else "could not cancel it"
                 raise TaskError(
                     f"{label} still {status} after max_wait_s="
-                    f"{self.params.max_wait_s:g}; cancelled\nSQL: {mask_secrets(step.text)}"
+                    f"{self.params.max_wait_s:g}; {outcome}\nSQL: {mask_secrets(step.text)}"
                 )
             self.ctx.sleep(self.params.poll_interval_s)
 
-    def _cancel(self, statement_id: str) -> None:
+    def _cancel(self, statement_id: str) -> bool:
+        """Cancel a statement; False if the service refused (it had ended meanwhile)."""
         try:
             self.client.cancel_statement(Id=statement_id)
-            self.ctx.logger.warning("cancelled statement %s", statement_id)
         except Exception as exc:  # it may have finished meanwhile; say so and go on
             self.ctx.logger.warning("could not cancel statement %s: %s", statement_id, exc)
+            return False
+        self.ctx.logger.warning("cancelled statement %s", statement_id)
+        return True
 
     def _cancel_current(self) -> None:
-        """Ctrl-C / timeout: stop the statement now running; a rerun sends it again."""
+        """Ctrl-C / timeout: stop the statement now running; a rerun sends it again. One
+        that had ended keeps its id: a rerun re-attaches instead of running it twice."""
         statement_id = self._current
-        if statement_id is None:
+        if statement_id is None or not self._cancel(statement_id):
             return
-        self._cancel(statement_id)
         state = self.ctx.state
         for key, value in state.items().items():
             if key.startswith("id:") and value == statement_id:
