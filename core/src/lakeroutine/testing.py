@@ -171,7 +171,7 @@ def unavailable_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[Unavailabl
         endpoint.close()
 
 
-AWS_PROFILE = {
+TEST_AWS_PROFILE = {
     "name": "lakeroutine-test",
     "region": "eu-west-1",
     "aws_access_key_id": "profile-access-key",
@@ -184,14 +184,14 @@ AWS_PROFILE = {
 def aws_profile(
     moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
-    """A named AWS profile (``AWS_PROFILE`` above: its own region and credentials) in a config
-    file, with the region and credential variables unset, so only ``profile_name`` gives
-    them; clients still go to moto. Returns the profile's values."""
+    """A named AWS profile (``TEST_AWS_PROFILE``: its own region and credentials) in a
+    config file, with the region and credential variables unset, so only ``profile_name``
+    gives them; clients still go to moto. Returns the profile's values."""
     from lakeroutine.aws import session_for
 
     config = tmp_path / "aws-config"
-    lines = [f"[profile {AWS_PROFILE['name']}]"]
-    lines += [f"{key} = {value}" for key, value in AWS_PROFILE.items() if key != "name"]
+    lines = [f"[profile {TEST_AWS_PROFILE['name']}]"]
+    lines += [f"{key} = {value}" for key, value in TEST_AWS_PROFILE.items() if key != "name"]
     config.write_text("\n".join(lines) + "\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     for key in FAKE_AWS_ENV:
@@ -199,6 +199,6 @@ def aws_profile(
             monkeypatch.delenv(key, raising=False)
     session_for.cache_clear()  # sessions are cached per profile: read this file afresh
     try:
-        yield dict(AWS_PROFILE)
+        yield dict(TEST_AWS_PROFILE)
     finally:
         session_for.cache_clear()
