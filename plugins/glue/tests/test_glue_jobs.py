@@ -104,7 +104,7 @@ def test_missing_job_fails_before_later_tasks(run: Any, glue: Any, glue_routine:
     assert glue.backend.databases == {}
 
 
-@pytest.mark.parametrize("state", ["FAILED", "ERROR", "TIMEOUT", "STOPPED"])
+@pytest.mark.parametrize("state", ["FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"])
 def test_every_failure_state_fails_the_task_with_glue_s_message(
     run: Any, glue: Any, glue_routine: Any, state: str
 ) -> None:

@@ -84,8 +84,9 @@ class RedshiftExecutor(Executor):
     @task
     def copy_from_s3(self, args: CopyArgs, ctx: TaskContext) -> dict[str, Any]:
         """COPY files under an S3 prefix into a table: append, overwrite, or upsert on keys."""
-        reports = self._run(ctx, [SqlStep(sql) for sql in statements.load(args)])
-        copy_index = 0 if args.mode == "append" else 2
+        steps = statements.load(args)
+        reports = self._run(ctx, [SqlStep(sql) for sql in steps])
+        copy_index = next(i for i, sql in enumerate(steps) if str(sql).startswith("COPY "))
         table = args.table
         return {
             "table": f"{table.schema_}.{table.name}" if table.schema_ else table.name,
