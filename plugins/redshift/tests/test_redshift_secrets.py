@@ -1,12 +1,16 @@
 """Secrets written into SQL (a user's password, access keys in COPY CREDENTIALS) never
-reach an error message; the rest of the failing statement does."""
+reach an error message or a log, even botocore's DEBUG log of request and response bodies;
+the rest of the failing statement does reach the error."""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import pytest
-from lakeroutine_redshift.sql import mask_secrets
+from lakeroutine.redact import Redactor
+from lakeroutine_redshift.sql import mask_secrets, secret_literals
 
 
 @pytest.mark.parametrize(
@@ -53,3 +57,23 @@ def test_a_statement_cancelled_after_max_wait_holds_no_password(
     result = run(rs_routine([{"task": "execute_sql", "args": {"sql": sql}}], max_wait_s=0.05))
     error = result.tasks[0].error
     assert "cancelled" in error and "Sup3rSecret" not in error
+
+
+def test_secret_literals_in_every_form_a_log_shows() -> None:
+    sql = """CREATE USER bob PASSWORD 'Sup3r''Se"crét\\\\' VALID UNTIL '2030-01-01'"""
+    redact = Redactor(secret_literals(sql))
+    body = json.dumps({"Sql": sql})  # the request body, and as botocore logs it (bytes)
+    for shown in (sql, body, repr(body.encode())):
+        masked = redact(shown)
+        assert "Sup3r" not in masked and "Se" not in masked and "2030-01-01" in masked, masked
+
+
+def test_a_password_in_sql_stays_out_of_debug_logs(
+    run: Any, data_api: Any, rs_routine: Any, caplog: Any
+) -> None:
+    sql = "CREATE USER bob PASSWORD 'Sup3r''Secret!'; SELECT 1"
+    with caplog.at_level(logging.DEBUG):
+        result = run(rs_routine([{"task": "execute_sql", "args": {"sql": sql}}]))
+    assert result.status == "succeeded", result.tasks[0].error
+    assert "CREATE USER bob PASSWORD" in caplog.text  # botocore did log the body
+    assert "Sup3r" not in caplog.text

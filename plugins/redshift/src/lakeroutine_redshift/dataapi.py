@@ -14,12 +14,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakeroutine.aws import error_code
+from lakeroutine.aws import error_code, guard_library_logs
 from lakeroutine.context import TaskContext, digest
 from lakeroutine.errors import TaskError
 
 from lakeroutine_redshift.models import RedshiftParams
-from lakeroutine_redshift.sql import mask_secrets
+from lakeroutine_redshift.sql import mask_secrets, secret_literals
 
 FINISHED = "FINISHED"
 FAILURES = frozenset({"FAILED", "ABORTED"})
@@ -50,6 +50,10 @@ class StatementRunner:
 
     def run(self, steps: list[SqlStep]) -> list[dict[str, Any]]:
         """Run ``steps`` in order; return one report per statement (id, status, rows...)."""
+        secrets = [value for step in steps for value in secret_literals(step.text)]
+        if secrets:  # botocore logs request and response bodies (the SQL) at DEBUG
+            guard_library_logs(secrets)
+            self.ctx.run.redactor.add(secrets)
         fingerprint = digest([step.text for step in steps], [step.parameters for step in steps])
         if self.ctx.state.get("fingerprint") not in (None, fingerprint):
             self.ctx.logger.info("the SQL changed since the last attempt: starting afresh")

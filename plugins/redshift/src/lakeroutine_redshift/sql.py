@@ -73,6 +73,20 @@ _SECRET_LITERAL_RE = re.compile(
 )
 
 
+def secret_literals(sql: str) -> list[str]:
+    """The secret strings in ``sql`` as written between the quotes, as JSON writes them in a
+    request body, and as botocore's DEBUG log prints that body (bytes): to keep out of logs."""
+    import json
+
+    forms = set()
+    for match in _SECRET_LITERAL_RE.finditer(sql):
+        text = match.group(0).split("'", 1)[1][:-1]
+        in_json = json.dumps(text)[1:-1]
+        in_bytes = repr(in_json.encode() + b"'\"")[2:-4]  # as inside b'...', ' escaped
+        forms |= {text, in_json, in_bytes}
+    return sorted(form for form in forms if form)
+
+
 def mask_secrets(sql: str) -> str:
     """``sql`` with the string after PASSWORD, CREDENTIALS, ACCESS_KEY_ID,
     SECRET_ACCESS_KEY, SESSION_TOKEN or MASTER_SYMMETRIC_KEY masked: fit for an error."""
