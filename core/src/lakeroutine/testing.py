@@ -202,3 +202,11 @@ def aws_profile(
         yield dict(TEST_AWS_PROFILE)
     finally:
         session_for.cache_clear()
+
+
+def default_sigint() -> None:
+    """A ``preexec_fn`` for subprocesses a test will Ctrl-C: restore SIGINT's default, which
+    a shell running the tests in the background (CI, ``&``) sets to ignored for children."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

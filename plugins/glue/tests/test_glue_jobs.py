@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from lakeroutine.errors import RoutineError
+from lakeroutine.testing import default_sigint
 
 ROLE = "arn:aws:iam::123456789012:role/glue-etl"
 JOB = {
@@ -150,6 +151,7 @@ def _cli(path: Any) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,  # Ctrl-C works even when run in the background
     )
 
 

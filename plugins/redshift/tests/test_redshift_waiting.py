@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
+from lakeroutine.testing import default_sigint
 from lakeroutine_redshift.emulator import end
 
 SCRIPT = "CREATE TABLE IF NOT EXISTS t (x INT); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"
@@ -162,6 +163,7 @@ def _start_cli(routine_file: Any, env: dict[str, str]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,  # Ctrl-C works even when run in the background
     )
 
 
