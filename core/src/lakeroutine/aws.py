@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from lakeroutine.executor import Params
+from lakeroutine.executor import Executor, Params
 from lakeroutine.redact import RedactingFilter, Redactor
 
 LIBRARY_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
@@ -43,6 +43,19 @@ class AwsConnection(Params):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+
+class AwsExecutor(Executor):
+    """Base of executors that talk to one AWS service (``service``, a boto3 name): their
+    params subclass :class:`AwsConnection`, and ``self.client`` is made on first use."""
+
+    service: ClassVar[str]
+    params: AwsConnection
+
+    @functools.cached_property
+    def client(self) -> Any:
+        """The boto3 client of ``service`` (boto3 is imported now, not at load)."""
+        return make_client(self.service, self.params)
 
 
 @functools.lru_cache(maxsize=8)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeroutine.aws import connection_param, error_code, make_client
-from lakeroutine.context import RunContext, TaskContext
+from lakeroutine.aws import AwsExecutor, connection_param, error_code, make_client
+from lakeroutine.context import TaskContext
 from lakeroutine.errors import RoutineError
-from lakeroutine.executor import Executor, task
+from lakeroutine.executor import task
 from lakeroutine.table_tasks import TableArgs
 from lakeroutine.tables import (
     hive_add_partitions,
@@ -44,22 +44,13 @@ def summary(outcomes: list[QueryOutcome], **extra: Any) -> dict[str, Any]:
     return {**report, **extra}
 
 
-class AthenaExecutor(Executor):
+class AthenaExecutor(AwsExecutor):
     """Runs DDL and queries on Athena, waiting for each with explicit polling."""
 
     name = "AthenaExecutor"
+    service = "athena"
     Params = AthenaParams
     params: AthenaParams
-
-    def __init__(self, params: AthenaParams, context: RunContext) -> None:
-        super().__init__(params, context)
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client("athena", self.params)
-        return self._client
 
     def preflight(self, tasks: list[str]) -> None:
         """The workgroup exists and query results have somewhere to go."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeroutine.aws import make_client
-from lakeroutine.context import RunContext, TaskContext
+from lakeroutine.aws import AwsExecutor
+from lakeroutine.context import TaskContext
 from lakeroutine.errors import RoutineError
-from lakeroutine.executor import Executor, task
+from lakeroutine.executor import task
 
 from lakeroutine_glue import catalog_tasks, crawlers, jobs
 from lakeroutine_glue.models import (
@@ -24,23 +24,13 @@ from lakeroutine_glue.models import (
 _NEEDS_DATABASE = ("create_database", "create_table", "add_partitions", "create_or_update_crawler")
 
 
-class GlueExecutor(Executor):
+class GlueExecutor(AwsExecutor):
     """Registers tables in the Glue Data Catalog and runs Glue jobs and crawlers."""
 
     name = "GlueExecutor"
+    service = "glue"
     Params = GlueParams
     params: GlueParams
-
-    def __init__(self, params: GlueParams, context: RunContext) -> None:
-        super().__init__(params, context)
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        """The ``glue`` boto3 client, made on first use (boto3 loads lazily)."""
-        if self._client is None:
-            self._client = make_client("glue", self.params)
-        return self._client
 
     def preflight(self, tasks: list[str]) -> None:
         """Refuse a routine whose catalog or crawler tasks have no database to work in."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeroutine.aws import make_client
-from lakeroutine.context import RunContext, TaskContext
-from lakeroutine.executor import Executor, task
+from lakeroutine.aws import AwsExecutor
+from lakeroutine.context import TaskContext
+from lakeroutine.executor import task
 
 from lakeroutine_redshift import statements
 from lakeroutine_redshift.dataapi import SqlStep, StatementRunner
@@ -28,23 +28,13 @@ def _param_text(value: str | int | float | bool) -> str:
     return str(value)
 
 
-class RedshiftExecutor(Executor):
+class RedshiftExecutor(AwsExecutor):
     """Runs statements on Redshift, one Data API call each, waiting for every one."""
 
     name = "RedshiftExecutor"
+    service = "redshift-data"
     Params = RedshiftParams
     params: RedshiftParams
-
-    def __init__(self, params: RedshiftParams, context: RunContext) -> None:
-        super().__init__(params, context)
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        """The ``redshift-data`` boto3 client, made on first use (boto3 loads lazily)."""
-        if self._client is None:
-            self._client = make_client("redshift-data", self.params)
-        return self._client
 
     def _run(self, ctx: TaskContext, steps: list[SqlStep]) -> list[dict[str, Any]]:
         return StatementRunner(self.client, self.params, ctx).run(steps)
