@@ -41,7 +41,7 @@ def _block(registry: Registry, name: str, explicit: bool) -> dict[str, Any]:
         "params": entry.cls.Params.model_json_schema(),
         "tasks": {"type": "array", "items": _task_items(registry, name)},
     }
-    required = ["params"] if not explicit else ["executor"]
+    required = ["executor"] if explicit else []
     properties["executor"] = {"const": name}
     return {
         "type": "object",
