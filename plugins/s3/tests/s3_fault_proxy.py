@@ -79,6 +79,7 @@ class FaultProxy:
         faults: tuple[str, ...] = FAULTS,
         only: Callable[[str], bool] | None = None,
         before_forward: Callable[[Request], None] | None = None,
+        rewrite: Callable[[Request], bytes] | None = None,
     ) -> None:
         parsed = urlsplit(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
@@ -86,6 +87,7 @@ class FaultProxy:
         self.faults = faults
         self.only = only  # which operations may be faulted (default: all)
         self.before_forward = before_forward
+        self.rewrite = rewrite  # the body to forward instead (a corrupting network)
         self.random = random.Random(seed)
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -197,6 +199,8 @@ class FaultProxy:
                     return None
                 if proxy.before_forward is not None:
                     proxy.before_forward(request)
+                if proxy.rewrite is not None:
+                    body = proxy.rewrite(request)
                 forward = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 forward["Content-Length"] = str(len(body))
                 upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)

@@ -208,3 +208,39 @@ def test_multipart_ranges_cover_objects_past_5_gib_within_10000_parts():
         assert all(end - start + 1 <= 5 * GiB for start, end in ranges)
         assert all(end - start + 1 >= 5 * MiB for start, end in ranges[:-1])
     assert len(part_ranges(6 * GiB + 1, 256 * MiB)) == 25  # past CopyObject's 5 GiB limit
+
+
+def corrupting(request) -> bytes:
+    """What a faulty network delivers: one byte of the payload changed on the way."""
+    return request.body.replace(b"PAYLOAD", b"PAYLOAX")
+
+
+@pytest.mark.parametrize("size", [70, 12 * MiB], ids=["put", "multipart"])
+def test_an_upload_that_arrives_corrupted_is_not_taken_as_written(bucket, proxy, tmp_path, size):
+    from lakeroutine.storage.base import StorageError
+    from lakeroutine_s3.storage import S3Storage
+
+    data = (b"PAYLOAD" * (size // 7 + 1))[:size]
+    (tmp_path / "f").write_bytes(data)
+    network = proxy(rewrite=corrupting)
+    storage = S3Storage(endpoint_url=network.url, **BIG)
+
+    with pytest.raises(StorageError, match="different bytes than were sent"):
+        storage.upload(tmp_path / "f", "s3://lake/staging/f")
+    # A multipart upload is aborted: no parts are left behind.
+    assert bucket.client.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []
+
+
+def test_a_failed_multipart_upload_is_aborted(bucket, proxy, tmp_path):
+    from lakeroutine.storage.base import StorageError
+    from lakeroutine_s3.storage import S3Storage
+
+    (tmp_path / "f").write_bytes(big_bytes(12 * MiB))
+    failing = proxy(fault_rate=1.0, faults=("internal",), only=lambda op: op == "UploadPart")
+    storage = S3Storage(endpoint_url=failing.url, max_attempts=2, **BIG)
+
+    with pytest.raises(StorageError):
+        storage.upload(tmp_path / "f", "s3://lake/staging/f")
+    assert failing.count("AbortMultipartUpload") == 1
+    assert bucket.client.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []
+    assert bucket.keys("staging/") == []

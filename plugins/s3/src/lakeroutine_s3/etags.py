@@ -7,8 +7,12 @@ run wrote it), not an earlier file to keep apart.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from pathlib import Path
+from typing import Any
+
+from lakeroutine.storage.base import StorageError
 
 BLOCK = 1024 * 1024
 
@@ -41,3 +45,24 @@ def multipart_etag(path: Path, part_size: int) -> str:
             digests.append(part.digest())
     combined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
     return f"{combined}-{len(digests)}"
+
+
+def content_md5(hex_md5: str) -> str:
+    """The ``Content-MD5`` header of a body whose MD5 is ``hex_md5``: S3 refuses the
+    request (BadDigest) if the bytes it received do not match."""
+    return base64.b64encode(bytes.fromhex(hex_md5)).decode()
+
+
+def check_written(answer: dict[str, Any], hex_md5: str, url: str) -> None:
+    """Raise if a PUT or UploadPart answer's ETag is not the MD5 of the bytes sent: what
+    arrived is not what was read. KMS- and customer-key-encrypted objects have other ETags
+    (S3 itself checked their ``Content-MD5``)."""
+    encryption = str(answer.get("ServerSideEncryption") or "")
+    if encryption.startswith("aws:kms") or answer.get("SSECustomerAlgorithm"):
+        return
+    etag = (answer.get("ETag") or "").strip('"')
+    if etag != hex_md5:
+        raise StorageError(
+            f"{url}: S3 stored different bytes than were sent (ETag {etag or 'missing'}, "
+            f"MD5 of the file {hex_md5}); not verified"
+        )

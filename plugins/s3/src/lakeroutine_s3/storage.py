@@ -151,10 +151,16 @@ class S3Storage:
         try:
             if single:
                 condition = {} if overwrite else {"IfNoneMatch": "*"}
+                md5 = etags.single_part_etag(local_path)
                 with open(local_path, "rb") as body:
                     answer = self.client.put_object(
-                        Bucket=location.bucket, Key=location.key, Body=body, **condition
+                        Bucket=location.bucket,
+                        Key=location.key,
+                        Body=body,
+                        ContentMD5=etags.content_md5(md5),
+                        **condition,
                     )
+                etags.check_written(answer, md5, url)
                 return self._info(url, size, unquoted(answer.get("ETag")))
             if not overwrite:
                 self._refuse_existing(url)

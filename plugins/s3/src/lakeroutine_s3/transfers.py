@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lakeroutine_s3 import etags
 from lakeroutine_s3.client import error_code, is_precondition_failed
 
 log = logging.getLogger("lakeroutine.s3")
@@ -143,9 +145,16 @@ def upload_parts(
             with open(path, "rb") as handle:
                 handle.seek(span[0])
                 body = handle.read(span[1] - span[0] + 1)
+            md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
             answer = client.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentMD5=etags.content_md5(md5),
             )
+            etags.check_written(answer, md5, f"s3://{bucket}/{key} (part {number})")
             return {"PartNumber": number, "ETag": answer["ETag"]}
 
         return _run_parts(one, part_ranges(size, chunk), workers)
