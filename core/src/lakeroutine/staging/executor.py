@@ -356,13 +356,11 @@ class StagingExecutor(Executor):
         # changed or arrived after transfer listed it is left alone. Work goes in chunks of
         # the listing, so memory stays flat however many files there are.
         progress = ctx.progress("archiving" if mode == "archive" else "deleting")
-        seen: set[str] = set()
         chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
             entry = self.journal.get(info.relpath)
             if entry is None:
                 continue
-            seen.add(info.relpath)
             if not entry.source.same_version_as(info):
                 log.warning(
                     "%s: %s changed since it was staged; left in landing", ctx.executor, info.url
@@ -377,7 +375,7 @@ class StagingExecutor(Executor):
         if chunk:
             counts[mode + "d"] += self._finish(chunk, ctx, progress)
         progress.close()
-        self._forget_vanished(seen)
+        self._forget_vanished()
         log.info("%s: %s %d landing files", ctx.executor, mode + "d", counts[mode + "d"])
         result: dict[str, Any] = {**counts, "mode": mode}
         if mode == "archive":
@@ -456,11 +454,17 @@ class StagingExecutor(Executor):
                 self.source.download(info.url, local)
             return self.archive_store.upload(local, url, overwrite=False)
 
-    def _forget_vanished(self, seen: set[str]) -> None:
-        """Entries whose landing file is gone: finished by a killed run (archived or
-        deleted), or removed by someone else. Either way nothing is left to do."""
-        gone = [e for e in self.journal.entries() if e.relpath not in seen]
-        for entry in gone:
+    def _forget_vanished(self) -> None:
+        """Entries left after a full pass over the listing: every listed entry was finished
+        or dropped as changed, so these landing files are gone (finished by a killed run,
+        or removed by someone else). Either way nothing is left to do. Streamed in batches
+        (no set of every listed file: memory stays flat)."""
+        batch: list[str] = []
+        for entry in self.journal.entries():
             if entry.status == STAGED and self.params.archive_or_delete == "archive":
                 log.warning("%s vanished from landing before it was archived", entry.source.url)
-        self.journal.remove([e.relpath for e in gone])
+            batch.append(entry.relpath)
+            if len(batch) == DELETE_BATCH:
+                self.journal.remove(batch)
+                batch = []
+        self.journal.remove(batch)
