@@ -80,6 +80,7 @@ class FaultProxy:
         only: Callable[[str], bool] | None = None,
         before_forward: Callable[[Request], None] | None = None,
         rewrite: Callable[[Request], bytes] | None = None,
+        rewrite_reply: Callable[[Request, bytes], bytes] | None = None,
     ) -> None:
         parsed = urlsplit(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
@@ -88,6 +89,7 @@ class FaultProxy:
         self.only = only  # which operations may be faulted (default: all)
         self.before_forward = before_forward
         self.rewrite = rewrite  # the body to forward instead (a corrupting network)
+        self.rewrite_reply = rewrite_reply  # the reply body to send back instead
         self.random = random.Random(seed)
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -215,6 +217,8 @@ class FaultProxy:
                     return None
                 if fault == "late_error":
                     return self._error(500, "InternalError")
+                if proxy.rewrite_reply is not None:
+                    payload = proxy.rewrite_reply(request, payload)
                 return self._reply(answer.status, answer.getheaders(), payload)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle

@@ -244,3 +244,19 @@ def test_a_failed_multipart_upload_is_aborted(bucket, proxy, tmp_path):
     assert failing.count("AbortMultipartUpload") == 1
     assert bucket.client.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []
     assert bucket.keys("staging/") == []
+
+
+@pytest.mark.parametrize("size", [70, 12 * MiB], ids=["one-get", "ranged-gets"])
+def test_a_download_that_arrives_corrupted_is_an_error(bucket, proxy, tmp_path, size):
+    from lakeroutine_s3.storage import S3Storage
+
+    bucket.fill(["landing/f"], (b"PAYLOAD" * (size // 7 + 1))[:size])
+
+    def corrupt_reply(request, payload: bytes) -> bytes:
+        return payload.replace(b"PAYLOAD", b"PAYLOAX", 1)  # one byte changed on the way
+
+    network = proxy(rewrite_reply=corrupt_reply)
+    storage = S3Storage(endpoint_url=network.url, **BIG)
+
+    with pytest.raises(OSError, match="do not match its ETag"):
+        storage.download("s3://lake/landing/f", tmp_path / "f")

@@ -53,12 +53,34 @@ def content_md5(hex_md5: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_md5)).decode()
 
 
+def _encrypted_with_a_key(answer: dict[str, Any]) -> bool:
+    """KMS- and customer-key-encrypted objects have ETags that are not their MD5."""
+    encryption = str(answer.get("ServerSideEncryption") or "")
+    return encryption.startswith("aws:kms") or bool(answer.get("SSECustomerAlgorithm"))
+
+
+def is_md5(etag: str | None) -> bool:
+    """An ETag that is the MD5 of the bytes (one PUT or CopyObject, unencrypted or SSE-S3)."""
+    text = etag or ""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
+def check_downloaded(answer: dict[str, Any], path: Path, url: str) -> None:
+    """Raise ``OSError`` if a downloaded file is not the object GET answered for, where its
+    ETag is the MD5 of its bytes (else the caller's size check is all there is)."""
+    etag = (answer.get("ETag") or "").strip('"')
+    if _encrypted_with_a_key(answer) or not is_md5(etag):
+        return
+    got = single_part_etag(path)
+    if got != etag:
+        raise OSError(f"{url}: downloaded bytes do not match its ETag {etag} (MD5 {got})")
+
+
 def check_written(answer: dict[str, Any], hex_md5: str, url: str) -> None:
     """Raise if a PUT or UploadPart answer's ETag is not the MD5 of the bytes sent: what
     arrived is not what was read. KMS- and customer-key-encrypted objects have other ETags
     (S3 itself checked their ``Content-MD5``)."""
-    encryption = str(answer.get("ServerSideEncryption") or "")
-    if encryption.startswith("aws:kms") or answer.get("SSECustomerAlgorithm"):
+    if _encrypted_with_a_key(answer):
         return
     etag = (answer.get("ETag") or "").strip('"')
     if etag != hex_md5:

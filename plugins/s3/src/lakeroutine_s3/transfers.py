@@ -215,15 +215,15 @@ def download(client: Any, bucket: str, key: str, path: Path, chunk: int, workers
                 raise
     else:
         raise OSError(f"s3://{bucket}/{key}: the first range came back short")
-    if total <= chunk:
-        return os.path.getsize(path)
-    with open(path, "r+b") as handle:
-        handle.truncate(total)
+    if total > chunk:
+        with open(path, "r+b") as handle:
+            handle.truncate(total)
 
-    def rest(_number: int, span: tuple[int, int]) -> None:
-        _download_range(client, bucket, key, path, span, etag)
+        def rest(_number: int, span: tuple[int, int]) -> None:
+            _download_range(client, bucket, key, path, span, etag)
 
-    _run_parts(rest, _ranges(total, chunk)[1:], workers)
+        _run_parts(rest, _ranges(total, chunk)[1:], workers)
+    etags.check_downloaded(first, path, f"s3://{bucket}/{key}")
     return os.path.getsize(path)
 
 
