@@ -56,18 +56,30 @@ class Bucket:
         keys = [k for k in list(backend.buckets[self.name].keys.keys()) if k.startswith(prefix)]
         return {k[len(prefix) :]: backend.get_object(self.name, k).value for k in keys}
 
-    def put_multipart(self, key: str, body: bytes, part_size: int = 5 * 1024 * 1024) -> None:
-        """An object uploaded in parts: its ETag is not its MD5 (``md5-of-md5s-N``)."""
+    def put_multipart(
+        self,
+        key: str,
+        body: bytes,
+        part_size: int = 5 * 1024 * 1024,
+        sizes: list[int] | None = None,
+    ) -> None:
+        """An object uploaded in parts: its ETag is not its MD5 (``md5-of-md5s-N``). The
+        parts are ``part_size`` bytes, or of the given ``sizes`` (an uneven layout)."""
+        if sizes is None:
+            sizes = [min(part_size, len(body) - s) for s in range(0, len(body), part_size)]
+        assert sum(sizes) == len(body)
         upload = self.client.create_multipart_upload(Bucket=self.name, Key=key)["UploadId"]
         parts = []
-        for number, start in enumerate(range(0, len(body), part_size), 1):
+        start = 0
+        for number, size in enumerate(sizes, 1):
             answer = self.client.upload_part(
                 Bucket=self.name,
                 Key=key,
                 UploadId=upload,
                 PartNumber=number,
-                Body=body[start : start + part_size],
+                Body=body[start : start + size],
             )
+            start += size
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         self.client.complete_multipart_upload(
             Bucket=self.name, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}

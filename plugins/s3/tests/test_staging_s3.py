@@ -291,3 +291,28 @@ def test_copies_run_max_workers_at_a_time(bucket, routine, run, proxy, workers):
     )
     assert result.status == "succeeded", result.tasks
     assert counting.most_in_flight == workers
+
+
+def test_an_archive_copy_of_an_unevenly_uploaded_object_left_by_a_killed_run_is_not_doubled(
+    bucket, routine, run
+):
+    import os
+
+    from lakeroutine_s3.storage import S3Storage
+
+    MiB = 1024 * 1024
+    data = os.urandom(12 * MiB)
+    bucket.put_multipart("landing/uneven.bin", data, sizes=[5 * MiB, 6 * MiB, 1 * MiB])
+    params = {"parent_directory": "s3://lake/landing/", "dump_directory": "s3://lake/staging/"}
+    assert run(routine(**params, tasks=["transfer"])).status == "succeeded"
+    # What a run killed between archiving and deleting leaves: the archive copy, made by
+    # the storage's own copy, and the landing object still there.
+    storage = S3Storage()
+    source = next(storage.list_files("s3://lake/landing/"))
+    storage.copy(source, "s3://lake/landing_archive/uneven.bin", overwrite=False)
+
+    result = run(routine(**params, tasks=["post_staging"]))
+
+    assert result.status == "succeeded", result.tasks
+    assert bucket.stored("landing/") == {}
+    assert bucket.stored("landing_archive/") == {"uneven.bin": data}  # archived once

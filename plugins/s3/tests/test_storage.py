@@ -260,3 +260,19 @@ def test_a_download_that_arrives_corrupted_is_an_error(bucket, proxy, tmp_path, 
 
     with pytest.raises(OSError, match="do not match its ETag"):
         storage.download("s3://lake/landing/f", tmp_path / "f")
+
+
+def test_an_unevenly_uploaded_object_is_copied_in_its_own_parts_and_keeps_its_etag(
+    bucket, storage_via
+):
+    data = big_bytes(12 * MiB)
+    bucket.put_multipart("landing/uneven.bin", data, sizes=[5 * MiB, 6 * MiB, 1 * MiB])
+    storage, counting = storage_via()
+    source = next(storage.list_files("s3://lake/landing/"))
+
+    written = storage.copy(source, "s3://lake/staging/uneven.bin")
+
+    assert written.etag == source.etag  # so a later run knows this copy for what it is
+    assert storage.stat("s3://lake/staging/uneven.bin").etag == source.etag
+    assert counting.operations()["UploadPartCopy"] == 3
+    assert bucket.stored("staging/")["uneven.bin"] == data

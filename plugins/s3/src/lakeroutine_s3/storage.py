@@ -258,15 +258,16 @@ class S3Storage:
         extra: dict[str, Any] = {"Metadata": head.get("Metadata", {})}
         if head.get("ContentType"):
             extra["ContentType"] = head["ContentType"]
-        part_size = self._source_part_size(source, copy_source)
+        ranges = self._source_part_ranges(source, copy_source) or transfers.part_ranges(
+            source.size, self.settings.multipart_copy_part_size
+        )
         answer = transfers.copy_parts(
             self.client,
             copy_source,
             source.etag,
             dst.bucket,
             dst.key,
-            source.size,
-            part_size or self.settings.multipart_copy_part_size,
+            ranges,
             self.settings.multipart_concurrency,
             overwrite=overwrite,
             extra=extra,
@@ -279,24 +280,40 @@ class S3Storage:
             return self._info(url, source.size, etag)
         return self._verified_size(url, source.size)
 
-    def _source_part_size(self, source: FileInfo, copy_source: dict[str, str]) -> int | None:
-        """The part size a multipart source was uploaded with (from its first part), if
-        its parts are even (all but the last): copying in the same parts keeps its ETag."""
+    def _source_part_ranges(
+        self, source: FileInfo, copy_source: dict[str, str]
+    ) -> list[tuple[int, int]] | None:
+        """The byte ranges of a multipart source's own parts, so its copy is made of the
+        same parts and keeps its ETag (by which a later run knows that copy for what it is).
+        The first and last parts are asked for (HEAD with PartNumber); when they do not fit
+        one even part size, every part is. None if the source has no parts."""
         if not _is_multipart_etag(source.etag):
             return None
         count = (source.etag or "").rsplit("-", 1)[1]
-        if not count.isdigit():
+        if not count.isdigit() or int(count) < 1:
             return None
         parts = int(count)
         # Not pinned with IfMatch (moto compares it with the part's own ETag); the parts
         # themselves are copied with CopySourceIfMatch.
-        first = self.client.head_object(
-            Bucket=copy_source["Bucket"], Key=copy_source["Key"], PartNumber=1
-        )
-        size = int(first["ContentLength"])
-        if size <= 0 or -(-source.size // size) != parts:
+        first = self._part_size(copy_source, 1)
+        last = source.size - (parts - 1) * first
+        if 0 < last <= first and (parts == 1 or self._part_size(copy_source, parts) == last):
+            sizes = [first] * (parts - 1) + [last]
+        else:  # an uneven layout
+            sizes = [first] + [self._part_size(copy_source, n) for n in range(2, parts + 1)]
+        if sum(sizes) != source.size or min(sizes) <= 0:
             return None
-        return size
+        ranges, start = [], 0
+        for size in sizes:
+            ranges.append((start, start + size - 1))
+            start += size
+        return ranges
+
+    def _part_size(self, copy_source: dict[str, str], number: int) -> int:
+        answer = self.client.head_object(
+            Bucket=copy_source["Bucket"], Key=copy_source["Key"], PartNumber=number
+        )
+        return int(answer["ContentLength"])
 
     def _refuse_existing(self, url: str) -> None:
         if self.stat(url) is not None:

@@ -168,14 +168,13 @@ def copy_parts(
     etag: str | None,
     bucket: str,
     key: str,
-    size: int,
-    part: int,
+    ranges: list[tuple[int, int]],
     workers: int,
     *,
     overwrite: bool,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """Server-side copy of ``source`` in ``part``-byte UploadPartCopy ranges."""
+    """Server-side copy of ``source``, one UploadPartCopy per inclusive byte range."""
     pin = {"CopySourceIfMatch": quoted(etag)} if etag else {}
 
     def parts(upload_id: str) -> list[dict[str, Any]]:
@@ -191,7 +190,7 @@ def copy_parts(
             )
             return {"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]}
 
-        return _run_parts(one, part_ranges(size, part), workers)
+        return _run_parts(one, ranges, workers)
 
     return multipart(client, bucket, key, parts, overwrite=overwrite, extra=extra)
 

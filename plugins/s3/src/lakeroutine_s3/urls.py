@@ -21,9 +21,6 @@ class S3Location(NamedTuple):
         key = self.key.strip("/")
         return f"{key}/" if key else ""
 
-    def url(self) -> str:
-        return f"{self.scheme}://{self.bucket}/{self.key}"
-
 
 def parse(url: str) -> S3Location:
     """Split an ``s3://`` URL; a URL without a bucket is a :class:`StorageError`."""
