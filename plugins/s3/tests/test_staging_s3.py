@@ -207,7 +207,7 @@ def test_a_copy_that_does_not_match_its_listing_removes_nothing(bucket, routine,
         )
     )
     assert result.status == "failed"
-    assert "does not match its source" in result.tasks[0].error
+    assert "changed since it was listed" in result.tasks[0].error
     assert counting.count("DeleteObjects") == 0
     assert len(bucket.objects("landing/sales/")) == len(FILES)
 
@@ -316,3 +316,43 @@ def test_an_archive_copy_of_an_unevenly_uploaded_object_left_by_a_killed_run_is_
     assert result.status == "succeeded", result.tasks
     assert bucket.stored("landing/") == {}
     assert bucket.stored("landing_archive/") == {"uneven.bin": data}  # archived once
+
+
+def test_an_object_rewritten_just_before_its_archive_copy_is_not_archived_or_removed(
+    bucket, routine, run, proxy
+):
+    """The landing object changes between post_staging's listing and its archive
+    CopyObject (moto ignores CopySourceIfMatch, S3 would refuse): the copy's ETag is not
+    the listed one, so the new version is neither taken as archived nor deleted."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    rewritten = "landing/sales/day1/sales_3.csv"
+
+    def change_source(request) -> None:
+        if request.operation == "CopyObject" and request.key == "landing/sales_archive/" + (
+            "day1/sales_3.csv"
+        ):
+            backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+            backend.put_object("lake", rewritten, b"rewritten!")
+
+    land(bucket)
+    params = {
+        "parent_directory": "s3://lake/landing/sales/",
+        "dump_directory": "s3://lake/staging/sales/",
+        "max_workers": 1,
+    }
+    assert run(routine(**params, tasks=["transfer"])).status == "succeeded"
+    counting = proxy(before_forward=change_source)
+
+    result = run(routine(**params, endpoint_url=counting.url, tasks=["post_staging"]))
+
+    assert result.status == "failed"
+    assert "changed since it was listed" in result.tasks[0].error
+    assert bucket.stored("landing/sales/")["day1/sales_3.csv"] == b"rewritten!"
+    # Run again: the new version is left in landing (changed since staged), then staged.
+    again = run(routine(**params))
+    assert again.status == "succeeded", again.tasks
+    assert again.tasks[1].output["changed_since_staged"] == 0
+    assert bucket.stored("staging/sales/")["day1/sales_3.csv"] == b"rewritten!"
+    assert bucket.stored("landing/sales/") == {}

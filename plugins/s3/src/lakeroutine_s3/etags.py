@@ -53,7 +53,7 @@ def content_md5(hex_md5: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_md5)).decode()
 
 
-def _encrypted_with_a_key(answer: dict[str, Any]) -> bool:
+def encrypted_with_a_key(answer: dict[str, Any]) -> bool:
     """KMS- and customer-key-encrypted objects have ETags that are not their MD5."""
     encryption = str(answer.get("ServerSideEncryption") or "")
     return encryption.startswith("aws:kms") or bool(answer.get("SSECustomerAlgorithm"))
@@ -69,7 +69,7 @@ def check_downloaded(answer: dict[str, Any], path: Path, url: str) -> None:
     """Raise ``OSError`` if a downloaded file is not the object GET answered for, where its
     ETag is the MD5 of its bytes (else the caller's size check is all there is)."""
     etag = (answer.get("ETag") or "").strip('"')
-    if _encrypted_with_a_key(answer) or not is_md5(etag):
+    if encrypted_with_a_key(answer) or not is_md5(etag):
         return
     got = single_part_etag(path)
     if got != etag:
@@ -80,7 +80,7 @@ def check_written(answer: dict[str, Any], hex_md5: str, url: str) -> None:
     """Raise if a PUT or UploadPart answer's ETag is not the MD5 of the bytes sent: what
     arrived is not what was read. KMS- and customer-key-encrypted objects have other ETags
     (S3 itself checked their ``Content-MD5``)."""
-    if _encrypted_with_a_key(answer):
+    if encrypted_with_a_key(answer):
         return
     etag = (answer.get("ETag") or "").strip('"')
     if etag != hex_md5:

@@ -223,9 +223,16 @@ class S3Storage:
         except Exception as exc:
             raise self._copy_error(exc, source, url, overwrite) from None
         etag = unquoted(answer.get("CopyObjectResult", {}).get("ETag"))
-        if answer.get("ServerSideEncryption") == "aws:kms" and etag != source.etag:
+        if etags.encrypted_with_a_key(answer) and etag != source.etag:
             # KMS-encrypted objects' ETags are not their MD5: verify by size (one HEAD).
             return self._verified_size(url, source.size)
+        if etags.is_md5(source.etag) and etags.is_md5(etag) and etag != source.etag:
+            # Other bytes than those listed were copied: the source was rewritten in between
+            # (S3 refuses such a copy by CopySourceIfMatch; some emulators do not).
+            raise StorageError(
+                f"{source.url} changed since it was listed: the copy {url} holds ETag {etag}, "
+                f"the listing said {source.etag}"
+            )
         return self._info(url, source.size, etag)
 
     def delete_many(self, urls_: Iterable[str]) -> None:
