@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[3] / "examples" / "notebook"
+SALES = {
+    "parent_directory": "s3://lake/landing/sales/",
+    "dump_directory": "s3://lake/staging/sales/",
+}
 FILES = {f"day{i % 2}/sales_{i}.csv": f"column1,column2\nname{i},{i}\n" for i in range(12)}
 
 
@@ -28,8 +32,7 @@ def test_s3_to_s3(bucket, routine, run, mode):
     land(bucket)
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
             archive_or_delete=mode,
         )
     )
@@ -71,8 +74,7 @@ def test_s3_landing_archived_to_a_local_folder(bucket, routine, run, lake):
     archive = lake.root / "archive"
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
             archive_directory=str(archive),
         )
     )
@@ -116,8 +118,7 @@ def test_a_per_file_function_gets_each_object_as_a_local_file(bucket, routine, r
     land(bucket)
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
             py_exec_path=f"{script}:upper",
             py_exec_args={"suffix": ".up"},
             archive_or_delete="delete",
@@ -135,8 +136,7 @@ def test_a_failing_transformation_removes_nothing(bucket, routine, run, tmp_path
     land(bucket)
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
             py_exec_path=f"{script}:bad",
         )
     )
@@ -150,8 +150,7 @@ def test_archive_never_overwrites_an_earlier_archived_object(bucket, routine, ru
     land(bucket)
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
         )
     )
     assert result.status == "succeeded", result.tasks
@@ -165,8 +164,7 @@ def test_archive_never_overwrites_an_earlier_archived_object(bucket, routine, ru
 def test_objects_landing_after_transfer_are_left_alone(bucket, routine, run):
     land(bucket)
     spec = routine(
-        parent_directory="s3://lake/landing/sales/",
-        dump_directory="s3://lake/staging/sales/",
+        **SALES,
         archive_or_delete="delete",
     )
     assert run(spec, only=["StagingExecutor.transfer"]).status == "succeeded"
@@ -199,8 +197,7 @@ def test_a_copy_that_does_not_match_its_listing_removes_nothing(bucket, routine,
     counting = proxy(before_forward=change_source)
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
             archive_or_delete="delete",
             endpoint_url=counting.url,
             max_workers=1,
@@ -220,8 +217,7 @@ def test_the_fast_path_costs_one_request_per_object(bucket, routine, run, proxy)
     counting = proxy()
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
             archive_or_delete="delete",
             endpoint_url=counting.url,
         )
@@ -261,8 +257,7 @@ def test_a_local_archive_copy_left_by_a_killed_run_is_not_doubled(bucket, routin
 
     result = run(
         routine(
-            parent_directory="s3://lake/landing/sales/",
-            dump_directory="s3://lake/staging/sales/",
+            **SALES,
             archive_directory=str(archive),
         )
     )
@@ -337,11 +332,7 @@ def test_an_object_rewritten_just_before_its_archive_copy_is_not_archived_or_rem
             backend.put_object("lake", rewritten, b"rewritten!")
 
     land(bucket)
-    params = {
-        "parent_directory": "s3://lake/landing/sales/",
-        "dump_directory": "s3://lake/staging/sales/",
-        "max_workers": 1,
-    }
+    params = {**SALES, "max_workers": 1}
     assert run(routine(**params, tasks=["transfer"])).status == "succeeded"
     counting = proxy(before_forward=change_source)
 
