@@ -38,6 +38,11 @@ def assert_faults_were_injected(faulty) -> None:
     assert set(faults) == {"slowdown", "internal", "drop", "lost_reply", "late_error"}
 
 
+def no_multipart_uploads_left(bucket) -> bool:
+    """No unfinished multipart upload (its parts would be stored, and billed, for ever)."""
+    return bucket.client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", []) == []
+
+
 def test_s3_to_s3_under_faults(bucket, routine, run, proxy, retries):
     originals = {f"d{i % 3}/o{i:03}.csv": f"id\n{i}\n".encode() for i in range(SMALL)}
     for rel, body in originals.items():
@@ -72,6 +77,7 @@ def test_s3_to_s3_under_faults(bucket, routine, run, proxy, retries):
     assert any(r.key.startswith("landing_archive/") for r in landed_twice)
     assert bucket.stored("landing/") == {}
     assert bucket.stored("staging/") == originals
+    assert no_multipart_uploads_left(bucket)
     archive = bucket.stored("landing_archive/")
     assert archive.pop("d0/o000.csv") == b"archived by an earlier run"
     renamed = [k for k in archive if k.startswith("d0/o000.")]

@@ -98,6 +98,40 @@ def multipart(
     CompleteMultipartUpload, or ``{}`` if a lost reply's retry found it already completed."""
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **(extra or {}))["UploadId"]
     try:
+        return _fill_and_complete(client, bucket, key, upload_id, parts, overwrite=overwrite)
+    finally:
+        _abort_leftovers(client, bucket, key)
+
+
+def _abort_leftovers(client: Any, bucket: str, key: str) -> None:
+    """Abort unfinished uploads to ``key`` once ours has ended: a CreateMultipartUpload whose
+    reply was lost and that botocore retried, or one of a killed run, would otherwise keep
+    its parts stored (and billed) for ever. Nothing else writes a staging or archive key."""
+    try:
+        answer = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+        for upload in answer.get("Uploads", ()):
+            if upload.get("Key") == key:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+    except Exception as exc:  # best effort: a lifecycle rule cleans up the rest
+        log.warning(
+            "could not clean up unfinished uploads of s3://%s/%s: %s",
+            bucket,
+            key,
+            error_code(exc) or type(exc).__name__,
+        )
+
+
+def _fill_and_complete(
+    client: Any,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    parts: Callable[[str], list[dict[str, Any]]],
+    *,
+    overwrite: bool,
+) -> dict[str, Any]:
+    """Upload the parts and complete the upload; abort it on any failure."""
+    try:
         done = parts(upload_id)
         condition = {} if overwrite else {"IfNoneMatch": "*"}
         try:
