@@ -86,7 +86,7 @@ def test_maximum_wait_stops_the_query(athena: Any, run) -> None:
     (execution,) = athena.executions
     assert result.status == "failed"
     assert result.tasks[0].error == (
-        f"Athena query {execution.id} still QUEUED after max_wait_s=0.2 s: stopped it"
+        f"Athena query {execution.id} did not finish within max_wait_s=0.2; stopped"
     )
     assert execution.status == "CANCELLED"  # stopped through StopQueryExecution
 

@@ -56,7 +56,7 @@ def test_a_statement_cancelled_after_max_wait_holds_no_password(
     sql = "ALTER USER bob PASSWORD 'Sup3rSecret!'"
     result = run(rs_routine([{"task": "execute_sql", "args": {"sql": sql}}], max_wait_s=0.05))
     error = result.tasks[0].error
-    assert "cancelled" in error and "Sup3rSecret" not in error
+    assert "stopped" in error and "Sup3rSecret" not in error
 
 
 def test_secret_literals_in_every_form_a_log_shows() -> None:

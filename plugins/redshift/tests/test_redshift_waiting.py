@@ -88,7 +88,8 @@ def test_max_wait_cancels_the_statement(run: Any, data_api: Any, rs_routine: Any
     result = run(rs_routine([_sql_task()], max_wait_s=0.1))
     task = result.tasks[0]
     assert task.status == "failed"
-    assert "still STARTED after max_wait_s=0.1; cancelled" in task.error
+    assert "did not finish within max_wait_s=0.1; stopped" in task.error
+    assert "\nSQL: " in task.error  # the statement that took too long
     (statement,) = data_api.statements
     assert statement.status == "ABORTED"  # cancel_statement reached the service
 

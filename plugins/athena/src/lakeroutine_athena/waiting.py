@@ -10,13 +10,12 @@ task (Ctrl-C, SIGTERM, timeout) stops the queries it started.
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lakeroutine.context import TaskCancelled
 from lakeroutine.errors import TaskError
+from lakeroutine.waiting import poll
 
 if TYPE_CHECKING:
     from lakeroutine.context import TaskContext
@@ -70,20 +69,23 @@ class QueryRunner:
         self._running: dict[str, str] = {}  # query id -> its step
         ctx.on_cancel(self.stop_running)
 
-    def stop_running(self) -> None:
+    def stop_running(self) -> bool:
         """Stop every query this task is waiting for (on cancel) and forget it: Athena
         cancels a query some time after StopQueryExecution, and a retry or a resumed run
         must start a new query, not re-attach to the one being cancelled. A query that
-        could not be stopped is remembered, to be re-attached to."""
+        could not be stopped is remembered, to be re-attached to (and False returned)."""
         running, self._running = self._running, {}
+        stopped_all = True
         for query_id, step in sorted(running.items()):
             self.ctx.logger.warning("stopping Athena query %s", query_id)
             try:
                 self.client.stop_query_execution(QueryExecutionId=query_id)
             except Exception as exc:  # best effort: say so, and try the others
                 self.ctx.logger.warning("could not stop Athena query %s: %s", query_id, exc)
+                stopped_all = False
                 continue
             self._forget(step)
+        return stopped_all
 
     def run(
         self,
@@ -99,7 +101,7 @@ class QueryRunner:
         if query_id is None:
             query_id = self._start(sql, step, parameters, database)
         self._running[query_id] = step
-        execution = self._wait(query_id)  # interrupted: stays in _running, stopped
+        execution = self._wait(query_id)  # interrupted or too long: stopped
         self._running.pop(query_id, None)
         status = execution["Status"]
         state = status["State"]
@@ -173,27 +175,26 @@ class QueryRunner:
         return self.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
 
     def _wait(self, query_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.params.max_wait_s
+        """The query's execution once it has ended; stopped after ``max_wait_s``."""
         last_state = None
-        while True:
+
+        def look() -> dict[str, Any] | None:
+            nonlocal last_state
             execution = self._get(query_id)
             state = execution["Status"]["State"]
             if state != last_state:
                 self.ctx.logger.info("Athena query %s is %s", query_id, state)
                 last_state = state
-            if state in TERMINAL:
-                return execution
-            if time.monotonic() >= deadline:
-                self.stop_running()
-                raise TaskError(
-                    f"Athena query {query_id} still {state} after max_wait_s="
-                    f"{self.params.max_wait_s:g} s: stopped it"
-                )
-            try:
-                self.ctx.sleep(self.params.poll_interval_s)
-            except TaskCancelled:
-                self.stop_running()  # whoever cancelled, the query must not run on
-                raise
+            return execution if state in TERMINAL else None
+
+        return poll(
+            self.ctx,
+            look,
+            what=f"Athena query {query_id}",
+            interval_s=self.params.poll_interval_s,
+            max_wait_s=self.params.max_wait_s,
+            give_up=self.stop_running,
+        )
 
 
 def _reason(status: dict[str, Any]) -> str:

@@ -14,13 +14,14 @@ from typing import Any
 from lakeroutine.aws import error_code
 from lakeroutine.context import TaskContext
 from lakeroutine.errors import TaskError
+from lakeroutine.waiting import poll
 
 from lakeroutine_glue.definitions import create_or_update
 from lakeroutine_glue.models import CreateOrUpdateCrawlerArgs, GlueParams, StartCrawlerArgs
-from lakeroutine_glue.waiting import CRAWL_FAILURES, poll
 
 _SUCCESS = frozenset({"SUCCEEDED", "COMPLETED"})  # AWS says SUCCEEDED; moto COMPLETED
 _BUSY = frozenset({"RUNNING", "STOPPING"})
+CRAWL_FAILURES = frozenset({"FAILED", "CANCELLED", "STOPPED", "ERROR", "TIMEOUT"})
 
 
 def crawler_definition(args: CreateOrUpdateCrawlerArgs, database: str) -> dict[str, Any]:
@@ -188,18 +189,19 @@ class CrawlRunner:
             return crawler
         return None
 
-    def _stop(self) -> None:
+    def _stop(self) -> bool:
         """Stop this task's crawl (Ctrl-C, timeout, max_wait_s); a later rerun starts afresh.
-        A crawl that had just ended is kept: a rerun re-attaches and sees how it ended."""
+        A crawl that had just ended is kept (False): a rerun re-attaches and sees how it ended."""
         try:
             self.client.stop_crawler(Name=self.args.name)
         except Exception as exc:
             if error_code(exc) != "CrawlerNotRunningException":
                 raise
             self.ctx.logger.warning("crawler %s was no longer running", self.args.name)
-            return
+            return False
         self.ctx.logger.warning("stopped crawler %s", self.args.name)
         self.ctx.state.clear()
+        return True
 
     def _report(self, crawler: dict[str, Any], joined: bool, waited_s: float) -> dict[str, Any]:
         last = crawler.get("LastCrawl") or {}

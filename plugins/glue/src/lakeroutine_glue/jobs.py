@@ -13,12 +13,13 @@ from typing import Any
 from lakeroutine.aws import error_code
 from lakeroutine.context import TaskContext
 from lakeroutine.errors import TaskError
+from lakeroutine.waiting import poll
 
 from lakeroutine_glue.definitions import create_or_update
 from lakeroutine_glue.models import CreateOrUpdateJobArgs, GlueParams, StartJobArgs
-from lakeroutine_glue.waiting import JOB_RUN_FAILURES, poll
 
 DEFAULT_LOG_GROUP = "/aws-glue/jobs"
+JOB_RUN_FAILURES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"})
 
 
 def job_definition(args: CreateOrUpdateJobArgs) -> dict[str, Any]:
@@ -217,11 +218,12 @@ class JobRunner:
         self.ctx.logger.debug("Glue job run %s is %s", self.run_id, state)
         return None
 
-    def _stop(self) -> None:
+    def _stop(self) -> bool:
         """Stop the run (Ctrl-C, timeout, max_wait_s); a later rerun starts afresh. A run
-        Glue would not stop (it had just ended) keeps its id: a rerun re-attaches to it."""
+        Glue would not stop (it had just ended) keeps its id: a rerun re-attaches to it.
+        False if there was nothing to stop or Glue refused."""
         if self.run_id is None:
-            return
+            return False
         response = self.client.batch_stop_job_run(
             JobName=self.args.job_name, JobRunIds=[self.run_id]
         )
@@ -234,9 +236,10 @@ class JobRunner:
                 detail.get("ErrorCode", ""),
                 detail.get("ErrorMessage", ""),
             )
-            return
+            return False
         self.ctx.state.delete("run_id")
         self.ctx.logger.warning("stopped Glue job run %s", self.run_id)
+        return True
 
     def _report(self, job_run: dict[str, Any], waited_s: float) -> dict[str, Any]:
         execution = job_run.get("ExecutionTime")

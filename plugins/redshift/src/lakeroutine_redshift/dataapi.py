@@ -17,6 +17,7 @@ from typing import Any
 from lakeroutine.aws import error_code, guard_library_logs
 from lakeroutine.context import TaskContext, digest
 from lakeroutine.errors import TaskError
+from lakeroutine.waiting import poll
 
 from lakeroutine_redshift.models import RedshiftParams
 from lakeroutine_redshift.sql import mask_secrets, secret_literals
@@ -151,28 +152,27 @@ class StatementRunner:
         statement_id = self._current = self._submit(index, step)
         label = f"statement {index + 1} of {total} ({statement_id})"
         # _current stays set if Ctrl-C lands here, so the cancel callback can stop it.
-        while True:
+
+        def look() -> dict[str, Any] | None:
             desc = self.client.describe_statement(Id=statement_id)
-            status = desc.get("Status", "")
-            if status == FINISHED:
-                self._current = None
-                return _report(statement_id, desc, time.monotonic() - started)
-            if status in FAILURES:
-                self._current = None
-                self._forget(index)
-                reason, sql = _failure(desc, step)
-                raise TaskError(f"{label} {status}: {reason}\nSQL: {mask_secrets(sql)}")
-            if time.monotonic() - started > self.params.max_wait_s:
-                self._current = None
-                cancelled = self._cancel(statement_id)
-                if cancelled:
-                    self._forget(index)
-                outcome = "cancelled" if cancelled else "could not cancel it"
-                raise TaskError(
-                    f"{label} still {status} after max_wait_s="
-                    f"{self.params.max_wait_s:g}; {outcome}\nSQL: {mask_secrets(step.text)}"
-                )
-            self.ctx.sleep(self.params.poll_interval_s)
+            return desc if desc.get("Status") in (FINISHED, *FAILURES) else None
+
+        desc = poll(
+            self.ctx,
+            look,
+            what=label,
+            interval_s=self.params.poll_interval_s,
+            max_wait_s=self.params.max_wait_s,
+            give_up=self._cancel_current,
+            detail=f"SQL: {mask_secrets(step.text)}",
+        )
+        self._current = None
+        status = desc["Status"]
+        if status in FAILURES:
+            self._forget(index)
+            reason, sql = _failure(desc, step)
+            raise TaskError(f"{label} {status}: {reason}\nSQL: {mask_secrets(sql)}")
+        return _report(statement_id, desc, time.monotonic() - started)
 
     def _cancel(self, statement_id: str) -> bool:
         """Cancel a statement; False if the service refused (it had ended meanwhile)."""
@@ -184,17 +184,19 @@ class StatementRunner:
         self.ctx.logger.warning("cancelled statement %s", statement_id)
         return True
 
-    def _cancel_current(self) -> None:
-        """Ctrl-C / timeout: stop the statement now running; a rerun sends it again. One
-        that had ended keeps its id: a rerun re-attaches instead of running it twice."""
-        statement_id = self._current
+    def _cancel_current(self) -> bool:
+        """Ctrl-C / timeout / max_wait_s: stop the statement now running (once); a rerun
+        sends it again. One that had ended keeps its id (False): a rerun re-attaches
+        instead of running it twice."""
+        statement_id, self._current = self._current, None
         if statement_id is None or not self._cancel(statement_id):
-            return
+            return False
         state = self.ctx.state
         for key, value in state.items().items():
             if key.startswith("id:") and value == statement_id:
                 index = int(key[3:])
                 self._forget(index)
+        return True
 
 
 def _failure(desc: dict[str, Any], step: SqlStep) -> tuple[str, str]:
