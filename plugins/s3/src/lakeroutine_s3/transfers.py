@@ -109,12 +109,21 @@ def _abort_leftovers(client: Any, bucket: str, key: str) -> None:
     its parts stored (and billed) for ever. Nothing else writes a staging or archive key."""
     try:
         answer = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
-        for upload in answer.get("Uploads", ()):
-            if upload.get("Key") == key:
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
-    except Exception as exc:  # best effort: a lifecycle rule cleans up the rest
+    except Exception as exc:  # e.g. no s3:ListBucketMultipartUploads permission
+        log.debug("cannot list unfinished uploads of s3://%s/%s: %s", bucket, key, exc)
+        return
+    for upload in answer.get("Uploads", ()):
+        if upload.get("Key") == key:
+            _abort(client, bucket, key, upload["UploadId"])
+
+
+def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Abort one multipart upload, best effort (a lifecycle rule cleans up the rest)."""
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except Exception as exc:
         log.warning(
-            "could not clean up unfinished uploads of s3://%s/%s: %s",
+            "could not abort multipart upload of s3://%s/%s: %s",
             bucket,
             key,
             error_code(exc) or type(exc).__name__,
@@ -149,15 +158,7 @@ def _fill_and_complete(
                 return {}
             raise
     except BaseException:
-        try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except Exception as abort_exc:  # best effort: a lifecycle rule cleans up the rest
-            log.warning(
-                "could not abort multipart upload of s3://%s/%s: %s",
-                bucket,
-                key,
-                error_code(abort_exc) or type(abort_exc).__name__,
-            )
+        _abort(client, bucket, key, upload_id)
         raise
 
 
