@@ -44,7 +44,13 @@ def test_listing_memory_stays_flat(monkeypatch):
         storage.client.head_bucket(Bucket="mem")
 
         def streamed(prefix: str) -> tuple[float, float, int]:
-            return benchmark.measure(lambda: sum(1 for _ in storage.list_files(prefix)))
+            # The lower of two peaks: tracemalloc also counts whatever other threads of the
+            # test process allocate meanwhile, which only ever adds.
+            runs = [
+                benchmark.measure(lambda: sum(1 for _ in storage.list_files(prefix)))
+                for _ in range(2)
+            ]
+            return min(runs, key=lambda r: r[1])
 
         _, small_peak, small = streamed("s3://mem/small/")
         _, large_peak, large = streamed("s3://mem/large/")
