@@ -87,13 +87,19 @@ class S3Storage:
             raise location_error(exc, location.bucket, self._client) from None
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
-        """Every object below ``base``, one page (1,000 keys) in memory at a time."""
+        """Every object below ``base``, one page (1,000 keys) in memory at a time: each page
+        is let go before the next is asked for (botocore's paginator holds two)."""
         location = urls.parse(base)
         prefix = location.prefix
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=location.bucket, Prefix=prefix)
-        for page in pages:
-            for item in page.get("Contents", ()):
+        request: dict[str, Any] = {"Bucket": location.bucket, "Prefix": prefix}
+        while request:
+            page = self.client.list_objects_v2(**request)
+            token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+            request = {**request, "ContinuationToken": token} if token else {}
+            contents = list(reversed(page.get("Contents", [])))
+            del page
+            while contents:
+                item = contents.pop()  # each entry let go once listed
                 key = item["Key"]
                 if key.endswith("/") or is_temporary_name(posixpath.basename(key)):
                     continue  # folder markers, unfinished writes
