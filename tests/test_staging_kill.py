@@ -8,11 +8,11 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from lakeroutine.testing import kill_when
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +29,6 @@ def make_lake(root: Path) -> dict[str, bytes]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         originals[rel] = content
-    (root / "copy_or_die.py").write_text(
-        textwrap.dedent("""
-        import os, shutil, signal
-        def copy(source, target, die_at=0, counter=""):
-            if int(die_at):
-                fd = os.open(counter, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-                os.write(fd, b".")
-                os.close(fd)
-                if os.path.getsize(counter) >= int(die_at):
-                    os.kill(os.getpid(), signal.SIGKILL)
-            shutil.copyfile(source, target)
-        """)
-    )
     routine = {
         "routine_name": "kill_test",
         "executors": {
@@ -50,7 +37,7 @@ def make_lake(root: Path) -> dict[str, bytes]:
                     "parent_directory": "landing/",
                     "dump_directory": "staging/",
                     "archive_or_delete": "${mode}",
-                    "py_exec_path": "copy_or_die.py:copy",
+                    "py_exec_path": "lakeroutine.testing:copy_or_die",
                     "py_exec_args": {"die_at": "${die_at}", "counter": "${counter}"},
                     "max_workers": 4,
                 },
@@ -93,19 +80,6 @@ def files(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
     }
-
-
-def kill_when(process: subprocess.Popen, condition, timeout: float = 30) -> bool:
-    """SIGKILL the process as soon as ``condition()`` holds; False if it ended first."""
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        if condition():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.001)
-    process.wait()
-    return False
 
 
 def assert_no_partial_files(folder: Path, originals: dict[str, bytes]) -> None:

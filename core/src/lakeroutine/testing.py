@@ -210,3 +210,36 @@ def default_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def copy_or_die(source: Path, target: Path, die_at: int | str = 0, counter: str = "") -> None:
+    """A per-file transformation for crash tests, ``"lakeroutine.testing:copy_or_die"``: copy
+    the file, but SIGKILL this very process on the ``die_at``-th file (0: never), counted
+    across threads and runs in the file ``counter``."""
+    import shutil
+    import signal
+
+    if int(die_at):
+        fd = os.open(counter, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.write(fd, b".")
+        os.close(fd)
+        if os.path.getsize(counter) >= int(die_at):
+            os.kill(os.getpid(), signal.SIGKILL)
+    shutil.copyfile(source, target)
+
+
+def kill_when(process: Any, condition: Callable[[], bool], timeout: float = 60) -> bool:
+    """SIGKILL a ``subprocess.Popen`` as soon as ``condition()`` holds; False if the process
+    ended first (or ``timeout`` passed)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if condition():
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.001)
+    process.wait()
+    return False

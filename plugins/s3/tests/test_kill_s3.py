@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from lakeroutine.testing import kill_when
 
 pytestmark = pytest.mark.slow
 
@@ -34,19 +34,6 @@ def backend_keys(prefix: str) -> list[str]:
 
 
 def write_routine(root: Path, mode: str, transform: bool) -> None:
-    (root / "copy_or_die.py").write_text(
-        textwrap.dedent("""
-        import os, shutil, signal
-        def copy(source, target, die_at=0, counter=""):
-            if int(die_at):
-                fd = os.open(counter, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-                os.write(fd, b".")
-                os.close(fd)
-                if os.path.getsize(counter) >= int(die_at):
-                    os.kill(os.getpid(), signal.SIGKILL)
-            shutil.copyfile(source, target)
-        """)
-    )
     params = {
         "parent_directory": "s3://lake/landing/",
         "dump_directory": "s3://lake/staging/",
@@ -54,7 +41,7 @@ def write_routine(root: Path, mode: str, transform: bool) -> None:
         "max_workers": 8,
     }
     if transform:
-        params["py_exec_path"] = "copy_or_die.py:copy"
+        params["py_exec_path"] = "lakeroutine.testing:copy_or_die"
         params["py_exec_args"] = {"die_at": "${die_at}", "counter": "${counter}"}
     routine = {
         "routine_name": "s3_kill_test",
@@ -68,19 +55,6 @@ def start(root: Path, die_at: int = 0) -> subprocess.Popen:
     command = [sys.executable, "-m", "lakeroutine.cli", "-q", "run", str(root / "routine.json")]
     command += ["--var", f"die_at={die_at}", "--var", f"counter={counter}"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def kill_when(process: subprocess.Popen, condition, timeout: float = 60) -> bool:
-    """SIGKILL the process as soon as ``condition()`` holds; False if it ended first."""
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        if condition():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.01)
-    process.wait()
-    return False
 
 
 @pytest.mark.parametrize(
