@@ -8,6 +8,10 @@ Enable with ``pytest_plugins = ["lakeroutine.testing"]`` in a ``conftest.py``.
 - ``run``: runs a routine dict or file with a fresh plugin registry and returns the result.
 - ``unavailable_endpoint``: an endpoint answering every request 503, counting the attempts.
 - ``aws_profile``: a named profile (own region and credentials) and no AWS variables set.
+
+Helpers for crash tests: ``copy_or_die`` (a per-file transformation that SIGKILLs its own
+process on the Nth file), ``kill_when`` (SIGKILL a subprocess once a condition holds) and
+``default_sigint`` (let a test Ctrl-C a subprocess even from a background shell).
 """
 
 from __future__ import annotations
