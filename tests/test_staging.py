@@ -303,3 +303,16 @@ def test_an_unverified_copy_fails_the_task_and_removes_nothing(lake):
     alone = run_routine(path, registry=registry, only=["StagingExecutor.post_staging"])
     assert alone.tasks[0].output["archived"] == 0
     assert lake.files(lake.landing) == {"a.csv": b"0123456789"}
+
+
+def test_builtin_rename_csv_columns(lake, registry):
+    lake.write("a.csv", "column1,column2\nana,30\n")
+    run_routine(
+        staging(
+            lake,
+            py_exec_path="lakeroutine.transforms:rename_csv_columns",
+            py_exec_args={"mapper": {"column1": "name"}},
+        ),
+        registry=registry,
+    )
+    assert lake.files(lake.staging) == {"a.csv": b"name,column2\r\nana,30\r\n"}
