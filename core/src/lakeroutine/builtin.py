@@ -1,4 +1,5 @@
-"""The built-in plugin: local folders as storage and the StagingExecutor.
+"""The built-in plugin: local folders as storage and as state (SQLite), and the
+StagingExecutor.
 
 Registered through the same hooks as any third-party plugin.
 """
@@ -23,3 +24,10 @@ def register_executors(register: Callable[[type], None]) -> None:
     from lakeroutine.staging.executor import StagingExecutor
 
     register(StagingExecutor)
+
+
+@hookimpl
+def register_state_stores(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    from lakeroutine.state.sqlite import open_local
+
+    register("file", open_local)

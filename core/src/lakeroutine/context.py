@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lakeroutine.errors import TaskError
-from lakeroutine.state import StateStore, TaskState
+from lakeroutine.state.base import StateStore, TaskState
+from lakeroutine.state.sqlite import SqliteStateStore, safe_name
 
 if TYPE_CHECKING:
     from lakeroutine.redact import Redactor
@@ -72,11 +73,15 @@ class RunContext:
     redactor: Redactor
     progress_factory: ProgressFactory = no_progress
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    state_store: StateStore | None = None
 
     @cached_property
     def state(self) -> StateStore:
-        """The routine's state database, created on first use."""
-        return StateStore(self.state_dir / f"{_safe_name(self.routine_name)}.sqlite")
+        """The routine's state store (``state_store``, else SQLite in ``state_dir``)."""
+        if self.state_store is not None:
+            return self.state_store
+        path = self.state_dir / f"{safe_name(self.routine_name)}.sqlite"
+        return SqliteStateStore(path, routine=self.routine_name)
 
     def storage_for(self, url: str) -> Storage:
         """The storage backend for ``url`` (a local path or ``scheme://...``)."""
@@ -103,7 +108,7 @@ class TaskContext:
     def state(self) -> TaskState:
         """Durable key/value state of this task, kept across retries and runs until it
         succeeds. Scoped by the task's params and args, so changing them starts afresh."""
-        return self.run.state.scope(f"{self.executor}.{self.task}:{self.state_key}")
+        return TaskState(self.run.state, f"{self.executor}.{self.task}:{self.state_key}")
 
     @cached_property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -138,11 +143,6 @@ class TaskContext:
     def progress(self, description: str, unit: str = "file") -> Progress:
         """A progress counter; shown as a bar when the CLI runs on a terminal."""
         return self.run.progress_factory(f"{self.executor}.{self.task}: {description}", unit)
-
-
-def _safe_name(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return cleaned or "routine"
 
 
 def digest(*values: Any) -> str:

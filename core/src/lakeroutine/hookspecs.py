@@ -59,6 +59,17 @@ def register_storages(register: Callable[[str, Callable[..., Any]], None]) -> No
 
 
 @hookspec
+def register_state_stores(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register state stores by URL scheme.
+
+    ``register(scheme, factory)``: ``factory(url, routine=NAME)`` returns an object
+    implementing :class:`lakeroutine.state.StateStore` holding the state of routine ``NAME``
+    at ``url``, without reading or writing anything until first used. Local folders
+    (scheme ``"file"``, SQLite) are built in. Two plugins registering one scheme is an error.
+    """
+
+
+@hookspec
 def routine_started(routine: Routine, run_id: str) -> None:
     """A validated routine is about to run its first task."""
 

@@ -31,6 +31,8 @@ from lakeroutine.results import (
     TaskResult,
 )
 from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
+from lakeroutine.state.base import RUN_SCOPE, RunLock, StateError
+from lakeroutine.state.lock import this_process
 
 if TYPE_CHECKING:
     from lakeroutine.executor import Executor
@@ -55,8 +57,10 @@ class Orchestrator:
         registry: Registry,
         *,
         progress_factory: ProgressFactory = no_progress,
+        lock_wait_s: float = 0.0,
     ) -> None:
         self.routine = routine
+        self.lock_wait_s = lock_wait_s
         self.registry = registry
         self.hook = registry.hook
         self.redactor = Redactor(routine.secrets)
@@ -69,6 +73,11 @@ class Orchestrator:
             storages=registry.storages(),
             redactor=self.redactor,
             progress_factory=progress_factory,
+            state_store=(
+                registry.state_stores().open(routine.state_url, routine.name)
+                if routine.state_url
+                else None
+            ),
         )
 
     def run(
@@ -91,9 +100,11 @@ class Orchestrator:
             ]
             return result
 
-        executors = self._build_executors(steps)
-        log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
+        lock = self._take_lock(result)
+        executors: dict[str, Executor] = {}
         try:
+            executors = self._build_executors(steps)
+            log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
             self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
             self._run_steps(steps, executors, result, keep_going)
         except PluginError:
@@ -105,8 +116,7 @@ class Orchestrator:
                     executor.close()
                 except Exception as exc:
                     log.warning("closing %s failed: %s", executor.name, self.redactor(str(exc)))
-            if "state" in self.context.__dict__:
-                self.context.state.close()
+            self._let_go(lock, result)
             result.duration_s = time.perf_counter() - started
             log.info("routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s)
             try:
@@ -114,6 +124,48 @@ class Orchestrator:
             except PluginError as exc:
                 log.error("%s", exc)
         return result
+
+    def _take_lock(self, result: RunResult) -> RunLock:
+        """Hold the routine's run lock (StateError, nothing run, if another run holds it or
+        the store cannot be used) and note the run in the state."""
+        state = self.context.state
+        lock = state.run_lock()
+        lock.acquire(
+            this_process(self.routine.run_id),
+            wait_s=self.lock_wait_s,
+            on_lost=self.context.cancel_event.set,
+        )
+        try:
+            state.set_value(RUN_SCOPE, "last", self._run_record(result, "running"))
+        except BaseException:
+            lock.release()
+            state.close()
+            raise
+        return lock
+
+    def _let_go(self, lock: RunLock, result: RunResult) -> None:
+        state = self.context.state
+        try:
+            if lock.lost():
+                log.error("the run lock on %s was lost: the run stopped", state.where)
+            else:
+                state.set_value(RUN_SCOPE, "last", self._run_record(result, result.status))
+                state.checkpoint()
+        except StateError as exc:
+            log.error("%s", self.redactor(str(exc)))
+        finally:
+            lock.release()
+            state.close()
+
+    def _run_record(self, result: RunResult, status: str) -> dict[str, Any]:
+        return {
+            "run_id": self.routine.run_id,
+            "started": result.started_at,
+            "status": status,
+            "finished": None
+            if status == "running"
+            else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; an exception in a plugin's implementation becomes a
@@ -204,6 +256,7 @@ class Orchestrator:
             try:
                 self._notify("task_started", routine=self.routine, ctx=ctx)
                 output = self._attempt(task, executor, ctx)
+                self.context.state.checkpoint()  # the task's state is durable before it counts
             except KeyboardInterrupt:
                 self.context.cancel_event.set()
                 ctx.cancel_event.set()
@@ -220,6 +273,7 @@ class Orchestrator:
                     attempts=attempt,
                 )
             except Exception as exc:
+                self._checkpoint_after_failure(label)
                 will_retry = attempt < attempts and not self.context.cancel_event.is_set()
                 error_text = self.redactor(describe_error(exc))
                 log.error(
@@ -260,6 +314,12 @@ class Orchestrator:
             attempts=attempt,
         )
 
+    def _checkpoint_after_failure(self, label: str) -> None:
+        try:
+            self.context.state.checkpoint()
+        except Exception as exc:
+            log.error("task %s: could not save its state: %s", label, self.redactor(str(exc)))
+
     def _notify_failure(self, ctx: TaskContext, error: BaseException, will_retry: bool) -> None:
         try:
             self._notify(
@@ -299,18 +359,24 @@ def run_routine(
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     progress_factory: ProgressFactory = no_progress,
+    state: str | None = None,
+    lock_wait_s: float = 0.0,
 ) -> RunResult:
     """Validate and run a routine (a file path or a dict) and return its result.
 
     Raises :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run);
     a task failing is not an exception: see ``result.status`` and ``result.tasks``.
+    ``state`` overrides the routine's state store URL; ``lock_wait_s`` is how long to wait
+    for another run of the routine to finish (:class:`lakeroutine.state.LockHeld` after).
     """
     if registry is None:
         from lakeroutine.plugins import load_plugins
 
         registry = load_plugins(env=env)
-    routine = validate_routine(source, registry=registry, variables=vars, env=env)
-    orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
+    routine = validate_routine(source, registry=registry, variables=vars, env=env, state=state)
+    orchestrator = Orchestrator(
+        routine, registry, progress_factory=progress_factory, lock_wait_s=lock_wait_s
+    )
     return orchestrator.run(only=only, keep_going=keep_going, dry_run=dry_run)
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from lakeroutine import hookspecs
 from lakeroutine.errors import PluginError
 from lakeroutine.executor import Executor, TaskDef, make_task_def
+from lakeroutine.state.registry import StateStoreEntry, StateStores
 from lakeroutine.storage.registry import StorageEntry, StorageRegistry
 
 ENTRY_POINT_GROUP = "lakeroutine"
@@ -56,13 +57,14 @@ class ExecutorEntry:
 
 @dataclass
 class Registry:
-    """What the loaded plugins registered: executors, extra tasks and storages."""
+    """What the loaded plugins registered: executors, extra tasks, storages, state stores."""
 
     manager: pluggy.PluginManager
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     executors: dict[str, ExecutorEntry] = field(default_factory=dict)
     extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = field(default_factory=dict)
     storage_entries: dict[str, StorageEntry] = field(default_factory=dict)
+    state_entries: dict[str, StateStoreEntry] = field(default_factory=dict)
 
     @property
     def hook(self) -> Any:
@@ -70,6 +72,9 @@ class Registry:
 
     def storages(self) -> StorageRegistry:
         return StorageRegistry(self.storage_entries)
+
+    def state_stores(self) -> StateStores:
+        return StateStores(self.state_entries)
 
     def tasks_of(self, executor_name: str) -> dict[str, TaskDef]:
         """The executor's own tasks plus those other plugins added to it."""
@@ -200,6 +205,12 @@ def _collect(registry: Registry) -> None:
                 registry, scheme, factory, _info
             )
         )
+    for function, info in _calls(registry, "register_state_stores"):
+        function(
+            register=lambda scheme, factory, _info=info: _add_state_store(
+                registry, scheme, factory, _info
+            )
+        )
     for function, info in _calls(registry, "register_tasks"):
 
         def register_task(
@@ -241,6 +252,21 @@ def _add_storage(registry: Registry, scheme: Any, factory: Any, info: PluginInfo
             f"plugin {existing.plugin!r} (distribution {existing.distribution})"
         )
     registry.storage_entries[scheme] = StorageEntry(scheme, factory, info.name, info.distribution)
+
+
+def _add_state_store(registry: Registry, scheme: Any, factory: Any, info: PluginInfo) -> None:
+    if not isinstance(scheme, str) or not scheme.isidentifier():
+        raise PluginError(f"{info.label} registered state store scheme {scheme!r}: not a name")
+    if not callable(factory):
+        raise PluginError(f"{info.label}: state store factory for {scheme!r} is not callable")
+    scheme = scheme.lower()
+    existing = registry.state_entries.get(scheme)
+    if existing is not None and existing.factory is not factory:
+        raise PluginError(
+            f"{info.label} registers state store {scheme}://, already registered by "
+            f"plugin {existing.plugin!r} (distribution {existing.distribution})"
+        )
+    registry.state_entries[scheme] = StateStoreEntry(scheme, factory, info.name, info.distribution)
 
 
 def _add_task(

@@ -7,7 +7,7 @@ The notebook's format is valid verbatim::
 
 plus an instance key with an explicit ``"executor"``, tasks as objects
 (``{"task", "args", "retries", "retry_delay_s", "timeout_s"}``), ``"vars"`` and
-``"state_dir"``. :func:`validate_routine` checks everything before anything runs and
+``"state"`` (a state store URL) or ``"state_dir"``. :func:`validate_routine` checks everything before anything runs and
 raises one :class:`RoutineError` listing every problem.
 """
 
@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lakeroutine.context import digest
 from lakeroutine.errors import RoutineError, did_you_mean
 from lakeroutine.executor import Executor, TaskDef
+from lakeroutine.state.registry import DEFAULT_DIR, state_url
+from lakeroutine.storage.registry import scheme_of
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
 
 if TYPE_CHECKING:
@@ -67,6 +69,9 @@ class RoutineFile(BaseModel):
     routine_name: str = Field(min_length=1)
     description: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
+    state: str | None = Field(
+        None, description="State store URL (a local folder, s3://bucket/prefix/...)"
+    )
     state_dir: str | None = Field(
         None, description="Where run state is kept (default .lakeroutine/state beside the file)"
     )
@@ -110,6 +115,7 @@ class Routine:
     variables: dict[str, Any]
     steps: list[ExecutorStep]
     secrets: set[str] = field(default_factory=set)
+    state_url: str = ""
 
     @property
     def label(self) -> str:
@@ -174,8 +180,11 @@ def validate_routine(
     variables: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     run_id: str | None = None,
+    state: str | None = None,
 ) -> Routine:
     """Check a routine (a file path or an already-parsed dict) whole and build it.
+
+    ``state`` (``--state``) overrides the routine's state store URL.
 
     Every executor must be registered, every param and task arg valid, every task known and
     public. Raises :class:`RoutineError` listing every problem; touches nothing.
@@ -214,11 +223,19 @@ def validate_routine(
         raise RoutineError(str(exc), file=file_label, field="vars") from None
     substituter = Substituter(resolved, env)
 
-    state_dir_text = spec.state_dir or env.get("LAKEROUTINE_STATE_DIR") or ".lakeroutine/state"
+    state_field = "state_dir" if spec.state_dir and not spec.state else "state"
     try:
-        state_dir = base_dir / Path(str(substituter.substitute(state_dir_text))).expanduser()
-    except VariableError as exc:
-        raise RoutineError(str(exc), file=file_label, field="state_dir") from None
+        url = state_url(
+            base_dir=base_dir,
+            routine_state=_text(substituter, spec.state),
+            routine_state_dir=_text(substituter, spec.state_dir),
+            override=state,
+            env=env,
+        )
+        registry.state_stores().check(url)
+    except (VariableError, ValueError) as exc:
+        raise RoutineError(str(exc), file=file_label, field=state_field) from None
+    state_dir = Path(url) if scheme_of(url) == "file" else base_dir / DEFAULT_DIR
 
     if not spec.executors:
         raise RoutineError("the routine has no executors", file=file_label, field="executors")
@@ -331,12 +348,17 @@ def validate_routine(
         path=path,
         base_dir=base_dir,
         state_dir=state_dir,
+        state_url=url,
         run_id=run_id,
         run_date=builtins["run_date"],
         variables=resolved,
         steps=steps,
         secrets=secrets,
     )
+
+
+def _text(substituter: Substituter, value: str | None) -> str | None:
+    return None if value is None else str(substituter.substitute(value))
 
 
 def _secret_values(model: BaseModel) -> set[str]:

@@ -99,6 +99,7 @@ def routine_schema(registry: Registry) -> dict[str, Any]:
             "routine_name": {"type": "string", "minLength": 1},
             "description": {"type": "string"},
             "vars": {"type": "object"},
+            "state": {"type": "string"},
             "state_dir": {"type": "string"},
             "executors": {
                 "type": "object",

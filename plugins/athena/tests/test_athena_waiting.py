@@ -159,7 +159,7 @@ def wait_until_saved(athena: Any, path: Path, query_id: str, timeout: float = 30
     """Wait until the run in the subprocess has saved ``query_id`` in its state."""
     from lakeroutine.plugins import load_plugins
     from lakeroutine.routine import validate_routine
-    from lakeroutine.state import StateStore
+    from lakeroutine.state import SqliteStateStore as StateStore
 
     step = validate_routine(path, registry=load_plugins()).steps[0]
     scope = f"AthenaExecutor.run_query:{step.tasks[0].state_key}"
@@ -233,7 +233,7 @@ def test_a_saved_token_is_sent_again(athena: Any, run) -> None:
     same ClientRequestToken, so Athena answers with the query it already started."""
     from lakeroutine.plugins import load_plugins
     from lakeroutine.routine import validate_routine
-    from lakeroutine.state import StateStore
+    from lakeroutine.state import SqliteStateStore as StateStore
 
     spec = athena.routine(QUERY)
     step = validate_routine(spec, registry=load_plugins()).steps[0]

@@ -1,24 +1,33 @@
-"""The staging journal: which landing files a staging block has staged, archived or deleted.
+"""The staging journal: which landing files a staging block has staged, archived or deleted,
+and which landing file owns each name in the staging location.
 
-Kept in the routine's state database so that a run killed at any instant can be run again:
-``transfer`` skips what is staged, ``post_staging`` finishes what a killed run started and
-touches only what was staged and verified.
+Kept as records in the routine's state store (any store: local SQLite, S3...) so that a run
+killed at any instant can be run again: ``transfer`` skips what is staged, ``post_staging``
+finishes what a killed run started and touches only what was staged and verified.
+
+A store may buffer changes (written in batches and at the end of each task): a staged
+entry lost to a kill is only staged again. The journal's table is written only after the
+output claims made before it (``after=``), so a kept entry always has its claims. Status
+changes that come before acting (``claiming``, a second-choice archive name) are durable
+before the action.
 """
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from lakeroutine.state import StateStore
+from lakeroutine.state.base import StateError, StateStore
 from lakeroutine.storage.base import FileInfo
 
+TABLE = "staging"
+OUTPUTS_TABLE = "staging_outputs"
 STAGED = "staged"  # outputs published and verified; the source is still in landing
 CLAIMING = "claiming"  # post_staging is holding the source to archive or remove it
 ARCHIVING = "archiving"  # a second-choice archive URL was chosen (the first was taken)
 IN_POST_STAGING = (CLAIMING, ARCHIVING)
-_COLUMNS = "relpath, url, size, mtime, etag, outputs, status, archive_url, version"
 
 
 @dataclass(frozen=True)
@@ -31,143 +40,110 @@ class Entry:
 
 
 class StagingJournal:
-    """Journal rows of one staging block (``scope``: the block and its locations), and the
+    """Journal entries of one staging block (``scope``: the block and its locations), and the
     owners of the staging location's names (``outputs_scope``: the staging location)."""
 
     def __init__(self, store: StateStore, scope: str, outputs_scope: str = "") -> None:
         self.store = store
         self.scope = scope
         self.outputs_scope = outputs_scope
-        with store.transaction() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS staging_journal ("
-                " scope TEXT NOT NULL, relpath TEXT NOT NULL, url TEXT NOT NULL,"
-                " size INTEGER NOT NULL, mtime INTEGER, etag TEXT, outputs TEXT NOT NULL,"
-                " status TEXT NOT NULL, archive_url TEXT, version TEXT,"
-                " PRIMARY KEY (scope, relpath))"
-            )
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(staging_journal)")}
-            if "version" not in columns:  # a journal written before versions were kept
-                conn.execute("ALTER TABLE staging_journal ADD COLUMN version TEXT")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS staging_outputs ("
-                " scope TEXT NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL,"
-                " PRIMARY KEY (scope, name))"
-            )
+        self.outputs = store.records(OUTPUTS_TABLE, outputs_scope)
+        self.records = store.records(TABLE, scope, after=self.outputs)
+        self._claims = threading.Lock()  # a claim checks then writes: one at a time
 
     def get(self, relpath: str) -> Entry | None:
-        rows = self.store.execute(
-            f"SELECT {_COLUMNS} FROM staging_journal WHERE scope = ? AND relpath = ?",
-            (self.scope, relpath),
-        )
-        return _entry(rows[0]) if rows else None
+        record = self.records.get(relpath)
+        return None if record is None else self._entry(relpath, record)
 
     def record_staged(self, source: FileInfo, outputs: list[str]) -> None:
-        self.store.execute(
-            "INSERT OR REPLACE INTO staging_journal"
-            " (scope, relpath, url, size, mtime, etag, outputs, status, archive_url, version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            (
-                self.scope,
-                source.relpath,
-                source.url,
-                source.size,
-                source.mtime,
-                source.etag,
-                json.dumps(outputs),
-                STAGED,
-                source.version,
-            ),
-        )
+        record = {
+            "url": source.url,
+            "size": source.size,
+            "mtime": source.mtime,
+            "etag": source.etag,
+            "version": source.version,
+            "outputs": outputs,
+            "status": STAGED,
+            "archive_url": None,
+        }
+        self.records.put(source.relpath, record)
 
     def claim_outputs(self, source: str, names: list[str]) -> tuple[set[str], dict[str, str]]:
-        """Make ``source`` the owner of each staging name, atomically and durably, before
-        anything is written under it. Returns the names ``source`` already owned (a new
-        version of the same landing file may replace them) and, if any name belongs to
-        another source, those owners: then nothing is claimed."""
-        with self.store.transaction() as conn:
+        """Make ``source`` the owner of each staging name before anything is written under
+        it. Returns the names ``source`` already owned (a new version of the same landing
+        file may replace them) and, if any name belongs to another source, those owners:
+        then nothing is claimed."""
+        with self._claims:
             owners: dict[str, str] = {}
             for name in names:
-                row = conn.execute(
-                    "SELECT source FROM staging_outputs WHERE scope = ? AND name = ?",
-                    (self.outputs_scope, name),
-                ).fetchone()
-                if row is not None:
-                    owners[name] = row[0]
+                record = self.outputs.get(name)
+                if record is not None:
+                    owners[name] = str(record.get("source"))
             taken = {name: owner for name, owner in owners.items() if owner != source}
             if taken:
                 return set(), taken
-            conn.executemany(
-                "INSERT INTO staging_outputs (scope, name, source) VALUES (?, ?, ?)",
-                [(self.outputs_scope, name, source) for name in names if name not in owners],
-            )
+            for name in names:
+                if name not in owners:
+                    self.outputs.put(name, {"source": source})
         return set(owners), {}
 
     def release_outputs(self, source: str, names: list[str]) -> None:
         """Forget ``source``'s claim on names it never wrote (a write that was refused)."""
-        with self.store.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM staging_outputs WHERE scope = ? AND name = ? AND source = ?",
-                [(self.outputs_scope, name, source) for name in names],
-            )
+        with self._claims:
+            mine = [n for n in names if (self.outputs.get(n) or {}).get("source") == source]
+            self.outputs.delete(mine)
 
     def output_source(self, name: str) -> str | None:
         """Which landing file (or notebook block) wrote staging name ``name``."""
-        rows = self.store.execute(
-            "SELECT source FROM staging_outputs WHERE scope = ? AND name = ?",
-            (self.outputs_scope, name),
-        )
-        return rows[0][0] if rows else None
+        record = self.outputs.get(name)
+        return None if record is None else str(record.get("source"))
 
     def set_statuses(self, relpaths: list[str], status: str) -> None:
-        """Mark many entries at once (one transaction): before a chunk is claimed."""
-        with self.store.transaction() as conn:
-            conn.executemany(
-                "UPDATE staging_journal SET status = ? WHERE scope = ? AND relpath = ?",
-                [(status, self.scope, relpath) for relpath in relpaths],
-            )
+        """Mark many entries at once, durably: before a chunk is claimed."""
+        for relpath in relpaths:
+            record = self.records.get(relpath)
+            if record is not None:
+                self.records.put(relpath, {**record, "status": status})
+        self.records.flush()
 
     def set_status(self, relpath: str, status: str, archive_url: str | None = None) -> None:
-        self.store.execute(
-            "UPDATE staging_journal SET status = ?, archive_url = COALESCE(?, archive_url)"
-            " WHERE scope = ? AND relpath = ?",
-            (status, archive_url, self.scope, relpath),
-        )
+        """Change one entry's status (and archive name), durably."""
+        record = self.records.get(relpath)
+        if record is None:
+            return
+        record = {**record, "status": status}
+        if archive_url is not None:
+            record["archive_url"] = archive_url
+        self.records.put(relpath, record, durable=True)
 
     def remove(self, relpaths: list[str]) -> None:
-        with self.store.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM staging_journal WHERE scope = ? AND relpath = ?",
-                [(self.scope, relpath) for relpath in relpaths],
-            )
+        self.records.delete(relpaths)
 
     def entries(self, batch: int = 1000, statuses: tuple[str, ...] = ()) -> Iterator[Entry]:
         """Every entry (or those in ``statuses``), in relpath order, read in batches
         (memory stays flat)."""
-        last = ""
-        where = ""
-        if statuses:
-            where = f" AND status IN ({', '.join('?' for _ in statuses)})"
-        while True:
-            rows = self.store.execute(
-                f"SELECT {_COLUMNS} FROM staging_journal WHERE scope = ? AND relpath > ?"
-                f"{where} ORDER BY relpath LIMIT ?",
-                (self.scope, last, *statuses, batch),
-            )
-            if not rows:
-                return
-            for row in rows:
-                yield _entry(row)
-            last = rows[-1][0]
+        for relpath, record in self.records.scan(batch):
+            if not statuses or record.get("status") in statuses:
+                yield self._entry(relpath, record)
 
     def count(self) -> int:
-        rows = self.store.execute(
-            "SELECT COUNT(*) FROM staging_journal WHERE scope = ?", (self.scope,)
-        )
-        return int(rows[0][0])
+        return self.records.count()
 
-
-def _entry(row: tuple) -> Entry:  # type: ignore[type-arg]
-    relpath, url, size, mtime, etag, outputs, status, archive_url, version = row
-    source = FileInfo(url, relpath, size, mtime, etag, version)
-    return Entry(relpath, source, json.loads(outputs), status, archive_url)
+    def _entry(self, relpath: str, record: dict[str, Any]) -> Entry:
+        try:
+            source = FileInfo(
+                record["url"],
+                relpath,
+                record["size"],
+                record.get("mtime"),
+                record.get("etag"),
+                record.get("version"),
+            )
+            return Entry(
+                relpath, source, list(record["outputs"]), record["status"], record["archive_url"]
+            )
+        except (KeyError, TypeError) as exc:
+            raise StateError(
+                f"staging journal entry {relpath!r} in {self.store.where} is unreadable "
+                f"(missing {exc}); forget it with: lakeroutine state clear ROUTINE"
+            ) from None

@@ -1,0 +1,242 @@
+"""The default state store: one SQLite file per routine in a local folder.
+
+SQLite survives a SIGKILL at any instant and keeps memory flat however many records a run
+keeps. Every write is durable when it returns (WAL, autocommit), so ``durable`` and
+:meth:`checkpoint` cost nothing here. The run lock is a ``flock`` on a file beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lakeroutine.state.base import BATCH, StateError, TaskState, corrupt
+from lakeroutine.state.lock import FileLock
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS task_state ("
+    " scope TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (scope, name))",
+    "CREATE TABLE IF NOT EXISTS records ("
+    " tbl TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " status TEXT, PRIMARY KEY (tbl, scope, key))",
+)
+
+
+def safe_name(name: str) -> str:
+    """A routine name as a file name."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return cleaned or "routine"
+
+
+def open_local(url: str, *, routine: str) -> SqliteStateStore:
+    """The factory of the built-in ``file`` scheme: ``url`` is a local folder."""
+    folder = Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
+    return SqliteStateStore(folder / f"{safe_name(routine)}.sqlite", routine=routine)
+
+
+class SqliteStateStore:
+    """One SQLite database, opened on first use, safe to share between threads."""
+
+    def __init__(self, path: Path, routine: str = "ROUTINE") -> None:
+        self.path = path
+        self.where = str(path)
+        self.routine = routine
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._run_lock = FileLock(path.with_suffix(".lock"))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                for statement in SCHEMA:
+                    conn.execute(statement)
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
+            except OSError as exc:
+                raise StateError(f"cannot use the state folder {self.path.parent}: {exc}") from None
+            self._conn = conn
+        return self._conn
+
+    def _error(self, exc: Exception) -> StateError:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
+            if "readonly" in str(exc) or "unable to open" in str(exc):
+                return StateError(f"cannot write the state file {self.path}: {exc}")
+        return corrupt(f"file {self.path}", str(exc), self.routine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside BEGIN/COMMIT, held under the store's lock."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; a broken file is a one-line StateError."""
+        with self._lock:
+            try:
+                return self._connect().execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def scope(self, scope: str) -> TaskState:
+        """The :class:`TaskState` of ``scope`` (for tests and tools)."""
+        return TaskState(self, scope)
+
+    # -- values -------------------------------------------------------------------------------
+
+    def get_values(self, scope: str) -> dict[str, Any]:
+        rows = self.execute("SELECT name, value FROM task_state WHERE scope = ?", (scope,))
+        return {name: json.loads(value) for name, value in rows}
+
+    def set_value(self, scope: str, name: str, value: Any) -> None:
+        self.execute(
+            "INSERT OR REPLACE INTO task_state (scope, name, value) VALUES (?, ?, ?)",
+            (scope, name, json.dumps(value)),
+        )
+
+    def delete_value(self, scope: str, name: str) -> None:
+        self.execute("DELETE FROM task_state WHERE scope = ? AND name = ?", (scope, name))
+
+    def clear_values(self, scope: str) -> None:
+        self.execute("DELETE FROM task_state WHERE scope = ?", (scope,))
+
+    def value_scopes(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        return [row[0] for row in self.execute("SELECT DISTINCT scope FROM task_state ORDER BY 1")]
+
+    # -- records, lock, lifecycle -----------------------------------------------------------
+
+    def records(self, table: str, scope: str, after: object = None) -> SqliteRecords:
+        """A record table; writes are immediate, so ``after`` is kept by construction."""
+        return SqliteRecords(self, table, scope)
+
+    def record_scopes(self) -> list[tuple[str, str]]:
+        if not self.path.exists():
+            return []
+        rows = self.execute("SELECT DISTINCT tbl, scope FROM records ORDER BY 1, 2")
+        return [(tbl, scope) for tbl, scope in rows]
+
+    def run_lock(self) -> FileLock:
+        return self._run_lock
+
+    def checkpoint(self) -> None:
+        """Nothing to do: every write is durable when it returns."""
+
+    def forget(self, scope_prefix: str | None = None) -> list[str]:
+        """Delete the values of scopes starting with ``scope_prefix``, or the whole file
+        (even a corrupt one) when None. Returns what was forgotten."""
+        if scope_prefix is None:
+            self.close()
+            gone = []
+            for suffix in ("", "-wal", "-shm"):
+                path = Path(str(self.path) + suffix)
+                if path.exists():
+                    path.unlink()
+                    gone.append(str(path))
+            return gone
+        pattern = scope_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        scopes = [
+            row[0]
+            for row in self.execute(
+                "SELECT DISTINCT scope FROM task_state WHERE scope LIKE ? ESCAPE '\\'",
+                (pattern + "%",),
+            )
+        ]
+        for scope in scopes:
+            self.clear_values(scope)
+        return scopes
+
+
+class SqliteRecords:
+    """Records of one table and scope, in the ``records`` table; writes are immediate."""
+
+    def __init__(self, store: SqliteStateStore, table: str, scope: str) -> None:
+        self.store = store
+        self.table = table
+        self.scope = scope
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        rows = self.store.execute(
+            "SELECT value FROM records WHERE tbl = ? AND scope = ? AND key = ?",
+            (self.table, self.scope, key),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def put(self, key: str, record: dict[str, Any], *, durable: bool = False) -> None:
+        self.store.execute(
+            "INSERT OR REPLACE INTO records (tbl, scope, key, value, status)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (self.table, self.scope, key, json.dumps(record), record.get("status")),
+        )
+
+    def delete(self, keys: Iterable[str], *, durable: bool = False) -> None:
+        rows = [(self.table, self.scope, key) for key in keys]
+        if not rows:
+            return
+        with self.store.transaction() as conn:
+            conn.executemany("DELETE FROM records WHERE tbl = ? AND scope = ? AND key = ?", rows)
+
+    def scan(self, batch: int = BATCH) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every record in key order, read in batches (memory stays flat)."""
+        last = ""
+        while True:
+            rows = self.store.execute(
+                "SELECT key, value FROM records WHERE tbl = ? AND scope = ? AND key > ?"
+                " ORDER BY key LIMIT ?",
+                (self.table, self.scope, last, batch),
+            )
+            if not rows:
+                return
+            for key, value in rows:
+                yield key, json.loads(value)
+            last = rows[-1][0]
+
+    def count(self) -> int:
+        rows = self.store.execute(
+            "SELECT COUNT(*) FROM records WHERE tbl = ? AND scope = ?", (self.table, self.scope)
+        )
+        return int(rows[0][0])
+
+    def count_by(self, field: str) -> dict[str, int]:
+        if field != "status":
+            counts: dict[str, int] = {}
+            for _key, record in self.scan():
+                value = str(record.get(field))
+                counts[value] = counts.get(value, 0) + 1
+            return counts
+        rows = self.store.execute(
+            "SELECT status, COUNT(*) FROM records WHERE tbl = ? AND scope = ? GROUP BY status",
+            (self.table, self.scope),
+        )
+        return {str(status): int(n) for status, n in rows}
+
+    def flush(self) -> None:
+        """Nothing to do: writes are immediate."""
