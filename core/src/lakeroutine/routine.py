@@ -7,8 +7,8 @@ The notebook's format is valid verbatim::
 
 plus an instance key with an explicit ``"executor"``, tasks as objects
 (``{"task", "args", "retries", "retry_delay_s", "timeout_s"}``), ``"vars"`` and
-``"state"`` (a state store URL) or ``"state_dir"``. :func:`validate_routine` checks everything before anything runs and
-raises one :class:`RoutineError` listing every problem.
+``"state"`` (a state store URL) or ``"state_dir"``. :func:`validate_routine` checks
+everything before anything runs and raises one :class:`RoutineError` listing every problem.
 """
 
 from __future__ import annotations

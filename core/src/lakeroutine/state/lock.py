@@ -138,7 +138,9 @@ class LeaseLock:
                     if time.time() < valid_until - self.ttl_s / 6:
                         log.warning("could not renew the run lock (will retry): %s", exc)
                         continue
-                    log.error("lost the run lock on %s: could not renew it: %s", self.backend.where, exc)
+                    log.error(
+                        "lost the run lock on %s: could not renew it: %s", self.backend.where, exc
+                    )
                 self._token = None
                 self._lost.set()
                 if self._on_lost is not None:

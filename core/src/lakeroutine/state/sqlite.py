@@ -70,9 +70,11 @@ class SqliteStateStore:
         return self._conn
 
     def _error(self, exc: Exception) -> StateError:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
-            if "readonly" in str(exc) or "unable to open" in str(exc):
-                return StateError(f"cannot write the state file {self.path}: {exc}")
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and ("readonly" in text or "open" in text):
+            return StateError(f"cannot write the state file {self.path}: {exc}")
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+            return StateError(f"the state file {self.path} is busy: {exc}")
         return corrupt(f"file {self.path}", str(exc), self.routine)
 
     @contextmanager

@@ -1,0 +1,210 @@
+"""A table of records kept on S3 as an append-only log with compaction.
+
+Layout below the table's prefix (names sort by sequence number)::
+
+    segment-000000000007.json   {"table", "scope", "seq", "changes": [[key, record|null]...]}
+    snapshot-000000000012.json  {"table", "scope", "seq", "records": {key: record}}
+
+Every object is created once with ``IfNoneMatch='*'`` and never changed: a writer that finds
+its sequence number taken has lost a race (another live run) and stops. A reader takes the
+newest snapshot and applies the segments after it in order. Changes are buffered and written
+as one segment per :data:`BATCH` changes (and at each checkpoint); after
+:data:`COMPACT_AFTER` segments the whole table is written as a snapshot and the older objects
+are deleted. A kill between the two leaves only objects readers ignore.
+
+The table is held in memory once read (one dict entry per record).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lakeroutine.state.base import BATCH, StateError, corrupt
+from lakeroutine.state.lock import Conflict
+
+from lakeroutine_s3.state_objects import StateObjects
+
+COMPACT_AFTER = 10  # segments after a snapshot before the next one is written
+
+
+def _seq(key: str, kind: str) -> int | None:
+    name = key.rsplit("/", 1)[-1]
+    if not (name.startswith(kind + "-") and name.endswith(".json")):
+        return None
+    digits = name[len(kind) + 1 : -len(".json")]
+    return int(digits) if digits.isdigit() else None
+
+
+class S3Records:
+    """Records of one table and scope as a log below ``prefix`` (see the module doc)."""
+
+    def __init__(self, objects: StateObjects, prefix: str, table: str, scope: str) -> None:
+        self.objects = objects
+        self.prefix = prefix
+        self.table = table
+        self.scope = scope
+        self._index: dict[str, dict[str, Any]] | None = None
+        self._pending: dict[str, dict[str, Any] | None] = {}
+        self._next_seq = 1
+        self._since_snapshot: list[str] = []  # segment keys after the newest snapshot
+        self._obsolete: list[str] = []  # keys a newer snapshot made useless
+        self._snapshot_key: str | None = None
+        self._mutex = threading.RLock()
+
+    def _key(self, kind: str, seq: int) -> str:
+        return f"{self.prefix}{kind}-{seq:012d}.json"
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        with self._mutex:
+            if self._index is not None:
+                return self._index
+            segments: list[tuple[int, str]] = []
+            snapshots: list[tuple[int, str]] = []
+            for key in self.objects.keys(self.prefix):
+                for kind, found in (("segment", segments), ("snapshot", snapshots)):
+                    seq = _seq(key, kind)
+                    if seq is not None:
+                        found.append((seq, key))
+            base = max(snapshots, default=(0, ""))
+            index: dict[str, dict[str, Any]] = {}
+            if base[0]:
+                data = self._read(base[1])
+                records = data.get("records")
+                if not isinstance(records, dict):
+                    raise corrupt(f"object {self.objects.url(base[1])}", "no records", self._hint)
+                index = records
+            for seq, key in sorted(segments):
+                if seq <= base[0]:
+                    continue
+                changes = self._read(key).get("changes")
+                if not isinstance(changes, list):
+                    raise corrupt(f"object {self.objects.url(key)}", "no changes", self._hint)
+                for change in changes:
+                    if not (isinstance(change, list) and len(change) == 2):
+                        raise corrupt(f"object {self.objects.url(key)}", "bad change", self._hint)
+                    name, record = change
+                    if record is None:
+                        index.pop(name, None)
+                    else:
+                        index[name] = record
+                self._since_snapshot.append(key)
+            self._obsolete = [k for s, k in snapshots if s < base[0]]
+            self._obsolete += [k for s, k in segments if s <= base[0]]
+            self._snapshot_key = base[1] or None
+            self._next_seq = max([s for s, _ in segments + snapshots], default=0) + 1
+            self._index = index
+            return index
+
+    @property
+    def _hint(self) -> str:
+        return self.objects.routine
+
+    def _read(self, key: str) -> dict[str, Any]:
+        data, _etag = self.objects.get(key)
+        if data is None:  # compacted away by another process between listing and reading
+            raise StateError(
+                f"state {self.objects.url(key)} vanished while being read: another process "
+                "is changing this routine's state (is another run live?)"
+            )
+        if not isinstance(data, dict) or data.get("table") != self.table:
+            raise corrupt(f"object {self.objects.url(key)}", "not a record log", self._hint)
+        return data
+
+    # -- the Records interface -----------------------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        record = self._load().get(key)
+        return None if record is None else dict(record)
+
+    def put(self, key: str, record: dict[str, Any], *, durable: bool = False) -> None:
+        with self._mutex:
+            self._load()[key] = dict(record)
+            self._pending[key] = dict(record)
+            if durable or len(self._pending) >= BATCH:
+                self.flush()
+
+    def delete(self, keys: Iterable[str], *, durable: bool = False) -> None:
+        with self._mutex:
+            index = self._load()
+            for key in keys:
+                if index.pop(key, None) is not None or key in self._pending:
+                    self._pending[key] = None
+                if len(self._pending) >= BATCH:
+                    self.flush()
+            if durable:
+                self.flush()
+
+    def scan(self, batch: int = BATCH) -> Iterator[tuple[str, dict[str, Any]]]:
+        index = self._load()
+        for key in sorted(index):
+            record = index.get(key)
+            if record is not None:
+                yield key, dict(record)
+
+    def count(self) -> int:
+        return len(self._load())
+
+    def count_by(self, field: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in list(self._load().values()):
+            value = str(record.get(field))
+            counts[value] = counts.get(value, 0) + 1
+        return counts
+
+    def flush(self) -> None:
+        """Write the buffered changes as one segment (then compact if it is time)."""
+        with self._mutex:
+            if not self._pending:
+                return
+            key = self._key("segment", self._next_seq)
+            body = {
+                "table": self.table,
+                "scope": self.scope,
+                "seq": self._next_seq,
+                "changes": [[k, v] for k, v in self._pending.items()],
+            }
+            self._create(key, body)
+            self._pending.clear()
+            self._since_snapshot.append(key)
+            self._next_seq += 1
+            if len(self._since_snapshot) >= COMPACT_AFTER:
+                self.compact()
+
+    def checkpoint(self) -> None:
+        """Flush; an emptied table is compacted at once (its log shrinks to one object)."""
+        with self._mutex:
+            self.flush()
+            if self._index is not None and not self._index and self._since_snapshot:
+                self.compact()
+
+    def compact(self) -> None:
+        """Write the whole table as a snapshot, then delete what it replaces."""
+        with self._mutex:
+            index = self._load()
+            if self._pending:
+                self.flush()
+            seq = self._next_seq - 1
+            if seq <= 0:
+                return
+            key = self._key("snapshot", seq)
+            body = {"table": self.table, "scope": self.scope, "seq": seq, "records": index}
+            self._create(key, body)
+            old = self._obsolete + self._since_snapshot
+            if self._snapshot_key:
+                old.append(self._snapshot_key)
+            self.objects.delete_many(old)
+            self._snapshot_key = key
+            self._obsolete = []
+            self._since_snapshot = []
+            self._next_seq = seq + 1
+
+    def _create(self, key: str, body: dict[str, Any]) -> None:
+        try:
+            self.objects.put_new(key, body)
+        except Conflict:
+            raise StateError(
+                f"state {self.objects.url(key)} was written by another process: two runs "
+                "are changing this routine's state at once (the run lock should prevent it)"
+            ) from None
