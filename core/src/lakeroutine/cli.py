@@ -1,4 +1,4 @@
-"""The ``lakeroutine`` command: run, validate, plugins, schema.
+"""The ``lakeroutine`` command: run, validate, state, plugins, schema.
 
 Exit codes: 0 succeeded, 1 a task failed, 2 the routine is invalid or the command misused,
 130 interrupted. Errors are one readable message; ``--debug`` adds the traceback.
@@ -46,10 +46,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--keep-going", action="store_true", help="go on after a failed executor")
     run.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
+    run.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
+    run.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=24 * 3600.0,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait for another run of the routine to end (default: exit 2 at once)",
+    )
 
     validate = commands.add_parser("validate", help="check a routine without running it")
     validate.add_argument("routine")
     validate.add_argument("--var", action="append", default=[], metavar="K=V")
+
+    state = commands.add_parser("state", help="see or clear a routine's saved state")
+    state_commands = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    show = state_commands.add_parser("show", help="last run, lock, journal counts, saved ids")
+    show.add_argument("routine")
+    show.add_argument("--json", action="store_true", help="as JSON")
+    clear = state_commands.add_parser("clear", help="forget a routine's state (or one task's)")
+    clear.add_argument("routine")
+    clear.add_argument("--task", metavar="INSTANCE.TASK", help="forget only this task's values")
+    clear.add_argument(
+        "--force", action="store_true", help="even while a run holds the lock (asks first)"
+    )
+    clear.add_argument("--yes", action="store_true", help="do not ask (with --force)")
+    for sub in (show, clear):
+        sub.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
+        sub.add_argument("--var", action="append", default=[], metavar="K=V")
 
     plugins = commands.add_parser("plugins", help="list installed plugins and what they add")
     plugins.add_argument("--json", action="store_true", help="as JSON")
@@ -118,6 +144,7 @@ def _dispatch(args: argparse.Namespace, handler: logging.Handler, known: type) -
         return {
             "run": _cmd_run,
             "validate": _cmd_validate,
+            "state": _cmd_state,
             "plugins": _cmd_plugins,
             "schema": _cmd_schema,
         }[args.command](args, handler)
@@ -150,9 +177,14 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.routine import validate_routine
 
     registry = load_plugins()
-    routine = validate_routine(args.routine, registry=registry, variables=_parse_vars(args.var))
+    routine = validate_routine(
+        args.routine, registry=registry, variables=_parse_vars(args.var), state=args.state
+    )
     orchestrator = Orchestrator(
-        routine, registry, progress_factory=progress_factory_for(sys.stderr, quiet=args.quiet)
+        routine,
+        registry,
+        progress_factory=progress_factory_for(sys.stderr, quiet=args.quiet),
+        lock_wait_s=args.wait,
     )
     handler.addFilter(RedactingFilter(orchestrator.redactor))
     interrupt_on_sigterm()
@@ -168,6 +200,42 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     if result.status == "cancelled":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _cmd_state(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from lakeroutine.plugins import load_plugins
+    from lakeroutine.routine import validate_routine
+    from lakeroutine.state.clear import clear_state
+    from lakeroutine.state.report import render, summary
+
+    registry = load_plugins()
+    routine = validate_routine(
+        args.routine, registry=registry, variables=_parse_vars(args.var), state=args.state
+    )
+    store = registry.state_stores().open(routine.state_url, routine.name)
+    try:
+        if args.state_command == "show":
+            info = summary(store)
+            text = json.dumps(info, indent=2) + "\n" if args.json else render(info)
+            sys.stdout.write(text)
+            return EXIT_OK
+        forgotten = clear_state(
+            store, routine, task=args.task, force=args.force, confirm=None if args.yes else _ask
+        )
+        sys.stdout.write(f"forgot {len(forgotten)} item(s) of {store.where}\n")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        from lakeroutine.errors import LakeroutineError
+
+        raise LakeroutineError(f"{question} -- not a terminal: add --yes to confirm")
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
@@ -188,6 +256,7 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
             if owner.name == info.name
         }
         storages = [s for s, e in registry.storage_entries.items() if e.plugin == info.name]
+        states = [s for s, e in registry.state_entries.items() if e.plugin == info.name]
         listing.append(
             {
                 "name": info.name,
@@ -196,6 +265,7 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
                 "executors": executors,
                 "tasks": sorted(added),
                 "storages": sorted(storages),
+                "state_stores": sorted(states),
                 "hooks": list(info.hooks),
             }
         )
@@ -210,6 +280,8 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
             sys.stdout.write(f"  task {name}\n")
         for scheme in item["storages"]:
             sys.stdout.write(f"  storage {scheme}://\n")
+        for scheme in item["state_stores"]:
+            sys.stdout.write(f"  state store {scheme}://\n")
         sys.stdout.write(f"  hooks: {', '.join(item['hooks'])}\n")
     return EXIT_OK
 
