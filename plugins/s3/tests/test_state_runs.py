@@ -1,0 +1,188 @@
+"""Runs with their state on S3: staging from one working folder and finishing from
+another, a missing state bucket, the run lock between two "machines" (own working folder
+and HOME) with a SIGKILL, an expiry and a takeover, and what the state costs in requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Bucket
+from lakeroutine.cli import main
+
+STATE = "s3://lake/state/"
+HOLD = '''
+import os, shutil, time
+
+def hold(source, target, flag=""):
+    """Copy, but first wait until the file ``flag`` exists."""
+    while not os.path.exists(flag):
+        time.sleep(0.05)
+    shutil.copyfile(source, target)
+'''
+
+
+def machine(root: Path, name: str, routine: dict[str, Any]) -> Path:
+    """A folder standing in for a machine: its own routine file, working folder and HOME."""
+    folder = root / name
+    folder.mkdir()
+    (folder / "routine.json").write_text(json.dumps(routine))
+    (folder / "hold.py").write_text(HOLD)
+    return folder
+
+
+def cli(folder: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``lakeroutine ARGS`` run from ``folder`` with HOME there too."""
+    env = {**os.environ, "HOME": str(folder), "LAKEROUTINE_PLUGINS": "s3"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lakeroutine.cli", *args],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def staging_routine(state: str, **params: Any) -> dict[str, Any]:
+    return {
+        "routine_name": "shared",
+        "state": state,
+        "executors": {
+            "StagingExecutor": {
+                "params": {
+                    "parent_directory": "s3://lake/landing/",
+                    "dump_directory": "s3://lake/staging/",
+                    **params,
+                },
+                "tasks": ["transfer", "post_staging"],
+            }
+        },
+    }
+
+
+def no_local_state(root: Path) -> bool:
+    return not any(p.name == ".lakeroutine" for p in root.rglob("*"))
+
+
+def test_transfer_on_one_machine_and_post_staging_on_another(bucket: Bucket, tmp_path, capsys):
+    bucket.fill([f"landing/f{i}.csv" for i in range(30)], b"data")
+    routine = staging_routine(STATE)
+    first = machine(tmp_path, "one", routine)
+    second = machine(tmp_path, "two", routine)
+    ran = cli(first, "run", "routine.json", "--only", "StagingExecutor.transfer")
+    assert ran.wait() == 0, ran.stderr.read()
+    assert any(k.startswith("records/") for k in bucket.keys("state/shared/"))
+    ran = cli(second, "run", "routine.json", "--only", "StagingExecutor.post_staging")
+    _, err = ran.communicate()
+    assert ran.returncode == 0, err
+    assert bucket.keys("landing/") == []
+    assert sorted(bucket.keys("landing_archive/")) == sorted(f"f{i}.csv" for i in range(30))
+    assert no_local_state(tmp_path)
+
+    os.chdir(second)
+    assert main(["state", "show", "routine.json", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["store"] == "s3://lake/state/shared/"
+    assert shown["last_run"]["status"] == "succeeded" and shown["lock"] is None
+    assert all(not j["by_status"] for j in shown["journals"])  # all finished
+
+
+def test_a_state_bucket_that_does_not_exist_is_exit_2_before_anything_moves(
+    bucket: Bucket, tmp_path, capsys
+):
+    bucket.fill(["landing/a.csv"], b"a")
+    folder = machine(tmp_path, "one", staging_routine("s3://no-such-bucket/state/"))
+    os.chdir(folder)
+    assert main(["run", "routine.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bucket 'no-such-bucket' does not exist" in err and "\n" not in err
+    assert bucket.keys("landing/") == ["a.csv"] and bucket.keys("staging/") == []
+
+
+def test_the_run_lock_between_two_machines_with_a_kill_an_expiry_and_a_takeover(
+    bucket: Bucket, tmp_path
+):
+    bucket.fill([f"landing/f{i}.csv" for i in range(5)], b"data")
+    flag = tmp_path / "go"
+    routine = staging_routine(
+        STATE + "?lease_s=2",
+        py_exec_path="hold.py:hold",
+        py_exec_args={"flag": str(flag)},
+        max_workers=1,
+    )
+    one = machine(tmp_path, "one", routine)
+    two = machine(tmp_path, "two", routine)
+
+    holder = cli(one, "run", "routine.json")  # waits in its first file until the flag
+    deadline = time.monotonic() + 60
+    while "lock.json" not in bucket.keys("state/shared/"):
+        assert holder.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    refused = cli(two, "run", "routine.json")
+    _, err = refused.communicate()
+    assert refused.returncode == 2 and b"another run holds the lock" in err
+    time.sleep(5)  # over two leases: the live holder kept renewing
+    refused = cli(two, "run", "routine.json")
+    _, err = refused.communicate()
+    assert refused.returncode == 2 and b"another run holds the lock" in err, err
+
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    refused = cli(two, "run", "routine.json")  # the dead run's lease has yet to expire
+    _, err = refused.communicate()
+    assert refused.returncode == 2 and b"lease expires in" in err
+
+    flag.touch()
+    taker = cli(two, "run", "routine.json", "--wait", "60")
+    _, err = taker.communicate()
+    assert taker.returncode == 0, err
+    assert b"took over the run lock" in err
+    assert sorted(bucket.keys("staging/")) == [f"f{i}.csv" for i in range(5)]
+    assert bucket.keys("landing/") == []
+    assert "lock.json" not in bucket.keys("state/shared/")  # released
+    assert no_local_state(tmp_path)
+
+
+OBJECTS = 20_000
+
+
+@pytest.mark.slow
+def test_s3_state_costs_at_most_5_percent_more_requests(bucket: Bucket, proxy, run, tmp_path):
+    """Staging 20,000 objects with the journal on S3 sends at most 5% more S3 requests than
+    with it in local SQLite, counted through a proxy."""
+    counts = {}
+    for state in ("local", "s3"):
+        bucket.fill([f"landing/{state}/d{i % 10}/f{i:05d}" for i in range(OBJECTS)], b"x")
+        counting = proxy()
+        url = f"{STATE}?endpoint_url={counting.url}" if state == "s3" else str(tmp_path / "st")
+        routine = {
+            "routine_name": f"cost_{state}",
+            "state": url,
+            "executors": {
+                "StagingExecutor": {
+                    "params": {
+                        "parent_directory": f"s3://lake/landing/{state}/",
+                        "dump_directory": f"s3://lake/staging/{state}/",
+                        "archive_or_delete": "delete",
+                        "endpoint_url": counting.url,
+                        "max_workers": 16,
+                    },
+                    "tasks": ["transfer", "post_staging"],
+                }
+            },
+        }
+        result = run(routine)
+        assert result.ok, [t.error for t in result.tasks]
+        assert result.tasks[0].output["staged"] == OBJECTS
+        counts[state] = counting.operations()
+    local, shared = sum(counts["local"].values()), sum(counts["s3"].values())
+    state_requests = {op: n - counts["local"].get(op, 0) for op, n in counts["s3"].items()}
+    assert shared <= local * 1.05, (local, shared, state_requests)
+    assert counts["s3"]["PutObject"] >= OBJECTS // 1000  # the journal went to S3 in batches
