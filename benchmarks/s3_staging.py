@@ -15,6 +15,7 @@ figure is the best of ``--repeat`` runs. Target: lakeroutine at least 1.5 times 
 objects per second (the script exits 1 if it misses).
 
     .venv/bin/python benchmarks/s3_staging.py [--objects 2000] [--size 1024] [--repeat 3]
+        [--state local|s3]
 """
 
 from __future__ import annotations
@@ -114,13 +115,13 @@ def cpu_seconds(pid: int | None = None, children: bool = False) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_lakeroutine(run: int, state_dir: str, workers: int) -> float:
+def run_lakeroutine(run: int, state: str, workers: int) -> float:
     from lakeroutine.orchestrator import run_routine
     from lakeroutine.plugins import load_plugins
 
     routine = {
         "routine_name": f"bench{run}",
-        "state_dir": state_dir,
+        "state": state,
         "executors": {
             "StagingExecutor": {
                 "params": {
@@ -157,6 +158,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8, help="StagingExecutor max_workers")
     parser.add_argument("--aws", help="the aws command (default: its own virtualenv)")
+    parser.add_argument(
+        "--state",
+        choices=("local", "s3"),
+        default="local",
+        help="where lakeroutine keeps its journal: local SQLite, or s3://bench/state/",
+    )
     args = parser.parse_args()
 
     aws = aws_cli(args.aws)
@@ -178,10 +185,11 @@ def main() -> int:
 
     try:
         with tempfile.TemporaryDirectory() as state:
+            where = state if args.state == "local" else f"s3://{BUCKET}/state/"
             for run in range(args.repeat):
                 land(client, f"landing{run}/", args.objects, args.size)
                 ours.append(
-                    timed("ours", lambda r=run: run_lakeroutine(r, state, args.workers), False)
+                    timed("ours", lambda r=run: run_lakeroutine(r, where, args.workers), False)
                 )
                 assert count(client, f"staging{run}/") == args.objects
                 assert count(client, f"landing{run}/") == 0
@@ -194,7 +202,10 @@ def main() -> int:
         moto.wait()
 
     rate_ours, rate_cli = args.objects / min(ours), args.objects / min(cli)
-    print(f"{args.objects} objects of {args.size} bytes, landing -> staging on one moto_server")
+    print(
+        f"{args.objects} objects of {args.size} bytes, landing -> staging on one moto_server, "
+        f"{args.state} state"
+    )
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.repeat}\n")
     print("| tool | seconds (best) | seconds (all) | objects/s | CPU ms/object client + server |")
     print("| --- | ---: | --- | ---: | ---: |")

@@ -50,17 +50,39 @@ def write_routine(root: Path, mode: str, transform: bool) -> None:
     (root / "routine.json").write_text(json.dumps(routine))
 
 
-def start(root: Path, die_at: int = 0) -> subprocess.Popen:
-    counter = root / f"counter-{time.monotonic_ns()}"
+SHARED_STATE = "s3://lake/state/?lease_s=2"
+
+
+def start(root: Path, die_at: int = 0, shared: bool = False) -> subprocess.Popen:
+    """A run of the routine; with ``shared`` state on S3, from a working folder and HOME of
+    its own (another "machine" each time), waiting for a killed run's lease to expire."""
+    stamp = time.monotonic_ns()
+    counter = root / f"counter-{stamp}"
     command = [sys.executable, "-m", "lakeroutine.cli", "-q", "run", str(root / "routine.json")]
     command += ["--var", f"die_at={die_at}", "--var", f"counter={counter}"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cwd, env = None, None
+    if shared:
+        cwd = root / f"machine-{stamp}"
+        cwd.mkdir()
+        env = {**os.environ, "HOME": str(cwd)}
+        command += ["--state", SHARED_STATE, "--wait", "60"]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env
+    )
 
 
 @pytest.mark.parametrize(
-    ("mode", "transform"), [("archive", False), ("delete", False), ("archive", True)]
+    ("mode", "transform", "shared"),
+    [
+        ("archive", False, False),
+        ("delete", False, False),
+        ("archive", True, False),
+        ("archive", False, True),
+        ("archive", True, True),
+    ],
 )
-def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, transform):
+def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, transform, shared):
+    """With ``shared``, the state is on S3 and each run starts on another "machine"."""
     originals = {
         f"day{i % 4}/obj{i:04}.csv": f"id,n\n{i},{i * i}\n".encode() for i in range(OBJECTS)
     }
@@ -74,13 +96,13 @@ def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, t
 
     if transform:  # killed by the transformation itself, on its 1st and 150th file
         for die_at in (1, 150):
-            process = start(tmp_path, die_at=die_at)
+            process = start(tmp_path, die_at=die_at, shared=shared)
             process.wait()
             assert process.returncode == -signal.SIGKILL, process.stderr.read()
             kills += 1
     else:  # killed from outside while transfer copies
         for share in (1, OBJECTS // 3):
-            process = start(tmp_path)
+            process = start(tmp_path, shared=shared)
             kills += kill_when(process, lambda s=share: len(backend_keys("staging/")) >= s)
     assert 0 < len(backend_keys("staging/")) < total  # the kills landed mid-transfer
 
@@ -88,15 +110,15 @@ def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, t
     # deleting, right after its batch of deletes, before the journal learns of it).
     if mode == "archive":
         for share in (1, OBJECTS // 3):
-            process = start(tmp_path)
+            process = start(tmp_path, shared=shared)
             kills += kill_when(process, lambda s=share: len(backend_keys("landing_archive/")) >= s)
         assert 0 < len(backend_keys("landing_archive/")) < total  # killed mid-archive
     else:
-        process = start(tmp_path)
+        process = start(tmp_path, shared=shared)
         kills += kill_when(process, lambda: len(backend_keys("landing/")) < total)
     assert kills >= 3
 
-    final = start(tmp_path)
+    final = start(tmp_path, shared=shared)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
 
@@ -104,3 +126,5 @@ def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, t
     assert bucket.stored("staging/") == originals  # each exactly once
     expected_archive = originals if mode == "archive" else {}
     assert bucket.stored("landing_archive/") == expected_archive  # no renamed doubles
+    if shared:
+        assert not any(p.name == ".lakeroutine" for p in tmp_path.rglob("*"))

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Bucket
 from lakeroutine.cli import main
+
+from conftest import Bucket
 
 STATE = "s3://lake/state/"
 HOLD = '''
@@ -71,7 +72,9 @@ def no_local_state(root: Path) -> bool:
     return not any(p.name == ".lakeroutine" for p in root.rglob("*"))
 
 
-def test_transfer_on_one_machine_and_post_staging_on_another(bucket: Bucket, tmp_path, capsys):
+def test_transfer_on_one_machine_and_post_staging_on_another(
+    bucket: Bucket, tmp_path, capsys, monkeypatch
+):
     bucket.fill([f"landing/f{i}.csv" for i in range(30)], b"data")
     routine = staging_routine(STATE)
     first = machine(tmp_path, "one", routine)
@@ -86,7 +89,7 @@ def test_transfer_on_one_machine_and_post_staging_on_another(bucket: Bucket, tmp
     assert sorted(bucket.keys("landing_archive/")) == sorted(f"f{i}.csv" for i in range(30))
     assert no_local_state(tmp_path)
 
-    os.chdir(second)
+    monkeypatch.chdir(second)
     assert main(["state", "show", "routine.json", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["store"] == "s3://lake/state/shared/"
@@ -95,11 +98,11 @@ def test_transfer_on_one_machine_and_post_staging_on_another(bucket: Bucket, tmp
 
 
 def test_a_state_bucket_that_does_not_exist_is_exit_2_before_anything_moves(
-    bucket: Bucket, tmp_path, capsys
+    bucket: Bucket, tmp_path, capsys, monkeypatch
 ):
     bucket.fill(["landing/a.csv"], b"a")
     folder = machine(tmp_path, "one", staging_routine("s3://no-such-bucket/state/"))
-    os.chdir(folder)
+    monkeypatch.chdir(folder)
     assert main(["run", "routine.json"]) == 2
     err = capsys.readouterr().err.strip()
     assert "bucket 'no-such-bucket' does not exist" in err and "\n" not in err
