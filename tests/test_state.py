@@ -153,7 +153,8 @@ def _hold_lock(lake, path):
     code = (
         "import sys, time; from lakeroutine.state.sqlite import open_local;"
         "from lakeroutine.state.lock import this_process;"
-        f"lock = open_local({str(lake.root / '.lakeroutine' / 'state')!r}, routine='st').run_lock();"
+        f"folder = {str(lake.root / '.lakeroutine' / 'state')!r};"
+        "lock = open_local(folder, routine='st').run_lock();"
         "lock.acquire(this_process('holder-run')); print('held', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
