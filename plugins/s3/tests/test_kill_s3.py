@@ -50,7 +50,7 @@ def write_routine(root: Path, mode: str, transform: bool) -> None:
     (root / "routine.json").write_text(json.dumps(routine))
 
 
-SHARED_STATE = "s3://lake/state/?lease_s=2"
+SHARED_STATE = "s3://lake/state/?lease_s=3"
 
 
 def start(root: Path, die_at: int = 0, shared: bool = False) -> subprocess.Popen:

@@ -19,6 +19,7 @@ from lakeroutine.cli import main
 from conftest import Bucket
 
 STATE = "s3://lake/state/"
+LEASE_S = 4  # short, so the test sees one expire; long enough for a loaded machine
 HOLD = '''
 import os, shutil, time
 
@@ -94,7 +95,10 @@ def test_transfer_on_one_machine_and_post_staging_on_another(
     shown = json.loads(capsys.readouterr().out)
     assert shown["store"] == "s3://lake/state/shared/"
     assert shown["last_run"]["status"] == "succeeded" and shown["lock"] is None
-    assert all(not j["by_status"] for j in shown["journals"])  # all finished
+    journal = [j for j in shown["journals"] if j["table"] == "staging"]
+    assert journal and not journal[0]["by_status"]  # all finished
+    claims = [j for j in shown["journals"] if j["table"] == "staging_outputs"]
+    assert claims[0]["by_status"] == {"entries": 30}  # which landing file owns each name
 
 
 def test_a_state_bucket_that_does_not_exist_is_exit_2_before_anything_moves(
@@ -115,7 +119,7 @@ def test_the_run_lock_between_two_machines_with_a_kill_an_expiry_and_a_takeover(
     bucket.fill([f"landing/f{i}.csv" for i in range(5)], b"data")
     flag = tmp_path / "go"
     routine = staging_routine(
-        STATE + "?lease_s=2",
+        STATE + f"?lease_s={LEASE_S}",
         py_exec_path="hold.py:hold",
         py_exec_args={"flag": str(flag)},
         max_workers=1,
@@ -129,22 +133,22 @@ def test_the_run_lock_between_two_machines_with_a_kill_an_expiry_and_a_takeover(
         assert holder.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     refused = cli(two, "run", "routine.json")
-    _, err = refused.communicate()
+    _, err = refused.communicate(timeout=120)
     assert refused.returncode == 2 and b"another run holds the lock" in err
-    time.sleep(5)  # over two leases: the live holder kept renewing
+    time.sleep(2.5 * LEASE_S)  # over two leases: the live holder kept renewing
     refused = cli(two, "run", "routine.json")
-    _, err = refused.communicate()
+    _, err = refused.communicate(timeout=120)
     assert refused.returncode == 2 and b"another run holds the lock" in err, err
 
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     refused = cli(two, "run", "routine.json")  # the dead run's lease has yet to expire
-    _, err = refused.communicate()
+    _, err = refused.communicate(timeout=120)
     assert refused.returncode == 2 and b"lease expires in" in err
 
     flag.touch()
     taker = cli(two, "run", "routine.json", "--wait", "60")
-    _, err = taker.communicate()
+    _, err = taker.communicate(timeout=120)
     assert taker.returncode == 0, err
     assert b"took over the run lock" in err
     assert sorted(bucket.keys("staging/")) == [f"f{i}.csv" for i in range(5)]

@@ -128,3 +128,17 @@ def test_corrupt_state_objects_are_one_line_errors(bucket: Bucket) -> None:
 def test_bad_state_urls_are_refused(url: str, expected: str) -> None:
     with pytest.raises(ValueError, match=expected):
         _store(url)
+
+
+def test_a_table_is_written_only_after_the_table_it_relies_on(bucket: Bucket) -> None:
+    """The staging journal relies on its output claims: when the journal writes a segment,
+    the claims made before are written first (a kept entry always has its claims)."""
+    store = _store()
+    claims = store.records("staging_outputs", "loc")
+    journal = store.records("staging", "block", after=claims)
+    claims.put("out/a.csv", {"source": "a.csv"})
+    assert bucket.keys("state/r/records/") == []  # buffered
+    journal.put("a.csv", {"status": "staged"}, durable=True)
+    fresh = _store()
+    assert fresh.records("staging_outputs", "loc").get("out/a.csv") == {"source": "a.csv"}
+    assert fresh.records("staging", "block").get("a.csv") == {"status": "staged"}

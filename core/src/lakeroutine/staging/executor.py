@@ -315,7 +315,7 @@ class StagingExecutor(Executor):
     @property
     def _block_state(self) -> TaskState:
         """State of this block's locations, whatever its transformation's args."""
-        return self.context.state.scope(f"{self.journal.scope}:transfer")
+        return TaskState(self.context.state, f"{self.journal.scope}:transfer")
 
     def _claim(self, source: str, outputs: list[str]) -> set[str]:
         """Own each output name for ``source`` before writing it; a name another landing

@@ -43,7 +43,7 @@ class LeaseBackend(Protocol):
 
 
 class LeaseLock:
-    """A lease of ``ttl_s`` seconds renewed every ``ttl_s / 3`` while held."""
+    """A lease of ``ttl_s`` seconds renewed every ``ttl_s / 4`` while held."""
 
     def __init__(self, backend: LeaseBackend, ttl_s: float = 60.0) -> None:
         self.backend = backend
@@ -117,7 +117,7 @@ class LeaseLock:
     def _renew_loop(self) -> None:
         assert self._holder is not None
         valid_until = self._holder.expires or 0.0
-        while not self._stop.wait(self.ttl_s / 3):
+        while not self._stop.wait(self.ttl_s / 4):
             with self._mutex:
                 if self._stop.is_set() or self._token is None:
                     return

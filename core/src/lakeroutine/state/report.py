@@ -20,7 +20,10 @@ def summary(store: StateStore) -> dict[str, Any]:
     journals = []
     for table, scope in store.record_scopes():
         records = store.records(table, scope)
-        journals.append({"table": table, "scope": scope, "by_status": records.count_by("status")})
+        counts = records.count_by("status")
+        if "None" in counts:  # records without a status (e.g. output claims)
+            counts["entries"] = counts.pop("None")
+        journals.append({"table": table, "scope": scope, "by_status": counts})
     tasks: dict[str, dict[str, Any]] = {}
     for scope in scopes:
         if scope != RUN_SCOPE:

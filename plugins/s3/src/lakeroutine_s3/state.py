@@ -169,13 +169,15 @@ class S3StateStore:
 
     # -- records, lock, lifecycle -----------------------------------------------------------
 
-    def records(self, table: str, scope: str) -> S3Records:
+    def records(self, table: str, scope: str, after: S3Records | None = None) -> S3Records:
         with self._mutex:
             found = self._records.get((table, scope))
             if found is None:
                 prefix = f"{self.root}records/{_digest(table, scope)}/"
                 found = S3Records(self.objects, prefix, table, scope)
                 self._records[(table, scope)] = found
+            if after is not None and after is not found:
+                found.after = after
             return found
 
     def record_scopes(self) -> list[tuple[str, str]]:

@@ -52,6 +52,7 @@ class S3Records:
         self._obsolete: list[str] = []  # keys a newer snapshot made useless
         self._snapshot_key: str | None = None
         self._mutex = threading.RLock()
+        self.after: S3Records | None = None  # written before this table (see Records)
 
     def _key(self, kind: str, seq: int) -> str:
         return f"{self.prefix}{kind}-{seq:012d}.json"
@@ -155,6 +156,8 @@ class S3Records:
 
     def flush(self) -> None:
         """Write the buffered changes as one segment (then compact if it is time)."""
+        if self.after is not None:
+            self.after.flush()  # what this table's changes rely on goes first
         with self._mutex:
             if not self._pending:
                 return
