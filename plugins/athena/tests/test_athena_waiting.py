@@ -135,39 +135,56 @@ def test_sigterm_stops_the_query(athena: Any, tmp_path: Path) -> None:
     assert execution.status == "CANCELLED", (tmp_path / "stderr.txt").read_text()
 
 
+SHARED_STATE = "s3://results/state/?lease_s=2"
+
+
 @pytest.mark.slow
-def test_a_resumed_run_reattaches_to_the_running_query(athena: Any, run, tmp_path) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["local-state", "s3-state"])
+def test_a_resumed_run_reattaches_to_the_running_query(
+    athena: Any, run, tmp_path, monkeypatch, shared
+) -> None:
     """A run killed while waiting (SIGKILL: nothing can clean up) leaves its query running;
-    the next run finds the saved id and waits for that query instead of starting another."""
+    the next run finds the saved id and waits for that query instead of starting another.
+    With the state on S3 the rerun starts from another working folder and HOME (another
+    machine), waiting for the killed run's lease to expire."""
     athena.transitions(times=10**6)
     path = tmp_path / "routine.json"
-    with _cli_polling(athena, path) as (process, execution):
+    with _cli_polling(athena, path, SHARED_STATE if shared else None) as (process, execution):
         process.kill()
         process.wait(timeout=30)
     assert execution._status == "QUEUED"
     athena.transitions(times=1)
-    result = run(path)
+    if shared:
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        monkeypatch.setenv("HOME", str(elsewhere))
+    result = run(path, lock_wait_s=30)
     assert result.status == "succeeded", result.tasks[0].error
     output = result.tasks[0].output
     assert len(athena.executions) == 1
     assert output["query_execution_id"] == execution.id and output["reattached"] is True
     rerun = run(path)  # the task succeeded: its state is cleared, a new run queries again
     assert rerun.tasks[0].output["reattached"] is False and len(athena.executions) == 2
+    if shared:
+        assert not any(p.name == ".lakeroutine" for p in tmp_path.rglob("*"))
 
 
 def wait_until_saved(athena: Any, path: Path, query_id: str, timeout: float = 30) -> None:
-    """Wait until the run in the subprocess has saved ``query_id`` in its state."""
+    """Wait until the run in the subprocess has saved ``query_id`` in its state (whichever
+    store the routine names)."""
     from lakeroutine.plugins import load_plugins
     from lakeroutine.routine import validate_routine
-    from lakeroutine.state import SqliteStateStore as StateStore
+    from lakeroutine.state import TaskState
 
-    step = validate_routine(path, registry=load_plugins()).steps[0]
-    scope = f"AthenaExecutor.run_query:{step.tasks[0].state_key}"
+    registry = load_plugins()
+    routine = validate_routine(path, registry=registry)
+    scope = f"AthenaExecutor.run_query:{routine.steps[0].tasks[0].state_key}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        store = StateStore(athena.state_dir / "athena_test.sqlite")
+        store = registry.state_stores().open(routine.state_url, routine.name)
         try:
-            if store.scope(scope).get("query.query_id") == query_id:
+            if TaskState(store, scope).get("query.query_id") == query_id:
                 return
         finally:
             store.close()
@@ -176,10 +193,17 @@ def wait_until_saved(athena: Any, path: Path, query_id: str, timeout: float = 30
 
 
 @contextlib.contextmanager
-def _cli_polling(athena: Any, path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
-    """The CLI running a one-query routine at ``path`` in a subprocess, once it has saved
-    its query's id and is polling; the process is killed on the way out."""
-    path.write_text(json.dumps(athena.routine(QUERY)))
+def _cli_polling(
+    athena: Any, path: Path, state: str | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
+    """The CLI running a one-query routine at ``path`` (its state at ``state`` if given) in
+    a subprocess, once it has saved its query's id and is polling; the process is killed on
+    the way out."""
+    spec = athena.routine(QUERY)
+    if state is not None:
+        del spec["state_dir"]
+        spec["state"] = state
+    path.write_text(json.dumps(spec))
     process = _cli(path)
     try:
         execution = athena.wait_for_query(timeout=30)
