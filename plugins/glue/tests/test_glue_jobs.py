@@ -156,16 +156,26 @@ def _cli(path: Any) -> subprocess.Popen[str]:
 
 
 def _killed(
-    run: Any, glue: Any, glue_routine: Any, lake: Any, *, before_answer: bool = False
+    run: Any,
+    glue: Any,
+    glue_routine: Any,
+    lake: Any,
+    *,
+    before_answer: bool = False,
+    state: str | None = None,
 ) -> tuple[Any, Any]:
     """Start the job from the CLI and kill it (SIGKILL) while it polls the run or, with
     ``before_answer``, once Glue started the run but before its answer came back; return the
-    routine file and the run, still going."""
+    routine file and the run, still going. ``state``: a state store URL for the routine."""
     assert run(glue_routine([_job()])).status == "succeeded"
     glue.set_transition("glue::job_run", {"progression": "manual", "times": 100000})
     if before_answer:
         glue.delay("start_job_run", 2)
-    path = lake.routine_file(glue_routine([_start(arguments={"day": "2026-11-24"})]))
+    spec = glue_routine([_start(arguments={"day": "2026-11-24"})])
+    if state is not None:
+        del spec["state_dir"]
+        spec["state"] = state
+    path = lake.routine_file(spec)
     process = _cli(path)
     try:
         (job_run,) = glue.wait_for(lambda: glue.job_runs("sales_to_redshift"))
@@ -177,15 +187,41 @@ def _killed(
     return path, job_run
 
 
-@pytest.mark.parametrize("before_answer", [False, True])
+SHARED_STATE = "s3://glue-state/state/?lease_s=2"
+
+
+@pytest.mark.parametrize(
+    ("before_answer", "shared"), [(False, False), (True, False), (False, True), (True, True)]
+)
 def test_a_killed_run_re_attaches_to_the_job_run(
-    run: Any, glue: Any, glue_routine: Any, lake: Any, before_answer: bool
+    run: Any,
+    glue: Any,
+    glue_routine: Any,
+    lake: Any,
+    before_answer: bool,
+    shared: bool,
+    monkeypatch,
 ) -> None:
-    path, job_run = _killed(run, glue, glue_routine, lake, before_answer=before_answer)
+    """With ``shared``, the state is on S3 and the rerun starts from another working folder
+    and HOME (another machine), once the killed run's lease has expired."""
+    state = None
+    if shared:
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket="glue-state")
+        state = SHARED_STATE
+    path, job_run = _killed(run, glue, glue_routine, lake, before_answer=before_answer, state=state)
     assert job_run.status == "STARTING"
 
     glue.set_transition("glue::job_run", {"progression": "immediate"})
-    result = run(path)
+    if shared:
+        elsewhere = lake.root / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        monkeypatch.setenv("HOME", str(elsewhere))
+    result = run(path, lock_wait_s=30)
+    if shared:
+        assert not any(p.name == ".lakeroutine" for p in lake.root.rglob("*"))
     assert result.status == "succeeded", result.tasks[0].error
     assert glue.job_runs("sales_to_redshift") == [job_run]  # no second run
     assert result.tasks[0].output["run_id"] == job_run.job_run_id

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from lakeroutine.testing import default_sigint
 from lakeroutine_redshift.emulator import end
 
@@ -187,17 +188,37 @@ def _kill_once_logged(routine_file: Any, text: str) -> None:
         process.communicate()
 
 
+SHARED_STATE = "s3://rs-state/state/?lease_s=2"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["local-state", "s3-state"])
 def test_a_killed_run_re_attaches_to_its_statement(
-    run: Any, data_api: Any, rs_routine: Any, lake: Any
+    run: Any, data_api: Any, rs_routine: Any, lake: Any, shared: bool, monkeypatch
 ) -> None:
+    """With ``shared``, the state is on S3 and the rerun starts from another working folder
+    and HOME (another machine), once the killed run's lease has expired."""
     data_api.rule = lambda s: None if "VALUES (1)" in s.query_string else ("FINISHED", 1)
-    path = lake.routine_file(rs_routine([_sql_task()]))
+    spec = rs_routine([_sql_task()])
+    if shared:
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket="rs-state")
+        del spec["state_dir"]
+        spec["state"] = SHARED_STATE
+    path = lake.routine_file(spec)
     _kill_once_logged(path, "statement 2 sent")  # logged once its id is saved
     waiting = data_api.statements[1]
     assert waiting.status == "STARTED"
 
     data_api.rule = lambda s: ("FINISHED", 1)
-    result = run(path)
+    if shared:
+        elsewhere = lake.root / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        monkeypatch.setenv("HOME", str(elsewhere))
+    result = run(path, lock_wait_s=30)
+    if shared:
+        assert not any(p.name == ".lakeroutine" for p in lake.root.rglob("*"))
     assert result.status == "succeeded", result.tasks[0].error
     reports = result.tasks[0].output["statements"]
     assert reports[1]["id"] == waiting.id  # re-attached, not sent again
