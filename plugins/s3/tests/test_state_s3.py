@@ -142,3 +142,34 @@ def test_a_table_is_written_only_after_the_table_it_relies_on(bucket: Bucket) ->
     fresh = _store()
     assert fresh.records("staging_outputs", "loc").get("out/a.csv") == {"source": "a.csv"}
     assert fresh.records("staging", "block").get("a.csv") == {"status": "staged"}
+
+
+def test_a_holder_that_cannot_renew_its_lease_is_told_to_stop(bucket: Bucket, proxy) -> None:
+    """Renewals refused (S3 unreachable) until the lease ends: the holder learns it lost the
+    lock (the run is cancelled); another process takes over, and the first one's release
+    leaves the new holder's lease alone."""
+    import threading
+
+    from lakeroutine.state.lock import this_process
+
+    blocked = threading.Event()
+    failing = proxy(
+        fault_rate=1.0,
+        faults=("internal",),
+        only=lambda op: blocked.is_set() and op == "PutObject",
+    )
+    url = f"s3://lake/state/?lease_s=1&endpoint_url={failing.url}&max_attempts=1"
+    lock = _store(url).run_lock()
+    lost = threading.Event()
+    lock.acquire(this_process("first"), on_lost=lost.set)
+    blocked.set()
+    assert lost.wait(10) and lock.lost()
+
+    taker = _store().run_lock()
+    taker.acquire(this_process("second"), wait_s=10)
+    blocked.clear()
+    lock.release()
+    holder = _store().run_lock().holder()
+    assert holder is not None and holder.run_id == "second"
+    taker.release()
+    assert _store().run_lock().holder() is None
