@@ -240,33 +240,36 @@ def _add_executor(registry: Registry, cls: Any, info: PluginInfo) -> None:
 
 
 def _add_storage(registry: Registry, scheme: Any, factory: Any, info: PluginInfo) -> None:
-    if not isinstance(scheme, str) or not scheme.isidentifier():
-        raise PluginError(f"{info.label} registered storage scheme {scheme!r}: not a name")
-    if not callable(factory):
-        raise PluginError(f"{info.label}: storage factory for {scheme!r} is not callable")
-    scheme = scheme.lower()
-    existing = registry.storage_entries.get(scheme)
-    if existing is not None and existing.factory is not factory:
-        raise PluginError(
-            f"{info.label} registers storage {scheme}://, already registered by "
-            f"plugin {existing.plugin!r} (distribution {existing.distribution})"
-        )
+    scheme = _checked_scheme(registry.storage_entries, "storage", scheme, factory, info)
     registry.storage_entries[scheme] = StorageEntry(scheme, factory, info.name, info.distribution)
 
 
 def _add_state_store(registry: Registry, scheme: Any, factory: Any, info: PluginInfo) -> None:
+    scheme = _checked_scheme(registry.state_entries, "state store", scheme, factory, info)
+    registry.state_entries[scheme] = StateStoreEntry(scheme, factory, info.name, info.distribution)
+
+
+def _checked_scheme(
+    entries: Mapping[str, StorageEntry | StateStoreEntry],
+    kind: str,
+    scheme: Any,
+    factory: Any,
+    info: PluginInfo,
+) -> str:
+    """The scheme, lower-cased, once it is a name with a callable factory that no other
+    plugin registered for this ``kind``; else a PluginError naming both plugins."""
     if not isinstance(scheme, str) or not scheme.isidentifier():
-        raise PluginError(f"{info.label} registered state store scheme {scheme!r}: not a name")
+        raise PluginError(f"{info.label} registered {kind} scheme {scheme!r}: not a name")
     if not callable(factory):
-        raise PluginError(f"{info.label}: state store factory for {scheme!r} is not callable")
+        raise PluginError(f"{info.label}: {kind} factory for {scheme!r} is not callable")
     scheme = scheme.lower()
-    existing = registry.state_entries.get(scheme)
+    existing = entries.get(scheme)
     if existing is not None and existing.factory is not factory:
         raise PluginError(
-            f"{info.label} registers state store {scheme}://, already registered by "
+            f"{info.label} registers {kind} {scheme}://, already registered by "
             f"plugin {existing.plugin!r} (distribution {existing.distribution})"
         )
-    registry.state_entries[scheme] = StateStoreEntry(scheme, factory, info.name, info.distribution)
+    return scheme
 
 
 def _add_task(

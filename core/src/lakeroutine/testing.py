@@ -10,8 +10,9 @@ Enable with ``pytest_plugins = ["lakeroutine.testing"]`` in a ``conftest.py``.
 - ``aws_profile``: a named profile (own region and credentials) and no AWS variables set.
 
 Helpers for crash tests: ``copy_or_die`` (a per-file transformation that SIGKILLs its own
-process on the Nth file), ``kill_when`` (SIGKILL a subprocess once a condition holds) and
-``default_sigint`` (let a test Ctrl-C a subprocess even from a background shell).
+process on the Nth file), ``kill_when`` (SIGKILL a subprocess once a condition holds),
+``default_sigint`` (let a test Ctrl-C a subprocess even from a background shell),
+``another_machine`` (go on from another working folder and HOME) and ``left_local_state``.
 """
 
 from __future__ import annotations
@@ -247,3 +248,18 @@ def kill_when(process: Any, condition: Callable[[], bool], timeout: float = 60) 
         time.sleep(0.001)
     process.wait()
     return False
+
+
+def another_machine(monkeypatch: pytest.MonkeyPatch, root: Path, name: str = "elsewhere") -> Path:
+    """Stand in for another machine from here on: a new folder ``root/name`` as the working
+    folder and HOME (undone after the test). Returns the folder."""
+    folder = root / name
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("HOME", str(folder))
+    return folder
+
+
+def left_local_state(root: Path) -> list[Path]:
+    """Every ``.lakeroutine`` folder below ``root`` (state a shared store should not leave)."""
+    return [p for p in root.rglob(".lakeroutine") if p.is_dir()]

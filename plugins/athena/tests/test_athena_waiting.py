@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lakeroutine.testing import another_machine, left_local_state
 from lakeroutine_athena.waiting import estimated_cost_usd
 
 QUERY = {"task": "run_query", "args": {"sql": "SELECT count(*) FROM sales"}}
@@ -155,10 +156,7 @@ def test_a_resumed_run_reattaches_to_the_running_query(
     assert execution._status == "QUEUED"
     athena.transitions(times=1)
     if shared:
-        elsewhere = tmp_path / "elsewhere"
-        elsewhere.mkdir()
-        monkeypatch.chdir(elsewhere)
-        monkeypatch.setenv("HOME", str(elsewhere))
+        another_machine(monkeypatch, tmp_path)
     result = run(path, lock_wait_s=30)
     assert result.status == "succeeded", result.tasks[0].error
     output = result.tasks[0].output
@@ -167,7 +165,7 @@ def test_a_resumed_run_reattaches_to_the_running_query(
     rerun = run(path)  # the task succeeded: its state is cleared, a new run queries again
     assert rerun.tasks[0].output["reattached"] is False and len(athena.executions) == 2
     if shared:
-        assert not any(p.name == ".lakeroutine" for p in tmp_path.rglob("*"))
+        assert left_local_state(tmp_path) == []
 
 
 def wait_until_saved(athena: Any, path: Path, query_id: str, timeout: float = 30) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from lakeroutine.errors import RoutineError
-from lakeroutine.testing import default_sigint
+from lakeroutine.testing import another_machine, default_sigint, left_local_state
 
 ROLE = "arn:aws:iam::123456789012:role/glue-etl"
 JOB = {
@@ -215,13 +215,10 @@ def test_a_killed_run_re_attaches_to_the_job_run(
 
     glue.set_transition("glue::job_run", {"progression": "immediate"})
     if shared:
-        elsewhere = lake.root / "elsewhere"
-        elsewhere.mkdir()
-        monkeypatch.chdir(elsewhere)
-        monkeypatch.setenv("HOME", str(elsewhere))
+        another_machine(monkeypatch, lake.root)
     result = run(path, lock_wait_s=30)
     if shared:
-        assert not any(p.name == ".lakeroutine" for p in lake.root.rglob("*"))
+        assert left_local_state(lake.root) == []
     assert result.status == "succeeded", result.tasks[0].error
     assert glue.job_runs("sales_to_redshift") == [job_run]  # no second run
     assert result.tasks[0].output["run_id"] == job_run.job_run_id

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 import pytest
-from lakeroutine.testing import default_sigint
+from lakeroutine.testing import another_machine, default_sigint, left_local_state
 from lakeroutine_redshift.emulator import end
 
 SCRIPT = "CREATE TABLE IF NOT EXISTS t (x INT); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"
@@ -212,13 +212,10 @@ def test_a_killed_run_re_attaches_to_its_statement(
 
     data_api.rule = lambda s: ("FINISHED", 1)
     if shared:
-        elsewhere = lake.root / "elsewhere"
-        elsewhere.mkdir()
-        monkeypatch.chdir(elsewhere)
-        monkeypatch.setenv("HOME", str(elsewhere))
+        another_machine(monkeypatch, lake.root)
     result = run(path, lock_wait_s=30)
     if shared:
-        assert not any(p.name == ".lakeroutine" for p in lake.root.rglob("*"))
+        assert left_local_state(lake.root) == []
     assert result.status == "succeeded", result.tasks[0].error
     reports = result.tasks[0].output["statements"]
     assert reports[1]["id"] == waiting.id  # re-attached, not sent again

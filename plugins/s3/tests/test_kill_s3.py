@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lakeroutine.testing import kill_when
+from lakeroutine.testing import kill_when, left_local_state
 
 pytestmark = pytest.mark.slow
 
@@ -127,4 +127,4 @@ def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, t
     expected_archive = originals if mode == "archive" else {}
     assert bucket.stored("landing_archive/") == expected_archive  # no renamed doubles
     if shared:
-        assert not any(p.name == ".lakeroutine" for p in tmp_path.rglob("*"))
+        assert left_local_state(tmp_path) == []

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from lakeroutine.cli import main
+from lakeroutine.testing import left_local_state
 
-from conftest import Bucket
+from conftest import Bucket, staging_routine
 
 STATE = "s3://lake/state/"
 LEASE_S = 4  # short, so the test sees one expire; long enough for a loaded machine
@@ -52,32 +53,22 @@ def cli(folder: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def staging_routine(state: str, **params: Any) -> dict[str, Any]:
-    return {
-        "routine_name": "shared",
-        "state": state,
-        "executors": {
-            "StagingExecutor": {
-                "params": {
-                    "parent_directory": "s3://lake/landing/",
-                    "dump_directory": "s3://lake/staging/",
-                    **params,
-                },
-                "tasks": ["transfer", "post_staging"],
-            }
-        },
-    }
-
-
-def no_local_state(root: Path) -> bool:
-    return not any(p.name == ".lakeroutine" for p in root.rglob("*"))
+def shared_routine(state: str, **params: Any) -> dict[str, Any]:
+    """A landing-to-staging routine on bucket ``lake`` with its state at ``state``."""
+    return staging_routine(
+        routine_name="shared",
+        state=state,
+        parent_directory="s3://lake/landing/",
+        dump_directory="s3://lake/staging/",
+        **params,
+    )
 
 
 def test_transfer_on_one_machine_and_post_staging_on_another(
     bucket: Bucket, tmp_path, capsys, monkeypatch
 ):
     bucket.fill([f"landing/f{i}.csv" for i in range(30)], b"data")
-    routine = staging_routine(STATE)
+    routine = shared_routine(STATE)
     first = machine(tmp_path, "one", routine)
     second = machine(tmp_path, "two", routine)
     ran = cli(first, "run", "routine.json", "--only", "StagingExecutor.transfer")
@@ -88,7 +79,7 @@ def test_transfer_on_one_machine_and_post_staging_on_another(
     assert ran.returncode == 0, err
     assert bucket.keys("landing/") == []
     assert sorted(bucket.keys("landing_archive/")) == sorted(f"f{i}.csv" for i in range(30))
-    assert no_local_state(tmp_path)
+    assert left_local_state(tmp_path) == []
 
     monkeypatch.chdir(second)
     assert main(["state", "show", "routine.json", "--json"]) == 0
@@ -105,7 +96,7 @@ def test_a_state_bucket_that_does_not_exist_is_exit_2_before_anything_moves(
     bucket: Bucket, tmp_path, capsys, monkeypatch
 ):
     bucket.fill(["landing/a.csv"], b"a")
-    folder = machine(tmp_path, "one", staging_routine("s3://no-such-bucket/state/"))
+    folder = machine(tmp_path, "one", shared_routine("s3://no-such-bucket/state/"))
     monkeypatch.chdir(folder)
     assert main(["run", "routine.json"]) == 2
     err = capsys.readouterr().err.strip()
@@ -118,7 +109,7 @@ def test_the_run_lock_between_two_machines_with_a_kill_an_expiry_and_a_takeover(
 ):
     bucket.fill([f"landing/f{i}.csv" for i in range(5)], b"data")
     flag = tmp_path / "go"
-    routine = staging_routine(
+    routine = shared_routine(
         STATE + f"?lease_s={LEASE_S}",
         py_exec_path="hold.py:hold",
         py_exec_args={"flag": str(flag)},
@@ -154,7 +145,7 @@ def test_the_run_lock_between_two_machines_with_a_kill_an_expiry_and_a_takeover(
     assert sorted(bucket.keys("staging/")) == [f"f{i}.csv" for i in range(5)]
     assert bucket.keys("landing/") == []
     assert "lock.json" not in bucket.keys("state/shared/")  # released
-    assert no_local_state(tmp_path)
+    assert left_local_state(tmp_path) == []
 
 
 OBJECTS = 20_000
