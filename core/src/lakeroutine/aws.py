@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from lakeroutine.executor import Executor, Params
 from lakeroutine.redact import RedactingFilter, Redactor
@@ -51,6 +51,11 @@ class AwsExecutor(Executor):
 
     service: ClassVar[str]
     params: AwsConnection
+
+    @classmethod
+    def needs_network(cls, params: BaseModel) -> bool:
+        """An AWS executor's checks ask the service: ``--offline`` skips them."""
+        return True
 
     @functools.cached_property
     def client(self) -> Any:

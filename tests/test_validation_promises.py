@@ -1,0 +1,268 @@
+"""`validate` and `--dry-run` check what `run` would find, run no user code, and turn
+malformed input into one message with exit status 2 (issue 9, points 1, 2, 4 and 12)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from lakeroutine.cli import main
+
+
+@pytest.fixture(autouse=True)
+def core_only(monkeypatch):
+    monkeypatch.setenv("LAKEROUTINE_PLUGINS", "")
+
+
+def staging(lake, tasks=("transfer", "post_staging"), **params):
+    return lake.routine_file(
+        {
+            "routine_name": "promises",
+            "executors": {
+                "StagingExecutor": {
+                    "params": {
+                        "parent_directory": "landing",
+                        "dump_directory": "staging",
+                        **params,
+                    },
+                    "tasks": list(tasks),
+                }
+            },
+        }
+    )
+
+
+# -- point 1: the preflight checks run at validate and --dry-run --------------------------
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["run", "--dry-run"], ["validate", "--offline"]])
+def test_a_missing_landing_folder_fails_validate_and_dry_run(lake, capsys, argv):
+    path = staging(lake)
+    lake.landing.rmdir()
+    assert main([argv[0], str(path), *argv[1:]]) == 2
+    err = capsys.readouterr().err
+    assert "field 'params.parent_directory'" in err and "does not exist" in err
+    assert not lake.staging.exists()
+
+
+def test_a_network_check_fails_validate_and_offline_skips_it(
+    moto_endpoint, lake, capsys, monkeypatch
+):
+    pytest.importorskip("lakeroutine_athena")
+    monkeypatch.delenv("LAKEROUTINE_PLUGINS")
+    path = lake.routine_file(
+        {
+            "routine_name": "offline",
+            "executors": {
+                "AthenaExecutor": {
+                    "params": {
+                        "workgroup": "no_such_workgroup",
+                        "output_location": "s3://results/",
+                    },
+                    "tasks": ["create_database"],
+                }
+            },
+        }
+    )
+    assert main(["validate", str(path)]) == 2
+    assert "no_such_workgroup" in capsys.readouterr().err
+    assert main(["run", str(path), "--dry-run"]) == 2
+    capsys.readouterr()
+    assert main(["validate", str(path), "--offline"]) == 0
+    assert "offline, not checked: AthenaExecutor" in capsys.readouterr().out
+    assert main(["run", str(path), "--dry-run", "--offline"]) == 0
+    assert capsys.readouterr().out == "would run AthenaExecutor.create_database\n"
+
+
+# -- point 2: transformations resolved without importing ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("py_exec_path", "expected"),
+    [
+        (
+            "lakeroutine.transforms:csv_to_parqet",
+            "has no function 'csv_to_parqet' (did you mean 'csv_to_parquet'?)",
+        ),
+        ("lakeroutine.transformz:csv_to_parquet", "cannot be found (no lakeroutine.transformz)"),
+        ("no_such_package_xyz.mod:f", "module 'no_such_package_xyz' cannot be found"),
+        ("t.py:nope", "has no function 'nope'"),
+        ("missing.py:f", "missing.py does not exist"),
+    ],
+)
+def test_a_misspelt_transformation_is_exit_2_naming_it(lake, capsys, py_exec_path, expected):
+    (lake.root / "t.py").write_text("def f(source, target):\n    pass\n")
+    path = staging(lake, py_exec_path=py_exec_path)
+    assert main(["validate", str(path)]) == 2
+    assert main(["run", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'params.py_exec_path'" in err and expected in err
+    assert "Traceback" not in err
+
+
+def test_validate_runs_no_user_code(lake, capsys, monkeypatch):
+    """A dotted module's package __init__, the module and a file.py are parsed, never run."""
+    marker = lake.root / "ran"
+    boom = f"open({str(marker)!r}, 'a').write(__name__)\nraise SystemExit('imported!')\n"
+    package = lake.root / "pkg" / "sub"
+    package.mkdir(parents=True)
+    (lake.root / "pkg" / "__init__.py").write_text(boom)
+    (package / "__init__.py").write_text(boom)
+    (package / "mod.py").write_text(boom + "def to_json(source, target):\n    pass\n")
+    (lake.root / "script.py").write_text(boom + "def f(source, target):\n    pass\n")
+    monkeypatch.syspath_prepend(str(lake.root))
+    for py_exec_path in ("pkg.sub.mod:to_json", "script.py:f"):
+        path = staging(lake, py_exec_path=py_exec_path)
+        assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+        assert main(["run", str(path), "--dry-run"]) == 0
+    assert not marker.exists()
+    assert "pkg" not in sys.modules and "pkg.sub.mod" not in sys.modules
+    path = staging(lake, py_exec_path="pkg.sub.mod:to_jsn")
+    assert main(["validate", str(path)]) == 2
+    assert "has no function 'to_jsn' (did you mean 'to_json'?)" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_the_built_in_transformation_is_not_imported_by_validate(lake):
+    path = staging(lake, py_exec_path="lakeroutine.transforms:csv_to_parquet")
+    code = (
+        "import sys\nfrom lakeroutine.cli import main\n"
+        f"code = main(['validate', {str(path)!r}])\n"
+        "print(code, 'lakeroutine.transforms' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split()[-2:] == ["0", "False"], out.stderr
+
+
+def test_a_missing_optional_dependency_is_named_at_validation(lake, capsys):
+    """A module declares what a function needs; validate says what to install."""
+    (lake.root / "needs.py").write_text(
+        textwrap.dedent(
+            """
+            __lakeroutine_requires__ = {"f": {"no_such_dist_xyz": "pip install xyz"}}
+
+            def f(source, target):
+                import no_such_dist_xyz
+            """
+        )
+    )
+    path = staging(lake, py_exec_path="needs.py:f")
+    assert main(["validate", str(path)]) == 2
+    assert "needs no_such_dist_xyz: pip install xyz" in capsys.readouterr().err
+
+
+def test_csv_to_parquet_declares_pyarrow():
+    from lakeroutine.staging.source_check import _scan, _version, find_module_file
+
+    origin = find_module_file("lakeroutine.transforms")
+    assert origin is not None
+    _names, _open, requires = _scan(origin, *_version(origin))
+    assert "pyarrow" in requires["csv_to_parquet"]
+
+
+# -- point 4: malformed input is exit 2 with one message ----------------------------------
+
+
+def test_json_nested_5000_deep_is_one_message(lake, capsys):
+    path = lake.root / "deep.json"
+    path.write_text('{"routine_name": "x", "vars": {"a": ' + "[" * 5000 + "]" * 5000 + "}}")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nested deeper than" in err and "Traceback" not in err
+
+
+def test_a_dict_routine_nested_too_deep_is_a_routine_error(lake):
+    from lakeroutine.errors import RoutineError
+    from lakeroutine.orchestrator import run_routine
+
+    deep: list = []
+    for _ in range(200):
+        deep = [deep]
+    with pytest.raises(RoutineError, match="nested deeper than"):
+        run_routine({"routine_name": "x", "vars": {"a": deep}, "executors": {}})
+
+
+@pytest.mark.parametrize("where", ["a_file/report.json", "folder"])
+def test_an_unwritable_report_stops_the_run_before_anything_moves(lake, capsys, where):
+    lake.write("a.csv", "1")
+    (lake.root / "a_file").write_text("")
+    (lake.root / "folder").mkdir()
+    report = lake.root / where
+    assert main(["run", str(staging(lake)), "--report", str(report)]) == 2
+    assert "--report" in capsys.readouterr().err
+    assert lake.files(lake.landing) == {"a.csv": b"1"} and not lake.staging.exists()
+
+
+def test_a_report_in_a_read_only_folder_is_refused_before_running(lake, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    lake.write("a.csv", "1")
+    folder = lake.root / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        assert main(["run", str(staging(lake)), "--report", str(folder / "r.json")]) == 2
+    finally:
+        folder.chmod(0o700)
+    assert "cannot write into" in capsys.readouterr().err
+    assert lake.files(lake.landing) == {"a.csv": b"1"}
+
+
+# -- point 12: errors name the user's field ------------------------------------------------
+
+
+def test_a_misspelt_task_field_is_one_line_naming_it(lake, capsys):
+    path = lake.routine_file(
+        {
+            "routine_name": "x",
+            "executors": {
+                "StagingExecutor": {
+                    "params": {"parent_directory": "landing", "dump_directory": "staging"},
+                    "tasks": ["transfer", {"task": "post_staging", "retires": 2}],
+                }
+            },
+        }
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"lakeroutine: error: {path}, executor 'StagingExecutor', field 'tasks[1]': "
+        "unknown field 'retires' (did you mean 'retries'?)\n"
+    )
+
+
+def test_a_task_that_is_neither_name_nor_object_is_one_message(lake, capsys):
+    path = lake.routine_file(
+        {"routine_name": "x", "executors": {"StagingExecutor": {"tasks": [5]}}}
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "field 'tasks[0]': a task is a name or an object" in err
+    assert "str" not in err.replace("StagingExecutor", "")
+
+
+def test_global_options_work_after_the_subcommand(lake, capsys):
+    path = lake.routine_file({"routine_name": "x", "executors": {"Nope": {}}})
+    assert main(["validate", str(path), "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    lake.write("a.csv", "1")
+    assert main(["run", str(staging(lake)), "-q", "--no-outputs"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_validate_help_documents_its_arguments(capsys):
+    assert main(["validate", "--help"]) == 0
+    out = capsys.readouterr().out
+    for fragment in ("routine file", "--var K=V", "--offline", "--debug", "preflight"):
+        assert fragment in out
+
+
+def test_report_json_is_written_and_parsable_after_checks(lake):
+    lake.write("a.csv", "1")
+    report = lake.root / "new" / "r.json"
+    assert main(["run", str(staging(lake)), "--report", str(report), "--no-outputs"]) == 0
+    assert json.loads(report.read_text())["status"] == "succeeded"
