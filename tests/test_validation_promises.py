@@ -266,3 +266,94 @@ def test_report_json_is_written_and_parsable_after_checks(lake):
     report = lake.root / "new" / "r.json"
     assert main(["run", str(staging(lake)), "--report", str(report), "--no-outputs"]) == 0
     assert json.loads(report.read_text())["status"] == "succeeded"
+
+
+def test_a_misspelt_sql_field_says_unknown_field_first(lake, run, monkeypatch):
+    from lakeroutine.errors import RoutineError
+
+    pytest.importorskip("lakeroutine_duckdb")
+    monkeypatch.delenv("LAKEROUTINE_PLUGINS")
+    routine = {
+        "routine_name": "x",
+        "executors": {
+            "DuckDBExecutor": {
+                "params": {"database": "db.duckdb"},
+                "tasks": [{"task": "run_query", "args": {"sqll": "SELECT 1"}}],
+            }
+        },
+    }
+    with pytest.raises(RoutineError) as caught:
+        run(lake.routine_file(routine))
+    assert str(caught.value).endswith("field 'args': unknown field 'sqll' (did you mean 'sql'?)"), (
+        str(caught.value)
+    )
+
+
+# -- point 5: a secret never leaves the process --------------------------------------------
+
+PASSWORD = "hunter2-proxy-Pa55"
+TOKEN = "tok-9f8e7d6c5b4a"
+
+
+def test_a_secret_in_an_unreachable_endpoint_is_masked_on_every_line(lake, capsys, monkeypatch):
+    pytest.importorskip("lakeroutine_athena")
+    monkeypatch.delenv("LAKEROUTINE_PLUGINS")
+    monkeypatch.setenv("PROXY_PASSWORD", PASSWORD)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    path = lake.routine_file(
+        {
+            "routine_name": "secret_endpoint",
+            "executors": {
+                "AthenaExecutor": {
+                    "params": {
+                        "endpoint_url": "http://user:${env:PROXY_PASSWORD}@127.0.0.1:9/",
+                        "max_attempts": 1,
+                        "output_location": "s3://results/",
+                    },
+                    "tasks": ["create_database"],
+                }
+            },
+        }
+    )
+    report = lake.root / "report.json"
+    for argv in (
+        ["validate", str(path)],
+        ["--debug", "validate", str(path)],
+        ["run", str(path), "--report", str(report)],
+        ["run", str(path), "--dry-run"],
+    ):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert "cannot reach Athena" in captured.err
+        assert PASSWORD not in captured.err + captured.out, argv
+
+
+def test_a_secret_read_by_a_sql_file_is_masked_in_errors_logs_and_report(lake, capsys, monkeypatch):
+    pytest.importorskip("lakeroutine_duckdb")
+    monkeypatch.delenv("LAKEROUTINE_PLUGINS")
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    (lake.root / "ok.sql").write_text("SELECT '${env:API_TOKEN}' AS token")
+    (lake.root / "bad.sql").write_text("SELECT '${env:API_TOKEN}' AS token, no_such_column")
+    tasks = [
+        {"task": "run_query", "args": {"sql_file": "ok.sql"}},
+        {"task": "run_query", "args": {"sql_file": "bad.sql"}},
+    ]
+    path = lake.routine_file(
+        {
+            "routine_name": "secret_sql_file",
+            "executors": {"DuckDBExecutor": {"params": {"database": "db.duckdb"}, "tasks": tasks}},
+        }
+    )
+    report = lake.root / "report.json"
+    assert main(["--debug", "run", str(path), "--report", str(report)]) == 1
+    captured = capsys.readouterr()
+    text = report.read_text()
+    assert "no_such_column" in captured.err and "no_such_column" in text  # the error is there
+    assert '"***"' in text  # the preview row, masked
+    for where in (captured.err, captured.out, text):
+        assert TOKEN not in where
+    for state in (lake.root / ".lakeroutine").rglob("*"):
+        if state.is_file():
+            assert TOKEN.encode() not in state.read_bytes()

@@ -48,12 +48,12 @@ class TaskEntry(BaseModel):
 
 def _task_kind(value: Any) -> str | None:
     if isinstance(value, str):
-        return "name"
-    return "object" if isinstance(value, (dict, TaskEntry)) else None
+        return "task name"
+    return "task object" if isinstance(value, (dict, TaskEntry)) else None
 
 
 TaskItem = Annotated[
-    Annotated[str, Tag("name")] | Annotated[TaskEntry, Tag("object")],
+    Annotated[str, Tag("task name")] | Annotated[TaskEntry, Tag("task object")],
     Discriminator(
         _task_kind,
         custom_error_type="task_item",
@@ -190,7 +190,7 @@ def check_depth(data: Any, file: str | None = None) -> None:
             stack.extend((child, depth + 1) for child in children)
 
 
-_UNION_TAGS = {"name", "object"}
+_UNION_TAGS = {"task name", "task object"}  # tags of TaskItem's branches: never field names
 
 
 def _pydantic_problems(
