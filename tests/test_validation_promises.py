@@ -357,3 +357,54 @@ def test_a_secret_read_by_a_sql_file_is_masked_in_errors_logs_and_report(lake, c
     for state in (lake.root / ".lakeroutine").rglob("*"):
         if state.is_file():
             assert TOKEN.encode() not in state.read_bytes()
+
+
+# -- point 3: numbers are bounded ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"retry_delay_s": 1e10}, "retry_delay_s"),
+        ({"retries": 10**6}, "retries"),
+        ({"timeout_s": 1e12}, "timeout_s"),
+    ],
+)
+def test_task_numbers_past_their_maximum_are_exit_2(lake, capsys, entry, field):
+    path = lake.routine_file(
+        {
+            "routine_name": "x",
+            "executors": {
+                "StagingExecutor": {
+                    "params": {"parent_directory": "landing", "dump_directory": "staging"},
+                    "tasks": [{"task": "transfer", **entry}],
+                }
+            },
+        }
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"field 'tasks[0].{field}': Input should be less than or equal to" in err
+
+
+@pytest.mark.parametrize(
+    ("plugin", "executor", "params"),
+    [
+        ("lakeroutine_athena", "AthenaExecutor", {}),
+        ("lakeroutine_glue", "GlueExecutor", {}),
+        ("lakeroutine_redshift", "RedshiftExecutor", {"workgroup_name": "w", "database": "d"}),
+    ],
+)
+def test_every_aws_wait_has_a_finite_maximum(lake, capsys, monkeypatch, plugin, executor, params):
+    pytest.importorskip(plugin)
+    monkeypatch.delenv("LAKEROUTINE_PLUGINS")
+    path = lake.routine_file(
+        {
+            "routine_name": "x",
+            "executors": {executor: {"params": {**params, "max_wait_s": 1e10}, "tasks": []}},
+        }
+    )
+    assert main(["validate", str(path), "--offline"]) == 2
+    assert "field 'params.max_wait_s': Input should be less than or equal to 604800" in (
+        capsys.readouterr().err
+    )

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from lakeroutine.plugins import Registry
 
 
+MAX_RETRIES = 100
+MAX_RETRY_DELAY_S = 24 * 3600.0
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+
+
 class TaskEntry(BaseModel):
     """A task given as an object: its name, args and how to retry or time it out."""
 
@@ -41,9 +46,13 @@ class TaskEntry(BaseModel):
 
     task: str = Field(description="Name of a task of this executor")
     args: dict[str, Any] = Field(default_factory=dict, description="The task's arguments")
-    retries: int = Field(0, ge=0, description="Attempts after the first one fails")
-    retry_delay_s: float = Field(0.0, ge=0, description="Seconds between attempts")
-    timeout_s: float | None = Field(None, gt=0, description="Cancel the task after this long")
+    retries: int = Field(0, ge=0, le=MAX_RETRIES, description="Attempts after the first fails")
+    retry_delay_s: float = Field(
+        0.0, ge=0, le=MAX_RETRY_DELAY_S, description="Seconds between attempts (at most a day)"
+    )
+    timeout_s: float | None = Field(
+        None, gt=0, le=MAX_TIMEOUT_S, description="Fail the task after this long (at most a week)"
+    )
 
 
 def _task_kind(value: Any) -> str | None:

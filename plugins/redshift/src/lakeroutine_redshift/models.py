@@ -63,7 +63,10 @@ class RedshiftParams(AwsConnection):
     )
     poll_interval_s: float = Field(2.0, gt=0, le=300, description="Seconds between polls")
     max_wait_s: float = Field(
-        3600.0, gt=0, description="Longest wait for one statement; then it is cancelled"
+        3600.0,
+        gt=0,
+        le=7 * 24 * 3600.0,
+        description="Longest wait for one statement, then cancelled (default 1 h, at most 7 days)",
     )
 
     @model_validator(mode="after")
