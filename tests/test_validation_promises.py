@@ -36,6 +36,12 @@ def staging(lake, tasks=("transfer", "post_staging"), **params):
     )
 
 
+def one_block(lake, executor, params, tasks):
+    """A routine file of one executor block."""
+    block = {"params": params, "tasks": tasks}
+    return lake.routine_file({"routine_name": "x", "executors": {executor: block}})
+
+
 # -- point 1: the preflight checks run at validate and --dry-run --------------------------
 
 
@@ -302,21 +308,12 @@ def test_a_secret_in_an_unreachable_endpoint_is_masked_on_every_line(lake, capsy
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    path = lake.routine_file(
-        {
-            "routine_name": "secret_endpoint",
-            "executors": {
-                "AthenaExecutor": {
-                    "params": {
-                        "endpoint_url": "http://user:${env:PROXY_PASSWORD}@127.0.0.1:9/",
-                        "max_attempts": 1,
-                        "output_location": "s3://results/",
-                    },
-                    "tasks": ["create_database"],
-                }
-            },
-        }
-    )
+    params = {
+        "endpoint_url": "http://user:${env:PROXY_PASSWORD}@127.0.0.1:9/",
+        "max_attempts": 1,
+        "output_location": "s3://results/",
+    }
+    path = one_block(lake, "AthenaExecutor", params, ["create_database"])
     report = lake.root / "report.json"
     for argv in (
         ["validate", str(path)],
@@ -408,3 +405,43 @@ def test_every_aws_wait_has_a_finite_maximum(lake, capsys, monkeypatch, plugin, 
     assert "field 'params.max_wait_s': Input should be less than or equal to 604800" in (
         capsys.readouterr().err
     )
+
+
+# -- points 8 and 11: what a newcomer reads ------------------------------------------------
+
+
+def test_a_known_executor_that_is_not_installed_says_what_to_install(lake, capsys):
+    path = lake.routine_file(
+        {
+            "routine_name": "x",
+            "executors": {"AthenaExecutor": {"params": {}, "tasks": ["create_database"]}},
+        }
+    )
+    assert main(["validate", str(path)]) == 2  # LAKEROUTINE_PLUGINS="": the core only
+    err = capsys.readouterr().err
+    assert "AthenaExecutor is not installed: pip install lakeroutine-athena" in err
+    assert "did you mean" not in err
+
+
+def test_a_run_ends_with_a_summary_and_says_each_failure_once(lake, capsys):
+    script = lake.root / "flaky.py"
+    script.write_text("def f(source, target):\n    raise ValueError('boom-42')\n")
+    lake.write("a.csv", "1")
+    params = {
+        "parent_directory": "landing",
+        "dump_directory": "staging",
+        "py_exec_path": "flaky.py:f",
+    }
+    path = one_block(
+        lake, "StagingExecutor", params, [{"task": "transfer", "retries": 1}, "post_staging"]
+    )
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert err.count("boom-42") == 2  # the retry's WARNING, then the failure: once each
+    [retry] = [line for line in lines if "retrying" in line]
+    assert " WARNING " in retry and "attempt 1 of 2" in retry
+    [failed] = [line for line in lines if "boom-42" in line and " ERROR " in line]
+    assert "task StagingExecutor.transfer failed" in failed
+    assert any(" INFO " in ln and "StagingExecutor.post_staging skipped" in ln for ln in lines)
+    assert "2 tasks: 1 failed, 1 skipped in " in lines[-1]

@@ -199,7 +199,7 @@ class Orchestrator:
             failed_here = False
             for task in step.tasks:
                 if stop or failed_here:
-                    why = "interrupted" if result.status == CANCELLED else "a task before failed"
+                    why = "interrupted" if result.status == CANCELLED else "an earlier task failed"
                     log.info("task %s.%s skipped: %s", step.instance, task.name, why)
                     result.tasks.append(TaskResult(step.instance, task.name, SKIPPED))
                     continue

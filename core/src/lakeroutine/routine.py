@@ -34,6 +34,14 @@ if TYPE_CHECKING:
     from lakeroutine.plugins import Registry
 
 
+# Which distribution provides an executor that is not installed (as storages say).
+KNOWN_EXECUTORS = {
+    "AthenaExecutor": "lakeroutine-athena",
+    "DuckDBExecutor": "lakeroutine-duckdb",
+    "GlueExecutor": "lakeroutine-glue",
+    "RedshiftExecutor": "lakeroutine-redshift",
+}
+
 MAX_RETRIES = 100
 MAX_RETRY_DELAY_S = 24 * 3600.0
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
@@ -319,11 +327,18 @@ def validate_routine(
         executor_name = block.executor or instance
         entry = registry.executors.get(executor_name)
         if entry is None:
-            hint = did_you_mean(executor_name, registry.executors)
             registered = ", ".join(sorted(registry.executors))
+            if executor_name in KNOWN_EXECUTORS:
+                message = (
+                    f"{executor_name} is not installed: pip install "
+                    f"{KNOWN_EXECUTORS[executor_name]}"
+                )
+            else:
+                hint = did_you_mean(executor_name, registry.executors)
+                message = f"unknown executor {executor_name!r}{hint}; registered: {registered}"
             problems.append(
                 RoutineError(
-                    f"unknown executor {executor_name!r}{hint}; registered: {registered}",
+                    message,
                     field="executor" if block.executor else None,
                     **where,
                 )
