@@ -338,19 +338,23 @@ def run_routine(
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     progress_factory: ProgressFactory = no_progress,
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Validate and run a routine (a file path or a dict) and return its result.
 
     ``dry_run`` validates and runs every executor's read-only preflight checks (``offline``:
     not those that need the network) and lists the tasks as planned. Raises
-    :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run);
-    a task failing is not an exception: see ``result.status`` and ``result.tasks``.
+    :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run); a task
+    failing is not an exception: see ``result.status`` and ``result.tasks``. A dict's
+    relative paths resolve against ``base_dir`` (default: the working folder).
     """
     if registry is None:
         from lakeroutine.plugins import load_plugins
 
         registry = load_plugins(env=env)
-    routine = validate_routine(source, registry=registry, variables=vars, env=env)
+    routine = validate_routine(
+        source, registry=registry, variables=vars, env=env, base_dir=base_dir
+    )
     orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
     return orchestrator.run(only=only, keep_going=keep_going, dry_run=dry_run, offline=offline)
 

@@ -268,17 +268,20 @@ def validate_routine(
     variables: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     run_id: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> Routine:
     """Check a routine (a file path or an already-parsed dict) whole and build it.
 
     Every executor must be registered, every param and task arg valid, every task known and
-    public. Raises :class:`RoutineError` listing every problem; touches nothing.
+    public. Raises :class:`RoutineError` listing every problem; touches nothing. Relative
+    paths resolve against the file's folder; for a dict, against ``base_dir`` (default: the
+    working folder).
     """
     env = os.environ if env is None else env
     path: Path | None = None
     if isinstance(source, Mapping):
         data = dict(source)
-        base_dir = Path.cwd()
+        base_dir = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
     else:
         path = Path(source).resolve()
         data = read_routine_file(path)
