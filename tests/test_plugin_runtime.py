@@ -72,3 +72,37 @@ def test_a_dict_routine_resolves_paths_against_base_dir(tmp_path, monkeypatch):
     assert result.status == "succeeded", result.tasks[0].error
     assert (tmp_path / "staging" / "a.csv").read_text() == "1"
     assert not (elsewhere / "staging").exists()
+
+
+def test_every_fixture_and_helper_of_lakeroutine_testing_is_documented():
+    import inspect
+    import re
+    from pathlib import Path
+
+    from lakeroutine import testing
+
+    contributing = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
+    fixtures = sorted(
+        name
+        for name, value in vars(testing).items()
+        if not name.startswith("_")
+        and (
+            type(value).__name__ == "FixtureFunctionDefinition"  # pytest 8.4 and later
+            or hasattr(value, "_pytestfixturefunction")  # earlier
+        )
+    )
+    assert {"run", "lake", "moto_endpoint"} <= set(fixtures)
+    words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+    assert f"It gives {words[len(fixtures)]} fixtures:" in contributing
+    for name in fixtures:
+        assert re.search(rf"^- `{name}`:", contributing, re.M), name
+    helpers = [
+        name
+        for name, value in vars(testing).items()
+        if inspect.isfunction(value)
+        and not name.startswith("_")
+        and name not in fixtures
+        and value.__module__ == testing.__name__
+    ]
+    for name in helpers:
+        assert f"`{name}" in contributing, name
