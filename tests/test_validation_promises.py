@@ -82,6 +82,8 @@ def test_a_network_check_fails_validate_and_offline_skips_it(
     assert "offline, not checked: AthenaExecutor" in capsys.readouterr().out
     assert main(["run", str(path), "--dry-run", "--offline"]) == 0
     assert capsys.readouterr().out == "would run AthenaExecutor.create_database\n"
+    assert main(["run", str(path), "--offline"]) == 2  # a real run checks everything
+    assert "--offline goes with --dry-run" in capsys.readouterr().err
 
 
 # -- point 2: transformations resolved without importing ----------------------------------

@@ -228,9 +228,12 @@ def _cmd_validate(args: argparse.Namespace, handler: logging.Handler) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from lakeroutine.errors import RoutineError
     from lakeroutine.orchestrator import interrupt_on_sigterm
     from lakeroutine.results import check_writable
 
+    if args.offline and not args.dry_run:
+        raise RoutineError("--offline goes with --dry-run: a run checks everything it uses")
     report = Path(args.report) if args.report else None
     if report is not None:
         check_writable(report)  # before anything runs, not after files have moved
