@@ -79,6 +79,7 @@ def found_in_order(body: str, text: str) -> bool:
     """Each part of ``body`` between ``# ...`` lines is in ``text``, in that order."""
     position = 0
     for part in ELISION.split(body):
+        part = part.strip("\n")  # blank lines around `# ...` are the formatter's
         found = text.find(part, position)
         if found < 0:
             return False
