@@ -31,9 +31,15 @@ def small_outputs(result: RunResult) -> str:
 
 def _describe(label: str, output: dict[str, Any]) -> list[str]:
     columns, preview = output.get("columns"), output.get("preview")
-    scalars = {k: v for k, v in output.items() if _scalar(v)}
-    head = f"{label}: " + ", ".join(f"{k}={v}" for k, v in scalars.items())
-    lines = [head] if scalars and len(head) <= MAX_LINE else []
+    head = f"{label}:"
+    for key, value in output.items():  # numbers first, then texts while the line has room
+        if isinstance(value, (int, float, bool)):
+            head += f"{',' if head[-1] != ':' else ''} {key}={value}"
+    for key, value in output.items():
+        item = f"{',' if head[-1] != ':' else ''} {key}={value}"
+        if isinstance(value, str) and len(head) + len(item) <= MAX_LINE:
+            head += item
+    lines = [head] if head != f"{label}:" else []
     if isinstance(columns, list) and isinstance(preview, list) and columns:
         if not lines:
             lines.append(f"{label}:")
@@ -49,7 +55,3 @@ def _describe(label: str, output: dict[str, Any]) -> list[str]:
         if len(preview) > MAX_ROWS:
             lines.append(f"  ... ({len(preview) - MAX_ROWS} more preview rows in --report)")
     return lines
-
-
-def _scalar(value: Any) -> bool:
-    return isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) < 80)
