@@ -61,3 +61,15 @@ def test_a_bad_qualified_name_is_refused_before_anything_is_sent(
         run(rs_routine([copy_task(table)]))
     assert message in str(caught.value)
     assert data_api.sql == []
+
+
+def test_the_json_schema_takes_the_string_form_too() -> None:
+    import jsonschema
+    from lakeroutine_redshift.models import CopyArgs
+
+    schema = CopyArgs.model_json_schema()
+    args = {"source": "s3://lake/x/", "iam_role": ROLE}
+    jsonschema.validate({"table": "lake.sales", **args}, schema)
+    jsonschema.validate({"table": {"name": "sales", "schema": "lake"}, **args}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"table": 5, **args}, schema)

@@ -199,6 +199,13 @@ class TableRef(Params):
     """An existing table, optionally in a schema: ``{"name", "schema"}`` or a string
     ``"schema.table"`` (or ``"table"``)."""
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """Editors accept the string form too: ``{"anyOf": [object, "schema.table"]}``."""
+        as_object = handler(core_schema)
+        as_text = {"type": "string", "description": '"schema.table" or "table"'}
+        return {"anyOf": [as_object, as_text]}
+
     @model_validator(mode="before")
     @classmethod
     def _split(cls, data: Any) -> Any:
