@@ -307,8 +307,8 @@ def test_a_secret_in_an_unreachable_endpoint_is_masked_on_every_line(lake, capsy
     pytest.importorskip("lakeroutine_athena")
     monkeypatch.delenv("LAKEROUTINE_PLUGINS")
     monkeypatch.setenv("PROXY_PASSWORD", PASSWORD)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEKEYFORTEST01")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-key-for-this-test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     params = {
         "endpoint_url": "http://user:${env:PROXY_PASSWORD}@127.0.0.1:9/",
@@ -447,3 +447,22 @@ def test_a_run_ends_with_a_summary_and_says_each_failure_once(lake, capsys):
     assert "task StagingExecutor.transfer failed" in failed
     assert any(" INFO " in ln and "StagingExecutor.post_staging skipped" in ln for ln in lines)
     assert "2 tasks: 1 failed, 1 skipped in " in lines[-1]
+
+
+def test_a_secret_is_masked_in_logs_reaching_any_handler(lake, caplog, monkeypatch):
+    """Through the Python API (no CLI handler), a secret in what a plugin logs is masked
+    for the program's own handlers."""
+    import logging
+
+    from lakeroutine.orchestrator import run_routine
+
+    monkeypatch.setenv("DROP_TOKEN", TOKEN)
+    lake.write("a.csv", "1")
+    params = {"parent_directory": "landing", "dump_directory": "staging/${env:DROP_TOKEN}"}
+    path = one_block(lake, "StagingExecutor", params, ["transfer"])
+    with caplog.at_level(logging.INFO):
+        result = run_routine(path)
+    assert result.ok
+    assert (lake.root / "staging" / TOKEN / "a.csv").exists()  # the value was used
+    assert "staging/***" in caplog.text and TOKEN not in caplog.text
+    assert TOKEN not in str(result.to_dict())

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import ProgressFactory, RunContext, TaskCancelled, TaskContext, no_progress
 from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
-from lakeroutine.redact import Redactor
+from lakeroutine.redact import Redactor, guard_loggers
 from lakeroutine.results import (
     CANCELLED,
     FAILED,
@@ -60,6 +60,7 @@ class Orchestrator:
         self.registry = registry
         self.hook = registry.hook
         self.redactor = Redactor(routine.secrets)
+        guard_loggers(["lakeroutine"])  # its records are masked for any handler, not the CLI's
         self.context = RunContext(
             routine_name=routine.name,
             run_id=routine.run_id,

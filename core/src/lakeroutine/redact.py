@@ -103,3 +103,23 @@ class RedactingFilter(logging.Filter):
             record.exc_text = self.redactor(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+_guarded: set[str] = set()
+
+
+def guard_loggers(prefixes: Iterable[str]) -> None:
+    """Mask every remembered secret in what the loggers under ``prefixes`` log, whatever
+    handler receives it. A filter goes on each existing logger of those names, because a
+    logger's filters do not see the records its children propagate."""
+    prefixes = tuple(prefixes)
+    with _lock:
+        names = [
+            name
+            for name in list(logging.Logger.manager.loggerDict)
+            if name.split(".")[0] in prefixes
+        ]
+        for name in [*prefixes, *names]:
+            if name not in _guarded:
+                logging.getLogger(name).addFilter(RedactingFilter(_process))
+                _guarded.add(name)
