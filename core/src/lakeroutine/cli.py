@@ -45,7 +45,7 @@ def _routine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--offline",
         action="store_true",
-        help="skip the checks that need the network (a bucket, a workgroup)",
+        help="skip the checks that need the network (buckets, workgroups); run: with --dry-run",
     )
 
 
