@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", action="append", metavar="EXECUTOR[.TASK]", help="run just these (repeatable)"
     )
     run.add_argument("--keep-going", action="store_true", help="go on after a failed executor")
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run of this routine is going, wait for it (default: exit 2 at once)",
+    )
     run.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
     run.add_argument(
         "--no-outputs",
@@ -240,7 +245,11 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     orchestrator, _routine = _checked(args)
     interrupt_on_sigterm()
     result = orchestrator.run(
-        only=args.only, keep_going=args.keep_going, dry_run=args.dry_run, offline=args.offline
+        only=args.only,
+        keep_going=args.keep_going,
+        dry_run=args.dry_run,
+        offline=args.offline,
+        wait_for_lock=args.wait,
     )
     if report is not None:
         result.write_json(report)

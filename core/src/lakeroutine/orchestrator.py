@@ -18,7 +18,14 @@ import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lakeroutine.context import ProgressFactory, RunContext, TaskCancelled, TaskContext, no_progress
+from lakeroutine.context import (
+    ProgressFactory,
+    RunContext,
+    TaskCancelled,
+    TaskContext,
+    no_progress,
+    safe_name,
+)
 from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
 from lakeroutine.redact import Redactor, guard_loggers
 from lakeroutine.results import (
@@ -31,6 +38,7 @@ from lakeroutine.results import (
     TaskResult,
 )
 from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
+from lakeroutine.runlock import RunLock
 
 if TYPE_CHECKING:
     from lakeroutine.executor import Executor
@@ -88,6 +96,7 @@ class Orchestrator:
         keep_going: bool = False,
         dry_run: bool = False,
         offline: bool = False,
+        wait_for_lock: bool = False,
     ) -> RunResult:
         """Run the routine (``dry_run``: only its preflight checks, tasks listed as planned)."""
         steps = select_steps(self.routine, only)
@@ -108,6 +117,18 @@ class Orchestrator:
             ]
             return result
 
+        lock = RunLock(
+            self.routine.state_dir / f"{safe_name(self.routine.name)}.lock", self.routine.name
+        )
+        lock.acquire(self.routine.run_id, wait=wait_for_lock, cancel=self.context.cancel_event)
+        try:
+            return self._run_locked(steps, result, started, keep_going)
+        finally:
+            lock.release()
+
+    def _run_locked(
+        self, steps: list[Any], result: RunResult, started: float, keep_going: bool
+    ) -> RunResult:
         executors = self._build_executors(steps)
         log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
         try:
@@ -336,6 +357,7 @@ def run_routine(
     keep_going: bool = False,
     dry_run: bool = False,
     offline: bool = False,
+    wait_for_lock: bool = False,
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     progress_factory: ProgressFactory = no_progress,
@@ -345,7 +367,8 @@ def run_routine(
 
     ``dry_run`` validates and runs every executor's read-only preflight checks (``offline``:
     not those that need the network) and lists the tasks as planned. Raises
-    :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run); a task
+    :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run) or another
+    run of it holds its lock (``wait_for_lock=True`` waits for that run to end); a task
     failing is not an exception: see ``result.status`` and ``result.tasks``. A dict's
     relative paths resolve against ``base_dir`` (default: the working folder).
     """
@@ -357,7 +380,13 @@ def run_routine(
         source, registry=registry, variables=vars, env=env, base_dir=base_dir
     )
     orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
-    return orchestrator.run(only=only, keep_going=keep_going, dry_run=dry_run, offline=offline)
+    return orchestrator.run(
+        only=only,
+        keep_going=keep_going,
+        dry_run=dry_run,
+        offline=offline,
+        wait_for_lock=wait_for_lock,
+    )
 
 
 def interrupt_on_sigterm() -> None:

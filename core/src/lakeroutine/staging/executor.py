@@ -370,10 +370,10 @@ class StagingExecutor(Executor):
     def _copy_verified(self, info: FileInfo) -> FileInfo:
         name = info.relpath  # proven safe by names.name_problem
         key = self._source_key(info)
-        if self.source is self.target:
-            [written] = self._publish(key, [(info, name, info.size)])
-        elif scheme_of(self.parent) == "file":
+        if scheme_of(self.parent) == "file":  # a real copy (never a link to landing)
             [written] = self._publish(key, [(Path(info.url), name, info.size)])
+        elif self.source is self.target:  # server-side, pinned to the listed version
+            [written] = self._publish(key, [(info, name, info.size)])
         else:
             with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
                 local = Path(tmp) / "file"
@@ -517,6 +517,8 @@ class StagingExecutor(Executor):
         self._finish_claimed(ctx, counts, progress)
         chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
+            if info.is_link or names.name_problem(info.relpath):
+                continue  # never staged, so never removed
             entry = self.journal.get(info.relpath)
             if entry is None or entry.status in IN_POST_STAGING:
                 continue

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lakeroutine.storage.base import (
     CLAIM_SUFFIX,
+    NAME_MAX,
     FileInfo,
     SourceChanged,
     StorageError,
@@ -25,7 +26,6 @@ from lakeroutine.storage.base import (
 
 log = logging.getLogger("lakeroutine.storage.local")
 BLOCK = 1 << 20
-NAME_MAX = 255  # bytes in one path segment on Linux, macOS and Windows filesystems
 
 
 def local_path(url: str) -> str:
@@ -46,6 +46,7 @@ class LocalStorage:
     def __init__(self, **options: object) -> None:
         # Local folders take no options; S3 settings in a mixed routine are not ours.
         self.options = options
+        self._claimed_from: dict[str, str] = {}  # claim path -> the path it was claimed from
 
     def join(self, base: str, relpath: str) -> str:
         return os.path.join(local_path(base), *relpath.split("/"))
@@ -128,6 +129,8 @@ class LocalStorage:
         return self._publish(str(local_file), local_path(url), overwrite, expected_size, None)
 
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
+        """A create-only copy (``overwrite=False``: archiving a file about to be removed)
+        is a hard link where the filesystem allows, else a verified copy like any other."""
         dest = local_path(url)
         if not overwrite:
             # Archiving: a hard link is an atomic copy that refuses to replace anything.
@@ -173,6 +176,7 @@ class LocalStorage:
                 held.append(None)
                 continue
             st = os.lstat(claim)
+            self._claimed_from[claim] = path
             if _same(info, st):
                 held.append(
                     FileInfo(
@@ -186,7 +190,7 @@ class LocalStorage:
                     )
                 )
             else:
-                _restore(claim, path)
+                self._restore(claim)
                 held.append(None)
         return held
 
@@ -196,6 +200,7 @@ class LocalStorage:
             st = os.lstat(claim)
         except FileNotFoundError:
             return None
+        self._claimed_from[claim] = local_path(info.url)
         return FileInfo(
             claim, info.relpath, st.st_size, st.st_mtime_ns, None, version_of(st), info.is_link
         )
@@ -209,15 +214,19 @@ class LocalStorage:
                 continue
             if _same(held, st):
                 os.unlink(held.url)
+                self._claimed_from.pop(held.url, None)
             else:  # rewritten in place since claimed: put it back, never remove it
-                _restore(held.url, _unclaimed_path(held.url))
+                self._restore(held.url)
                 kept.append(held)
         return kept
 
     def release(self, files: Sequence[FileInfo]) -> None:
         for held in files:
             if os.path.lexists(held.url):
-                _restore(held.url, _unclaimed_path(held.url))
+                self._restore(held.url)
+
+    def _restore(self, claim: str) -> None:
+        _restore(claim, self._claimed_from.pop(claim))
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -335,11 +344,6 @@ def _same(info: FileInfo, st: os.stat_result) -> bool:
 def _claim_path(path: str) -> str:
     folder, name = os.path.split(path)
     return os.path.join(folder, claim_name(name))
-
-
-def _unclaimed_path(claim: str) -> str:
-    folder, name = os.path.split(claim)
-    return os.path.join(folder, name[1 : -len(CLAIM_SUFFIX)])
 
 
 def _restore(claim: str, path: str) -> None:
