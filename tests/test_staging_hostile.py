@@ -416,3 +416,30 @@ def test_a_file_growing_while_copied_is_not_left_in_staging(lake, registry):
     assert refused["file"] == "growing.bin" and "changed while" in refused["reason"]
     assert lake.files(lake.staging) == {"steady.csv": b"steady"}  # no copy, no temporary
     assert set(lake.files(lake.landing)) == {"growing.bin"}
+
+
+def test_an_output_refused_half_way_keeps_the_outputs_already_written_owned(lake, registry):
+    (lake.root / "split.py").write_text(
+        textwrap.dedent(
+            """
+            def split(source, target):
+                (target.parent / "1.part").write_text("one")
+                (target.parent / "2.part").write_text("two")
+            """
+        )
+    )
+    lake.staging.mkdir()
+    (lake.staging / "2.part").write_text("someone else's")
+    lake.write("a.csv", "a")
+    path = staging(lake, archive_or_delete="delete", py_exec_path="split.py:split")
+
+    first = run_routine(path, registry=registry)
+    assert first.tasks[0].output["refused"] == 1
+    assert lake.files(lake.staging) == {"1.part": b"one", "2.part": b"someone else's"}
+    assert lake.files(lake.landing) == {"a.csv": b"a"}
+
+    (lake.staging / "2.part").unlink()  # the other writer's file goes away
+    second = run_routine(path, registry=registry)
+    assert second.tasks[0].output["staged"] == 1  # 1.part is still a.csv's to rewrite
+    assert lake.files(lake.staging) == {"1.part": b"one", "2.part": b"two"}
+    assert lake.files(lake.landing) == {}

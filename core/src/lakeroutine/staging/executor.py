@@ -337,6 +337,7 @@ class StagingExecutor(Executor):
         new, so a file there from elsewhere is refused, never overwritten."""
         owned = self._claim(source_key, [name for _, name, _ in outputs])
         written: list[FileInfo] = []
+        written_names: set[str] = set()
         for item, name, size in outputs:
             url = self.target.join(self.dump, name)
             overwrite = name in owned
@@ -346,9 +347,9 @@ class StagingExecutor(Executor):
                 else:
                     copy = self.target.upload(item, url, overwrite=overwrite, expected_size=size)
             except FileExistsError:
-                self.journal.release_outputs(
-                    source_key, [n for _, n, _ in outputs if n not in owned]
-                )
+                # Give back the new names not written; keep those written (they are ours).
+                unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
+                self.journal.release_outputs(source_key, unwritten)
                 raise _Refuse(
                     f"staging already holds {names.shown(name)}, not written from this file"
                 ) from None
@@ -362,6 +363,7 @@ class StagingExecutor(Executor):
                     f"({copy.size} bytes, expected {expected}); the copy was removed"
                 )
             written.append(copy)
+            written_names.add(name)
         return written
 
     def _source_key(self, info: FileInfo) -> str:

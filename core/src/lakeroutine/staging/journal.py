@@ -85,6 +85,19 @@ class StagingJournal:
         anything is written under it. Returns the names ``source`` already owned (a new
         version of the same landing file may replace them) and, if any name belongs to
         another source, those owners: then nothing is claimed."""
+        if len(names) == 1:  # the common case, in one statement
+            [name] = names
+            inserted = self.store.execute(
+                "INSERT OR IGNORE INTO staging_outputs (scope, name, source) VALUES (?, ?, ?)"
+                " RETURNING source",
+                (self.outputs_scope, name, source),
+            )
+            if inserted:
+                return set(), {}
+            owner = self.output_source(name)
+            if owner is None:  # released meanwhile: claim again
+                return self.claim_outputs(source, names)
+            return ({name}, {}) if owner == source else (set(), {name: owner})
         with self.store.transaction() as conn:
             owners: dict[str, str] = {}
             for name in names:

@@ -36,7 +36,7 @@ def name_problem(relpath: str) -> str | None:
         return "the name is absolute (starts with '/')"
     if "\\" in relpath:
         return "the name holds a backslash"
-    if any(_control(c) for c in relpath):
+    if not relpath.isprintable() and any(_control(c) for c in relpath):
         if any(unicodedata.category(c) == "Cs" for c in relpath):
             return "the name holds bytes that are not valid UTF-8"
         return "the name holds a control character"

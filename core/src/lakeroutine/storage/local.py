@@ -4,6 +4,7 @@ hard link, and removal of exactly the version staged by claiming a file (a renam
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import hashlib
@@ -12,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from lakeroutine.storage.base import (
     CLAIM_SUFFIX,
@@ -167,12 +169,9 @@ class LocalStorage:
         for info in files:
             path = local_path(info.url)
             claim = _claim_path(path)
-            if os.path.lexists(claim):  # a killed run's claim: finish that one first
-                held.append(None)
-                continue
             try:
-                os.rename(path, claim)
-            except FileNotFoundError:
+                rename_no_replace(path, claim)  # a killed run's claim there is finished first
+            except (FileNotFoundError, FileExistsError):
                 held.append(None)
                 continue
             st = os.lstat(claim)
@@ -247,6 +246,7 @@ class LocalStorage:
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, temporary_name(name, uuid.uuid4().hex[:16]))
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        published = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             digest = _copy_checked(source, fd, expected_size, expected_version)
@@ -255,13 +255,12 @@ class LocalStorage:
             if overwrite:
                 os.replace(temp, dest)
             else:
-                try:
-                    os.link(temp, dest)
-                except FileExistsError:
-                    raise FileExistsError(dest) from None
+                rename_no_replace(temp, dest)
+            published = True
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+            if not published:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
             os.close(fd)
         return _info(dest, os.stat(dest))
 
@@ -350,12 +349,49 @@ def _restore(claim: str, path: str) -> None:
     """Put a claimed file back at ``path``; if a newer file took that name meanwhile, keep
     both (the claimed one under a visible name beside it) and say so."""
     try:
-        os.link(claim, path, follow_symlinks=False)
+        rename_no_replace(claim, path)
     except FileExistsError:
         kept = f"{path}.lakeroutine-kept-{uuid.uuid4().hex[:8]}"
         os.rename(claim, kept)
         log.warning(
             "%s was replaced while being removed; the earlier version is kept as %s", path, kept
         )
-        return
-    os.unlink(claim)
+
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+_renameat2: Any = None
+
+
+def rename_no_replace(source: str, dest: str) -> None:
+    """Rename ``source`` to ``dest`` atomically, failing with ``FileExistsError`` if
+    ``dest`` exists (Linux ``renameat2`` with ``RENAME_NOREPLACE``); where the system or
+    filesystem has no such call, a hard link then an unlink, which refuses the same way."""
+    global _renameat2
+    if _renameat2 is None:
+        _renameat2 = _find_renameat2()
+    if _renameat2:
+        if _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(dest), 1) == 0:
+            return
+        error = ctypes.get_errno()
+        if error not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            # OSError picks its subclass by errno: FileExistsError, FileNotFoundError...
+            raise OSError(error, os.strerror(error), source, None, dest)
+    os.link(source, dest, follow_symlinks=False)
+    os.unlink(source)
+
+
+def _find_renameat2() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function
