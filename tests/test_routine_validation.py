@@ -131,7 +131,7 @@ def problems_of(exc: RoutineError) -> list[RoutineError]:
         ),
         (
             {"routine_name": "x", "executors": {"ProbeExecutor": {"params": {"colour": 1}}}},
-            ["field 'params.colour'", "unknown field"],
+            ["field 'params': unknown field 'colour'", "unknown field"],
         ),
         (
             {"routine_name": "x", "executors": {"ProbeExecutor": {"tasks": ["echo"]}}},

@@ -27,7 +27,7 @@ from lakeroutine.context import (
     safe_name,
 )
 from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
-from lakeroutine.redact import Redactor
+from lakeroutine.redact import Redactor, guard_loggers
 from lakeroutine.results import (
     CANCELLED,
     FAILED,
@@ -68,6 +68,7 @@ class Orchestrator:
         self.registry = registry
         self.hook = registry.hook
         self.redactor = Redactor(routine.secrets)
+        guard_loggers(["lakeroutine"])  # its records are masked for any handler, not the CLI's
         self.context = RunContext(
             routine_name=routine.name,
             run_id=routine.run_id,
@@ -79,14 +80,25 @@ class Orchestrator:
             progress_factory=progress_factory,
         )
 
+    def preflight(self, *, only: list[str] | None = None, offline: bool = False) -> list[str]:
+        """Build each executor and run its read-only preflight checks, then close them: what
+        ``validate`` and ``--dry-run`` do. ``offline`` skips the executors whose checks need
+        the network; their names are returned. Raises RoutineError as ``run`` would."""
+        steps = select_steps(self.routine, only)
+        skipped = [s.instance for s in steps if offline and s.cls.needs_network(s.params)]
+        self._close(self._build_executors([s for s in steps if s.instance not in skipped]))
+        return skipped
+
     def run(
         self,
         *,
         only: list[str] | None = None,
         keep_going: bool = False,
         dry_run: bool = False,
+        offline: bool = False,
         wait_for_lock: bool = False,
     ) -> RunResult:
+        """Run the routine (``dry_run``: only its preflight checks, tasks listed as planned)."""
         steps = select_steps(self.routine, only)
         started = time.perf_counter()
         result = RunResult(
@@ -96,6 +108,7 @@ class Orchestrator:
             dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         )
         if dry_run:
+            self.preflight(only=only, offline=offline)
             result.status = PLANNED
             result.tasks = [
                 TaskResult(step.instance, task.name, PLANNED)
@@ -125,20 +138,24 @@ class Orchestrator:
             result.status = FAILED
             raise
         finally:
-            for executor in executors.values():
-                try:
-                    executor.close()
-                except Exception as exc:
-                    log.warning("closing %s failed: %s", executor.name, self.redactor(str(exc)))
+            self._close(executors)
             if "state" in self.context.__dict__:
                 self.context.state.close()
             result.duration_s = time.perf_counter() - started
-            log.info("routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s)
+            level = logging.INFO if result.status == SUCCEEDED else logging.WARNING
+            log.log(level, "routine %s %s: %s", self.routine.name, result.status, result.summary())
             try:
                 self._notify("routine_finished", routine=self.routine, result=result)
             except PluginError as exc:
                 log.error("%s", exc)
         return result
+
+    def _close(self, executors: dict[str, Executor]) -> None:
+        for executor in executors.values():
+            try:
+                executor.close()
+            except Exception as exc:
+                log.warning("closing %s failed: %s", executor.name, self.redactor(str(exc)))
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; an exception in a plugin's implementation becomes a
@@ -204,6 +221,8 @@ class Orchestrator:
             failed_here = False
             for task in step.tasks:
                 if stop or failed_here:
+                    why = "interrupted" if result.status == CANCELLED else "an earlier task failed"
+                    log.info("task %s.%s skipped: %s", step.instance, task.name, why)
                     result.tasks.append(TaskResult(step.instance, task.name, SKIPPED))
                     continue
                 task_result = self._run_task(step, task, executors[step.instance])
@@ -222,6 +241,7 @@ class Orchestrator:
         attempts = task.retries + 1
         error_text: str | None = None
         for attempt in range(1, attempts + 1):
+            attempt_started = time.perf_counter()
             ctx = TaskContext(
                 self.context, step.instance, task.name, attempt=attempt, state_key=task.state_key
             )
@@ -235,7 +255,7 @@ class Orchestrator:
                 ctx.run_cancel_callbacks()
                 log.error("task %s cancelled by interrupt", label)
                 error = TaskCancelled(f"{label} was interrupted")
-                self._notify_failure(ctx, error, will_retry=False)
+                self._notify_failure(ctx, error, False, time.perf_counter() - attempt_started)
                 return TaskResult(
                     step.instance,
                     task.name,
@@ -247,11 +267,19 @@ class Orchestrator:
             except Exception as exc:
                 will_retry = attempt < attempts and not self.context.cancel_event.is_set()
                 error_text = self.redactor(describe_error(exc))
-                log.error(
-                    "task %s failed%s: %s", label, "; retrying" if will_retry else "", error_text
-                )
+                if will_retry:
+                    log.warning(
+                        "task %s attempt %d of %d failed, retrying%s: %s",
+                        label,
+                        attempt,
+                        attempts,
+                        f" in {task.retry_delay_s:g} s" if task.retry_delay_s else "",
+                        error_text,
+                    )
+                else:
+                    log.error("task %s failed: %s", label, error_text)
                 log.debug("traceback of %s:\n%s", label, self.redactor(traceback.format_exc()))
-                self._notify_failure(ctx, exc, will_retry=will_retry)
+                self._notify_failure(ctx, exc, will_retry, time.perf_counter() - attempt_started)
                 if will_retry:
                     if task.retry_delay_s and self.context.cancel_event.wait(task.retry_delay_s):
                         break
@@ -285,10 +313,17 @@ class Orchestrator:
             attempts=attempt,
         )
 
-    def _notify_failure(self, ctx: TaskContext, error: BaseException, will_retry: bool) -> None:
+    def _notify_failure(
+        self, ctx: TaskContext, error: BaseException, will_retry: bool, duration_s: float
+    ) -> None:
         try:
             self._notify(
-                "task_failed", routine=self.routine, ctx=ctx, error=error, will_retry=will_retry
+                "task_failed",
+                routine=self.routine,
+                ctx=ctx,
+                error=error,
+                will_retry=will_retry,
+                duration_s=duration_s,
             )
         except PluginError as exc:  # the task has failed already; say so and go on
             log.error("%s", exc)
@@ -321,25 +356,36 @@ def run_routine(
     only: list[str] | None = None,
     keep_going: bool = False,
     dry_run: bool = False,
+    offline: bool = False,
     wait_for_lock: bool = False,
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     progress_factory: ProgressFactory = no_progress,
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Validate and run a routine (a file path or a dict) and return its result.
 
-    Raises :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run)
-    or another run of it holds its lock (``wait_for_lock=True`` waits for that run to end);
-    a task failing is not an exception: see ``result.status`` and ``result.tasks``.
+    ``dry_run`` validates and runs every executor's read-only preflight checks (``offline``:
+    not those that need the network) and lists the tasks as planned. Raises
+    :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run) or another
+    run of it holds its lock (``wait_for_lock=True`` waits for that run to end); a task
+    failing is not an exception: see ``result.status`` and ``result.tasks``. A dict's
+    relative paths resolve against ``base_dir`` (default: the working folder).
     """
     if registry is None:
         from lakeroutine.plugins import load_plugins
 
         registry = load_plugins(env=env)
-    routine = validate_routine(source, registry=registry, variables=vars, env=env)
+    routine = validate_routine(
+        source, registry=registry, variables=vars, env=env, base_dir=base_dir
+    )
     orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
     return orchestrator.run(
-        only=only, keep_going=keep_going, dry_run=dry_run, wait_for_lock=wait_for_lock
+        only=only,
+        keep_going=keep_going,
+        dry_run=dry_run,
+        offline=offline,
+        wait_for_lock=wait_for_lock,
     )
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# What each function needs beyond the core, read (never imported) by `lakeroutine validate`.
+__lakeroutine_requires__ = {"csv_to_parquet": {"pyarrow": "pip install 'lakeroutine[parquet]'"}}
+
 
 def csv_to_parquet(
     source: Path,
