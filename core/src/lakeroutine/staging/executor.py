@@ -277,7 +277,7 @@ class StagingExecutor(Executor):
 
         try:
             for outcome, outputs, size in parallel_map(
-                stage, self._candidates(), self.params.max_workers
+                stage, _counted(self._candidates(), progress), self.params.max_workers
             ):
                 counts[outcome] += 1
                 counts["outputs"] += outputs
@@ -444,6 +444,7 @@ class StagingExecutor(Executor):
             refusals.finish(self.params.on_refused)
             return {"staged": 0, "outputs": 0, "bytes": 0, "dump_directory": self.dump}
         progress = ctx.progress("preparing working folder")
+        progress.set_total(len(batch))
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
             parent_dir, dump_dir = Path(tmp, "landing"), Path(tmp, "staging")
             parent_dir.mkdir()
@@ -516,6 +517,7 @@ class StagingExecutor(Executor):
         # each is removed; a file that changed or arrived after transfer listed it is left
         # alone. Work goes in chunks of the listing, so memory stays flat.
         progress = ctx.progress("archiving" if mode == "archive" else "deleting")
+        progress.set_total(self.journal.count())  # at most this many to finish
         self._finish_claimed(ctx, counts, progress)
         chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
@@ -728,3 +730,12 @@ class _Refusals:
                 f"{self.count} landing files could not be staged and were left in landing "
                 f"(first: {first['file']}: {first['reason']})"
             )
+
+
+def _counted(items: Iterator[Any], progress: Any) -> Iterator[Any]:
+    """Pass ``items`` through; once the listing is exhausted, its size is the bar's total."""
+    count = 0
+    for item in items:
+        count += 1
+        yield item
+    progress.set_total(count)
