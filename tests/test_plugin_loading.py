@@ -332,7 +332,10 @@ def test_a_task_keeps_its_args_model_when_other_hints_are_for_type_checkers_only
         run_routine(routine, registry=registry)
 
     assert result.tasks[0].output == {"echo": "hi", "task": "echo"}
-    assert {p.field for p in caught.value.problems} == {"args.message", "args.mesage"}
+    assert {(p.field, p.message) for p in caught.value.problems} == {
+        ("args.message", "Field required"),
+        ("args", "unknown field 'mesage' (did you mean 'message'?)"),
+    }
 
 
 def test_an_args_annotation_that_names_nothing_is_an_error_naming_the_plugin(

@@ -206,7 +206,7 @@ def test_builtin_csv_to_parquet(lake, registry):
         ),
         registry=registry,
     )
-    table = pq.read_table(lake.staging / "a.parquet")
+    table = pq.read_table(lake.staging / "a.csv.parquet")
     assert table.to_pylist() == [{"name": "ana", "age": 30}]
 
 

@@ -10,14 +10,12 @@ botocore and urllib3 log (botocore logs signed headers at DEBUG).
 from __future__ import annotations
 
 import functools
-import logging
-import threading
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from lakeroutine.executor import Executor, Params
-from lakeroutine.redact import RedactingFilter, Redactor
+from lakeroutine.redact import guard_loggers, remember
 
 LIBRARY_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
 
@@ -51,6 +49,11 @@ class AwsExecutor(Executor):
 
     service: ClassVar[str]
     params: AwsConnection
+
+    @classmethod
+    def needs_network(cls, params: BaseModel) -> bool:
+        """An AWS executor's checks ask the service: ``--offline`` skips them."""
+        return True
 
     @functools.cached_property
     def client(self) -> Any:
@@ -123,22 +126,7 @@ def connection_param(exc: BaseException) -> str | None:
     return None
 
 
-_library_redactor = Redactor()
-_guarded: set[str] = set()
-_guard_lock = threading.Lock()
-
-
 def guard_library_logs(secrets: list[str]) -> None:
-    """Mask ``secrets`` in what boto3, botocore and urllib3 log. A filter goes on each of
-    their loggers, because a logger's filters do not see records its children propagate."""
-    with _guard_lock:
-        _library_redactor.add(secrets)
-        names = [
-            name
-            for name in list(logging.Logger.manager.loggerDict)
-            if name.split(".")[0] in LIBRARY_LOGGERS
-        ]
-        for name in [*LIBRARY_LOGGERS, *names]:
-            if name not in _guarded:
-                logging.getLogger(name).addFilter(RedactingFilter(_library_redactor))
-                _guarded.add(name)
+    """Mask ``secrets`` in what boto3, botocore and urllib3 log."""
+    remember(secrets)
+    guard_loggers(LIBRARY_LOGGERS)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -27,39 +27,85 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_INVALID)
 
 
+def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``--debug`` and ``-q``, accepted before or after the subcommand."""
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks and debug logs"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="log warnings and errors only"
+    )
+
+
+def _routine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("routine", help="routine file (.json, or .yaml with PyYAML)")
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="K=V", help="set a ${var} (repeatable)"
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="skip the checks that need the network (buckets, workgroups); run: with --dry-run",
+    )
+    parser.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (``lakeroutine --help`` shows it)."""
     parser = _Parser(
         prog="lakeroutine",
         description="Run data-lake routines (staging, Athena, Glue, Redshift) from a file.",
+        epilog="Exit codes: 0 succeeded, 1 a task failed, 2 invalid routine or usage, "
+        "130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=_version())
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    _global_options(parser, False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)  # after the subcommand: keeps the one before
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = commands.add_parser("run", help="validate a routine, then run it")
-    run.add_argument("routine", help="routine file (.json, or .yaml with PyYAML)")
-    run.add_argument("--var", action="append", default=[], metavar="K=V", help="set a ${var}")
-    run.add_argument("--dry-run", action="store_true", help="validate and list the tasks only")
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="validate a routine, then run it",
+        description="Validate a routine and every executor's preflight checks, then run it.",
+    )
+    _routine_arguments(run)
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, run the read-only preflight checks, list the tasks; run nothing",
+    )
     run.add_argument(
         "--only", action="append", metavar="EXECUTOR[.TASK]", help="run just these (repeatable)"
     )
     run.add_argument("--keep-going", action="store_true", help="go on after a failed executor")
-    run.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
-    run.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
     run.add_argument(
         "--wait",
         type=float,
         nargs="?",
-        const=24 * 3600.0,
-        default=0.0,
+        const=True,
+        default=False,
         metavar="SECONDS",
-        help="wait for another run of the routine to end (default: exit 2 at once)",
+        help="if another run of this routine holds its lock, wait for it (at most SECONDS); "
+        "default: exit 2 at once",
+    )
+    run.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
+    run.add_argument(
+        "--no-outputs",
+        action="store_true",
+        help="do not print the tasks' small outputs (query previews, counts) after the summary",
     )
 
-    validate = commands.add_parser("validate", help="check a routine without running it")
-    validate.add_argument("routine")
-    validate.add_argument("--var", action="append", default=[], metavar="K=V")
+    validate = commands.add_parser(
+        "validate",
+        parents=[common],
+        help="check a routine without running it",
+        description="Check a routine whole (executors, params, task args, transformations) "
+        "and run every executor's read-only preflight checks (folders exist, buckets "
+        "reachable). Runs no task and no user code; writes nothing.",
+    )
+    _routine_arguments(validate)
 
     state = commands.add_parser("state", help="see or clear a routine's saved state")
     state_commands = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
@@ -77,10 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
         sub.add_argument("--var", action="append", default=[], metavar="K=V")
 
-    plugins = commands.add_parser("plugins", help="list installed plugins and what they add")
+    plugins = commands.add_parser(
+        "plugins", parents=[common], help="list installed plugins and what they add"
+    )
     plugins.add_argument("--json", action="store_true", help="as JSON")
 
-    commands.add_parser("schema", help="print the JSON Schema of routine files")
+    commands.add_parser("schema", parents=[common], help="print the JSON Schema of routine files")
+    init = commands.add_parser(
+        "init",
+        parents=[common],
+        help="write a runnable starter routine",
+        description="Write a starter into FOLDER: a routine staging a landing folder to "
+        "Parquet and querying it with DuckDB, a sample file, and what to change.",
+    )
+    init.add_argument("folder", nargs="?", default=".", help="where to write it (default: .)")
     return parser
 
 
@@ -102,13 +158,23 @@ def _parse_vars(items: Sequence[str]) -> dict[str, Any]:
     return parsed
 
 
+def _say(stream: TextIO, text: str) -> None:
+    """Write ``text`` with every known secret masked: the CLI's one way to print."""
+    from lakeroutine.redact import mask
+
+    stream.write(mask(text))
+
+
 @contextmanager
 def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     """Log lakeroutine's records to stderr while a command runs, then restore what was
     there (main() may be called from a program or a test, more than once)."""
+    from lakeroutine.redact import RedactingFilter, process_redactor
+
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedactingFilter(process_redactor()))
     root = logging.getLogger("lakeroutine")
     saved = (root.handlers[:], root.level, root.propagate)
     root.handlers[:] = [handler]
@@ -128,8 +194,13 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return its exit
+    code: a plugin's tests can call ``main(["validate", path]) == 2``."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: their code, not an exit
+        return exc.code if isinstance(exc.code, int) else EXIT_INVALID
     if args.command is None:
         parser.print_help()
         return EXIT_INVALID
@@ -147,56 +218,74 @@ def _dispatch(args: argparse.Namespace, handler: logging.Handler, known: type) -
             "state": _cmd_state,
             "plugins": _cmd_plugins,
             "schema": _cmd_schema,
+            "init": _cmd_init,
         }[args.command](args, handler)
     except known as exc:
         if args.debug:
             log.exception("error")
-        sys.stderr.write(f"lakeroutine: error: {exc}\n")
+        _say(sys.stderr, f"lakeroutine: error: {exc}\n")
         return EXIT_INVALID
     except KeyboardInterrupt:
         sys.stderr.write("lakeroutine: interrupted\n")
         return EXIT_INTERRUPTED
 
 
-def _cmd_validate(args: argparse.Namespace, handler: logging.Handler) -> int:
-    from lakeroutine.plugins import load_plugins
-    from lakeroutine.routine import validate_routine
-
-    registry = load_plugins()
-    routine = validate_routine(args.routine, registry=registry, variables=_parse_vars(args.var))
-    count = sum(len(step.tasks) for step in routine.steps)
-    sys.stdout.write(f"{routine.label}: valid ({len(routine.steps)} executors, {count} tasks)\n")
-    return EXIT_OK
-
-
-def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
-    from lakeroutine.orchestrator import Orchestrator, interrupt_on_sigterm
+def _checked(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The validated routine and an orchestrator for it (nothing has run yet)."""
+    from lakeroutine.orchestrator import Orchestrator
     from lakeroutine.plugins import load_plugins
     from lakeroutine.progress import progress_factory_for
-    from lakeroutine.redact import RedactingFilter
     from lakeroutine.routine import validate_routine
 
     registry = load_plugins()
     routine = validate_routine(
         args.routine, registry=registry, variables=_parse_vars(args.var), state=args.state
     )
-    orchestrator = Orchestrator(
-        routine,
-        registry,
-        progress_factory=progress_factory_for(sys.stderr, quiet=args.quiet),
-        lock_wait_s=args.wait,
+    factory = progress_factory_for(sys.stderr, quiet=args.quiet)
+    return Orchestrator(routine, registry, progress_factory=factory), routine
+
+
+def _cmd_validate(args: argparse.Namespace, handler: logging.Handler) -> int:
+    orchestrator, routine = _checked(args)
+    skipped = orchestrator.preflight(offline=args.offline)
+    count = sum(len(step.tasks) for step in routine.steps)
+    note = f"; offline, not checked: {', '.join(skipped)}" if skipped else ""
+    _say(
+        sys.stdout,
+        f"{routine.label}: valid ({len(routine.steps)} executors, {count} tasks){note}\n",
     )
-    handler.addFilter(RedactingFilter(orchestrator.redactor))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from lakeroutine.errors import RoutineError
+    from lakeroutine.orchestrator import interrupt_on_sigterm
+    from lakeroutine.results import check_writable
+
+    if args.offline and not args.dry_run:
+        raise RoutineError("--offline goes with --dry-run: a run checks everything it uses")
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        check_writable(report)  # before anything runs, not after files have moved
+    orchestrator, _routine = _checked(args)
     interrupt_on_sigterm()
-    result = orchestrator.run(only=args.only, keep_going=args.keep_going, dry_run=args.dry_run)
-    if args.report:
-        result.write_json(Path(args.report))
+    result = orchestrator.run(
+        only=args.only,
+        keep_going=args.keep_going,
+        dry_run=args.dry_run,
+        offline=args.offline,
+        wait_for_lock=args.wait,
+    )
+    if report is not None:
+        result.write_json(report)
     if args.dry_run:
         for item in result.tasks:
-            sys.stdout.write(f"would run {item.executor}.{item.task}\n")
+            _say(sys.stdout, f"would run {item.executor}.{item.task}\n")
         return EXIT_OK
-    for item in result.failed_tasks:
-        sys.stderr.write(f"lakeroutine: {item.executor}.{item.task} {item.status}: {item.error}\n")
+    if not args.no_outputs:
+        from lakeroutine.outputs import small_outputs
+
+        _say(sys.stdout, small_outputs(result))
     if result.status == "cancelled":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -291,6 +380,14 @@ def _cmd_schema(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.schema import routine_schema
 
     sys.stdout.write(json.dumps(routine_schema(load_plugins()), indent=2) + "\n")
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from lakeroutine.starter import write_starter
+
+    for line in write_starter(Path(args.folder)):
+        sys.stdout.write(line + "\n")
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ stop them, and register ``ctx.on_cancel`` callbacks to stop the AWS-side work th
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -90,7 +91,9 @@ class RunContext:
 
 @dataclass
 class TaskContext:
-    """One attempt of one task of one executor block."""
+    """One attempt of one task of one executor block: ``executor`` is the block's instance
+    name (the routine's key), ``attempt`` counts from 1, ``started_at`` is when this attempt
+    began (UTC) and ``run`` the :class:`RunContext` (``run_id``, ``redactor``...)."""
 
     run: RunContext
     executor: str
@@ -98,6 +101,7 @@ class TaskContext:
     attempt: int = 1
     state_key: str = ""
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     _cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     @property

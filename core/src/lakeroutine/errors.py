@@ -51,8 +51,10 @@ class RoutineError(LakeroutineError):
         return self._render(with_file=True)
 
     def _render(self, with_file: bool) -> str:
+        from lakeroutine.redact import mask
+
         where = self.where(with_file)
-        head = f"{where}: {self.message}" if where else self.message
+        head = mask(f"{where}: {self.message}" if where else self.message)
         # Sub-problems share the file named in the first line.
         return head + "".join(f"\n  - {p._render(with_file=False)}" for p in self.problems)
 

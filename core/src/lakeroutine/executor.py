@@ -144,9 +144,26 @@ class Executor:
         self.params = params
         self.context = context
 
+    @classmethod
+    def needs_network(cls, params: BaseModel) -> bool:
+        """Whether :meth:`preflight` reaches over the network (``--offline`` skips it then).
+        By default: when a param is a URL other than ``file://`` (``s3://...``)."""
+        return _has_url(params.model_dump(mode="json"))
+
     def preflight(self, tasks: list[str]) -> None:
         """Check, before any task of the routine runs, that the tasks can run (a bucket
         exists, a job is defined). Raise :class:`lakeroutine.RoutineError` if not."""
 
     def close(self) -> None:
         """Release what the executor holds (clients, connections) after its last task."""
+
+
+def _has_url(value: Any) -> bool:
+    if isinstance(value, str):
+        head, sep, _ = value.partition("://")
+        return bool(sep) and head.isidentifier() and len(head) > 1 and head.lower() != "file"
+    if isinstance(value, dict):
+        return any(_has_url(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_url(v) for v in value)
+    return False

@@ -90,5 +90,8 @@ def task_finished(routine: Routine, ctx: TaskContext, result: TaskResult) -> Non
 
 
 @hookspec
-def task_failed(routine: Routine, ctx: TaskContext, error: BaseException, will_retry: bool) -> None:
-    """A task attempt raised ``error``; ``will_retry`` says whether another attempt follows."""
+def task_failed(
+    routine: Routine, ctx: TaskContext, error: BaseException, will_retry: bool, duration_s: float
+) -> None:
+    """A task attempt raised ``error``; ``will_retry`` says whether another attempt follows;
+    ``duration_s`` is how long the attempt ran (as ``task_finished``'s ``result`` has it)."""

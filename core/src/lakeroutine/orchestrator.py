@@ -18,9 +18,15 @@ import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lakeroutine.context import ProgressFactory, RunContext, TaskCancelled, TaskContext, no_progress
+from lakeroutine.context import (
+    ProgressFactory,
+    RunContext,
+    TaskCancelled,
+    TaskContext,
+    no_progress,
+)
 from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
-from lakeroutine.redact import Redactor
+from lakeroutine.redact import Redactor, guard_loggers
 from lakeroutine.results import (
     CANCELLED,
     FAILED,
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
     from lakeroutine.plugins import Registry
 
 log = logging.getLogger("lakeroutine.run")
+DAY_S = 24 * 3600.0  # how long wait_for_lock=True waits at most
 
 
 def describe_error(exc: BaseException) -> str:
@@ -57,13 +64,12 @@ class Orchestrator:
         registry: Registry,
         *,
         progress_factory: ProgressFactory = no_progress,
-        lock_wait_s: float = 0.0,
     ) -> None:
         self.routine = routine
-        self.lock_wait_s = lock_wait_s
         self.registry = registry
         self.hook = registry.hook
         self.redactor = Redactor(routine.secrets)
+        guard_loggers(["lakeroutine"])  # its records are masked for any handler, not the CLI's
         self.context = RunContext(
             routine_name=routine.name,
             run_id=routine.run_id,
@@ -80,9 +86,25 @@ class Orchestrator:
             ),
         )
 
+    def preflight(self, *, only: list[str] | None = None, offline: bool = False) -> list[str]:
+        """Build each executor and run its read-only preflight checks, then close them: what
+        ``validate`` and ``--dry-run`` do. ``offline`` skips the executors whose checks need
+        the network; their names are returned. Raises RoutineError as ``run`` would."""
+        steps = select_steps(self.routine, only)
+        skipped = [s.instance for s in steps if offline and s.cls.needs_network(s.params)]
+        self._close(self._build_executors([s for s in steps if s.instance not in skipped]))
+        return skipped
+
     def run(
-        self, *, only: list[str] | None = None, keep_going: bool = False, dry_run: bool = False
+        self,
+        *,
+        only: list[str] | None = None,
+        keep_going: bool = False,
+        dry_run: bool = False,
+        offline: bool = False,
+        wait_for_lock: bool | float = False,
     ) -> RunResult:
+        """Run the routine (``dry_run``: only its preflight checks, tasks listed as planned)."""
         steps = select_steps(self.routine, only)
         started = time.perf_counter()
         result = RunResult(
@@ -92,6 +114,7 @@ class Orchestrator:
             dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         )
         if dry_run:
+            self.preflight(only=only, offline=offline)
             result.status = PLANNED
             result.tasks = [
                 TaskResult(step.instance, task.name, PLANNED)
@@ -100,7 +123,7 @@ class Orchestrator:
             ]
             return result
 
-        lock = self._take_lock(result)
+        lock = self._take_lock(result, wait_for_lock)
         executors: dict[str, Executor] = {}
         try:
             executors = self._build_executors(steps)
@@ -111,28 +134,26 @@ class Orchestrator:
             result.status = FAILED
             raise
         finally:
-            for executor in executors.values():
-                try:
-                    executor.close()
-                except Exception as exc:
-                    log.warning("closing %s failed: %s", executor.name, self.redactor(str(exc)))
+            self._close(executors)
             self._let_go(lock, result)
             result.duration_s = time.perf_counter() - started
-            log.info("routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s)
+            level = logging.INFO if result.status == SUCCEEDED else logging.WARNING
+            log.log(level, "routine %s %s: %s", self.routine.name, result.status, result.summary())
             try:
                 self._notify("routine_finished", routine=self.routine, result=result)
             except PluginError as exc:
                 log.error("%s", exc)
         return result
 
-    def _take_lock(self, result: RunResult) -> RunLock:
-        """Hold the routine's run lock (StateError, nothing run, if another run holds it or
-        the store cannot be used) and note the run in the state."""
+    def _take_lock(self, result: RunResult, wait: bool | float) -> RunLock:
+        """Hold the routine's run lock (LockHeld, nothing run, if another run holds it,
+        after waiting ``wait`` seconds, or a day if True; StateError if the store cannot be
+        used) and note the run in the state."""
         state = self.context.state
         lock = state.run_lock()
         lock.acquire(
             this_process(self.routine.run_id),
-            wait_s=self.lock_wait_s,
+            wait_s=0.0 if wait is False else DAY_S if wait is True else float(wait),
             on_lost=self.context.cancel_event.set,
         )
         try:
@@ -166,6 +187,13 @@ class Orchestrator:
             if status == "running"
             else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
+
+    def _close(self, executors: dict[str, Executor]) -> None:
+        for executor in executors.values():
+            try:
+                executor.close()
+            except Exception as exc:
+                log.warning("closing %s failed: %s", executor.name, self.redactor(str(exc)))
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; an exception in a plugin's implementation becomes a
@@ -231,6 +259,8 @@ class Orchestrator:
             failed_here = False
             for task in step.tasks:
                 if stop or failed_here:
+                    why = "interrupted" if result.status == CANCELLED else "an earlier task failed"
+                    log.info("task %s.%s skipped: %s", step.instance, task.name, why)
                     result.tasks.append(TaskResult(step.instance, task.name, SKIPPED))
                     continue
                 task_result = self._run_task(step, task, executors[step.instance])
@@ -249,6 +279,7 @@ class Orchestrator:
         attempts = task.retries + 1
         error_text: str | None = None
         for attempt in range(1, attempts + 1):
+            attempt_started = time.perf_counter()
             ctx = TaskContext(
                 self.context, step.instance, task.name, attempt=attempt, state_key=task.state_key
             )
@@ -263,7 +294,7 @@ class Orchestrator:
                 ctx.run_cancel_callbacks()
                 log.error("task %s cancelled by interrupt", label)
                 error = TaskCancelled(f"{label} was interrupted")
-                self._notify_failure(ctx, error, will_retry=False)
+                self._notify_failure(ctx, error, False, time.perf_counter() - attempt_started)
                 return TaskResult(
                     step.instance,
                     task.name,
@@ -276,11 +307,19 @@ class Orchestrator:
                 self._checkpoint_after_failure(label)
                 will_retry = attempt < attempts and not self.context.cancel_event.is_set()
                 error_text = self.redactor(describe_error(exc))
-                log.error(
-                    "task %s failed%s: %s", label, "; retrying" if will_retry else "", error_text
-                )
+                if will_retry:
+                    log.warning(
+                        "task %s attempt %d of %d failed, retrying%s: %s",
+                        label,
+                        attempt,
+                        attempts,
+                        f" in {task.retry_delay_s:g} s" if task.retry_delay_s else "",
+                        error_text,
+                    )
+                else:
+                    log.error("task %s failed: %s", label, error_text)
                 log.debug("traceback of %s:\n%s", label, self.redactor(traceback.format_exc()))
-                self._notify_failure(ctx, exc, will_retry=will_retry)
+                self._notify_failure(ctx, exc, will_retry, time.perf_counter() - attempt_started)
                 if will_retry:
                     if task.retry_delay_s and self.context.cancel_event.wait(task.retry_delay_s):
                         break
@@ -320,10 +359,17 @@ class Orchestrator:
         except Exception as exc:
             log.error("task %s: could not save its state: %s", label, self.redactor(str(exc)))
 
-    def _notify_failure(self, ctx: TaskContext, error: BaseException, will_retry: bool) -> None:
+    def _notify_failure(
+        self, ctx: TaskContext, error: BaseException, will_retry: bool, duration_s: float
+    ) -> None:
         try:
             self._notify(
-                "task_failed", routine=self.routine, ctx=ctx, error=error, will_retry=will_retry
+                "task_failed",
+                routine=self.routine,
+                ctx=ctx,
+                error=error,
+                will_retry=will_retry,
+                duration_s=duration_s,
             )
         except PluginError as exc:  # the task has failed already; say so and go on
             log.error("%s", exc)
@@ -356,28 +402,39 @@ def run_routine(
     only: list[str] | None = None,
     keep_going: bool = False,
     dry_run: bool = False,
+    offline: bool = False,
+    wait_for_lock: bool | float = False,
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     progress_factory: ProgressFactory = no_progress,
+    base_dir: str | os.PathLike[str] | None = None,
     state: str | None = None,
-    lock_wait_s: float = 0.0,
 ) -> RunResult:
     """Validate and run a routine (a file path or a dict) and return its result.
 
-    Raises :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run);
-    a task failing is not an exception: see ``result.status`` and ``result.tasks``.
-    ``state`` overrides the routine's state store URL; ``lock_wait_s`` is how long to wait
-    for another run of the routine to finish (:class:`lakeroutine.state.LockHeld` after).
+    ``dry_run`` validates and runs every executor's read-only preflight checks (``offline``:
+    not those that need the network) and lists the tasks as planned. Raises
+    :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run) or another
+    run of it holds its lock (``wait_for_lock=True`` waits for that run to end, a number of
+    seconds at most that long); a task failing is not an exception: see ``result.status``
+    and ``result.tasks``. A dict's relative paths resolve against ``base_dir`` (default: the
+    working folder); ``state`` overrides the routine's state store URL.
     """
     if registry is None:
         from lakeroutine.plugins import load_plugins
 
         registry = load_plugins(env=env)
-    routine = validate_routine(source, registry=registry, variables=vars, env=env, state=state)
-    orchestrator = Orchestrator(
-        routine, registry, progress_factory=progress_factory, lock_wait_s=lock_wait_s
+    routine = validate_routine(
+        source, registry=registry, variables=vars, env=env, base_dir=base_dir, state=state
     )
-    return orchestrator.run(only=only, keep_going=keep_going, dry_run=dry_run)
+    orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
+    return orchestrator.run(
+        only=only,
+        keep_going=keep_going,
+        dry_run=dry_run,
+        offline=offline,
+        wait_for_lock=wait_for_lock,
+    )
 
 
 def interrupt_on_sigterm() -> None:

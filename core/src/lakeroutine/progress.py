@@ -11,7 +11,9 @@ class _Bar:
     def __init__(self, stream: TextIO, description: str, unit: str, delay: float) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(desc=description, unit=unit, file=stream, leave=False, delay=delay)
+        # " file": "1927 files [00:04, 582.61 file/s]"; once set_total is called, tqdm adds
+        # the total and a percentage: "35%|###  | 674/1927 [...]".
+        self._bar = tqdm(desc=description, unit=f" {unit}", file=stream, leave=False, delay=delay)
 
     def set_total(self, total: int | None) -> None:
         self._bar.total = total

@@ -58,6 +58,8 @@ class QueryText(BaseModel):
             return data
         if "query" in data:
             raise ValueError("give 'sql' or 'sql_file', not 'query'")
+        if set(data) - set(cls.model_fields):
+            return data  # a misspelt field ('sqll') is reported as unknown, nothing else
         if (data.get("sql") is None) == (data.get("sql_file") is None):
             raise ValueError("give exactly one of 'sql' or 'sql_file'")
         if data.get("sql") is not None:

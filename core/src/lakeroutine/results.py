@@ -72,9 +72,40 @@ class RunResult:
             "tasks": [t.to_dict() for t in self.tasks],
         }
 
+    def summary(self) -> str:
+        """One line: ``6 tasks: 3 succeeded, 1 failed, 2 skipped in 3.2 s``."""
+        counts: dict[str, int] = {}
+        for item in self.tasks:
+            counts[item.status] = counts.get(item.status, 0) + 1
+        order = (SUCCEEDED, FAILED, CANCELLED, SKIPPED, PLANNED)
+        parts = ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
+        noun = "task" if len(self.tasks) == 1 else "tasks"
+        return f"{len(self.tasks)} {noun}: {parts or 'none run'} in {self.duration_s:.1f} s"
+
     def write_json(self, path: Path) -> None:
-        """Write the report atomically (temporary file, then rename)."""
+        """Write the report atomically (temporary file, then rename), secrets masked."""
+        from lakeroutine.redact import process_redactor
+
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        data = process_redactor().walk(self.to_dict())
+        temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         temp.replace(path)
+
+
+def check_writable(path: Path) -> None:
+    """Raise RoutineError unless a report can be written at ``path`` (checked before a run
+    so that a bad ``--report`` stops it before anything moves). Creates nothing."""
+    import os
+
+    from lakeroutine.errors import RoutineError
+
+    if path.is_dir():
+        raise RoutineError(f"--report {path}: is a folder, not a file")
+    existing = path.parent.resolve()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RoutineError(f"--report {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RoutineError(f"--report {path}: cannot write into {existing}")

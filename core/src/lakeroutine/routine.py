@@ -20,19 +20,33 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from lakeroutine.context import digest
 from lakeroutine.errors import RoutineError, did_you_mean
 from lakeroutine.executor import Executor, TaskDef
 from lakeroutine.state.registry import DEFAULT_DIR, state_url
 from lakeroutine.storage.registry import scheme_of
+from lakeroutine.redact import remember
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
 
 if TYPE_CHECKING:
     from lakeroutine.plugins import Registry
+
+
+# Which distribution provides an executor that is not installed (as storages say).
+KNOWN_EXECUTORS = {
+    "AthenaExecutor": "lakeroutine-athena",
+    "DuckDBExecutor": "lakeroutine-duckdb",
+    "GlueExecutor": "lakeroutine-glue",
+    "RedshiftExecutor": "lakeroutine-redshift",
+}
+
+MAX_RETRIES = 100
+MAX_RETRY_DELAY_S = 24 * 3600.0
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 class TaskEntry(BaseModel):
@@ -42,9 +56,30 @@ class TaskEntry(BaseModel):
 
     task: str = Field(description="Name of a task of this executor")
     args: dict[str, Any] = Field(default_factory=dict, description="The task's arguments")
-    retries: int = Field(0, ge=0, description="Attempts after the first one fails")
-    retry_delay_s: float = Field(0.0, ge=0, description="Seconds between attempts")
-    timeout_s: float | None = Field(None, gt=0, description="Cancel the task after this long")
+    retries: int = Field(0, ge=0, le=MAX_RETRIES, description="Attempts after the first fails")
+    retry_delay_s: float = Field(
+        0.0, ge=0, le=MAX_RETRY_DELAY_S, description="Seconds between attempts (at most a day)"
+    )
+    timeout_s: float | None = Field(
+        None, gt=0, le=MAX_TIMEOUT_S, description="Fail the task after this long (at most a week)"
+    )
+
+
+def _task_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "task name"
+    return "task object" if isinstance(value, (dict, TaskEntry)) else None
+
+
+TaskItem = Annotated[
+    Annotated[str, Tag("task name")] | Annotated[TaskEntry, Tag("task object")],
+    Discriminator(
+        _task_kind,
+        custom_error_type="task_item",
+        custom_error_message='a task is a name or an object {"task": NAME, ...}',
+    ),
+]
+"""A task: its name, or an object (one error per mistake, not one per union branch)."""
 
 
 class ExecutorBlock(BaseModel):
@@ -57,7 +92,7 @@ class ExecutorBlock(BaseModel):
     )
     description: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    tasks: list[str | TaskEntry] = Field(default_factory=list)
+    tasks: list[TaskItem] = Field(default_factory=list)
 
 
 class RoutineFile(BaseModel):
@@ -142,6 +177,8 @@ def read_routine_file(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise RoutineError(f"malformed YAML: {exc}", file=str(path)) from None
+        except RecursionError:
+            raise RoutineError(_TOO_DEEP, file=str(path)) from None
     else:
         try:
             data = json.loads(text)
@@ -150,6 +187,8 @@ def read_routine_file(path: Path) -> dict[str, Any]:
                 f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                 file=str(path),
             ) from None
+        except RecursionError:
+            raise RoutineError(_TOO_DEEP, file=str(path)) from None
     if not isinstance(data, dict):
         raise RoutineError(
             f"a routine must be a JSON object, not {type(data).__name__}", file=str(path)
@@ -157,20 +196,75 @@ def read_routine_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
-    """(field, message) pairs of a validation error, without the input values (which may
-    be secrets)."""
+MAX_DEPTH = 64
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def check_depth(data: Any, file: str | None = None) -> None:
+    """Refuse values nested deeper than MAX_DEPTH (no routine needs it; deeper would
+    exhaust recursion later), without recursing."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list, tuple)):
+            if depth > MAX_DEPTH:
+                raise RoutineError(_TOO_DEEP, file=file)
+            stack.extend((child, depth + 1) for child in children)
+
+
+_UNION_TAGS = {"task name", "task object"}  # tags of TaskItem's branches: never field names
+
+
+def _pydantic_problems(
+    exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[tuple[str, str]]:
+    """(field, message) pairs of a validation error in the routine's terms (``tasks[1]``,
+    ``unknown field 'retires'``), without the input values (which may be secrets)."""
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(part) for part in error["loc"])
-        fieldname = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+        loc = [p for p in error["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
         message = error["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
+        if error["type"] == "extra_forbidden" and loc:
+            name = str(loc.pop())
+            known = _known_fields(model, loc) if model is not None else []
+            message = f"unknown field {name!r}{did_you_mean(name, known)}"
+        fieldname = _field_name(loc)
+        if prefix:
+            fieldname = f"{prefix}.{fieldname}" if fieldname else prefix
         problems.append((fieldname, message))
     return problems
+
+
+def _field_name(loc: list[Any]) -> str:
+    """``tasks[1].args``: list positions in brackets, as the routine file shows them."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _known_fields(model: type[BaseModel], loc: list[Any]) -> list[str]:
+    """The fields of the (nested) model at ``loc``, for a did-you-mean hint. A part that
+    is not a field (a list position, a dict key) is stepped over."""
+    import typing
+
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue
+        queue, found = [field.annotation], None
+        while queue and found is None:
+            kind = queue.pop(0)
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found = kind
+            queue += typing.get_args(kind)
+        if found is None:
+            return []
+        model = found
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def validate_routine(
@@ -181,30 +275,35 @@ def validate_routine(
     env: Mapping[str, str] | None = None,
     run_id: str | None = None,
     state: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> Routine:
     """Check a routine (a file path or an already-parsed dict) whole and build it.
 
     ``state`` (``--state``) overrides the routine's state store URL.
 
     Every executor must be registered, every param and task arg valid, every task known and
-    public. Raises :class:`RoutineError` listing every problem; touches nothing.
+    public. Raises :class:`RoutineError` listing every problem; touches nothing. Relative
+    paths resolve against the file's folder; for a dict, against ``base_dir`` (default: the
+    working folder).
     """
     env = os.environ if env is None else env
     path: Path | None = None
     if isinstance(source, Mapping):
         data = dict(source)
-        base_dir = Path.cwd()
+        base_dir = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
     else:
         path = Path(source).resolve()
         data = read_routine_file(path)
         base_dir = path.parent
     file_label = str(path) if path else None
+    check_depth(data, file_label)
 
     try:
         spec = RoutineFile.model_validate(data)
     except ValidationError as exc:
         problems = [
-            RoutineError(msg, file=file_label, field=f) for f, msg in _pydantic_problems(exc)
+            _file_problem(f, msg, file_label)
+            for f, msg in _pydantic_problems(exc, model=RoutineFile)
         ]
         raise _combine(problems, file_label) from None
 
@@ -248,11 +347,18 @@ def validate_routine(
         executor_name = block.executor or instance
         entry = registry.executors.get(executor_name)
         if entry is None:
-            hint = did_you_mean(executor_name, registry.executors)
             registered = ", ".join(sorted(registry.executors))
+            if executor_name in KNOWN_EXECUTORS:
+                message = (
+                    f"{executor_name} is not installed: pip install "
+                    f"{KNOWN_EXECUTORS[executor_name]}"
+                )
+            else:
+                hint = did_you_mean(executor_name, registry.executors)
+                message = f"unknown executor {executor_name!r}{hint}; registered: {registered}"
             problems.append(
                 RoutineError(
-                    f"unknown executor {executor_name!r}{hint}; registered: {registered}",
+                    message,
                     field="executor" if block.executor else None,
                     **where,
                 )
@@ -268,7 +374,8 @@ def validate_routine(
             problems.append(RoutineError(str(exc), field="params", **where))
         except ValidationError as exc:
             problems += [
-                RoutineError(msg, field=f, **where) for f, msg in _pydantic_problems(exc, "params")
+                RoutineError(msg, field=f, **where)
+                for f, msg in _pydantic_problems(exc, "params", cls.Params)
             ]
         secrets |= substituter.secrets
 
@@ -316,7 +423,7 @@ def validate_routine(
             except ValidationError as exc:
                 problems += [
                     RoutineError(msg, field=f, **task_where)
-                    for f, msg in _pydantic_problems(exc, "args")
+                    for f, msg in _pydantic_problems(exc, "args", definition.args_model)
                 ]
                 continue
             secrets |= substituter.secrets
@@ -341,6 +448,7 @@ def validate_routine(
             secrets |= _secret_values(params)
             steps.append(ExecutorStep(instance, executor_name, cls, params, task_steps))
 
+    remember(secrets)
     if problems:
         raise _combine(problems, file_label)
     return Routine(
@@ -373,6 +481,17 @@ def _secret_values(model: BaseModel) -> set[str]:
         elif isinstance(value, BaseModel):
             found |= _secret_values(value)
     return found
+
+
+def _file_problem(fieldname: str, message: str, file_label: str | None) -> RoutineError:
+    """A problem in the file's structure, located in an executor block when it is in one."""
+    head, _, rest = fieldname.partition(".")
+    if head == "executors" and rest:
+        instance, _, inner = rest.partition(".")
+        if "[" in instance:  # executors.X.tasks[1] splits as X.tasks[1] on the dot
+            instance, _, _ = instance.partition("[")
+        return RoutineError(message, file=file_label, executor=instance, field=inner or None)
+    return RoutineError(message, file=file_label, field=fieldname or None)
 
 
 def _combine(problems: list[RoutineError], file_label: str | None) -> RoutineError:

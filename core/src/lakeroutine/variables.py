@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lakeroutine.redact import remember
+
 _PATTERN = re.compile(r"\$(\$?)\{([^{}]*)\}")
 _SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE", "ACCESS_KEY", "PASSWD")
 
@@ -49,6 +51,7 @@ class Substituter:
                 raise VariableError(f"environment variable {name!r} is not set")
             if looks_secret(name) and value:
                 self.secrets.add(value)
+                remember([value])  # masked wherever it turns up: a file's text, an error
             return value
         if ref not in self.variables:
             known = ", ".join(sorted(self.variables))
@@ -101,4 +104,5 @@ def resolve_variables(
         if looks_secret(name) and isinstance(resolved[name], str) and resolved[name]:
             secrets.add(resolved[name])
     secrets |= {v for k, v in overrides.items() if looks_secret(k) and isinstance(v, str) and v}
+    remember(secrets)
     return resolved, secrets

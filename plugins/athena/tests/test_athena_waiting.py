@@ -157,7 +157,7 @@ def test_a_resumed_run_reattaches_to_the_running_query(
     athena.transitions(times=1)
     if shared:
         another_machine(monkeypatch, tmp_path)
-    result = run(path, lock_wait_s=30)
+    result = run(path, wait_for_lock=30)
     assert result.status == "succeeded", result.tasks[0].error
     output = result.tasks[0].output
     assert len(athena.executions) == 1

@@ -224,7 +224,7 @@ def test_missing_table_fails_naming_it(run: Any, glue: Any, glue_routine: Any) -
                     },
                 }
             ],
-            "args.partitions.0.location",
+            "args.partitions[0].location",
             "no bucket name",
         ),
     ],

@@ -139,7 +139,7 @@ def test_missing_crawler_fails_naming_it(run: Any, glue: Any, glue_routine: Any)
 @pytest.mark.parametrize(
     ("params", "task", "field", "message"),
     [
-        ({}, _crawler(targets=["s3:///x/"]), "args.targets.0", "no bucket name"),
+        ({}, _crawler(targets=["s3:///x/"]), "args.targets[0]", "no bucket name"),
         ({}, _crawler(targets=[]), "args.targets", "at least 1"),
         ({}, _crawler(role="not a role"), "args.role", "not an IAM role"),
         ({}, _crawler(schedule="every day"), "args.schedule", "pattern"),

@@ -216,7 +216,7 @@ def test_a_killed_run_re_attaches_to_the_job_run(
     glue.set_transition("glue::job_run", {"progression": "immediate"})
     if shared:
         another_machine(monkeypatch, lake.root)
-    result = run(path, lock_wait_s=30)
+    result = run(path, wait_for_lock=30)
     if shared:
         assert left_local_state(lake.root) == []
     assert result.status == "succeeded", result.tasks[0].error

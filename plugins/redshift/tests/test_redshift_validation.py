@@ -54,7 +54,7 @@ def _copy(**args: Any) -> dict[str, Any]:
                     },
                 }
             ],
-            "args.table.columns.0.type",
+            "args.table.columns[0].type",
             "not a Redshift column type",
         ),
         (

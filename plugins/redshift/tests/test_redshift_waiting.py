@@ -213,7 +213,7 @@ def test_a_killed_run_re_attaches_to_its_statement(
     data_api.rule = lambda s: ("FINISHED", 1)
     if shared:
         another_machine(monkeypatch, lake.root)
-    result = run(path, lock_wait_s=30)
+    result = run(path, wait_for_lock=30)
     if shared:
         assert left_local_state(lake.root) == []
     assert result.status == "succeeded", result.tasks[0].error

@@ -88,7 +88,7 @@ def test_validating_an_s3_routine_does_not_import_boto3(tmp_path):
     code = (
         "import sys\n"
         "from lakeroutine.cli import main\n"
-        f"status = main(['validate', {str(routine)!r}])\n"
+        f"status = main(['validate', {str(routine)!r}, '--offline'])\n"
         "assert status == 0, status\n"
         "loaded = [m for m in ('boto3', 'botocore', 's3transfer') if m in sys.modules]\n"
         "assert not loaded, loaded\n"

@@ -277,7 +277,7 @@ class StagingExecutor(Executor):
 
         try:
             for outcome, outputs, size in parallel_map(
-                stage, self._candidates(), self.params.max_workers
+                stage, _counted(self._candidates(), progress), self.params.max_workers
             ):
                 counts[outcome] += 1
                 counts["outputs"] += outputs
@@ -337,6 +337,7 @@ class StagingExecutor(Executor):
         new, so a file there from elsewhere is refused, never overwritten."""
         owned = self._claim(source_key, [name for _, name, _ in outputs])
         written: list[FileInfo] = []
+        written_names: set[str] = set()
         for item, name, size in outputs:
             url = self.target.join(self.dump, name)
             overwrite = name in owned
@@ -346,9 +347,9 @@ class StagingExecutor(Executor):
                 else:
                     copy = self.target.upload(item, url, overwrite=overwrite, expected_size=size)
             except FileExistsError:
-                self.journal.release_outputs(
-                    source_key, [n for _, n, _ in outputs if n not in owned]
-                )
+                # Give back the new names not written; keep those written (they are ours).
+                unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
+                self.journal.release_outputs(source_key, unwritten)
                 raise _Refuse(
                     f"staging already holds {names.shown(name)}, not written from this file"
                 ) from None
@@ -362,6 +363,7 @@ class StagingExecutor(Executor):
                     f"({copy.size} bytes, expected {expected}); the copy was removed"
                 )
             written.append(copy)
+            written_names.add(name)
         return written
 
     def _source_key(self, info: FileInfo) -> str:
@@ -370,10 +372,10 @@ class StagingExecutor(Executor):
     def _copy_verified(self, info: FileInfo) -> FileInfo:
         name = info.relpath  # proven safe by names.name_problem
         key = self._source_key(info)
-        if self.source is self.target:
-            [written] = self._publish(key, [(info, name, info.size)])
-        elif scheme_of(self.parent) == "file":
+        if scheme_of(self.parent) == "file":  # a real copy (never a link to landing)
             [written] = self._publish(key, [(Path(info.url), name, info.size)])
+        elif self.source is self.target:  # server-side, pinned to the listed version
+            [written] = self._publish(key, [(info, name, info.size)])
         else:
             with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
                 local = Path(tmp) / "file"
@@ -442,6 +444,7 @@ class StagingExecutor(Executor):
             refusals.finish(self.params.on_refused)
             return {"staged": 0, "outputs": 0, "bytes": 0, "dump_directory": self.dump}
         progress = ctx.progress("preparing working folder")
+        progress.set_total(len(batch))
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
             parent_dir, dump_dir = Path(tmp, "landing"), Path(tmp, "staging")
             parent_dir.mkdir()
@@ -514,9 +517,12 @@ class StagingExecutor(Executor):
         # each is removed; a file that changed or arrived after transfer listed it is left
         # alone. Work goes in chunks of the listing, so memory stays flat.
         progress = ctx.progress("archiving" if mode == "archive" else "deleting")
+        progress.set_total(self.journal.count())  # at most this many to finish
         self._finish_claimed(ctx, counts, progress)
         chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
+            if info.is_link or names.name_problem(info.relpath):
+                continue  # never staged, so never removed
             entry = self.journal.get(info.relpath)
             if entry is None or entry.status in IN_POST_STAGING:
                 continue
@@ -724,3 +730,12 @@ class _Refusals:
                 f"{self.count} landing files could not be staged and were left in landing "
                 f"(first: {first['file']}: {first['reason']})"
             )
+
+
+def _counted(items: Iterator[Any], progress: Any) -> Iterator[Any]:
+    """Pass ``items`` through; once the listing is exhausted, its size is the bar's total."""
+    count = 0
+    for item in items:
+        count += 1
+        yield item
+    progress.set_total(count)

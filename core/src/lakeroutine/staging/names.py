@@ -36,7 +36,7 @@ def name_problem(relpath: str) -> str | None:
         return "the name is absolute (starts with '/')"
     if "\\" in relpath:
         return "the name holds a backslash"
-    if any(_control(c) for c in relpath):
+    if not relpath.isprintable() and any(_control(c) for c in relpath):
         if any(unicodedata.category(c) == "Cs" for c in relpath):
             return "the name holds bytes that are not valid UTF-8"
         return "the name holds a control character"
@@ -59,8 +59,10 @@ def target_name(relpath: str, target_problem: str | None = None) -> str:
 
 
 def shown(relpath: str) -> str:
-    """A name as it can be printed on one line: undecodable bytes and controls escaped."""
-    return relpath.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    """A name as it can be printed on one line: undecodable bytes shown as ``\\xff``,
+    control characters as ``\\n``."""
+    text = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c.encode("unicode_escape").decode("ascii") if _control(c) else c for c in text)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from lakeroutine.context import digest
+from lakeroutine.staging.source_check import check_defined, find_module_file
 
 NOTEBOOK_MODULE = "py_exec.py"
 
@@ -42,22 +43,21 @@ class TransformRef:
 
 
 def parse_transform(value: str, base_dir: Path) -> TransformRef:
-    """Parse and check ``py_exec_path`` without running any user code."""
+    """Parse and check ``py_exec_path`` without running any user code: a module or file is
+    found and parsed (never imported), and the function must be defined in it."""
     head, sep, function = value.rpartition(":")
     if sep and function.isidentifier() and head and not (len(head) == 1 and head.isalpha()):
         if head.endswith(".py") or "/" in head or os.sep in head:
             path = Path(os.path.normpath(base_dir / Path(head).expanduser()))
             if not path.is_file():
                 raise ValueError(f"transformation file {path} does not exist")
+            check_defined(str(path), function, label=str(path))
             return TransformRef("file", str(path), function)
         if not all(part.isidentifier() for part in head.split(".")):
             raise ValueError(f"{head!r} is not a module name")
-        try:
-            found = importlib.util.find_spec(head)
-        except (ImportError, ValueError):
-            found = None
-        if found is None:
-            raise ValueError(f"transformation module {head!r} cannot be found")
+        origin = find_module_file(head)
+        if origin is not None:
+            check_defined(origin, function, label=head)
         return TransformRef("module", head, function)
     folder = Path(os.path.normpath(base_dir / Path(value).expanduser()))
     if not folder.is_dir():

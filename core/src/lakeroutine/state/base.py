@@ -9,12 +9,13 @@ Executors never see a store's own format (SQL, objects): only :class:`TaskState`
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from lakeroutine.errors import LakeroutineError
+from lakeroutine.errors import LakeroutineError, RoutineError
 
 RUN_SCOPE = "lakeroutine:run"  # values the core keeps about the routine's runs
 BATCH = 1000  # record changes a store may buffer before it must write them
@@ -24,12 +25,16 @@ class StateError(LakeroutineError):
     """A state store cannot be used (missing, not writable, corrupt). One line, no secrets."""
 
 
-class LockHeld(StateError):
-    """Another live run holds the routine's run lock."""
+class LockHeld(StateError, RoutineError):
+    """Another live run holds the routine's run lock (exit 2: nothing has run)."""
 
-    def __init__(self, holder: LockInfo, where: str) -> None:
+    def __init__(self, holder: LockInfo, where: str, routine: str = "ROUTINE") -> None:
         self.holder = holder
-        super().__init__(f"another run holds the lock on {where}: {holder.describe()}")
+        RoutineError.__init__(
+            self,
+            f"routine {routine!r} is already running ({holder.describe()}): another run holds "
+            f"the lock on {where}; run again when it ends, or pass --wait to wait for it",
+        )
 
 
 def corrupt(where: str, detail: str, routine_hint: str = "ROUTINE") -> StateError:
@@ -52,7 +57,9 @@ class LockInfo:
     expires: float | None = None
 
     def describe(self) -> str:
-        text = f"run {self.run_id} (pid {self.pid} on {self.host})"
+        """``run ID, pid N on HOST, since TIME[, lease expires in N s]``."""
+        since = dt.datetime.fromtimestamp(self.acquired, dt.timezone.utc)
+        text = f"run {self.run_id}, pid {self.pid} on {self.host}, since {since:%Y-%m-%dT%H:%M:%S}Z"
         if self.expires is not None:
             text += f", lease expires in {max(0.0, self.expires - time.time()):.0f} s"
         return text

@@ -49,7 +49,8 @@ def clear_state(
         lock.acquire(this_process("state-clear"))
     except LockHeld as exc:
         raise StateError(
-            f"{exc}: refused to clear the state a live run uses (--force to clear anyway)"
+            f"another run holds the lock on {store.where} ({exc.holder.describe()}): refused "
+            "to clear the state a live run uses (--force to clear anyway)"
         ) from None
     try:
         return store.forget(prefix)

@@ -45,9 +45,12 @@ class LeaseBackend(Protocol):
 class LeaseLock:
     """A lease of ``ttl_s`` seconds renewed every ``ttl_s / 4`` while held."""
 
-    def __init__(self, backend: LeaseBackend, ttl_s: float = 60.0) -> None:
+    def __init__(
+        self, backend: LeaseBackend, ttl_s: float = 60.0, routine: str = "ROUTINE"
+    ) -> None:
         self.backend = backend
         self.ttl_s = ttl_s
+        self.routine = routine
         self._token: str | None = None
         self._holder: LockInfo | None = None
         self._stop = threading.Event()
@@ -88,7 +91,7 @@ class LeaseLock:
                             current.describe(),
                         )
                 else:
-                    raise LockHeld(current, self.backend.where)
+                    raise LockHeld(current, self.backend.where, self.routine)
             except (Conflict, LockHeld) as exc:
                 if time.monotonic() >= deadline:
                     if isinstance(exc, LockHeld):
@@ -96,7 +99,7 @@ class LeaseLock:
                     latest = self.holder()
                     if latest is None:
                         continue
-                    raise LockHeld(latest, self.backend.where) from None
+                    raise LockHeld(latest, self.backend.where, self.routine) from None
                 time.sleep(min(POLL_S, max(0.01, deadline - time.monotonic())))
                 continue
             self._holder = mine
@@ -177,8 +180,9 @@ def _info(record: dict[str, Any] | None, where: str) -> LockInfo | None:
 class FileLock:
     """``flock`` on ``path``; the holder's details are written into the file for others."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, routine: str = "ROUTINE") -> None:
         self.path = path
+        self.routine = routine
         self._handle: IO[str] | None = None
 
     def acquire(
@@ -200,7 +204,7 @@ class FileLock:
                 if time.monotonic() >= deadline:
                     handle.close()
                     current = self.holder() or LockInfo("unknown", "unknown", 0, 0.0)
-                    raise LockHeld(current, str(self.path)) from None
+                    raise LockHeld(current, str(self.path), self.routine) from None
                 time.sleep(min(POLL_S, max(0.01, deadline - time.monotonic())))
         handle.seek(0)
         handle.truncate()
@@ -229,6 +233,8 @@ class FileLock:
 
     def release(self) -> None:
         if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.truncate(0)  # no holder named once it is free
             self._handle.close()  # closing the file releases the flock
             self._handle = None
 

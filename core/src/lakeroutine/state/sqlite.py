@@ -49,7 +49,7 @@ class SqliteStateStore:
         self.routine = routine
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        self._run_lock = FileLock(path.with_suffix(".lock"))
+        self._run_lock = FileLock(path.with_suffix(".lock"), routine)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ directories: ``base`` ends without a slash internally and files are named by a P
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,17 +145,31 @@ def is_temporary_name(name: str) -> bool:
     return name.startswith(".") and ".lakeroutine-tmp" in name
 
 
+NAME_MAX = 255  # bytes in one path segment on most filesystems
+
+
+def _fitting(name: str, suffix: str) -> str:
+    """``.name<suffix>``, or, where that would pass ``NAME_MAX`` bytes, a digest of the
+    name in its place (still one name per file, and hidden from listings)."""
+    full = f".{name}{suffix}"
+    if len(full.encode("utf-8", "surrogateescape")) <= NAME_MAX:
+        return full
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    return f".{digest}{suffix}"
+
+
 def temporary_name(name: str, token: str) -> str:
     """A private temporary name beside ``name``: unique per run and per file by ``token``."""
-    return f".{name}.{token}.lakeroutine-tmp"
+    return _fitting(name, f".{token}.lakeroutine-tmp")
 
 
 CLAIM_SUFFIX = ".lakeroutine-tmp-claim"
 
 
 def claim_name(name: str) -> str:
-    """The hidden name a filesystem storage moves a landing file to while removing it."""
-    return f".{name}{CLAIM_SUFFIX}"
+    """The hidden name a filesystem storage moves a landing file to while removing it:
+    always the same for one name, so a run after a kill finds it."""
+    return _fitting(name, CLAIM_SUFFIX)
 
 
 class _Completed:

@@ -4,6 +4,7 @@ hard link, and removal of exactly the version staged by claiming a file (a renam
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import hashlib
@@ -12,9 +13,11 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from lakeroutine.storage.base import (
     CLAIM_SUFFIX,
+    NAME_MAX,
     FileInfo,
     SourceChanged,
     StorageError,
@@ -25,7 +28,6 @@ from lakeroutine.storage.base import (
 
 log = logging.getLogger("lakeroutine.storage.local")
 BLOCK = 1 << 20
-NAME_MAX = 255  # bytes in one path segment on Linux, macOS and Windows filesystems
 
 
 def local_path(url: str) -> str:
@@ -46,6 +48,7 @@ class LocalStorage:
     def __init__(self, **options: object) -> None:
         # Local folders take no options; S3 settings in a mixed routine are not ours.
         self.options = options
+        self._claimed_from: dict[str, str] = {}  # claim path -> the path it was claimed from
 
     def join(self, base: str, relpath: str) -> str:
         return os.path.join(local_path(base), *relpath.split("/"))
@@ -128,6 +131,8 @@ class LocalStorage:
         return self._publish(str(local_file), local_path(url), overwrite, expected_size, None)
 
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
+        """A create-only copy (``overwrite=False``: archiving a file about to be removed)
+        is a hard link where the filesystem allows, else a verified copy like any other."""
         dest = local_path(url)
         if not overwrite:
             # Archiving: a hard link is an atomic copy that refuses to replace anything.
@@ -164,15 +169,13 @@ class LocalStorage:
         for info in files:
             path = local_path(info.url)
             claim = _claim_path(path)
-            if os.path.lexists(claim):  # a killed run's claim: finish that one first
-                held.append(None)
-                continue
             try:
-                os.rename(path, claim)
-            except FileNotFoundError:
+                rename_no_replace(path, claim)  # a killed run's claim there is finished first
+            except (FileNotFoundError, FileExistsError):
                 held.append(None)
                 continue
             st = os.lstat(claim)
+            self._claimed_from[claim] = path
             if _same(info, st):
                 held.append(
                     FileInfo(
@@ -186,7 +189,7 @@ class LocalStorage:
                     )
                 )
             else:
-                _restore(claim, path)
+                self._restore(claim)
                 held.append(None)
         return held
 
@@ -196,6 +199,7 @@ class LocalStorage:
             st = os.lstat(claim)
         except FileNotFoundError:
             return None
+        self._claimed_from[claim] = local_path(info.url)
         return FileInfo(
             claim, info.relpath, st.st_size, st.st_mtime_ns, None, version_of(st), info.is_link
         )
@@ -209,15 +213,19 @@ class LocalStorage:
                 continue
             if _same(held, st):
                 os.unlink(held.url)
+                self._claimed_from.pop(held.url, None)
             else:  # rewritten in place since claimed: put it back, never remove it
-                _restore(held.url, _unclaimed_path(held.url))
+                self._restore(held.url)
                 kept.append(held)
         return kept
 
     def release(self, files: Sequence[FileInfo]) -> None:
         for held in files:
             if os.path.lexists(held.url):
-                _restore(held.url, _unclaimed_path(held.url))
+                self._restore(held.url)
+
+    def _restore(self, claim: str) -> None:
+        _restore(claim, self._claimed_from.pop(claim))
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -238,6 +246,7 @@ class LocalStorage:
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, temporary_name(name, uuid.uuid4().hex[:16]))
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        published = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             digest = _copy_checked(source, fd, expected_size, expected_version)
@@ -246,13 +255,12 @@ class LocalStorage:
             if overwrite:
                 os.replace(temp, dest)
             else:
-                try:
-                    os.link(temp, dest)
-                except FileExistsError:
-                    raise FileExistsError(dest) from None
+                rename_no_replace(temp, dest)
+            published = True
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+            if not published:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
             os.close(fd)
         return _info(dest, os.stat(dest))
 
@@ -337,21 +345,53 @@ def _claim_path(path: str) -> str:
     return os.path.join(folder, claim_name(name))
 
 
-def _unclaimed_path(claim: str) -> str:
-    folder, name = os.path.split(claim)
-    return os.path.join(folder, name[1 : -len(CLAIM_SUFFIX)])
-
-
 def _restore(claim: str, path: str) -> None:
     """Put a claimed file back at ``path``; if a newer file took that name meanwhile, keep
     both (the claimed one under a visible name beside it) and say so."""
     try:
-        os.link(claim, path, follow_symlinks=False)
+        rename_no_replace(claim, path)
     except FileExistsError:
         kept = f"{path}.lakeroutine-kept-{uuid.uuid4().hex[:8]}"
         os.rename(claim, kept)
         log.warning(
             "%s was replaced while being removed; the earlier version is kept as %s", path, kept
         )
-        return
-    os.unlink(claim)
+
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+_renameat2: Any = None
+
+
+def rename_no_replace(source: str, dest: str) -> None:
+    """Rename ``source`` to ``dest`` atomically, failing with ``FileExistsError`` if
+    ``dest`` exists (Linux ``renameat2`` with ``RENAME_NOREPLACE``); where the system or
+    filesystem has no such call, a hard link then an unlink, which refuses the same way."""
+    global _renameat2
+    if _renameat2 is None:
+        _renameat2 = _find_renameat2()
+    if _renameat2:
+        if _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(dest), 1) == 0:
+            return
+        error = ctypes.get_errno()
+        if error not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            # OSError picks its subclass by errno: FileExistsError, FileNotFoundError...
+            raise OSError(error, os.strerror(error), source, None, dest)
+    os.link(source, dest, follow_symlinks=False)
+    os.unlink(source)
+
+
+def _find_renameat2() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function

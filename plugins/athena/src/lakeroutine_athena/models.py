@@ -39,7 +39,12 @@ class AthenaParams(AwsConnection):
     workgroup: str = Field("primary", description="Athena workgroup")
     catalog: str = Field("AwsDataCatalog", description="Data catalog")
     poll_interval_s: float = Field(1.0, gt=0, le=60, description="Seconds between polls")
-    max_wait_s: float = Field(3600.0, gt=0, description="Stop a query running longer")
+    max_wait_s: float = Field(
+        3600.0,
+        gt=0,
+        le=7 * 24 * 3600.0,
+        description="Stop a query running longer (default 1 h, at most 7 days)",
+    )
     price_per_tb_usd: float = Field(PRICE_PER_TB_USD, ge=0, description="For the cost estimate")
     preview_rows: int = Field(10, ge=0, le=1000, description="Rows of a result in the report")
 

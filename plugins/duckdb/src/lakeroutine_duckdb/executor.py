@@ -192,9 +192,27 @@ class DuckDBExecutor(Executor):
             raise TaskError(f"partition folders without files: {', '.join(missing)}")
         return {"table": self._label(args.table), "partitions": len(args.partitions)}
 
+    def _check_sql(self, sql: str, *, query_only: bool) -> None:
+        """Refuse, before running anything, SQL that Athena would refuse (several
+        statements, ATTACH, COPY, INSTALL...): the twin must not accept more."""
+        import duckdb
+
+        try:
+            parsed = self.con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise TaskError(f"DuckDB cannot parse the SQL: {exc}") from None
+        try:
+            dsql.check_athena_statement(
+                [(s.type.name, s.query) for s in parsed], query_only=query_only
+            )
+        except ValueError as exc:
+            raise TaskError(f"refused: {exc}") from None
+
     @task
     def run_query(self, args: RunQueryArgs, ctx: TaskContext) -> dict[str, Any]:
-        """Run a query; its rows go to ``output`` if given, and the first few to the report."""
+        """Run one statement, as Athena would; its rows go to ``output`` if given, and the
+        first few to the report."""
+        self._check_sql(args.query, query_only=args.output is not None)
         preview = self.params.preview_rows
         if args.output is None:
             columns, rows = self._first_rows(ctx, args.query, list(args.parameters), preview)
@@ -222,6 +240,7 @@ class DuckDBExecutor(Executor):
     def ctas(self, args: CtasArgs, ctx: TaskContext) -> dict[str, Any]:
         """Write a query's result under ``location`` (partition folders if asked) and make it
         a table; like Athena, refuses a location that already holds files."""
+        self._check_sql(args.query, query_only=True)
         folder = Path(args.location)
         if folder.exists() and any(p.is_file() for p in folder.rglob("*")):
             raise TaskError(f"ctas location {args.location} is not empty")

@@ -7,6 +7,7 @@ validated and quoted and every literal quoted (lakeroutine.tables).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from lakeroutine.tables import TableSpec, parse_type, quote_identifier, quote_literal
@@ -82,3 +83,38 @@ def copy_options(
         names = ", ".join(quote_identifier(n, "duckdb") for n in partitioned_by)
         options.append(f"PARTITION_BY ({names})")
     return "(" + ", ".join(options) + ")"
+
+
+# What Athena runs, by DuckDB statement type; everything else (ATTACH, COPY, INSTALL/LOAD,
+# PRAGMA, SET, CALL, EXPORT, transactions, macros, secrets...) Athena refuses, so the twin does.
+ATHENA_TYPES = {"SELECT", "EXPLAIN", "INSERT", "CREATE", "DROP", "ALTER", "UPDATE", "DELETE"}
+ATHENA_FIRST_WORDS = {
+    "SELECT", "WITH", "VALUES", "SHOW", "DESCRIBE", "EXPLAIN", "INSERT", "CREATE", "DROP",
+    "ALTER", "UPDATE", "DELETE",
+}  # fmt: skip
+QUERY_FIRST_WORDS = {"SELECT", "WITH", "VALUES"}
+_LEADING = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)
+_ATHENA_CREATE = re.compile(
+    r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:EXTERNAL\s+)?(?:TABLE|VIEW|DATABASE|SCHEMA)\b", re.I
+)
+
+
+def check_athena_statement(statements: Sequence[tuple[str, str]], *, query_only: bool) -> None:
+    """Refuse what Athena would: anything but exactly one statement, a statement type Athena
+    does not run, and (``query_only``, for ``output`` and ``ctas``) anything but a query.
+    ``statements`` are DuckDB's parse of the text: (type name, text) pairs."""
+    if len(statements) != 1:
+        raise ValueError(
+            f"runs exactly one statement, as Athena does; this SQL holds {len(statements)}"
+        )
+    kind, text = statements[0]
+    body = _LEADING.sub("", text)
+    first = body.split(None, 1)[0].upper().rstrip(";") if body.strip() else ""
+    allowed = QUERY_FIRST_WORDS if query_only else ATHENA_FIRST_WORDS
+    if kind not in ATHENA_TYPES or first not in allowed:
+        what = "a query (SELECT, WITH or VALUES)" if query_only else "a statement Athena runs"
+        raise ValueError(f"{first or kind} is not {what}")
+    if query_only and kind != "SELECT":
+        raise ValueError(f"{kind} is not a query (SELECT, WITH or VALUES)")
+    if kind == "CREATE" and not _ATHENA_CREATE.match(body):
+        raise ValueError("Athena creates only tables, views and databases")

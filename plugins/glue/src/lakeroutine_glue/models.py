@@ -61,7 +61,10 @@ class GlueParams(AwsConnection):
     )
     poll_interval_s: float = Field(10.0, gt=0, le=600, description="Seconds between polls")
     max_wait_s: float = Field(
-        6 * 3600.0, gt=0, description="Longest wait for a job run or crawl; then it is stopped"
+        6 * 3600.0,
+        gt=0,
+        le=7 * 24 * 3600.0,
+        description="Longest wait for a job run or crawl (default 6 h, at most 7 days)",
     )
 
 

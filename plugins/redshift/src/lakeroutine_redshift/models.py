@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
@@ -63,7 +63,10 @@ class RedshiftParams(AwsConnection):
     )
     poll_interval_s: float = Field(2.0, gt=0, le=300, description="Seconds between polls")
     max_wait_s: float = Field(
-        3600.0, gt=0, description="Longest wait for one statement; then it is cancelled"
+        3600.0,
+        gt=0,
+        le=7 * 24 * 3600.0,
+        description="Longest wait for one statement, then cancelled (default 1 h, at most 7 days)",
     )
 
     @model_validator(mode="after")
@@ -145,8 +148,29 @@ class Column(Params):
         return self
 
 
+def _qualified(data: Any) -> Any:
+    """A table given as ``"schema.name"`` (or ``{"name": "schema.name", ...}``), as
+    awswrangler and Airflow's S3ToRedshiftOperator take it, split into name and schema."""
+    if isinstance(data, str):
+        data = {"name": data}
+    if isinstance(data, dict) and isinstance(data.get("name"), str) and "." in data["name"]:
+        if data.get("schema") is not None:
+            raise ValueError(
+                "give the schema in 'name' (\"schema.table\") or in 'schema', not both"
+            )
+        schema, _, name = data["name"].partition(".")
+        data = {**data, "schema": schema, "name": name}
+    return data
+
+
 class RedshiftTable(Params):
-    """A Redshift table: columns and distribution/sort keys."""
+    """A Redshift table: columns and distribution/sort keys; ``name`` may be
+    ``"schema.table"``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        return _qualified(data)
 
     name: Identifier
     schema_: Identifier | None = Field(None, alias="schema")
@@ -172,7 +196,20 @@ class RedshiftTable(Params):
 
 
 class TableRef(Params):
-    """An existing table, optionally in a schema."""
+    """An existing table, optionally in a schema: ``{"name", "schema"}`` or a string
+    ``"schema.table"`` (or ``"table"``)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """Editors accept the string form too: ``{"anyOf": [object, "schema.table"]}``."""
+        as_object = handler(core_schema)
+        as_text = {"type": "string", "description": '"schema.table" or "table"'}
+        return {"anyOf": [as_object, as_text]}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        return _qualified(data)
 
     name: Identifier
     schema_: Identifier | None = Field(None, alias="schema")

@@ -195,7 +195,7 @@ class S3StateStore:
     def run_lock(self) -> LeaseLock:
         with self._mutex:
             if self._lock is None:
-                self._lock = LeaseLock(S3Lease(self), self._lease_s)
+                self._lock = LeaseLock(S3Lease(self), self._lease_s, self.routine)
             return self._lock
 
     def checkpoint(self) -> None:
