@@ -27,9 +27,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from lakeroutine.context import digest
 from lakeroutine.errors import RoutineError, did_you_mean
 from lakeroutine.executor import Executor, TaskDef
+from lakeroutine.redact import remember
 from lakeroutine.state.registry import DEFAULT_DIR, state_url
 from lakeroutine.storage.registry import scheme_of
-from lakeroutine.redact import remember
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
 
 if TYPE_CHECKING:
