@@ -136,7 +136,8 @@ def test_a_table_is_written_only_after_the_table_it_relies_on(bucket: Bucket) ->
     store = _store()
     claims = store.records("staging_outputs", "loc")
     journal = store.records("staging", "block", after=claims)
-    claims.put("out/a.csv", {"source": "a.csv"})
+    assert claims.add("out/a.csv", {"source": "a.csv"}) is None
+    assert claims.add("out/a.csv", {"source": "b.csv"}) == {"source": "a.csv"}
     assert bucket.keys("state/r/records/") == []  # buffered
     journal.put("a.csv", {"status": "staged"}, durable=True)
     fresh = _store()

@@ -74,6 +74,13 @@ class StagingJournal:
         file may replace them) and, if any name belongs to another source, those owners:
         then nothing is claimed."""
         with self._claims:
+            if len(names) == 1:  # the common case: one check-and-write
+                [name] = names
+                existing = self.outputs.add(name, {"source": source})
+                if existing is None:
+                    return set(), {}
+                owner = str(existing.get("source"))
+                return ({name}, {}) if owner == source else (set(), {name: owner})
             owners: dict[str, str] = {}
             for name in names:
                 record = self.outputs.get(name)

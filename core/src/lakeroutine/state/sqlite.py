@@ -199,6 +199,19 @@ class SqliteRecords:
             (self.table, self.scope, key, json.dumps(record), record.get("status")),
         )
 
+    def add(self, key: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Write ``record`` if ``key`` has none (one statement) and return None; else
+        return the record it has."""
+        inserted = self.store.execute(
+            "INSERT OR IGNORE INTO records (tbl, scope, key, value, status)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING value",
+            (self.table, self.scope, key, json.dumps(record), record.get("status")),
+        )
+        if inserted:
+            return None
+        existing = self.get(key)
+        return self.add(key, record) if existing is None else existing
+
     def delete(self, keys: Iterable[str], *, durable: bool = False) -> None:
         rows = [(self.table, self.scope, key) for key in keys]
         if not rows:

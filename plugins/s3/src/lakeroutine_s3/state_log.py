@@ -126,6 +126,16 @@ class S3Records:
             if durable or len(self._pending) >= BATCH:
                 self.flush()
 
+    def add(self, key: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Put ``record`` (buffered) if ``key`` has none and return None; else return the
+        record it has."""
+        with self._mutex:
+            existing = self._load().get(key)
+            if existing is not None:
+                return dict(existing)
+            self.put(key, record)
+            return None
+
     def delete(self, keys: Iterable[str], *, durable: bool = False) -> None:
         with self._mutex:
             index = self._load()
