@@ -228,6 +228,9 @@ def test_sqlite_records_scan_in_batches_in_key_order(tmp_path):
     assert [k for k, _ in table.scan(batch=4)] == [f"k{n:02d}" for n in range(2, 25)]
     assert table.count_by("status") == {"staged": 11, "archiving": 12}
     assert table.get("k03") == {"status": "staged", "n": 3}
+    table.update(["k02", "k03", "gone"], {"status": "claiming"})
+    assert table.get("k03") == {"status": "claiming", "n": 3} and table.get("gone") is None
+    assert table.count_by("status") == {"staged": 10, "archiving": 11, "claiming": 2}
     assert table.add("new", {"source": "a"}) is None
     assert table.add("new", {"source": "b"}) == {"source": "a"}  # the first claim stays
     store.close()

@@ -79,7 +79,10 @@ def test_records_are_written_in_batches_and_compacted(bucket: Bucket) -> None:
     keys = bucket.keys("state/r/records/")
     assert sum("snapshot-" in k for k in keys) == 1
     assert sum("segment-" in k for k in keys) < COMPACT_AFTER  # old segments deleted
+    table.update(["f01001", "missing"], {"status": "claiming"}, durable=True)
     fresh = _store().records("staging", "block")
+    assert fresh.get("f01001") == {"status": "claiming", "n": 1001}
+    assert fresh.get("missing") is None
     assert fresh.count() == 1501
     assert fresh.get("f00001") is None
     assert fresh.get("f01000") == {"status": "archiving", "n": 1000}

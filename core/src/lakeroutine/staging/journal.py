@@ -107,11 +107,7 @@ class StagingJournal:
 
     def set_statuses(self, relpaths: list[str], status: str) -> None:
         """Mark many entries at once, durably: before a chunk is claimed."""
-        for relpath in relpaths:
-            record = self.records.get(relpath)
-            if record is not None:
-                self.records.put(relpath, {**record, "status": status})
-        self.records.flush()
+        self.records.update(relpaths, {"status": status}, durable=True)
 
     def set_status(self, relpath: str, status: str, archive_url: str | None = None) -> None:
         """Change one entry's status (and archive name), durably."""

@@ -212,6 +212,20 @@ class SqliteRecords:
         existing = self.get(key)
         return self.add(key, record) if existing is None else existing
 
+    def update(self, keys: Iterable[str], fields: dict[str, Any], *, durable: bool = False) -> None:
+        """Set ``fields`` in the existing records of ``keys`` (one transaction)."""
+        patch = json.dumps(fields)
+        status = fields.get("status")
+        rows = [(patch, status, self.table, self.scope, key) for key in keys]
+        if not rows:
+            return
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET value = json_patch(value, ?), status = COALESCE(?, status)"
+                " WHERE tbl = ? AND scope = ? AND key = ?",
+                rows,
+            )
+
     def delete(self, keys: Iterable[str], *, durable: bool = False) -> None:
         rows = [(self.table, self.scope, key) for key in keys]
         if not rows:

@@ -136,6 +136,21 @@ class S3Records:
             self.put(key, record)
             return None
 
+    def update(self, keys: Iterable[str], fields: dict[str, Any], *, durable: bool = False) -> None:
+        """Set ``fields`` in the existing records of ``keys``."""
+        with self._mutex:
+            index = self._load()
+            for key in keys:
+                record = index.get(key)
+                if record is not None:
+                    changed = {**record, **fields}
+                    index[key] = changed
+                    self._pending[key] = changed
+                if len(self._pending) >= BATCH:
+                    self.flush()
+            if durable:
+                self.flush()
+
     def delete(self, keys: Iterable[str], *, durable: bool = False) -> None:
         with self._mutex:
             index = self._load()
