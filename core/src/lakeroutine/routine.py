@@ -28,6 +28,7 @@ from lakeroutine.context import digest
 from lakeroutine.errors import RoutineError, did_you_mean
 from lakeroutine.executor import Executor, TaskDef
 from lakeroutine.redact import remember
+from lakeroutine.state.base import StateError
 from lakeroutine.state.registry import DEFAULT_DIR, state_url
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
@@ -332,7 +333,8 @@ def validate_routine(
             env=env,
         )
         registry.state_stores().check(url)
-    except (VariableError, ValueError) as exc:
+        registry.state_stores().open(url, spec.routine_name).close()  # its options, no I/O
+    except (VariableError, ValueError, StateError) as exc:
         raise RoutineError(str(exc), file=file_label, field=state_field) from None
     state_dir = Path(url) if scheme_of(url) == "file" else base_dir / DEFAULT_DIR
 

@@ -184,3 +184,11 @@ def test_s3_state_costs_at_most_5_percent_more_requests(bucket: Bucket, proxy, r
     state_requests = {op: n - counts["local"].get(op, 0) for op, n in counts["s3"].items()}
     assert shared <= local * 1.05, (local, shared, state_requests)
     assert counts["s3"]["PutObject"] >= OBJECTS // 1000  # the journal went to S3 in batches
+
+
+def test_validate_refuses_a_bad_state_url_before_anything_runs(tmp_path, monkeypatch, capsys):
+    folder = machine(tmp_path, "one", shared_routine(STATE + "?lease_s=0"))
+    monkeypatch.chdir(folder)
+    assert main(["validate", "routine.json", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'state'" in err and "lease_s=0 must be between 1 and 3600" in err
