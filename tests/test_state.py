@@ -62,7 +62,7 @@ def test_a_store_registered_by_a_plugin_keeps_the_runs_state(lake, run, tmp_path
     memo = Memo(tmp_path / "memo")
     result = run(str(staging(lake, state="memo://x")), plugins=[memo])
     assert result.ok, result.tasks
-    assert memo.opened == ["memo://x"]
+    assert set(memo.opened) == {"memo://x"}  # checked at validation, used by the run
     assert (tmp_path / "memo" / "x" / "st.sqlite").exists()
     assert not (lake.root / ".lakeroutine").exists()
 
