@@ -220,7 +220,10 @@ class StagingExecutor(Executor):
         a symbolic link (never followed), a name that is not safe (``..``, empty segments,
         control characters, undecodable bytes) or that the staging storage cannot hold, or
         a name that is both a file and a folder prefix of other files."""
-        for item in names.split_object_prefixes(self.source.list_files(self.parent)):
+        listing = self.source.list_files(self.parent)
+        if scheme_of(self.parent) != "file":  # a folder cannot also be a file on a filesystem
+            listing = names.split_object_prefixes(listing)
+        for item in listing:
             info = item.info if isinstance(item, names.Refused) else item
             if not self._selected(info):
                 continue
