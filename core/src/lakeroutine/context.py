@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lakeroutine.redact import Redactor
     from lakeroutine.storage.base import Storage
     from lakeroutine.storage.registry import StorageRegistry
+    from lakeroutine.waiting import Deferral
 
 log = logging.getLogger("lakeroutine.task")
 
@@ -92,6 +93,8 @@ class TaskContext:
     task: str
     attempt: int = 1
     state_key: str = ""
+    deferral: Deferral | None = None  # a scheduler takes the waits over (lakeroutine.waiting)
+    polls: int = 0  # waits started by this attempt, counted by lakeroutine.waiting.poll
     cancel_event: threading.Event = field(default_factory=threading.Event)
     _cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
 

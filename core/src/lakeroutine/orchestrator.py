@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import ProgressFactory, RunContext, TaskCancelled, TaskContext, no_progress
@@ -23,6 +23,7 @@ from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
 from lakeroutine.redact import Redactor
 from lakeroutine.results import (
     CANCELLED,
+    DEFERRED,
     FAILED,
     PLANNED,
     SKIPPED,
@@ -31,10 +32,14 @@ from lakeroutine.results import (
     TaskResult,
 )
 from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
+from lakeroutine.waiting import WaitPending
 
 if TYPE_CHECKING:
+    import datetime
+
     from lakeroutine.executor import Executor
     from lakeroutine.plugins import Registry
+    from lakeroutine.waiting import Deferral
 
 log = logging.getLogger("lakeroutine.run")
 
@@ -70,11 +75,34 @@ class Orchestrator:
             redactor=self.redactor,
             progress_factory=progress_factory,
         )
+        self._retries, self._preflight = True, True
+        self._deferral: Deferral | None = None
 
     def run(
-        self, *, only: list[str] | None = None, keep_going: bool = False, dry_run: bool = False
+        self,
+        *,
+        only: list[str] | None = None,
+        keep_going: bool = False,
+        dry_run: bool = False,
+        steps: Sequence[str | int] | None = None,
+        retries: bool = True,
+        preflight: bool = True,
+        deferral: Deferral | None = None,
     ) -> RunResult:
-        steps = select_steps(self.routine, only)
+        """Run the routine, or the blocks and tasks ``only`` names, or exactly the ``steps``
+        (ids or positions, :mod:`lakeroutine.steps`). ``retries=False``: one attempt per
+        task, whatever its ``retries`` (a scheduler retries); ``preflight=False`` skips the
+        executors' preflight checks; ``deferral``: hand long waits to a scheduler
+        (:mod:`lakeroutine.waiting`)."""
+        if steps is not None:
+            from lakeroutine.steps import pick_steps
+
+            if only:
+                raise RoutineError("give either only= or steps=, not both")
+            selected = pick_steps(self.routine, steps)
+        else:
+            selected = select_steps(self.routine, only)
+        self._retries, self._preflight, self._deferral = retries, preflight, deferral
         started = time.perf_counter()
         result = RunResult(
             self.routine.name,
@@ -85,17 +113,17 @@ class Orchestrator:
         if dry_run:
             result.status = PLANNED
             result.tasks = [
-                TaskResult(step.instance, task.name, PLANNED)
-                for step in steps
+                TaskResult(step.instance, task.name, PLANNED, step=task.step_id)
+                for step in selected
                 for task in step.tasks
             ]
             return result
 
-        executors = self._build_executors(steps)
+        executors = self._build_executors(selected)
         log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
         try:
             self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
-            self._run_steps(steps, executors, result, keep_going)
+            self._run_steps(selected, executors, result, keep_going)
         except PluginError:
             result.status = FAILED
             raise
@@ -150,7 +178,7 @@ class Orchestrator:
                 continue
             try:
                 executor = step.cls(step.params, self.context)
-                preflight = getattr(executor, "preflight", None)
+                preflight = getattr(executor, "preflight", None) if self._preflight else None
                 if preflight is not None:
                     preflight([task.name for task in step.tasks])
             except RoutineError as exc:
@@ -179,11 +207,17 @@ class Orchestrator:
             failed_here = False
             for task in step.tasks:
                 if stop or failed_here:
-                    result.tasks.append(TaskResult(step.instance, task.name, SKIPPED))
+                    result.tasks.append(
+                        TaskResult(step.instance, task.name, SKIPPED, step=task.step_id)
+                    )
                     continue
                 task_result = self._run_task(step, task, executors[step.instance])
+                task_result.step = task.step_id
                 result.tasks.append(task_result)
-                if task_result.status == CANCELLED:
+                if task_result.status == DEFERRED:
+                    result.status = DEFERRED
+                    stop = True
+                elif task_result.status == CANCELLED:
                     result.status = CANCELLED
                     stop = True
                 elif task_result.status == FAILED:
@@ -194,11 +228,16 @@ class Orchestrator:
     def _run_task(self, step: ExecutorStep, task: TaskStep, executor: Executor) -> TaskResult:
         label = f"{step.instance}.{task.name}"
         started = time.perf_counter()
-        attempts = task.retries + 1
+        attempts = task.retries + 1 if self._retries else 1
         error_text: str | None = None
         for attempt in range(1, attempts + 1):
             ctx = TaskContext(
-                self.context, step.instance, task.name, attempt=attempt, state_key=task.state_key
+                self.context,
+                step.instance,
+                task.name,
+                attempt=attempt,
+                state_key=task.state_key,
+                deferral=self._deferral,
             )
             log.info("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
             try:
@@ -217,6 +256,16 @@ class Orchestrator:
                     CANCELLED,
                     time.perf_counter() - started,
                     error=str(error),
+                    attempts=attempt,
+                )
+            except WaitPending as pending:  # the scheduler waits; the work runs on
+                log.info("task %s deferred: %s", label, pending)
+                return TaskResult(
+                    step.instance,
+                    task.name,
+                    DEFERRED,
+                    time.perf_counter() - started,
+                    output=pending.to_dict(),
                     attempts=attempt,
                 )
             except Exception as exc:
@@ -299,19 +348,43 @@ def run_routine(
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     progress_factory: ProgressFactory = no_progress,
+    steps: Sequence[str | int] | None = None,
+    run_id: str | None = None,
+    run_date: str | datetime.date | None = None,
+    retries: bool = True,
+    preflight: bool = True,
+    deferral: Deferral | None = None,
 ) -> RunResult:
     """Validate and run a routine (a file path or a dict) and return its result.
 
     Raises :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run);
     a task failing is not an exception: see ``result.status`` and ``result.tasks``.
+
+    For any scheduler that runs a routine's steps as its own tasks (:mod:`lakeroutine.steps`):
+    ``steps`` runs exactly these steps (ids such as ``"athena.run_query#2"``, or positions);
+    ``run_id`` and ``run_date`` (``YYYY-MM-DD``, a date or a datetime) make every step of
+    one scheduled run share ``${run_id}``, ``${run_date}`` and its run state;
+    ``retries=False`` runs each task once (the scheduler retries); ``preflight=False`` skips
+    the executors' preflight checks; ``deferral`` hands long waits to the scheduler
+    (:mod:`lakeroutine.waiting`). ``result.tasks`` has one entry per step run.
     """
     if registry is None:
         from lakeroutine.plugins import load_plugins
 
         registry = load_plugins(env=env)
-    routine = validate_routine(source, registry=registry, variables=vars, env=env)
+    routine = validate_routine(
+        source, registry=registry, variables=vars, env=env, run_id=run_id, run_date=run_date
+    )
     orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
-    return orchestrator.run(only=only, keep_going=keep_going, dry_run=dry_run)
+    return orchestrator.run(
+        only=only,
+        keep_going=keep_going,
+        dry_run=dry_run,
+        steps=steps,
+        retries=retries,
+        preflight=preflight,
+        deferral=deferral,
+    )
 
 
 def interrupt_on_sigterm() -> None:

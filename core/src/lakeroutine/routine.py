@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ class TaskStep:
     retry_delay_s: float = 0.0
     timeout_s: float | None = None
     state_key: str = ""
+    step_id: str = ""
+    position: int = 0
 
 
 @dataclass
@@ -174,11 +177,16 @@ def validate_routine(
     variables: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     run_id: str | None = None,
+    run_date: str | dt.date | None = None,
 ) -> Routine:
     """Check a routine (a file path or an already-parsed dict) whole and build it.
 
     Every executor must be registered, every param and task arg valid, every task known and
-    public. Raises :class:`RoutineError` listing every problem; touches nothing.
+    public. Raises :class:`RoutineError` listing every problem; touches nothing: no
+    preflight, no network, and only the executor modules the routine names are imported.
+    ``run_id`` and ``run_date`` (a ``YYYY-MM-DD`` string, a date, or a datetime, which also
+    sets ``${run_ts}``) replace the generated ones, so a scheduler can run a routine's steps
+    as separate processes of one run (see :mod:`lakeroutine.steps`).
     """
     env = os.environ if env is None else env
     path: Path | None = None
@@ -200,11 +208,14 @@ def validate_routine(
         raise _combine(problems, file_label) from None
 
     now = dt.datetime.now(dt.timezone.utc)
+    if run_id is not None:
+        _check_run_id(run_id, file_label)
     run_id = run_id or f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    day, stamp = _run_date(run_date, now, file_label)
     builtins = {
         "run_id": run_id,
-        "run_date": f"{now:%Y-%m-%d}",
-        "run_ts": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+        "run_date": day,
+        "run_ts": stamp,
         "routine_name": spec.routine_name,
         "routine_dir": str(base_dir),
     }
@@ -226,6 +237,8 @@ def validate_routine(
     storages = registry.storages()
     problems: list[RoutineError] = []
     steps: list[ExecutorStep] = []
+    seen: dict[str, int] = {}  # "instance.task" -> how many times the routine runs it
+    step_count = 0  # the position of the next step in the whole routine
     for instance, block in spec.executors.items():
         where = {"file": file_label, "executor": instance}
         executor_name = block.executor or instance
@@ -303,6 +316,9 @@ def validate_routine(
                 ]
                 continue
             secrets |= substituter.secrets
+            base_id = f"{instance}.{name}"
+            seen[base_id] = seen.get(base_id, 0) + 1
+            step_id = base_id if seen[base_id] == 1 else f"{base_id}#{seen[base_id]}"
             state_key = digest(
                 executor_name,
                 params_json,
@@ -317,9 +333,12 @@ def validate_routine(
                     entry_model.retries,
                     entry_model.retry_delay_s,
                     entry_model.timeout_s,
-                    state_key,
+                    state_key if seen[base_id] == 1 else f"{state_key}#{seen[base_id]}",
+                    step_id,
+                    step_count,
                 )
             )
+            step_count += 1
         if params is not None:
             secrets |= _secret_values(params)
             steps.append(ExecutorStep(instance, executor_name, cls, params, task_steps))
@@ -332,11 +351,44 @@ def validate_routine(
         base_dir=base_dir,
         state_dir=state_dir,
         run_id=run_id,
-        run_date=builtins["run_date"],
+        run_date=day,
         variables=resolved,
         steps=steps,
         secrets=secrets,
     )
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+
+
+def _check_run_id(run_id: str, file_label: str | None) -> None:
+    """A run id lands in file names and state keys: letters, digits, ``._+-`` only."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise RoutineError(
+            f"run_id {run_id!r}: use 1 to 200 letters, digits, '.', '_', '+' or '-', "
+            "starting with a letter or digit",
+            file=file_label,
+        )
+
+
+def _run_date(
+    value: str | dt.date | None, now: dt.datetime, file_label: str | None
+) -> tuple[str, str]:
+    """``${run_date}`` and ``${run_ts}``: from ``value`` if given, else from now (UTC)."""
+    if value is None:
+        return f"{now:%Y-%m-%d}", f"{now:%Y-%m-%dT%H:%M:%SZ}"
+    if isinstance(value, dt.datetime):
+        moment = value.astimezone(dt.timezone.utc) if value.tzinfo else value
+        return f"{moment:%Y-%m-%d}", f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+    if isinstance(value, dt.date):
+        return value.isoformat(), f"{value.isoformat()}T00:00:00Z"
+    try:
+        day = dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise RoutineError(
+            f"run_date {value!r}: expected a date as YYYY-MM-DD", file=file_label
+        ) from None
+    return day.isoformat(), f"{day.isoformat()}T00:00:00Z"
 
 
 def _secret_values(model: BaseModel) -> set[str]:
