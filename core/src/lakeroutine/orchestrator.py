@@ -77,6 +77,7 @@ class Orchestrator:
         )
         self._retries, self._preflight = True, True
         self._deferral: Deferral | None = None
+        self._say = log.info
 
     def run(
         self,
@@ -103,6 +104,8 @@ class Orchestrator:
         else:
             selected = select_steps(self.routine, only)
         self._retries, self._preflight, self._deferral = retries, preflight, deferral
+        # a scheduler's probe of a deferred wait runs every few seconds: its lines are debug
+        self._say = log.debug if deferral is not None and deferral.probe else log.info
         started = time.perf_counter()
         result = RunResult(
             self.routine.name,
@@ -120,7 +123,7 @@ class Orchestrator:
             return result
 
         executors = self._build_executors(selected)
-        log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
+        self._say("routine %s started (run %s)", self.routine.name, self.routine.run_id)
         try:
             self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
             self._run_steps(selected, executors, result, keep_going)
@@ -136,7 +139,9 @@ class Orchestrator:
             if "state" in self.context.__dict__:
                 self.context.state.close()
             result.duration_s = time.perf_counter() - started
-            log.info("routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s)
+            self._say(
+                "routine %s %s in %.2f s", self.routine.name, result.status, result.duration_s
+            )
             try:
                 self._notify("routine_finished", routine=self.routine, result=result)
             except PluginError as exc:
@@ -239,7 +244,7 @@ class Orchestrator:
                 state_key=task.state_key,
                 deferral=self._deferral,
             )
-            log.info("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
+            self._say("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
             try:
                 self._notify("task_started", routine=self.routine, ctx=ctx)
                 output = self._attempt(task, executor, ctx)
@@ -259,7 +264,7 @@ class Orchestrator:
                     attempts=attempt,
                 )
             except WaitPending as pending:  # the scheduler waits; the work runs on
-                log.info("task %s deferred: %s", label, pending)
+                self._say("task %s deferred: %s", label, pending)
                 return TaskResult(
                     step.instance,
                     task.name,
