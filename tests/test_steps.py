@@ -14,6 +14,7 @@ import pytest
 from core_probe import ProbeExecutor, probe_registry
 from lakeroutine import Deferral, PluginError, RoutineError, hookimpl, list_steps, run_routine
 from lakeroutine.plugins import load_plugins
+from lakeroutine.steps import read_steps
 
 
 def routine(tmp_path: Path, *blocks: tuple[str, list], **params) -> dict:
@@ -243,3 +244,34 @@ def test_a_path_naming_another_executor_is_a_plugin_error(tmp_path):
     spec = {"routine_name": "i", "executors": {"Impostor": {"tasks": []}}}
     with pytest.raises(PluginError, match=r"as executor 'Impostor', but its name is 'Probe"):
         list_steps(spec, registry=registry)
+
+
+def test_read_steps_gives_list_steps_ids_without_plugins_or_validation(tmp_path):
+    spec = routine(
+        tmp_path,
+        ("a", ["ok", echo("one"), echo("two", retries=2, retry_delay_s=5, timeout_s=9)]),
+        ("b c", ["ok", echo("three")]),
+    )
+    path = tmp_path / "routine.json"
+    path.write_text(json.dumps(spec))
+    assert read_steps(path) == list_steps(path, registry=probe_registry())
+    quickstart = Path(__file__).parents[1] / "examples" / "quickstart" / "routine.json"
+    assert read_steps(quickstart) == list_steps(quickstart)
+    script = (
+        "import sys, lakeroutine.steps as s\n"
+        f"s.read_steps({str(quickstart)!r})\n"
+        "print(sorted(m for m in ('lakeroutine.routine', 'lakeroutine.plugins', 'pydantic') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_read_steps_of_a_malformed_file_says_where(tmp_path):
+    path = tmp_path / "routine.json"
+    path.write_text('{"routine_name": "x",\n "executors": {')
+    with pytest.raises(RoutineError, match=r"routine\.json: malformed JSON at line 2, column 16"):
+        read_steps(path)
+    path.write_text('{"routine_name": "x"}')
+    with pytest.raises(RoutineError, match=r"field 'executors': the routine has no executors"):
+        read_steps(path)

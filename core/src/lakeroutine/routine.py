@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lakeroutine.context import digest
 from lakeroutine.errors import RoutineError, did_you_mean
 from lakeroutine.executor import Executor, TaskDef
+from lakeroutine.step_ids import next_step_id
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
 
 if TYPE_CHECKING:
@@ -316,9 +317,8 @@ def validate_routine(
                 ]
                 continue
             secrets |= substituter.secrets
-            base_id = f"{instance}.{name}"
-            seen[base_id] = seen.get(base_id, 0) + 1
-            step_id = base_id if seen[base_id] == 1 else f"{base_id}#{seen[base_id]}"
+            step_id = next_step_id(seen, instance, name)
+            repeat = step_id.partition("#")[2]
             state_key = digest(
                 executor_name,
                 params_json,
@@ -333,7 +333,7 @@ def validate_routine(
                     entry_model.retries,
                     entry_model.retry_delay_s,
                     entry_model.timeout_s,
-                    state_key if seen[base_id] == 1 else f"{state_key}#{seen[base_id]}",
+                    f"{state_key}#{repeat}" if repeat else state_key,
                     step_id,
                     step_count,
                 )

@@ -12,7 +12,10 @@ A scheduler runs a routine as one task per step:
 
 1. at parse time, :func:`list_steps` loads the routine offline (validates names, params
    and args; no preflight, no network; imports only the executor modules the routine
-   uses) and returns one :class:`StepInfo` per step;
+   uses) and returns one :class:`StepInfo` per step. Where the routine is about to be
+   validated anyway (a worker re-reading a DAG file to run one task), :func:`read_steps`
+   gives the same steps from the file as written, without plugins or validation (a few
+   milliseconds);
 2. each scheduled task calls ``lakeroutine.run_routine(path, steps=[step_id],
    run_id=..., run_date=..., retries=False)``: every task of one scheduled run passes the
    same ``run_id`` and ``run_date``, so they share ``${run_id}``, ``${run_date}`` and the
@@ -27,18 +30,20 @@ A step whose task re-runs after a failure, on any worker, re-attaches to the rem
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.errors import RoutineError, did_you_mean
-from lakeroutine.routine import ExecutorStep, Routine
+from lakeroutine.step_ids import next_step_id, step_slug
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when used: read_steps must stay cheap
     from lakeroutine.plugins import Registry
+    from lakeroutine.routine import ExecutorStep, Routine
 
-__all__ = ["StepInfo", "list_steps", "load_routine", "pick_steps", "steps_of"]
+__all__ = ["StepInfo", "list_steps", "load_routine", "pick_steps", "read_steps", "steps_of"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,41 +65,94 @@ class StepInfo:
         return dataclasses.asdict(self)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+def _check_slugs(steps: list[StepInfo], file: str | None) -> list[StepInfo]:
+    slugs: dict[str, str] = {}
+    for step in steps:
+        if step.slug in slugs:
+            raise RoutineError(
+                f"steps {slugs[step.slug]!r} and {step.id!r} have the same name once "
+                f"reduced to letters, digits and '_' ({step.slug!r}): rename an executor key",
+                file=file,
+                executor=step.instance,
+            )
+        slugs[step.slug] = step.id
+    return steps
 
 
 def steps_of(routine: Routine) -> list[StepInfo]:
     """The steps of a validated routine, in order, with unique slugs."""
-    found: list[StepInfo] = []
-    slugs: dict[str, str] = {}
-    for block in routine.steps:
-        for task in block.tasks:
-            base, _, count = task.step_id.partition("#")
-            instance = base[: -len(task.name) - 1]
-            slug = f"{_slug(instance)}__{task.name}" + (f"__{count}" if count else "")
-            if slug in slugs:
-                raise RoutineError(
-                    f"steps {slugs[slug]!r} and {task.step_id!r} have the same name once "
-                    f"reduced to letters, digits and '_' ({slug!r}): rename an executor key",
-                    file=str(routine.path) if routine.path else None,
-                    executor=block.instance,
-                )
-            slugs[slug] = task.step_id
+    found = [
+        StepInfo(
+            task.step_id,
+            step_slug(block.instance, task.name, task.step_id),
+            task.position,
+            block.instance,
+            block.executor_name,
+            task.name,
+            task.retries,
+            task.retry_delay_s,
+            task.timeout_s,
+        )
+        for block in routine.steps
+        for task in block.tasks
+    ]
+    return _check_slugs(found, str(routine.path) if routine.path else None)
+
+
+def read_steps(path: str | os.PathLike[str]) -> list[StepInfo]:
+    """The steps of a routine file as written: no plugins loaded, nothing validated (a JSON
+    or YAML read; the same ids as :func:`list_steps` for a valid routine). Only for a
+    process that validates the routine before running it (``run_routine`` does). A file
+    too malformed to list raises RoutineError; anything subtler is found by validation."""
+    file = str(Path(path).resolve())
+    data = _read(Path(file))
+    blocks = data.get("executors") if isinstance(data, dict) else None
+    if not isinstance(blocks, dict):
+        raise RoutineError("the routine has no executors", file=file, field="executors")
+    seen: dict[str, int] = {}
+    found = []
+    for instance, block in blocks.items():
+        block = block if isinstance(block, dict) else {}
+        executor = block.get("executor") or instance
+        for item in block.get("tasks") or []:
+            entry = item if isinstance(item, dict) else {"task": item}
+            name = str(entry.get("task"))
+            step_id = next_step_id(seen, instance, name)
             found.append(
                 StepInfo(
-                    task.step_id,
-                    slug,
-                    task.position,
-                    block.instance,
-                    block.executor_name,
-                    task.name,
-                    task.retries,
-                    task.retry_delay_s,
-                    task.timeout_s,
+                    step_id,
+                    step_slug(instance, name, step_id),
+                    len(found),
+                    instance,
+                    str(executor),
+                    name,
+                    _number(entry.get("retries"), int, 0),
+                    _number(entry.get("retry_delay_s"), float, 0.0),
+                    _number(entry.get("timeout_s"), float, None),
                 )
             )
-    return found
+    return _check_slugs(found, file)
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception:  # say it the way validation does
+        from lakeroutine.routine import read_routine_file
+
+        return read_routine_file(path)
+
+
+def _number(value: Any, kind: type, default: Any) -> Any:
+    try:
+        return default if value is None else kind(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def load_routine(
@@ -130,6 +188,8 @@ def list_steps(
 def pick_steps(routine: Routine, wanted: Sequence[str | int]) -> list[ExecutorStep]:
     """The executor blocks holding exactly the steps ``wanted`` (step ids or positions),
     in routine order. An unknown id or position is a RoutineError listing the known ones."""
+    from lakeroutine.routine import ExecutorStep
+
     by_id = {task.step_id: task for block in routine.steps for task in block.tasks}
     by_position = {task.position: task.step_id for task in by_id.values()}
     chosen: set[str] = set()

@@ -149,3 +149,32 @@ def test_the_lakeroutine_run_id_is_the_dag_runs_made_safe(airflow_run_id, expect
     assert lakeroutine_run_id(airflow_run_id) == expected
     long = lakeroutine_run_id("x" * 300)
     assert len(long) == 200 and long != lakeroutine_run_id("x" * 301)
+
+
+def test_a_worker_parsing_for_one_task_reads_the_steps_without_validating(tmp_path: Path) -> None:
+    import os
+
+    from lakeroutine_airflow import routine_dag
+
+    path = write(
+        tmp_path, duckdb_routine(tmp_path, query("SELECT 1"), query("SELECT 2", retries=2))
+    )
+    validated = routine_dag(path, schedule=None)
+    script = (
+        "import json, sys\n"
+        "from lakeroutine_airflow import routine_dag\n"
+        f"dag = routine_dag({str(path)!r}, schedule=None)\n"
+        "loaded = [m for m in ('lakeroutine.plugins', 'lakeroutine.routine') if m in sys.modules]\n"
+        "tasks = {t.task_id: [t.step_id, t.retries] for t in dag.tasks}\n"
+        "print(json.dumps([dag.dag_id, tasks, loaded]))\n"
+    )
+    env = {
+        **os.environ,
+        "_AIRFLOW_PARSING_CONTEXT_DAG_ID": "duck",
+        "_AIRFLOW_PARSING_CONTEXT_TASK_ID": "duck__run_query",
+    }
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dag_id, tasks, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert dag_id == validated.dag_id and loaded == []
+    assert tasks == {t.task_id: [t.step_id, t.retries] for t in validated.tasks}

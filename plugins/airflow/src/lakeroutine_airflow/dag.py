@@ -33,24 +33,38 @@ def _resolve(path: str | Path, depth: int) -> Path:
 
 
 def _load(path: Path, vars: Mapping[str, Any] | None) -> tuple[str, str | None, list[Any]]:
+    """The routine's name, description and steps. Validated offline, except in a worker
+    parsing the DAG file to run one of its tasks: that task validates the routine as it
+    starts, so there the steps are only read from the file (a few milliseconds)."""
+    from airflow.sdk import get_parsing_context
     from lakeroutine.errors import LakeroutineError
-    from lakeroutine.steps import load_routine, steps_of
+    from lakeroutine.steps import load_routine, read_steps, steps_of
 
+    name, description = _name_and_description(path)
     try:
+        if get_parsing_context().task_id is not None and name:
+            return name, description, read_steps(path)
         routine = load_routine(path, vars=parse_time_vars(vars))
-        return routine.name, _description(path), steps_of(routine)
+        return routine.name, description, steps_of(routine)
     except LakeroutineError as exc:  # one line naming the file and field, not our stack
         raise type(exc)(str(exc)) from None
 
 
-def _description(path: Path) -> str | None:
+def _name_and_description(path: Path) -> tuple[str | None, str | None]:
+    """``routine_name`` and ``description`` as written (None where unreadable)."""
     import json
 
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("description")
-    except (ValueError, OSError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    name, description = data.get("routine_name"), data.get("description")
+    return (
+        name if isinstance(name, str) and name else None,
+        description if isinstance(description, str) else None,
+    )
 
 
 def _add_steps(
