@@ -178,3 +178,25 @@ def test_a_worker_parsing_for_one_task_reads_the_steps_without_validating(tmp_pa
     dag_id, tasks, loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert dag_id == validated.dag_id and loaded == []
     assert tasks == {t.task_id: [t.step_id, t.retries] for t in validated.tasks}
+
+
+def test_lakeroutine_itself_never_imports_airflow() -> None:
+    script = (
+        "import sys\n"
+        "from importlib import metadata\n"
+        "from lakeroutine.cli import main\n"
+        "main(['plugins', '--json'])\n"
+        "ours = [ep.name for ep in metadata.entry_points(group='lakeroutine') "
+        "if ep.dist.metadata['Name'] == 'lakeroutine-airflow']\n"
+        "print('RESULT', 'airflow' in sys.modules, ours)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "RESULT False []"
+    assert metadata_version("lakeroutine-airflow")  # installed, yet not loaded by lakeroutine
+
+
+def metadata_version(name: str) -> str:
+    from importlib import metadata
+
+    return metadata.version(name)

@@ -119,7 +119,8 @@ def routine_dag(
     """A DAG running the routine file ``path``, one task per routine task, in order.
 
     ``dag_id`` defaults to the routine's ``routine_name``; ``dag_kwargs`` go to the DAG
-    (``schedule``, ``start_date``, ``catchup``, ``tags``...). ``vars`` values may be Airflow
+    (``schedule``, ``start_date``, ``catchup``, ``tags``...; ``max_active_runs`` defaults to
+    1: one run of a routine at a time, as its run state expects). ``vars`` values may be Airflow
     templates (``{"day": "{{ ds }}"}``), rendered when each task runs. ``deferrable``: long
     waits go to the triggerer. ``report``: also write the run's JSON report there (a path
     relative to the routine file, or a URI; may be templated) from a last task.
@@ -128,6 +129,7 @@ def routine_dag(
     name, description, steps = _load(resolved, vars)
     if description and "description" not in dag_kwargs:
         dag_kwargs["description"] = description
+    dag_kwargs.setdefault("max_active_runs", 1)  # one run of a routine at a time
     with DAG(dag_id=dag_id or name, **dag_kwargs) as dag:
         _add_steps(resolved, steps, vars, deferrable, report, name)
     return dag
