@@ -267,7 +267,7 @@ def test_per_file_transformation_references(tmp_path, registry, py_exec_path, me
         ({"parent_directory": "lake/in", "dump_directory": "lake/in"}, "the same location"),
         (
             {"parent_directory": "in", "dump_directory": "out", "archive_directory": "in/old"},
-            "archive_directory must not be inside parent_directory",
+            "archive_directory and parent_directory must not overlap",
         ),
         (
             {"parent_directory": "in", "dump_directory": "out", "archive_directory": "out"},

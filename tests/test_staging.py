@@ -206,7 +206,7 @@ def test_builtin_csv_to_parquet(lake, registry):
         ),
         registry=registry,
     )
-    table = pq.read_table(lake.staging / "a.parquet")
+    table = pq.read_table(lake.staging / "a.csv.parquet")
     assert table.to_pylist() == [{"name": "ana", "age": 30}]
 
 
@@ -281,6 +281,9 @@ class LossyStorage:
         target.write_bytes(data[: len(data) // 2])
         return self.local.stat(str(target))
 
+    def delete_many(self, urls):
+        self.local.delete_many(self.path(url) for url in urls)
+
 
 class LossyPlugin:
     from lakeroutine import hookimpl
@@ -299,6 +302,7 @@ def test_an_unverified_copy_fails_the_task_and_removes_nothing(lake):
     assert "does not match its source (5 bytes, expected 10)" in result.tasks[0].error
     assert [t.status for t in result.tasks] == ["failed", "skipped"]
     assert lake.files(lake.landing) == {"a.csv": b"0123456789"}
+    assert lake.files(lake.staging) == {}  # the unverified copy does not stay
     # Even post_staging run on its own finds nothing verified to remove.
     alone = run_routine(path, registry=registry, only=["StagingExecutor.post_staging"])
     assert alone.tasks[0].output["archived"] == 0

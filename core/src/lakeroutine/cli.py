@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", action="append", metavar="EXECUTOR[.TASK]", help="run just these (repeatable)"
     )
     run.add_argument("--keep-going", action="store_true", help="go on after a failed executor")
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run of this routine is going, wait for it (default: exit 2 at once)",
+    )
     run.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
 
     validate = commands.add_parser("validate", help="check a routine without running it")
@@ -156,7 +161,9 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     )
     handler.addFilter(RedactingFilter(orchestrator.redactor))
     interrupt_on_sigterm()
-    result = orchestrator.run(only=args.only, keep_going=args.keep_going, dry_run=args.dry_run)
+    result = orchestrator.run(
+        only=args.only, keep_going=args.keep_going, dry_run=args.dry_run, wait_for_lock=args.wait
+    )
     if args.report:
         result.write_json(Path(args.report))
     if args.dry_run:

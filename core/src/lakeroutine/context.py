@@ -77,7 +77,7 @@ class RunContext:
     @cached_property
     def state(self) -> StateStore:
         """The routine's state database, created on first use."""
-        return StateStore(self.state_dir / f"{_safe_name(self.routine_name)}.sqlite")
+        return StateStore(self.state_dir / f"{safe_name(self.routine_name)}.sqlite")
 
     def storage_for(self, url: str) -> Storage:
         """The storage backend for ``url`` (a local path or ``scheme://...``)."""
@@ -143,7 +143,8 @@ class TaskContext:
         return self.run.progress_factory(f"{self.executor}.{self.task}: {description}", unit)
 
 
-def _safe_name(name: str) -> str:
+def safe_name(name: str) -> str:
+    """``name`` as a file name: characters other than letters, digits, ``-_.`` become ``_``."""
     cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return cleaned or "routine"
 

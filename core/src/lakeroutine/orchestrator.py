@@ -18,7 +18,14 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lakeroutine.context import ProgressFactory, RunContext, TaskCancelled, TaskContext, no_progress
+from lakeroutine.context import (
+    ProgressFactory,
+    RunContext,
+    TaskCancelled,
+    TaskContext,
+    no_progress,
+    safe_name,
+)
 from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
 from lakeroutine.redact import Redactor
 from lakeroutine.results import (
@@ -32,6 +39,7 @@ from lakeroutine.results import (
     TaskResult,
 )
 from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
+from lakeroutine.runlock import RunLock
 from lakeroutine.waiting import WaitPending
 
 if TYPE_CHECKING:
@@ -85,6 +93,7 @@ class Orchestrator:
         only: list[str] | None = None,
         keep_going: bool = False,
         dry_run: bool = False,
+        wait_for_lock: bool = False,
         steps: Sequence[str | int] | None = None,
         retries: bool = True,
         preflight: bool = True,
@@ -122,11 +131,23 @@ class Orchestrator:
             ]
             return result
 
-        executors = self._build_executors(selected)
+        lock = RunLock(
+            self.routine.state_dir / f"{safe_name(self.routine.name)}.lock", self.routine.name
+        )
+        lock.acquire(self.routine.run_id, wait=wait_for_lock, cancel=self.context.cancel_event)
+        try:
+            return self._run_locked(selected, result, started, keep_going)
+        finally:
+            lock.release()
+
+    def _run_locked(
+        self, steps: list[Any], result: RunResult, started: float, keep_going: bool
+    ) -> RunResult:
+        executors = self._build_executors(steps)
         self._say("routine %s started (run %s)", self.routine.name, self.routine.run_id)
         try:
             self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
-            self._run_steps(selected, executors, result, keep_going)
+            self._run_steps(steps, executors, result, keep_going)
         except PluginError:
             result.status = FAILED
             raise
@@ -350,6 +371,7 @@ def run_routine(
     only: list[str] | None = None,
     keep_going: bool = False,
     dry_run: bool = False,
+    wait_for_lock: bool = False,
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     progress_factory: ProgressFactory = no_progress,
@@ -362,7 +384,8 @@ def run_routine(
 ) -> RunResult:
     """Validate and run a routine (a file path or a dict) and return its result.
 
-    Raises :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run);
+    Raises :class:`lakeroutine.RoutineError` if the routine is invalid (nothing has run)
+    or another run of it holds its lock (``wait_for_lock=True`` waits for that run to end);
     a task failing is not an exception: see ``result.status`` and ``result.tasks``.
 
     For any scheduler that runs a routine's steps as its own tasks (:mod:`lakeroutine.steps`):
@@ -385,6 +408,7 @@ def run_routine(
         only=only,
         keep_going=keep_going,
         dry_run=dry_run,
+        wait_for_lock=wait_for_lock,
         steps=steps,
         retries=retries,
         preflight=preflight,

@@ -17,9 +17,12 @@ def csv_to_parquet(
     delimiter: str = ",",
     compression: str = "snappy",
 ) -> Path:
-    """Write a CSV file as Parquet (``target`` with a ``.parquet`` suffix), renaming columns
-    by ``mapper`` (the notebook's argument). Column types are inferred. Needs pyarrow:
-    ``pip install 'lakeroutine[parquet]'``."""
+    """Write a CSV file as Parquet, renaming columns by ``mapper`` (the notebook's argument).
+    Column types are inferred. Needs pyarrow: ``pip install 'lakeroutine[parquet]'``.
+
+    The output is ``target``'s whole name plus ``.parquet`` (``sales.csv`` ->
+    ``sales.csv.parquet``, ``sales.2024-01-01`` -> ``sales.2024-01-01.parquet``), so two
+    distinct inputs never write one output."""
     try:
         import pyarrow.csv as pa_csv
         import pyarrow.parquet as pq
@@ -30,7 +33,7 @@ def csv_to_parquet(
     table = pa_csv.read_csv(source, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
     if mapper:
         table = table.rename_columns([mapper.get(name, name) for name in table.column_names])
-    output = target.with_suffix(".parquet")
+    output = target.with_name(target.name + ".parquet")
     pq.write_table(table, output, compression=compression)
     return output
 

@@ -110,6 +110,12 @@ def bucket(s3_client: Any) -> Iterator[Bucket]:
 def staging_routine(**params: Any) -> dict[str, Any]:
     """A routine with one StagingExecutor block running transfer and post_staging."""
     tasks = params.pop("tasks", ["transfer", "post_staging"])
+    # moto ignores IfNoneMatch on CopyObject (AWS S3 enforces it): HEAD first, as the README
+    # tells users of such servers to.
+    params["storage_options"] = {
+        "check_absent_before_copy": True,
+        **params.get("storage_options", {}),
+    }
     return {
         "routine_name": params.pop("routine_name", "s3_test"),
         "state_dir": params.pop("state_dir"),
@@ -149,6 +155,7 @@ def storage_via(proxy: Callable[..., FaultProxy]) -> Callable[..., tuple[Any, Fa
 
     def build(**options: Any) -> tuple[Any, FaultProxy]:
         counting = proxy()
+        options.setdefault("check_absent_before_copy", True)  # moto ignores IfNoneMatch on copy
         return S3Storage(endpoint_url=counting.url, **options), counting
 
     return build

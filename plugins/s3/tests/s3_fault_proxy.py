@@ -6,6 +6,10 @@ Faults, chosen at random (seeded) for a share of requests:
 - ``drop``: close the connection without forwarding or answering;
 - ``lost_reply``: forward (the request lands on the server), then close without answering;
 - ``late_error``: forward (the request lands), then answer 500 instead of the real reply.
+
+With ``enforce_conditions=True`` it also enforces what S3 enforces and moto ignores: each
+key's ``ETag`` in DeleteObjects, ``If-Match`` on DeleteObject and ``If-None-Match: *`` on
+CopyObject (answering 412 PreconditionFailed as S3 does).
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from __future__ import annotations
 import http.client
 import random
 import threading
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 FAULTS = ("slowdown", "internal", "drop", "lost_reply", "late_error")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 ERROR_BODY = (
     '<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
     "<Message>{message}</Message><RequestId>proxy</RequestId></Error>"
@@ -81,6 +87,7 @@ class FaultProxy:
         before_forward: Callable[[Request], None] | None = None,
         rewrite: Callable[[Request], bytes] | None = None,
         rewrite_reply: Callable[[Request, bytes], bytes] | None = None,
+        enforce_conditions: bool = False,
     ) -> None:
         parsed = urlsplit(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
@@ -90,6 +97,8 @@ class FaultProxy:
         self.before_forward = before_forward
         self.rewrite = rewrite  # the body to forward instead (a corrupting network)
         self.rewrite_reply = rewrite_reply  # the reply body to send back instead
+        self.enforce_conditions = enforce_conditions
+        self.refused: list[str] = []  # keys whose condition failed
         self.random = random.Random(seed)
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -119,6 +128,54 @@ class FaultProxy:
     def fault_counts(self) -> Counter[str]:
         with self.lock:
             return Counter(r.fault for r in self.requests if r.fault)
+
+    def _upstream(self, method: str, path: str, headers: dict[str, str] | None = None):
+        connection = http.client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            connection.request(method, path, headers=headers or {})
+            answer = connection.getresponse()
+            return answer.status, dict(answer.getheaders()), answer.read()
+        finally:
+            connection.close()
+
+    def _etag(self, bucket: str, key: str, headers: dict[str, str]) -> str | None:
+        """The current ETag of an object (unquoted), or None if there is none."""
+        from urllib.parse import quote
+
+        auth = {k: v for k, v in headers.items() if k.lower() in ("authorization", "x-amz-date")}
+        status, reply, _ = self._upstream("HEAD", f"/{bucket}/{quote(key)}", auth)
+        if status != 200:
+            return None
+        return {k.lower(): v for k, v in reply.items()}.get("etag", "").strip('"')
+
+    def _delete_objects(self, bucket: str, body: bytes, headers: dict[str, str]) -> bytes:
+        """DeleteObjects as S3 does it, with each key's ETag condition enforced: keys whose
+        object has another ETag are kept and answered PreconditionFailed."""
+        from urllib.parse import quote
+
+        root = ET.fromstring(body)
+        ns = {"s3": S3_NS} if root.tag.startswith("{") else {}
+        find = (lambda e, name: e.find(f"s3:{name}", ns)) if ns else (lambda e, n: e.find(n))
+        objects = root.findall("s3:Object", ns) if ns else root.findall("Object")
+        result = ET.Element("DeleteResult", xmlns=S3_NS)
+        auth = {k: v for k, v in headers.items() if k.lower() in ("authorization", "x-amz-date")}
+        for item in objects:
+            key = find(item, "Key").text or ""
+            etag_node = find(item, "ETag")
+            if etag_node is not None and etag_node.text:
+                current = self._etag(bucket, key, headers)
+                if current is not None and current != etag_node.text.strip('"'):
+                    with self.lock:
+                        self.refused.append(key)
+                    error = ET.SubElement(result, "Error")
+                    ET.SubElement(error, "Key").text = key
+                    ET.SubElement(error, "Code").text = "PreconditionFailed"
+                    ET.SubElement(
+                        error, "Message"
+                    ).text = "At least one of the preconditions failed"
+                    continue
+            self._upstream("DELETE", f"/{bucket}/{quote(key)}", auth)
+        return ET.tostring(result, xml_declaration=True, encoding="UTF-8")
 
     def _choose(self, operation: str) -> str | None:
         if self.only is not None and not self.only(operation):
@@ -203,6 +260,24 @@ class FaultProxy:
                     proxy.before_forward(request)
                 if proxy.rewrite is not None:
                     body = proxy.rewrite(request)
+                if proxy.enforce_conditions:
+                    if operation == "DeleteObjects":
+                        payload = proxy._delete_objects(request.bucket, body, headers)
+                        return self._reply(200, [("Content-Type", "application/xml")], payload)
+                    condition = None
+                    if operation == "DeleteObject" and "if-match" in headers:
+                        current = proxy._etag(request.bucket, unquote(request.key), headers)
+                        condition = current is not None and current != headers["if-match"].strip(
+                            '"'
+                        )
+                    if operation == "CopyObject" and headers.get("if-none-match") == "*":
+                        condition = (
+                            proxy._etag(request.bucket, unquote(request.key), headers) is not None
+                        )
+                    if condition:
+                        with proxy.lock:
+                            proxy.refused.append(request.key)
+                        return self._error(412, "PreconditionFailed")
                 forward = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 forward["Content-Length"] = str(len(body))
                 upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)

@@ -181,10 +181,14 @@ def test_objects_landing_after_transfer_are_left_alone(bucket, routine, run):
     }
 
 
-def test_a_copy_that_does_not_match_its_listing_removes_nothing(bucket, routine, run, proxy):
+@pytest.mark.parametrize("on_refused", ["warn", "fail"])
+def test_a_copy_that_does_not_match_its_listing_is_removed_and_its_source_kept(
+    bucket, routine, run, proxy, on_refused
+):
     """The source object changes between the listing and its CopyObject (the emulator is
     changed just before the request reaches it): the ETag in the copy's answer differs from
-    the listed one, the task fails, and landing keeps every object."""
+    the listed one, so the copy is removed at once and the new version stays in landing,
+    named in the report; every other object is staged and removed."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
 
@@ -201,12 +205,25 @@ def test_a_copy_that_does_not_match_its_listing_removes_nothing(bucket, routine,
             archive_or_delete="delete",
             endpoint_url=counting.url,
             max_workers=1,
-        )
+            on_refused=on_refused,
+        ),
+        only=["StagingExecutor.transfer"],
     )
-    assert result.status == "failed"
-    assert "changed since it was listed" in result.tasks[0].error
-    assert counting.count("DeleteObjects") == 0
-    assert len(bucket.objects("landing/sales/")) == len(FILES)
+    transfer = result.tasks[0]
+    if on_refused == "fail":
+        assert result.status == "failed"
+        assert "1 landing files could not be staged" in transfer.error
+        assert "changed since it was listed" in transfer.error
+    else:
+        assert result.status == "succeeded"
+        [refused] = transfer.output["refused_files"]
+        assert refused["file"] == "day1/sales_3.csv"
+        assert "changed since it was listed" in refused["reason"]
+    assert "day1/sales_3.csv" not in bucket.keys("staging/sales/")
+    assert len(bucket.keys("staging/sales/")) == len(FILES) - 1
+    post = run(routine(**SALES, archive_or_delete="delete"), only=["StagingExecutor.post_staging"])
+    assert post.tasks[0].output["deleted"] == len(FILES) - 1
+    assert bucket.objects("landing/sales/") == {"day1/sales_3.csv": b"rewritten!"}
 
 
 def test_the_fast_path_costs_one_request_per_object(bucket, routine, run, proxy):
@@ -220,6 +237,8 @@ def test_the_fast_path_costs_one_request_per_object(bucket, routine, run, proxy)
             **SALES,
             archive_or_delete="delete",
             endpoint_url=counting.url,
+            # as on AWS S3, which enforces IfNoneMatch on CopyObject itself
+            storage_options={"check_absent_before_copy": False},
         )
     )
     assert result.status == "succeeded", result.tasks
@@ -338,12 +357,17 @@ def test_an_object_rewritten_just_before_its_archive_copy_is_not_archived_or_rem
 
     result = run(routine(**params, endpoint_url=counting.url, tasks=["post_staging"]))
 
-    assert result.status == "failed"
-    assert "changed since it was listed" in result.tasks[0].error
-    assert bucket.stored("landing/sales/")["day1/sales_3.csv"] == b"rewritten!"
-    # Run again: the new version is left in landing (changed since staged), then staged.
+    # The other objects are archived and removed; the rewritten one is left in landing,
+    # its wrong archive copy removed.
+    assert result.status == "succeeded", result.tasks
+    post = result.tasks[0].output
+    assert post["changed_since_staged"] == 1 and post["archived"] == len(FILES) - 1
+    assert bucket.stored("landing/sales/") == {"day1/sales_3.csv": b"rewritten!"}
+    assert "day1/sales_3.csv" not in bucket.stored("landing/sales_archive/")
+    # Run again: the new version is staged and archived.
     again = run(routine(**params))
     assert again.status == "succeeded", again.tasks
     assert again.tasks[1].output["changed_since_staged"] == 0
     assert bucket.stored("staging/sales/")["day1/sales_3.csv"] == b"rewritten!"
+    assert bucket.stored("landing/sales_archive/")["day1/sales_3.csv"] == b"rewritten!"
     assert bucket.stored("landing/sales/") == {}

@@ -1,9 +1,12 @@
 """StagingExecutor: copy landing files to staging (optionally transformed), then archive or
 delete the originals, with nothing lost or doubled even if the run is killed.
 
-``transfer`` publishes each output atomically, verifies it (size, and the storage's content
-token where it gives one) and records the landing file in the journal. ``post_staging``
-then archives or deletes only journalled files that are still the version staged.
+``transfer`` maps each landing name to one staging name (refusing names that could climb
+out or collide), claims every output name for its source before writing it, publishes each
+output atomically, verifies it, and records the landing file in the journal.
+``post_staging`` then archives or deletes only journalled files that are still exactly the
+version staged, checked at the moment of removal (a claim by rename, or a conditional
+delete), so a file replaced meanwhile always survives.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import hashlib
 import logging
 import os
 import posixpath
-import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -26,15 +29,24 @@ from lakeroutine.concurrency import parallel_map
 from lakeroutine.context import RunContext, TaskContext, digest
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, Params, task
-from lakeroutine.staging import transforms
-from lakeroutine.staging.journal import ARCHIVING, STAGED, Entry, StagingJournal
-from lakeroutine.storage.base import FileInfo, Storage, StorageError
+from lakeroutine.staging import names, transforms
+from lakeroutine.staging.journal import (
+    ARCHIVING,
+    CLAIMING,
+    IN_POST_STAGING,
+    STAGED,
+    Entry,
+    StagingJournal,
+)
+from lakeroutine.state import TaskState
+from lakeroutine.storage.base import FileInfo, SourceChanged, Storage, StorageError
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.types import Location
 
 log = logging.getLogger("lakeroutine.staging")
 
 DELETE_BATCH = 1000  # landing files finished per chunk (S3 deletes at most 1,000 keys a call)
+REPORTED_REFUSALS = 100  # refused files named in the report (all are logged)
 
 
 def _is_md5(token: str | None) -> bool:
@@ -55,8 +67,19 @@ def _dir_key(location: str) -> str:
     return location.rstrip("/" + os.sep) + "/"
 
 
-def _inside(inner: str, outer: str) -> bool:
-    return _dir_key(inner).startswith(_dir_key(outer))
+def _canonical(location: str, info: ValidationInfo) -> str:
+    """The location as its storage compares it (symlinks resolved, ``s3a`` is ``s3``)."""
+    storages = (info.context or {}).get("storages")
+    if storages is None:
+        return _dir_key(location)
+    try:
+        return storages.for_url(location).canonical(location)
+    except Exception:  # an unknown scheme is reported by the field's own check
+        return _dir_key(location)
+
+
+class _Refuse(Exception):
+    """One landing file cannot be staged safely; it is left in landing and reported."""
 
 
 class StagingParams(Params):
@@ -82,6 +105,13 @@ class StagingParams(Params):
         default_factory=lambda: ["*"], description="Globs of landing paths to stage"
     )
     exclude: list[str] = Field(default_factory=list, description="Globs of paths to leave")
+    on_refused: Literal["warn", "fail"] = Field(
+        "warn",
+        description="A landing file that cannot be staged safely (an unsafe or colliding "
+        "name, a symbolic link, a file changing while copied) is left in landing and named in "
+        "the report: 'warn' ends transfer succeeded with warnings, 'fail' ends it failed "
+        "once the other files are staged",
+    )
     max_workers: int = Field(8, ge=1, le=128, description="Files copied at once")
     region_name: str | None = Field(None, description="Region for remote storages")
     profile_name: str | None = Field(None, description="AWS profile for remote storages")
@@ -99,21 +129,24 @@ class StagingParams(Params):
         return value
 
     @model_validator(mode="after")
-    def _check_locations(self) -> StagingParams:
-        parent, dump = self.parent_directory, self.dump_directory
-        if _dir_key(parent) == _dir_key(dump):
-            raise ValueError("parent_directory and dump_directory are the same location")
-        if _inside(dump, parent):
-            raise ValueError("dump_directory must not be inside parent_directory")
-        if _inside(parent, dump):
-            raise ValueError("parent_directory must not be inside dump_directory")
+    def _check_locations(self, info: ValidationInfo) -> StagingParams:
+        """Landing, staging and archive must not overlap, compared as their storages
+        resolve them (a symlinked folder, ``s3a://`` for ``s3://``), not as text."""
         if self.archive_directory is None:
-            sibling = parent.rstrip("/" + os.sep) + "_archive"
+            sibling = self.parent_directory.rstrip("/" + os.sep) + "_archive"
             object.__setattr__(self, "archive_directory", sibling)
-        archive = self.archive_directory or ""
-        if _inside(archive, parent):
-            raise ValueError("archive_directory must not be inside parent_directory")
-        if _inside(archive, dump) or _inside(dump, archive):
+        parent = _canonical(self.parent_directory, info)
+        dump = _canonical(self.dump_directory, info)
+        archive = _canonical(self.archive_directory or "", info)
+        if parent == dump:
+            raise ValueError("parent_directory and dump_directory are the same location")
+        if dump.startswith(parent):
+            raise ValueError("dump_directory must not be inside parent_directory")
+        if parent.startswith(dump):
+            raise ValueError("parent_directory must not be inside dump_directory")
+        if archive.startswith(parent) or parent.startswith(archive):
+            raise ValueError("archive_directory and parent_directory must not overlap")
+        if archive.startswith(dump) or dump.startswith(archive):
             raise ValueError("archive_directory and dump_directory must not overlap")
         return self
 
@@ -149,6 +182,7 @@ class StagingExecutor(Executor):
             else None
         )
         self._journal: StagingJournal | None = None
+        self._landing_key = self.source.canonical(self.parent)
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -168,7 +202,8 @@ class StagingExecutor(Executor):
     def journal(self) -> StagingJournal:
         if self._journal is None:
             scope = f"{self.name}:{digest(self.parent, self.dump)}"
-            self._journal = StagingJournal(self.context.state, scope)
+            outputs_scope = digest(self.target.canonical(self.dump))
+            self._journal = StagingJournal(self.context.state, scope, outputs_scope)
         return self._journal
 
     def _selected(self, info: FileInfo) -> bool:
@@ -180,11 +215,30 @@ class StagingExecutor(Executor):
     def _listing(self) -> Iterator[FileInfo]:
         return (info for info in self.source.list_files(self.parent) if self._selected(info))
 
+    def _candidates(self) -> Iterator[FileInfo | names.Refused]:
+        """The selected landing files, each either safe to stage or refused with a reason:
+        a symbolic link (never followed), a name that is not safe (``..``, empty segments,
+        control characters, undecodable bytes) or that the staging storage cannot hold, or
+        a name that is both a file and a folder prefix of other files."""
+        for item in names.split_object_prefixes(self.source.list_files(self.parent)):
+            info = item.info if isinstance(item, names.Refused) else item
+            if not self._selected(info):
+                continue
+            if isinstance(item, names.Refused):
+                yield item
+            elif info.is_link:
+                yield names.Refused(info, "a symbolic link: not followed")
+            else:
+                problem = names.name_problem(info.relpath) or self.target.name_problem(
+                    self.dump, info.relpath
+                )
+                yield names.Refused(info, problem) if problem else info
+
     def _needs_staging(self, info: FileInfo) -> bool:
         entry = self.journal.get(info.relpath)
         if entry is None:
             return True
-        if entry.status == ARCHIVING:
+        if entry.status in IN_POST_STAGING:
             return False  # staged already; post_staging has yet to finish it
         return not entry.source.same_version_as(info)
 
@@ -195,57 +249,141 @@ class StagingExecutor(Executor):
         """Copy every landing file (not staged yet) to staging, through the transformation."""
         if self.transform is not None and not self.transform.per_file:
             return self._transfer_notebook(ctx)
+        self._sweep_after_a_killed_run(ctx)
         function = transforms.load_function(self.transform) if self.transform else None
         args = self.params.py_exec_args or {}
         progress = ctx.progress("staging")
-        counts = {"staged": 0, "skipped": 0, "outputs": 0, "bytes": 0}
+        counts = {"staged": 0, "skipped": 0, "refused": 0, "outputs": 0, "bytes": 0}
+        refusals = _Refusals(ctx)
 
-        def stage(info: FileInfo) -> tuple[int, int, int]:
+        def stage(item: FileInfo | names.Refused) -> tuple[str, int, int]:
             ctx.check_cancelled()
+            if isinstance(item, names.Refused):
+                refusals.add(item.info, item.reason)
+                return "refused", 0, 0
+            info = item
             if not self._needs_staging(info):
-                return 0, 0, 0
-            if function is None:
-                outputs = [self._copy_verified(info)]
-            else:
-                outputs = self._transform_one(info, function, args)
+                return "skipped", 0, 0
+            try:
+                if function is None:
+                    outputs = [self._copy_verified(info)]
+                else:
+                    outputs = self._transform_one(info, function, args)
+            except _Refuse as exc:
+                refusals.add(info, str(exc))
+                return "refused", 0, 0
             self.journal.record_staged(info, [o.url for o in outputs])
-            return 1, len(outputs), info.size
+            return "staged", len(outputs), info.size
 
         try:
-            for staged, outputs, size in parallel_map(
-                stage, self._listing(), self.params.max_workers
+            for outcome, outputs, size in parallel_map(
+                stage, self._candidates(), self.params.max_workers
             ):
-                counts["staged" if staged else "skipped"] += 1
+                counts[outcome] += 1
                 counts["outputs"] += outputs
                 counts["bytes"] += size
                 progress.advance()
         finally:
             progress.close()
         log.info(
-            "%s: staged %d files (%d already staged) into %s",
+            "%s: staged %d files (%d already staged, %d refused) into %s",
             ctx.executor,
             counts["staged"],
             counts["skipped"],
+            counts["refused"],
             self.dump,
         )
-        return {**counts, "dump_directory": self.dump}
+        self._block_state.delete("unfinished_transfer")
+        result = {**counts, "dump_directory": self.dump}
+        if refusals.items:
+            result["refused_files"] = refusals.items
+        refusals.finish(self.params.on_refused)
+        return result
+
+    def _sweep_after_a_killed_run(self, ctx: TaskContext) -> None:
+        """A transfer that did not end (its task state is cleared on success) may have left
+        temporary files in staging: remove those whose writer is gone."""
+        sweep = getattr(self.target, "sweep_temporaries", None)
+        if sweep is None:
+            return
+        if self._block_state.get("unfinished_transfer") is not None:
+            removed = sweep(self.dump)
+            if removed:
+                log.info("%s: removed %d temporary files of a killed run", ctx.executor, removed)
+        self._block_state.set("unfinished_transfer", ctx.run_id)
+
+    @property
+    def _block_state(self) -> TaskState:
+        """State of this block's locations, whatever its transformation's args."""
+        return self.context.state.scope(f"{self.journal.scope}:transfer")
+
+    def _claim(self, source: str, outputs: list[str]) -> set[str]:
+        """Own each output name for ``source`` before writing it; a name another landing
+        file (or block) wrote is refused. Returns the names ``source`` owned already."""
+        owned, taken = self.journal.claim_outputs(source, outputs)
+        if taken:
+            name, owner = next(iter(taken.items()))
+            raise _Refuse(
+                f"its staging name {names.shown(name)} already holds "
+                f"{names.shown(owner.rpartition(chr(0))[2] or owner)}"
+            )
+        return owned
+
+    def _publish(
+        self, source_key: str, outputs: list[tuple[Path | FileInfo, str, int | None]]
+    ) -> list[FileInfo]:
+        """Claim the staging names, then write each output (a local file to upload or a
+        file of the staging storage to copy) under its name: create-only where the name is
+        new, so a file there from elsewhere is refused, never overwritten."""
+        owned = self._claim(source_key, [name for _, name, _ in outputs])
+        written: list[FileInfo] = []
+        for item, name, size in outputs:
+            url = self.target.join(self.dump, name)
+            overwrite = name in owned
+            try:
+                if isinstance(item, FileInfo):
+                    copy = self.target.copy(item, url, overwrite=overwrite)
+                else:
+                    copy = self.target.upload(item, url, overwrite=overwrite, expected_size=size)
+            except FileExistsError:
+                self.journal.release_outputs(
+                    source_key, [n for _, n, _ in outputs if n not in owned]
+                )
+                raise _Refuse(
+                    f"staging already holds {names.shown(name)}, not written from this file"
+                ) from None
+            except SourceChanged as exc:
+                raise _Refuse(f"it changed while it was staged: {exc}") from None
+            expected = item.size if isinstance(item, FileInfo) else size
+            if expected is not None and copy.size != expected:
+                self.target.delete_many([url])  # never leave an unverified copy
+                raise TaskError(
+                    f"copy of {names.shown(name)} to {url} does not match its source "
+                    f"({copy.size} bytes, expected {expected}); the copy was removed"
+                )
+            written.append(copy)
+        return written
+
+    def _source_key(self, info: FileInfo) -> str:
+        return f"{self._landing_key}\0{info.relpath}"
 
     def _copy_verified(self, info: FileInfo) -> FileInfo:
-        url = self.target.join(self.dump, info.relpath)
-        if self.source is self.target:
-            written = self.target.copy(info, url)
-        elif scheme_of(self.parent) == "file":
-            written = self.target.upload(Path(info.url), url)
+        name = info.relpath  # proven safe by names.name_problem
+        key = self._source_key(info)
+        if scheme_of(self.parent) == "file":  # a real copy (never a link to landing)
+            [written] = self._publish(key, [(Path(info.url), name, info.size)])
+        elif self.source is self.target:  # server-side, pinned to the listed version
+            [written] = self._publish(key, [(info, name, info.size)])
         else:
             with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
-                local = Path(tmp) / posixpath.basename(info.relpath)
+                local = Path(tmp) / "file"
                 self.source.download(info.url, local)
-                written = self.target.upload(local, url)
-        same_storage = self.source is self.target
-        if written.size != info.size or (same_storage and not written.same_content_as(info)):
+                [written] = self._publish(key, [(local, name, info.size)])
+        if self.source is self.target and not written.same_content_as(info):
+            self.target.delete_many([written.url])
             raise TaskError(
-                f"copy of {info.url} to {url} does not match its source "
-                f"({written.size} bytes, expected {info.size})"
+                f"copy of {info.url} to {written.url} does not match its source; "
+                "the copy was removed"
             )
         return written
 
@@ -264,30 +402,44 @@ class StagingExecutor(Executor):
                 function(source, out_dir / name, **args)
             except Exception as exc:
                 raise TaskError(
-                    f"transformation failed on {info.relpath}: {type(exc).__name__}: {exc}"
+                    f"transformation failed on {names.shown(info.relpath)}: "
+                    f"{type(exc).__name__}: {exc}"
                 ) from exc
             folder = posixpath.dirname(info.relpath)
-            return self._publish_folder(out_dir, folder)
+            outputs = self._outputs(out_dir, folder)
+            return self._publish(self._source_key(info), outputs)
 
-    def _publish_folder(self, out_dir: Path, prefix: str, workers: int = 1) -> list[FileInfo]:
-        """Upload every file below ``out_dir`` to staging under ``prefix``, verified."""
-        produced = [p for p in sorted(out_dir.rglob("*")) if p.is_file()]
-
-        def publish(path: Path) -> FileInfo:
+    def _outputs(self, out_dir: Path, prefix: str) -> list[tuple[Path, str, int | None]]:
+        """The files a transformation wrote, each with its staging name (checked like a
+        landing name: a transformation cannot write outside staging either)."""
+        produced = []
+        for path in sorted(out_dir.rglob("*")):
+            if path.is_symlink():
+                raise TaskError(f"the transformation wrote a symbolic link {path.name}")
+            if not path.is_file():
+                continue
             rel = path.relative_to(out_dir).as_posix()
-            url = self.target.join(self.dump, posixpath.join(prefix, rel) if prefix else rel)
-            written = self.target.upload(path, url)
-            if written.size != path.stat().st_size:
-                raise TaskError(f"upload of {rel} to {url} is incomplete")
-            return written
-
-        return list(parallel_map(publish, produced, workers))
+            name = posixpath.join(prefix, rel) if prefix else rel
+            problem = names.name_problem(name) or self.target.name_problem(self.dump, name)
+            if problem:
+                raise _Refuse(f"its output {names.shown(name)} cannot be staged: {problem}")
+            produced.append((path, name, path.stat().st_size))
+        return produced
 
     def _transfer_notebook(self, ctx: TaskContext) -> dict[str, Any]:
         assert self.transform is not None
-        batch = [info for info in self._listing() if self._needs_staging(info)]
+        self._sweep_after_a_killed_run(ctx)
+        refusals = _Refusals(ctx)
+        batch = []
+        for item in self._candidates():
+            if isinstance(item, names.Refused):
+                refusals.add(item.info, item.reason)
+            elif self._needs_staging(item):
+                batch.append(item)
         if not batch:
+            self._block_state.delete("unfinished_transfer")
             log.info("%s: nothing new to stage in %s", ctx.executor, self.parent)
+            refusals.finish(self.params.on_refused)
             return {"staged": 0, "outputs": 0, "bytes": 0, "dump_directory": self.dump}
         progress = ctx.progress("preparing working folder")
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
@@ -299,10 +451,7 @@ class StagingExecutor(Executor):
                 ctx.check_cancelled()
                 local = parent_dir.joinpath(*info.relpath.split("/"))
                 local.parent.mkdir(parents=True, exist_ok=True)
-                if scheme_of(self.parent) == "file":
-                    shutil.copyfile(info.url, local)
-                else:
-                    self.source.download(info.url, local)
+                self.source.download(info.url, local)
                 progress.advance()
 
             for _ in parallel_map(fetch, batch, self.params.max_workers):
@@ -322,7 +471,12 @@ class StagingExecutor(Executor):
                     f"transformation {self.transform.target} failed: {type(exc).__name__}: {exc}"
                 ) from exc
             ctx.check_cancelled()
-            outputs = self._publish_folder(dump_dir, "", self.params.max_workers)
+            try:
+                # The notebook's outputs belong to the block as a whole (its landing).
+                outputs = self._publish(f"{self._landing_key}\0", self._outputs(dump_dir, ""))
+            except _Refuse as exc:
+                raise TaskError(f"the notebook's output was refused: {exc}") from None
+        self._block_state.delete("unfinished_transfer")
         urls = [o.url for o in outputs]
         for info in batch:
             self.journal.record_staged(info, urls if len(urls) <= 100 else [])
@@ -334,12 +488,16 @@ class StagingExecutor(Executor):
             len(outputs),
             self.dump,
         )
-        return {
+        result: dict[str, Any] = {
             "staged": len(batch),
             "outputs": len(outputs),
             "bytes": size,
             "dump_directory": self.dump,
         }
+        if refusals.items:
+            result["refused_files"] = refusals.items
+        refusals.finish(self.params.on_refused)
+        return result
 
     # -- post_staging ------------------------------------------------------------------------
 
@@ -352,28 +510,28 @@ class StagingExecutor(Executor):
             log.info("%s: nothing staged to %s", ctx.executor, mode)
             return {**counts, "mode": mode}
 
-        # Only journalled files that are still the version staged are touched; a file that
-        # changed or arrived after transfer listed it is left alone. Work goes in chunks of
-        # the listing, so memory stays flat however many files there are.
+        # Only journalled files that are still the version staged are touched, checked when
+        # each is removed; a file that changed or arrived after transfer listed it is left
+        # alone. Work goes in chunks of the listing, so memory stays flat.
         progress = ctx.progress("archiving" if mode == "archive" else "deleting")
+        self._finish_claimed(ctx, counts, progress)
         chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
+            if info.is_link or names.name_problem(info.relpath):
+                continue  # never staged, so never removed
             entry = self.journal.get(info.relpath)
-            if entry is None:
+            if entry is None or entry.status in IN_POST_STAGING:
                 continue
             if not entry.source.same_version_as(info):
-                log.warning(
-                    "%s: %s changed since it was staged; left in landing", ctx.executor, info.url
-                )
-                counts["changed_since_staged"] += 1
+                self._changed(ctx, info, counts)
                 self.journal.remove([info.relpath])
                 continue
             chunk.append((entry, info))
             if len(chunk) == DELETE_BATCH:
-                counts[mode + "d"] += self._finish(chunk, ctx, progress)
+                self._finish(chunk, ctx, counts, progress)
                 chunk = []
         if chunk:
-            counts[mode + "d"] += self._finish(chunk, ctx, progress)
+            self._finish(chunk, ctx, counts, progress)
         progress.close()
         self._forget_vanished()
         log.info("%s: %s %d landing files", ctx.executor, mode + "d", counts[mode + "d"])
@@ -382,29 +540,95 @@ class StagingExecutor(Executor):
             result["archive_directory"] = self.archive
         return result
 
-    def _finish(self, chunk: list[tuple[Entry, FileInfo]], ctx: TaskContext, progress: Any) -> int:
-        """Archive (if asked) then delete the sources of one chunk of staged files; an entry
-        leaves the journal only once its source is gone."""
+    def _changed(self, ctx: TaskContext, info: FileInfo, counts: dict[str, int]) -> None:
+        log.warning(
+            "%s: %s changed since it was staged; left in landing",
+            ctx.executor,
+            names.shown(info.url),
+        )
+        counts["changed_since_staged"] += 1
+
+    def _finish_claimed(self, ctx: TaskContext, counts: dict[str, int], progress: Any) -> None:
+        """Finish what a killed post_staging had claimed: a file it had moved to its claim
+        name is archived and removed; an entry whose file was never moved goes back to
+        the main pass."""
+        entries = list(self.journal.entries(statuses=IN_POST_STAGING, batch=DELETE_BATCH))
+        held: list[tuple[Entry, FileInfo]] = []
+        for entry in entries:
+            claimed = self.source.claimed(entry.source)
+            if claimed is not None and not claimed.same_version_as(entry.source):
+                self.source.release([claimed])  # not the version staged: never removed
+                claimed = None
+            if claimed is None:
+                self.journal.set_status(entry.relpath, STAGED)
+            else:
+                held.append((entry, claimed))
+        if held:
+            self._archive_and_remove(held, ctx, counts, progress)
+
+    def _finish(
+        self,
+        chunk: list[tuple[Entry, FileInfo]],
+        ctx: TaskContext,
+        counts: dict[str, int],
+        progress: Any,
+    ) -> None:
+        """Claim, archive (if asked) then remove the sources of one chunk of staged files;
+        an entry leaves the journal only once its source is gone."""
         ctx.check_cancelled()
         self.target.make_durable(url for entry, _ in chunk for url in entry.outputs)
-        if self.params.archive_or_delete == "archive":
+        self.journal.set_statuses([entry.relpath for entry, _ in chunk], CLAIMING)
+        held: list[tuple[Entry, FileInfo]] = []
+        claims = self.source.claim([i for _, i in chunk])
+        for (entry, info), claimed in zip(chunk, claims, strict=True):
+            if claimed is None:
+                self._changed(ctx, info, counts)
+                self.journal.remove([entry.relpath])
+            else:
+                held.append((entry, claimed))
+        self._archive_and_remove(held, ctx, counts, progress)
 
-            def archive(item: tuple[Entry, FileInfo]) -> None:
+    def _archive_and_remove(
+        self,
+        held: list[tuple[Entry, FileInfo]],
+        ctx: TaskContext,
+        counts: dict[str, int],
+        progress: Any,
+    ) -> None:
+        mode = self.params.archive_or_delete
+        if mode == "archive":
+
+            def archive(item: tuple[Entry, FileInfo]) -> tuple[Entry, FileInfo] | None:
                 ctx.check_cancelled()
-                self._archive_one(*item, ctx)
+                try:
+                    self._archive_one(*item, ctx)
+                except SourceChanged:
+                    return item  # replaced or rewritten since staged: give it back
+                return None
 
-            for _ in parallel_map(archive, chunk, self.params.max_workers):
+            changed = []
+            for item in parallel_map(archive, held, self.params.max_workers):
                 progress.advance()
+                if item is not None:
+                    changed.append(item)
+            if changed:
+                self.source.release([claimed for _, claimed in changed])
+                for _, claimed in changed:
+                    self._changed(ctx, claimed, counts)
+                self.journal.remove([entry.relpath for entry, _ in changed])
+                held = [item for item in held if item not in changed]
             self.archive_store.make_durable([self.archive])
         ctx.check_cancelled()
-        self.source.delete_many(info.url for _, info in chunk)
-        self.journal.remove([info.relpath for _, info in chunk])
-        if self.params.archive_or_delete == "delete":
-            progress.advance(len(chunk))
-        return len(chunk)
+        kept = self.source.remove_claimed([claimed for _, claimed in held])
+        for info in kept:
+            self._changed(ctx, info, counts)
+        self.journal.remove([entry.relpath for entry, _ in held])
+        counts[mode + "d"] += len(held) - len(kept)
+        if mode == "delete":
+            progress.advance(len(held))
 
     def _archive_one(self, entry: Entry, info: FileInfo, ctx: TaskContext) -> None:
-        """Copy one landing file to the archive, never over an earlier archived file.
+        """Copy one held landing file to the archive, never over an earlier archived file.
 
         Only a second-choice name is journalled (before the copy): a run killed after
         copying to the first-choice name finds that copy there with the same bytes."""
@@ -444,6 +668,8 @@ class StagingExecutor(Executor):
         return False
 
     def _archive_copy(self, info: FileInfo, url: str) -> FileInfo:
+        """Copy exactly the held version to ``url`` (create-only): pinned by its storage
+        where it copies server-side, checked against the listed MD5 where it downloads."""
         if self.source is self.archive_store:
             return self.archive_store.copy(info, url, overwrite=False)
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
@@ -452,7 +678,11 @@ class StagingExecutor(Executor):
                 local = Path(info.url)
             else:
                 self.source.download(info.url, local)
-            return self.archive_store.upload(local, url, overwrite=False)
+                if local.stat().st_size != info.size or (
+                    _is_md5(info.etag) and _md5_of(str(local)) != info.etag
+                ):
+                    raise SourceChanged(f"{info.url} was replaced before it was archived")
+            return self.archive_store.upload(local, url, overwrite=False, expected_size=info.size)
 
     def _forget_vanished(self) -> None:
         """Entries left after a full pass over the listing: every listed entry was finished
@@ -468,3 +698,31 @@ class StagingExecutor(Executor):
                 self.journal.remove(batch)
                 batch = []
         self.journal.remove(batch)
+
+
+class _Refusals:
+    """Landing files left in place because they could not be staged safely: each logged
+    as a warning, the first ``REPORTED_REFUSALS`` named in the task's output."""
+
+    def __init__(self, ctx: TaskContext) -> None:
+        self.ctx = ctx
+        self.count = 0
+        self.items: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+    def add(self, info: FileInfo, reason: str) -> None:
+        shown = names.shown(info.relpath)
+        log.warning("%s: %s left in landing: %s", self.ctx.executor, shown, reason)
+        with self._lock:
+            self.count += 1
+            if len(self.items) < REPORTED_REFUSALS:
+                self.items.append({"file": shown, "reason": reason})
+
+    def finish(self, on_refused: str) -> None:
+        """With ``on_refused: fail``, fail the task now that everything else is staged."""
+        if self.count and on_refused == "fail":
+            first = self.items[0]
+            raise TaskError(
+                f"{self.count} landing files could not be staged and were left in landing "
+                f"(first: {first['file']}: {first['reason']})"
+            )

@@ -1,20 +1,41 @@
-"""Local folders as a storage: atomic writes by temporary name + rename, archive by link."""
+"""Local folders as a storage: atomic writes through private temporary names, archive by
+hard link, and removal of exactly the version staged by claiming a file (a rename) first."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
+import logging
 import os
-import shutil
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
+from lakeroutine.storage.base import (
+    CLAIM_SUFFIX,
+    NAME_MAX,
+    FileInfo,
+    SourceChanged,
+    StorageError,
+    claim_name,
+    is_temporary_name,
+    temporary_name,
+)
+
+log = logging.getLogger("lakeroutine.storage.local")
+BLOCK = 1 << 20
 
 
 def local_path(url: str) -> str:
     """The filesystem path of a local URL (``file:///x`` or a plain path)."""
     return url[len("file://") :] if url.startswith("file://") else url
+
+
+def version_of(st: os.stat_result) -> str:
+    """A token that changes when the file at a path is replaced or rewritten."""
+    return f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}"
 
 
 class LocalStorage:
@@ -25,9 +46,21 @@ class LocalStorage:
     def __init__(self, **options: object) -> None:
         # Local folders take no options; S3 settings in a mixed routine are not ours.
         self.options = options
+        self._claimed_from: dict[str, str] = {}  # claim path -> the path it was claimed from
 
     def join(self, base: str, relpath: str) -> str:
         return os.path.join(local_path(base), *relpath.split("/"))
+
+    def canonical(self, url: str) -> str:
+        return os.path.realpath(local_path(url)).rstrip(os.sep) + os.sep
+
+    def name_problem(self, base: str, relpath: str) -> str | None:
+        for segment in relpath.split("/"):
+            if len(os.fsencode(segment)) > NAME_MAX:
+                return f"a segment is longer than {NAME_MAX} bytes"
+            if "\0" in segment:
+                return "the name holds a NUL byte"
+        return None
 
     def check_location(self, base: str, *, write: bool) -> None:
         path = Path(local_path(base))
@@ -46,6 +79,8 @@ class LocalStorage:
             raise StorageError(f"cannot write into {existing} (to create {path})")
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
+        """Regular files and symbolic links (never followed) below ``base``; other kinds
+        (FIFOs, sockets, devices) are not files to stage and are not listed."""
         root = local_path(base)
         if not os.path.isdir(root):
             return
@@ -55,11 +90,18 @@ class LocalStorage:
             with os.scandir(folder) as entries:
                 for entry in sorted(entries, key=lambda e: e.name):
                     rel = f"{prefix}{entry.name}"
-                    if entry.is_dir(follow_symlinks=False):
+                    if entry.is_symlink():
+                        st = entry.stat(follow_symlinks=False)
+                        yield FileInfo(
+                            entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st), True
+                        )
+                    elif entry.is_dir(follow_symlinks=False):
                         stack.append((rel + "/", entry.path))
-                    elif entry.is_file() and not is_temporary_name(entry.name):
-                        st = entry.stat()
-                        yield FileInfo(entry.path, rel, st.st_size, st.st_mtime_ns)
+                    elif entry.is_file(follow_symlinks=False) and not is_temporary_name(entry.name):
+                        st = entry.stat(follow_symlinks=False)
+                        yield FileInfo(
+                            entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st)
+                        )
 
     def stat(self, url: str) -> FileInfo | None:
         path = local_path(url)
@@ -67,28 +109,45 @@ class LocalStorage:
             st = os.stat(path)
         except FileNotFoundError:
             return None
-        return FileInfo(path, os.path.basename(path), st.st_size, st.st_mtime_ns)
+        return _info(path, st)
 
     def download(self, url: str, local_file: Path) -> None:
-        shutil.copyfile(local_path(url), local_file)
+        fd = os.open(local_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            _copy_checked(local_path(url), fd, None, None)
+        finally:
+            os.close(fd)
 
-    def upload(self, local_file: Path, url: str, *, overwrite: bool = True) -> FileInfo:
-        return self._publish(str(local_file), local_path(url), overwrite=overwrite)
+    def upload(
+        self,
+        local_file: Path,
+        url: str,
+        *,
+        overwrite: bool = True,
+        expected_size: int | None = None,
+    ) -> FileInfo:
+        return self._publish(str(local_file), local_path(url), overwrite, expected_size, None)
 
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
+        """A create-only copy (``overwrite=False``: archiving a file about to be removed)
+        is a hard link where the filesystem allows, else a verified copy like any other."""
         dest = local_path(url)
         if not overwrite:
             # Archiving: a hard link is an atomic copy that refuses to replace anything.
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             try:
-                os.link(local_path(source.url), dest)
-                return self._info(dest)
+                os.link(local_path(source.url), dest, follow_symlinks=False)
+                linked = os.stat(dest)
+                if source.version and version_of(linked) != source.version:
+                    os.unlink(dest)
+                    raise SourceChanged(f"{source.url} changed since it was listed; not copied")
+                return _info(dest, linked)
             except OSError as exc:
                 if exc.errno == errno.EEXIST:
                     raise FileExistsError(dest) from exc
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                     raise
-        return self._publish(local_path(source.url), dest, overwrite=overwrite)
+        return self._publish(local_path(source.url), dest, overwrite, source.size, source.version)
 
     def delete_many(self, urls: Iterable[str]) -> None:
         for url in urls:
@@ -99,14 +158,100 @@ class LocalStorage:
         # One sync for a whole batch costs far less than an fsync per file.
         os.sync()
 
-    def _publish(self, source: str, dest: str, *, overwrite: bool) -> FileInfo:
+    # -- removing exactly the version staged -----------------------------------------------
+
+    def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
+        """Rename each file to its claim name, then compare it with the listed version; a
+        file that changed goes back (never over a newer one) and gives None."""
+        held: list[FileInfo | None] = []
+        for info in files:
+            path = local_path(info.url)
+            claim = _claim_path(path)
+            if os.path.lexists(claim):  # a killed run's claim: finish that one first
+                held.append(None)
+                continue
+            try:
+                os.rename(path, claim)
+            except FileNotFoundError:
+                held.append(None)
+                continue
+            st = os.lstat(claim)
+            self._claimed_from[claim] = path
+            if _same(info, st):
+                held.append(
+                    FileInfo(
+                        claim,
+                        info.relpath,
+                        st.st_size,
+                        st.st_mtime_ns,
+                        None,
+                        version_of(st),
+                        info.is_link,
+                    )
+                )
+            else:
+                self._restore(claim)
+                held.append(None)
+        return held
+
+    def claimed(self, info: FileInfo) -> FileInfo | None:
+        claim = _claim_path(local_path(info.url))
+        try:
+            st = os.lstat(claim)
+        except FileNotFoundError:
+            return None
+        self._claimed_from[claim] = local_path(info.url)
+        return FileInfo(
+            claim, info.relpath, st.st_size, st.st_mtime_ns, None, version_of(st), info.is_link
+        )
+
+    def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
+        kept = []
+        for held in files:
+            try:
+                st = os.lstat(held.url)
+            except FileNotFoundError:
+                continue
+            if _same(held, st):
+                os.unlink(held.url)
+                self._claimed_from.pop(held.url, None)
+            else:  # rewritten in place since claimed: put it back, never remove it
+                self._restore(held.url)
+                kept.append(held)
+        return kept
+
+    def release(self, files: Sequence[FileInfo]) -> None:
+        for held in files:
+            if os.path.lexists(held.url):
+                self._restore(held.url)
+
+    def _restore(self, claim: str) -> None:
+        _restore(claim, self._claimed_from.pop(claim))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _publish(
+        self,
+        source: str,
+        dest: str,
+        overwrite: bool,
+        expected_size: int | None,
+        expected_version: str | None,
+    ) -> FileInfo:
+        """Copy ``source`` to a private temporary name beside ``dest`` while hashing it,
+        check it (size as expected, source unchanged, the written bytes read back to the
+        same hash), then rename it into place. Nothing unverified ever has the final name.
+        The temporary file stays locked (flock) until renamed, so a sweep after a killed
+        run removes only temporaries whose writer is gone."""
         folder, name = os.path.split(dest)
         os.makedirs(folder, exist_ok=True)
-        # A fixed temporary name: a write killed half-way leaves one that the re-run (which
-        # must stage that file again, since it was never journalled) overwrites and renames.
-        temp = os.path.join(folder, f".{name}.lakeroutine-tmp")
+        temp = os.path.join(folder, temporary_name(name, uuid.uuid4().hex[:16]))
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            shutil.copyfile(source, temp)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            digest = _copy_checked(source, fd, expected_size, expected_version)
+            if _md5_fd(fd) != digest:
+                raise StorageError(f"the copy of {source} at {dest} does not read back the same")
             if overwrite:
                 os.replace(temp, dest)
             else:
@@ -115,11 +260,102 @@ class LocalStorage:
                 except FileExistsError:
                     raise FileExistsError(dest) from None
         finally:
-            if os.path.lexists(temp):
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
-        return self._info(dest)
+            os.close(fd)
+        return _info(dest, os.stat(dest))
 
-    @staticmethod
-    def _info(path: str) -> FileInfo:
-        st = os.stat(path)
-        return FileInfo(path, os.path.basename(path), st.st_size, st.st_mtime_ns)
+    def sweep_temporaries(self, base: str) -> int:
+        """Remove temporary files that killed writers left below ``base`` (a live writer
+        holds a lock on its own, so it is never touched). Returns how many were removed."""
+        removed = 0
+        for folder, _dirs, files in os.walk(local_path(base)):
+            for name in files:
+                if not is_temporary_name(name) or name.endswith(CLAIM_SUFFIX):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live writer's
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                        removed += 1
+                finally:
+                    os.close(fd)
+        return removed
+
+
+def _copy_checked(
+    source: str, out: int, expected_size: int | None, expected_version: str | None
+) -> str:
+    """Copy ``source`` into the open file ``out``, hashing the bytes as they pass; refuse
+    a source that is not the expected version or size, before or after the copy. Returns
+    the MD5 of what was copied."""
+    digest = hashlib.md5(usedforsecurity=False)
+    copied = 0
+    with open(source, "rb") as src:
+        before = os.fstat(src.fileno())
+        if expected_version and version_of(before) != expected_version:
+            raise SourceChanged(f"{source} changed since it was listed; not copied")
+        while block := src.read(BLOCK):
+            digest.update(block)
+            view = memoryview(block)
+            while view:
+                view = view[os.write(out, view) :]
+            copied += len(block)
+        after = os.fstat(src.fileno())
+    if expected_size is not None and copied != expected_size:
+        raise SourceChanged(
+            f"{source} changed while it was copied ({copied} bytes, expected {expected_size})"
+        )
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise SourceChanged(f"{source} changed while it was copied")
+    return digest.hexdigest()
+
+
+def _md5_fd(fd: int) -> str:
+    """The MD5 of an open file's bytes, read back from its start."""
+    digest = hashlib.md5(usedforsecurity=False)
+    offset = 0
+    while block := os.pread(fd, BLOCK, offset):
+        digest.update(block)
+        offset += len(block)
+    return digest.hexdigest()
+
+
+def _info(path: str, st: os.stat_result) -> FileInfo:
+    return FileInfo(path, os.path.basename(path), st.st_size, st.st_mtime_ns, None, version_of(st))
+
+
+def _same(info: FileInfo, st: os.stat_result) -> bool:
+    if st.st_size != info.size:
+        return False
+    if info.version:
+        return version_of(st) == info.version
+    return st.st_mtime_ns == info.mtime
+
+
+def _claim_path(path: str) -> str:
+    folder, name = os.path.split(path)
+    return os.path.join(folder, claim_name(name))
+
+
+def _restore(claim: str, path: str) -> None:
+    """Put a claimed file back at ``path``; if a newer file took that name meanwhile, keep
+    both (the claimed one under a visible name beside it) and say so."""
+    try:
+        os.link(claim, path, follow_symlinks=False)
+    except FileExistsError:
+        kept = f"{path}.lakeroutine-kept-{uuid.uuid4().hex[:8]}"
+        os.rename(claim, kept)
+        log.warning(
+            "%s was replaced while being removed; the earlier version is kept as %s", path, kept
+        )
+        return
+    os.unlink(claim)

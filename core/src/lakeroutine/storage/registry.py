@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lakeroutine.storage.base import Storage
+from lakeroutine.storage.base import Storage, completed
 
 # Which distribution to install for a scheme no installed plugin serves.
 KNOWN_PROVIDERS = {"s3": "lakeroutine-s3", "s3a": "lakeroutine-s3"}
@@ -66,5 +66,5 @@ class StorageRegistry:
             if key not in self._cache:
                 if scheme not in self.entries:
                     raise UnknownScheme(scheme, list(self.entries))
-                self._cache[key] = self.entries[scheme].factory(**self.options)
+                self._cache[key] = completed(self.entries[scheme].factory(**self.options))
             return self._cache[key]

@@ -65,6 +65,7 @@ class RoutineStepOperator(BaseOperator):
     def _run_step(self, context: Any, deferral: Any) -> dict[str, Any]:
         from lakeroutine import run_routine
         from lakeroutine.errors import PluginError, RoutineError
+        from lakeroutine.runlock import RunLocked
 
         run_id, run_date = run_identity(context)
         try:
@@ -77,6 +78,8 @@ class RoutineStepOperator(BaseOperator):
                 retries=False,
                 deferral=deferral,
             )
+        except RunLocked as exc:  # another run of the routine is on: a retry may get in
+            raise RoutineStepFailed(str(exc)) from None
         except (RoutineError, PluginError) as exc:  # invalid: retrying cannot help
             raise AirflowFailException(str(exc)) from None
         task = result.tasks[0]

@@ -35,9 +35,10 @@ class S3Settings(BaseModel):
     multipart_copy_part_size: int = Field(256 * MiB, ge=MIN_PART, le=MAX_COPY)
     multipart_concurrency: int = Field(8, ge=1, le=64)
     check_absent_before_copy: bool = Field(
-        True,
-        description="Before a no-overwrite copy (archiving), HEAD the target as well as "
-        "sending IfNoneMatch: S3 enforces the condition, some emulators ignore it",
+        False,
+        description="Before a create-only copy, HEAD the target as well as sending "
+        "IfNoneMatch: AWS S3 enforces the condition on CopyObject; turn this on for servers "
+        "that ignore it (moto, some S3-compatible stores)",
     )
 
     @classmethod

@@ -12,15 +12,16 @@ from __future__ import annotations
 import logging
 import posixpath
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from lakeroutine.aws import error_code
-from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
+from lakeroutine.storage.base import FileInfo, SourceChanged, StorageError, is_temporary_name
 
 from lakeroutine_s3 import etags, transfers, urls
 from lakeroutine_s3.client import (
+    PRECONDITION,
     S3Client,
     is_not_found,
     is_precondition_failed,
@@ -31,6 +32,7 @@ from lakeroutine_s3.transfers import quoted, unquoted
 
 log = logging.getLogger("lakeroutine.s3")
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request
+MAX_KEY_BYTES = 1024  # S3's limit on a key's length
 
 
 def _is_multipart_etag(etag: str | None) -> bool:
@@ -65,6 +67,17 @@ class S3Storage:
 
     def join(self, base: str, relpath: str) -> str:
         return urls.join(base, relpath)
+
+    def canonical(self, url: str) -> str:
+        """``s3://bucket/prefix/`` whether given as ``s3://`` or ``s3a://``."""
+        location = urls.parse(url)
+        return f"s3://{location.bucket}/{location.prefix}"
+
+    def name_problem(self, base: str, relpath: str) -> str | None:
+        key = urls.parse(self.join(base, relpath)).key
+        if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+            return f"the key would be longer than S3's {MAX_KEY_BYTES} bytes"
+        return None
 
     def check_location(self, base: str, *, write: bool) -> None:
         """Bucket exists and the credentials may list it (reads: list the prefix too)."""
@@ -103,12 +116,14 @@ class S3Storage:
                 key = item["Key"]
                 if key.endswith("/") or is_temporary_name(posixpath.basename(key)):
                     continue  # folder markers, unfinished writes
+                etag = unquoted(item.get("ETag"))
                 yield FileInfo(
                     f"{location.scheme}://{location.bucket}/{key}",
                     key[len(prefix) :],
                     int(item["Size"]),
                     item["LastModified"].timestamp(),
-                    unquoted(item.get("ETag")),
+                    etag,
+                    etag,
                 )
 
     def stat(self, url: str) -> FileInfo | None:
@@ -145,13 +160,27 @@ class S3Storage:
         except Exception as exc:
             raise self._error("cannot download", url, exc) from None
 
-    def upload(self, local_path: Path, url: str, *, overwrite: bool = True) -> FileInfo:
+    def upload(
+        self,
+        local_path: Path,
+        url: str,
+        *,
+        overwrite: bool = True,
+        expected_size: int | None = None,
+    ) -> FileInfo:
         """One streamed PUT, or a multipart upload above ``multipart_threshold``. With
         ``overwrite=False`` the write is conditional (IfNoneMatch); a key already holding
-        exactly these bytes (a lost reply's retry, a killed run) counts as written."""
+        exactly these bytes (a lost reply's retry, a killed run) counts as written. With
+        ``expected_size``, a file of another size is refused before anything is sent (its
+        Content-MD5, computed from the same bytes, then stops a change during the PUT)."""
         location = urls.parse(url)
         local_path = Path(local_path)
         size = local_path.stat().st_size
+        if expected_size is not None and size != expected_size:
+            raise SourceChanged(
+                f"{local_path} changed before it was uploaded ({size} bytes, expected "
+                f"{expected_size}); nothing written to {url}"
+            )
         settings = self.settings
         single = size <= settings.multipart_threshold
         try:
@@ -234,8 +263,14 @@ class S3Storage:
             return self._verified_size(url, source.size)
         if etags.is_md5(source.etag) and etags.is_md5(etag) and etag != source.etag:
             # Other bytes than those listed were copied: the source was rewritten in between
-            # (S3 refuses such a copy by CopySourceIfMatch; some emulators do not).
-            raise StorageError(
+            # (S3 refuses such a copy by CopySourceIfMatch; some emulators do not). That
+            # copy is removed: nothing unverified keeps a final name.
+            self._delete_batch(
+                dst.bucket,
+                [{"Key": dst.key, "ETag": quoted(etag)}],
+                allowed=("NoSuchKey", *PRECONDITION),
+            )
+            raise SourceChanged(
                 f"{source.url} changed since it was listed: the copy {url} holds ETag {etag}, "
                 f"the listing said {source.etag}"
             )
@@ -249,14 +284,55 @@ class S3Storage:
             batch = batches.setdefault(location.bucket, [])
             batch.append(location.key)
             if len(batch) == DELETE_BATCH:
-                self._delete_batch(location.bucket, batch)
+                self._delete_batch(location.bucket, [{"Key": key} for key in batch])
                 batches[location.bucket] = []
         for bucket, batch in batches.items():
             if batch:
-                self._delete_batch(bucket, batch)
+                self._delete_batch(bucket, [{"Key": key} for key in batch])
 
     def make_durable(self, urls_: Iterable[str]) -> None:
         """Nothing to do: a completed S3 write is durable."""
+
+    # -- removing exactly the version staged -------------------------------------------------
+
+    def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
+        """Nothing to hold: removal is conditional on each object's ETag."""
+        return list(files)
+
+    def claimed(self, info: FileInfo) -> FileInfo | None:
+        return None
+
+    def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
+        """DeleteObjects in batches of up to 1,000, each key conditional on the ETag it had
+        when staged: S3 refuses (PreconditionFailed) to delete an object replaced since,
+        so a replacement that arrives at any instant survives. Returns those kept."""
+        kept: list[FileInfo] = []
+        batches: dict[str, list[FileInfo]] = {}
+        for info in files:
+            location = urls.parse(info.url)
+            batch = batches.setdefault(location.bucket, [])
+            batch.append(info)
+            if len(batch) == DELETE_BATCH:
+                kept += self._delete_versions(location.bucket, batch)
+                batches[location.bucket] = []
+        for bucket, batch in batches.items():
+            if batch:
+                kept += self._delete_versions(bucket, batch)
+        return kept
+
+    def release(self, files: Sequence[FileInfo]) -> None:
+        """Nothing was moved: nothing to give back."""
+
+    def _delete_versions(self, bucket: str, files: list[FileInfo]) -> list[FileInfo]:
+        objects = []
+        for info in files:
+            entry = {"Key": urls.parse(info.url).key}
+            if info.etag:
+                entry["ETag"] = quoted(info.etag)
+            objects.append(entry)
+        errors = self._delete_batch(bucket, objects, allowed=("NoSuchKey", *PRECONDITION))
+        changed = {e.get("Key") for e in errors if e.get("Code") in PRECONDITION}
+        return [info for info in files if urls.parse(info.url).key in changed]
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -348,25 +424,30 @@ class S3Storage:
             # IfNoneMatch (target exists) or CopySourceIfMatch (source changed) failed.
             if not overwrite and self.stat(url) is not None:
                 return FileExistsError(url)
-            return StorageError(f"{source.url} changed since it was listed; not copied")
+            return SourceChanged(f"{source.url} changed since it was listed; not copied")
         if is_not_found(exc):
             return FileNotFoundError(f"{source.url} no longer exists")
         return self._error(f"cannot copy {source.url} to", url, exc)
 
-    def _delete_batch(self, bucket: str, keys: list[str]) -> None:
+    def _delete_batch(
+        self, bucket: str, objects: list[dict[str, str]], allowed: tuple[str, ...] = ("NoSuchKey",)
+    ) -> list[dict[str, Any]]:
+        """One DeleteObjects request; errors whose code is ``allowed`` are returned, any
+        other fails the call."""
         try:
             answer = self.client.delete_objects(
-                Bucket=bucket,
-                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+                Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
             )
         except Exception as exc:
             raise self._error("cannot delete objects from", f"s3://{bucket}", exc) from None
-        failed = [e for e in answer.get("Errors", ()) if e.get("Code") != "NoSuchKey"]
+        errors = answer.get("Errors", [])
+        failed = [e for e in errors if e.get("Code") not in allowed]
         if failed:
             sample = ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in failed[:5])
             raise StorageError(
                 f"could not delete {len(failed)} objects from s3://{bucket}: {sample}"
             )
+        return errors
 
     def _error(self, what: str, url: str, exc: Exception) -> StorageError:
         code = error_code(exc)
