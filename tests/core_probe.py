@@ -91,9 +91,14 @@ class ProbeExecutor(Executor):
     @task(args=JobArgs)
     def job(self, args: JobArgs, ctx: TaskContext) -> dict[str, Any]:
         """Start ``jobs`` remote jobs one after the other (each id saved in the run state
-        first, re-attached to by a retry) and wait for each through lakeroutine.waiting."""
+        first, re-attached to by a retry) and wait for each through lakeroutine.waiting; a
+        job that ended in an earlier try is not waited for again."""
         done = []
         for number in range(args.jobs):
+            finished = ctx.state.get(f"done{number}")
+            if finished is not None:  # ended in an earlier try: no wait (as Redshift does)
+                done.append(finished)
+                continue
             job_id = ctx.state.get(f"job{number}")
             if job_id is None:
                 job_id = f"{ctx.run_id}-{self.params.label}-{number}-{len(self.started)}"
@@ -118,6 +123,7 @@ class ProbeExecutor(Executor):
                 give_up=stop,
             )
             done.append([job_id, outcome])
+            ctx.state.set(f"done{number}", [job_id, outcome])
         return {"jobs": done}
 
     def _cancelled(self) -> None:

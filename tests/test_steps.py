@@ -168,10 +168,14 @@ def test_a_deferred_wait_is_probed_then_resumed_and_starts_its_work_once(tmp_pat
     first = run_routine(spec, deferral=Deferral(), **common)
     assert first.status == "deferred" and first.tasks[0].status == "deferred"
     pending = first.tasks[0].output
-    assert (pending["poll"], pending["done"], pending["what"]) == (0, False, "job r1-a-0-0")
+    assert (pending["wait"], pending["done"], pending["what"]) == (
+        "job r1-a-0-0",
+        False,
+        "job r1-a-0-0",
+    )
     assert ProbeExecutor.started == ["r1-a-0-0"]
 
-    probe = Deferral(resume_at=0, probe=True, waited_s=0.5)
+    probe = Deferral(wait="job r1-a-0-0", probe=True, waited_s=0.5)
     still = run_routine(spec, deferral=probe, preflight=False, **common)
     assert still.tasks[0].output["done"] is False
     ProbeExecutor.running["r1-a-0-0"] = "SUCCEEDED"
@@ -179,25 +183,39 @@ def test_a_deferred_wait_is_probed_then_resumed_and_starts_its_work_once(tmp_pat
     assert ended.tasks[0].output["done"] is True
     assert ProbeExecutor.started == ["r1-a-0-0"]  # probes start nothing
 
-    resumed = run_routine(spec, deferral=Deferral(resume_at=0, waited_s=0.5), **common)
-    assert resumed.tasks[0].output["poll"] == 1  # the second job: deferred in its turn
+    resumed = run_routine(spec, deferral=Deferral(wait="job r1-a-0-0", waited_s=0.5), **common)
+    assert resumed.tasks[0].output["wait"] == "job r1-a-1-1"  # the second job, in its turn
     assert ProbeExecutor.started == ["r1-a-0-0", "r1-a-1-1"]
+    # the first job is not waited for again (its end is in the run state): the probe must
+    # still find the second job's wait, not block on it nor start anything
+    probe = Deferral(wait="job r1-a-1-1", probe=True)
+    assert run_routine(spec, deferral=probe, **common).tasks[0].output["done"] is False
     ProbeExecutor.running["r1-a-1-1"] = "SUCCEEDED"
-    probe = Deferral(resume_at=1, probe=True)
     assert run_routine(spec, deferral=probe, **common).tasks[0].output["done"] is True
-    last = run_routine(spec, deferral=Deferral(resume_at=1), **common)
+    last = run_routine(spec, deferral=Deferral(wait="job r1-a-1-1"), **common)
     assert last.status == "succeeded"
     assert last.tasks[0].output == {"jobs": [["r1-a-0-0", "SUCCEEDED"], ["r1-a-1-1", "SUCCEEDED"]]}
     assert ProbeExecutor.started == ["r1-a-0-0", "r1-a-1-1"]
+
+
+def test_a_probe_meeting_another_running_wait_hands_the_task_back(tmp_path):
+    spec = job_routine(tmp_path, jobs=2)
+    common = {"registry": probe_registry(), "steps": ["a.job"], "run_id": "r3"}
+    run_routine(spec, deferral=Deferral(), **common)
+    probe = Deferral(wait="job r3-a-1-9", probe=True)  # not the wait the task is at
+    handed = run_routine(spec, deferral=probe, **common).tasks[0].output
+    assert (handed["wait"], handed["done"]) == ("job r3-a-0-0", True)
+    assert ProbeExecutor.started == ["r3-a-0-0"]
 
 
 def test_a_deferred_wait_past_max_wait_stops_the_work_when_resumed(tmp_path):
     spec = job_routine(tmp_path, max_wait_s=60)
     common = {"registry": probe_registry(), "steps": ["a.job"], "run_id": "r2"}
     assert run_routine(spec, deferral=Deferral(), **common).status == "deferred"
-    late = run_routine(spec, deferral=Deferral(probe=True, waited_s=61), **common)
+    awaited = "job r2-a-0-0"
+    late = run_routine(spec, deferral=Deferral(awaited, probe=True, waited_s=61), **common)
     assert late.tasks[0].output["done"] is True  # over time: the worker takes over
-    gave_up = run_routine(spec, deferral=Deferral(waited_s=61), **common)
+    gave_up = run_routine(spec, deferral=Deferral(awaited, waited_s=61), **common)
     assert gave_up.status == "failed"
     assert gave_up.tasks[0].error == "job r2-a-0-0 did not finish within max_wait_s=60; stopped"
     assert ProbeExecutor.running == {"r2-a-0-0": "STOPPED"}

@@ -94,7 +94,7 @@ class TaskContext:
     attempt: int = 1
     state_key: str = ""
     deferral: Deferral | None = None  # a scheduler takes the waits over (lakeroutine.waiting)
-    polls: int = 0  # waits started by this attempt, counted by lakeroutine.waiting.poll
+    waits: dict[str, int] = field(default_factory=dict)  # counted by lakeroutine.waiting
     cancel_event: threading.Event = field(default_factory=threading.Event)
     _cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
 

@@ -10,19 +10,24 @@ this task did not start has no ``give_up`` and is left running.
 A scheduler can take a task's long waits over (Airflow's triggerer, for one) by running
 the task with a :class:`Deferral` (``run_routine(..., deferral=Deferral())``): instead of
 sleeping, ``poll`` then raises :class:`WaitPending` on the first look that finds the work
-still running, after saving nothing new: the ids the executor saved in the run state before
-waiting are what a later run re-attaches to. The task ends with status ``deferred`` and its
-output is :meth:`WaitPending.to_dict` (``poll``: which wait of the task, counted from 0;
-``what``; ``interval_s``; ``max_wait_s``; ``waited_s``). The scheduler then:
+still running; the ids the executor saved in the run state before waiting are what a later
+run re-attaches to. The task ends with status ``deferred`` and its output is
+:meth:`WaitPending.to_dict`: ``wait`` (which wait: ``what``, with `` #n`` for the n-th wait
+of that name in the task), ``what``, ``interval_s``, ``max_wait_s``, ``waited_s``, ``done``.
+The scheduler then:
 
-- probes, every ``interval_s``, with ``Deferral(resume_at=poll, probe=True,
-  waited_s=...)``: the task runs again (re-attaching to what it started), earlier waits
-  end at once, and wait number ``poll`` looks once: still running gives ``deferred`` again,
-  ended (or past ``max_wait_s``) gives ``deferred`` with ``"done": true``; a probe never
-  goes past that wait, so it starts nothing new and writes no results;
-- then resumes with ``Deferral(resume_at=poll, waited_s=...)``: the task runs again,
-  re-attaches, finds wait ``poll`` ended and goes on (it may defer again at a later wait);
-  past ``max_wait_s`` it stops the work as a blocking wait would (``give_up``).
+- probes, every ``interval_s``, with ``Deferral(wait=..., probe=True, waited_s=...)``: the
+  task runs again, re-attaching to what it started; a wait that has ended goes on at once,
+  until the awaited one, which looks once and stops the task (``deferred`` again, with
+  ``"done": true`` once it has ended or waited past ``max_wait_s``). A probe stops at the
+  awaited wait, or at any other wait that is still running (then ``done`` too, to hand the
+  task back to a worker): it never goes past a running wait, so it starts nothing new;
+- then resumes with ``Deferral(wait=..., waited_s=...)``: the task runs again, re-attaches,
+  finds the awaited work ended and goes on (deferring again at a later wait that is still
+  running); past ``max_wait_s`` it stops the work as a blocking wait would (``give_up``).
+
+Waits are told apart by name, not by count, because a task may skip the waits of work it
+finished in an earlier try (Redshift scripts do).
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ __all__ = ["Deferral", "WaitPending", "poll"]
 
 @dataclass(frozen=True)
 class Deferral:
-    """How a scheduler that takes waits over runs a task (see the module's docstring)."""
+    """How a scheduler that takes waits over runs a task (see the module's docstring):
+    ``wait`` is the wait it handed over (None the first time)."""
 
-    resume_at: int = 0
+    wait: str | None = None
     probe: bool = False
     waited_s: float = 0.0
 
@@ -55,15 +61,15 @@ class WaitPending(Exception):
 
     def __init__(
         self,
-        poll: int,
+        wait: str,
         what: str,
         interval_s: float,
         max_wait_s: float,
         waited_s: float,
         done: bool = False,
     ) -> None:
-        super().__init__(f"{what}: {'ended' if done else 'still running'} (wait {poll})")
-        self.poll = poll
+        super().__init__(f"{wait}: {'ended' if done else 'still running'}")
+        self.wait = wait
         self.what = what
         self.interval_s = interval_s
         self.max_wait_s = max_wait_s
@@ -73,7 +79,7 @@ class WaitPending(Exception):
     def to_dict(self) -> dict[str, Any]:
         """What the scheduler needs to probe and resume: JSON-able."""
         return {
-            "poll": self.poll,
+            "wait": self.wait,
             "what": self.what,
             "interval_s": self.interval_s,
             "max_wait_s": self.max_wait_s,
@@ -102,11 +108,10 @@ def poll(
     they are run here before TaskCancelled propagates: the work must not run on.
     ``ctx.deferral`` set (a scheduler took waits over): see :class:`Deferral`.
     """
-    index = ctx.polls
-    ctx.polls += 1
     deferral: Deferral | None = getattr(ctx, "deferral", None)
-    if deferral is not None and index >= deferral.resume_at:
-        return _deferred(ctx, deferral, index, look, what, interval_s, max_wait_s, give_up, detail)
+    if deferral is not None:
+        key = _wait_key(ctx, what)
+        return _deferred(ctx, deferral, key, look, what, interval_s, max_wait_s, give_up, detail)
     started = time.monotonic()
     while True:
         result = look()
@@ -123,10 +128,16 @@ def poll(
             raise
 
 
+def _wait_key(ctx: TaskContext, what: str) -> str:
+    """``what``, or ``what #n`` for the n-th wait of that name in this attempt."""
+    count = ctx.waits[what] = ctx.waits.get(what, 0) + 1
+    return what if count == 1 else f"{what} #{count}"
+
+
 def _deferred(
     ctx: TaskContext,
     deferral: Deferral,
-    index: int,
+    key: str,
     look: Callable[[], T | None],
     what: str,
     interval_s: float,
@@ -134,18 +145,27 @@ def _deferred(
     give_up: Callable[[], bool | None] | None,
     detail: str,
 ) -> T:
-    """One look, then hand the wait to the scheduler (:class:`WaitPending`) or go on."""
+    """One look, then go on, or hand the wait to the scheduler (:class:`WaitPending`)."""
     ctx.check_cancelled()
-    waited = deferral.waited_s if index == deferral.resume_at else 0.0
+    awaited = key == deferral.wait
+    waited = deferral.waited_s if awaited else 0.0
     result = look()
     over = waited > max_wait_s
+
+    def pending(done: bool) -> WaitPending:
+        return WaitPending(key, what, interval_s, max_wait_s, waited, done)
+
     if deferral.probe:
-        raise WaitPending(index, what, interval_s, max_wait_s, waited, result is not None or over)
+        if awaited:
+            raise pending(result is not None or over)
+        if result is None:  # not the awaited wait, still running: back to a worker
+            raise pending(True)
+        return result  # an earlier wait, ended: on to the awaited one
     if result is not None:
         return result
     if over:
         raise TaskError(_gave_up(what, max_wait_s, give_up, detail))
-    raise WaitPending(index, what, interval_s, max_wait_s, waited)
+    raise pending(False)
 
 
 def _gave_up(

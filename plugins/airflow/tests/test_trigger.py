@@ -19,7 +19,7 @@ def test_the_trigger_serializes_to_what_rebuilds_it() -> None:
         routine_vars={"day": "2026-11-01"},
         run_id="manual__x",
         run_date="2026-11-01T00:00:00+00:00",
-        poll=1,
+        wait="Athena query 1234 #2",
         interval_s=5.0,
         waited_s=12.5,
         state_env={"LAKEROUTINE_STATE_DIR": "/shared/state"},
@@ -40,7 +40,7 @@ def test_a_probe_that_cannot_run_fires_an_error_the_task_raises(tmp_path: Path) 
         routine_vars={},
         run_id="r",
         run_date="2026-11-01T00:00:00+00:00",
-        poll=0,
+        wait="Athena query 1234",
         interval_s=0.01,
     )
 
@@ -50,7 +50,7 @@ def test_a_probe_that_cannot_run_fires_an_error_the_task_raises(tmp_path: Path) 
         raise AssertionError("no event")
 
     event = asyncio.run(first_event())
-    assert event["status"] == "error" and event["poll"] == 0
+    assert event["status"] == "error" and event["wait"] == "Athena query 1234"
     assert event["error"] == f"RoutineError: {missing}: file not found"
     task = RoutineStepOperator(task_id="t", routine_path=str(missing), step_id="athena.run_query")
     with pytest.raises(RoutineStepFailed, match=r"athena\.run_query: waiting failed: RoutineError"):

@@ -59,7 +59,7 @@ class RoutineStepOperator(BaseOperator):
 
         if event.get("status") != "done":
             raise RoutineStepFailed(f"{self.step_id}: waiting failed: {event.get('error')}")
-        deferral = Deferral(resume_at=int(event["poll"]), waited_s=float(event["waited_s"]))
+        deferral = Deferral(wait=str(event["wait"]), waited_s=float(event["waited_s"]))
         return self._run_step(context, deferral)
 
     def _run_step(self, context: Any, deferral: Any) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class RoutineStepOperator(BaseOperator):
             routine_vars=self.routine_vars,
             run_id=run_id,
             run_date=run_date.isoformat(),
-            poll=pending["poll"],
+            wait=pending["wait"],
             interval_s=pending["interval_s"],
             waited_s=pending["waited_s"],
             state_env={name: os.environ[name] for name in STATE_ENV if name in os.environ},

@@ -19,7 +19,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
 class RoutineWaitTrigger(BaseTrigger):
-    """Waits for wait number ``poll`` of step ``step_id`` to end."""
+    """Waits for the wait ``wait`` of step ``step_id`` to end (``lakeroutine.waiting``)."""
 
     def __init__(
         self,
@@ -29,7 +29,7 @@ class RoutineWaitTrigger(BaseTrigger):
         routine_vars: dict[str, Any],
         run_id: str,
         run_date: str,
-        poll: int,
+        wait: str,
         interval_s: float,
         waited_s: float = 0.0,
         state_env: dict[str, str] | None = None,
@@ -40,7 +40,7 @@ class RoutineWaitTrigger(BaseTrigger):
         self.routine_vars = routine_vars
         self.run_id = run_id
         self.run_date = run_date
-        self.poll = poll
+        self.wait = wait
         self.interval_s = interval_s
         self.waited_s = waited_s
         self.state_env = state_env or {}
@@ -54,7 +54,7 @@ class RoutineWaitTrigger(BaseTrigger):
                 "routine_vars": self.routine_vars,
                 "run_id": self.run_id,
                 "run_date": self.run_date,
-                "poll": self.poll,
+                "wait": self.wait,
                 "interval_s": self.interval_s,
                 "waited_s": self.waited_s,
                 "state_env": self.state_env,
@@ -93,11 +93,11 @@ class RoutineWaitTrigger(BaseTrigger):
             run_date=dt.datetime.fromisoformat(self.run_date),
             retries=False,
             preflight=False,
-            deferral=Deferral(resume_at=self.poll, probe=True, waited_s=waited_s),
+            deferral=Deferral(wait=self.wait, probe=True, waited_s=waited_s),
             env={**os.environ, **self.state_env},
         )
         return result.tasks[0]
 
     def _event(self, status: str, waited_s: float, error: str | None = None) -> TriggerEvent:
-        payload = {"status": status, "poll": self.poll, "waited_s": waited_s, "error": error}
+        payload = {"status": status, "wait": self.wait, "waited_s": waited_s, "error": error}
         return TriggerEvent(payload)
