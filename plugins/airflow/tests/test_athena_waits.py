@@ -5,6 +5,7 @@ Airflow re-attaching to its query through the run state, starting nothing twice.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,7 +109,8 @@ def test_a_task_killed_mid_wait_is_retried_and_reattaches(dag_files, tmp_path, a
     query = {"task": "run_query", "args": {"sql": "SELECT 1"}, "retries": 1}
     path = athena_routine(tmp_path, query)
     timeout = "dict(execution_timeout=dt.timedelta(seconds=2))"
-    dag_file(dag_files, path, "killed", default_args=timeout)
+    report = "'s3://results/reports/{{ ds }}.json'"
+    dag_file(dag_files, path, "killed", default_args=timeout, report=report)
     try:
         dag_run = dag_files.test("killed")
     finally:
@@ -119,4 +121,11 @@ def test_a_task_killed_mid_wait_is_retried_and_reattaches(dag_files, tmp_path, a
     (execution,) = athena.executions.values()  # the retry started no second query
     output = dag_files.xcoms(dag_run)["athena__run_query"]["output"]
     assert output["query_execution_id"] == execution.id and output["reattached"] is True
+
+    import boto3
+
+    key = f"reports/{dag_run.logical_date:%Y-%m-%d}.json"  # the report, through lakeroutine-s3
+    body = boto3.client("s3").get_object(Bucket="results", Key=key)["Body"].read()
+    (entry,) = json.loads(body)["tasks"]
+    assert entry["step"] == "athena.run_query" and entry["status"] == "succeeded"
     assert dt.datetime  # keeps the DAG file's import honest
