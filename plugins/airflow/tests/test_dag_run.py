@@ -123,3 +123,27 @@ def test_an_invalid_routine_at_run_time_fails_without_retry(dag_files, tmp_path)
     assert dag_run.state == "failed"
     # AirflowFailException: one try although the routine task asks for 3 retries
     assert dag_files.task_instances(dag_run)["StagingExecutor__transfer"] == ("failed", 1)
+
+
+def test_a_task_group_runs_inside_an_existing_dag(dag_files, tmp_path) -> None:
+    path = write(tmp_path, duckdb_routine(tmp_path, query("SELECT ? AS day", "${day}")))
+    dag_files.write(
+        "grouped",
+        f"""
+        from airflow.sdk import DAG
+        from lakeroutine_airflow import RoutineStepOperator, RoutineTaskGroup
+
+        with DAG("grouped", schedule=None) as dag:
+            first = RoutineStepOperator(
+                task_id="before", routine_path={str(path)!r}, step_id="duck.run_query"
+            )
+            tomorrow = {{"day": "{{{{ macros.ds_add(ds, 1) }}}}"}}
+            first >> RoutineTaskGroup({str(path)!r}, group_id="lake", vars=tomorrow)
+        """,
+    )
+    dag_run = dag_files.test("grouped", logical_date=LOGICAL)
+    assert dag_run.state == "success"
+    entries = dag_files.xcoms(dag_run)
+    assert entries["before"]["output"]["preview"] == [["2026-11-01"]]  # the routine's default
+    assert entries["lake.duck__run_query"]["output"]["preview"] == [["2026-11-02"]]
+    assert entries["lake.duck__run_query"]["run_id"] == entries["before"]["run_id"]
