@@ -85,7 +85,7 @@ def test_an_s3a_alias_of_landing_is_refused_before_anything_moves(bucket, routin
             "archive_directory": "s3a://lake/stg/old/",
         },
     ):
-        with pytest.raises(RoutineError, match="must not|the same location"):
+        with pytest.raises(RoutineError, match=r"must not|the same location"):
             run(routine(**params))
     assert bucket.stored() == {"land/a.csv": b"a"}
 
