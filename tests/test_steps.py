@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from core_probe import ProbeExecutor, probe_registry
+from core_probe import Observer, ProbeExecutor, probe_registry
 from lakeroutine import Deferral, PluginError, RoutineError, hookimpl, list_steps, run_routine
 from lakeroutine.plugins import load_plugins
 from lakeroutine.steps import read_steps
@@ -200,12 +200,16 @@ def test_a_deferred_wait_is_probed_then_resumed_and_starts_its_work_once(tmp_pat
 
 def test_a_probe_meeting_another_running_wait_hands_the_task_back(tmp_path):
     spec = job_routine(tmp_path, jobs=2)
-    common = {"registry": probe_registry(), "steps": ["a.job"], "run_id": "r3"}
+    observer = Observer()
+    common = {"registry": probe_registry(observer), "steps": ["a.job"], "run_id": "r3"}
     run_routine(spec, deferral=Deferral(), **common)
+    started = ["routine_started:probe", "task_started:a.job", "routine_finished:deferred"]
+    assert observer.events == started
     probe = Deferral(wait="job r3-a-1-9", probe=True)  # not the wait the task is at
     handed = run_routine(spec, deferral=probe, **common).tasks[0].output
     assert (handed["wait"], handed["done"]) == ("job r3-a-0-0", True)
     assert ProbeExecutor.started == ["r3-a-0-0"]
+    assert observer.events == started  # a probe is not a run: no lifecycle hook
 
 
 def test_a_deferred_wait_past_max_wait_stops_the_work_when_resumed(tmp_path):

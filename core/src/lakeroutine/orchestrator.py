@@ -171,7 +171,10 @@ class Orchestrator:
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; an exception in a plugin's implementation becomes a
-        PluginError that names the plugin and its distribution."""
+        PluginError that names the plugin and its distribution. A scheduler's probe of a
+        deferred wait is not a run: it calls none."""
+        if self._deferral is not None and self._deferral.probe:
+            return
         caller = getattr(self.hook, hook_name)
         try:
             caller(**kwargs)

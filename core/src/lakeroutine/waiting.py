@@ -21,7 +21,8 @@ The scheduler then:
   until the awaited one, which looks once and stops the task (``deferred`` again, with
   ``"done": true`` once it has ended or waited past ``max_wait_s``). A probe stops at the
   awaited wait, or at any other wait that is still running (then ``done`` too, to hand the
-  task back to a worker): it never goes past a running wait, so it starts nothing new;
+  task back to a worker): it never goes past a running wait, so it starts nothing new
+  (it calls no lifecycle hook either, and logs at DEBUG);
 - then resumes with ``Deferral(wait=..., waited_s=...)``: the task runs again, re-attaches,
   finds the awaited work ended and goes on (deferring again at a later wait that is still
   running); past ``max_wait_s`` it stops the work as a blocking wait would (``give_up``).
