@@ -1,0 +1,121 @@
+"""A routine file as Dagster definitions: one job, one op per routine task, chained in order.
+
+Every op of the job is an invocation of one op definition (its compute function runs the step
+the invocation is named after), so building the job costs one op definition whatever the
+routine's size: loading definitions stays cheap for routines of hundreds of tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+from lakeroutine.redact import Redactor
+
+from lakeroutine_dagster.step import OUTPUT, StepRunner
+
+if TYPE_CHECKING:
+    from lakeroutine.plugins import Registry
+    from lakeroutine.steps import StepInfo
+
+AFTER = "after"
+NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def dagster_name(text: str) -> str:
+    """``text`` with every character Dagster refuses in a name replaced by ``_``."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def routine_definitions(
+    path: str | os.PathLike[str],
+    *,
+    vars: Mapping[str, Any] | None = None,
+    job_name: str | None = None,
+    schedule: str | None = None,
+    registry: Registry | None = None,
+    log_level: int = logging.INFO,
+    **job_options: Any,
+) -> dg.Definitions:
+    """Dagster definitions of the routine file ``path``: a job named after its
+    ``routine_name`` (or ``job_name``), one op per routine task, each after the one before.
+
+    The routine is loaded offline (names, params and args validated; no preflight, no
+    network; only the executors it uses are imported); an invalid routine raises
+    :class:`lakeroutine.RoutineError` naming the file and the field. ``vars`` are the
+    routine's variables; ``schedule`` (a cron string) adds a schedule of the job;
+    ``registry`` replaces the installed plugins (``lakeroutine.load_plugins(...)``);
+    ``log_level`` is the lowest level of lakeroutine's log lines sent to Dagster's event
+    log; other keyword arguments go to ``GraphDefinition.to_job`` (``tags``,
+    ``executor_def``, ``description``, ``hooks``...).
+    """
+    from lakeroutine.steps import load_routine, steps_of
+
+    routine = load_routine(path, vars=vars, registry=registry)
+    steps = steps_of(routine)
+    name = job_name or dagster_name(routine.name)
+    if not NAME.fullmatch(name):
+        raise ValueError(f"job_name {name!r}: use only letters, digits and '_'")
+    assert routine.path is not None  # loaded from a file
+    runner = StepRunner(
+        routine.path,
+        dict(vars) if vars is not None else None,
+        registry,
+        Redactor(routine.secrets),
+        log_level,
+        {step.slug: step for step in steps},
+    )
+    op = dg.OpDefinition(
+        name=f"{name}__lakeroutine_step",
+        ins={AFTER: dg.In(dg.Nothing)},
+        outs={OUTPUT: dg.Out(dg.Nothing)},
+        compute_fn=runner,
+        description=f"Runs one task of lakeroutine routine {routine.name!r} ({routine.path}).",
+        tags={"kind": "lakeroutine"},
+    )
+    graph = dg.GraphDefinition(
+        name=name,
+        node_defs=[op],
+        dependencies=_chain(op.name, steps),
+        description=f"lakeroutine routine {routine.name!r} ({routine.path})",
+    )
+    job_options.setdefault("metadata", {})
+    job_options["metadata"] = {"lakeroutine/routine": str(routine.path), **job_options["metadata"]}
+    job = graph.to_job(name=name, **job_options)
+    schedules = [dg.ScheduleDefinition(job=job, cron_schedule=schedule)] if schedule else []
+    return dg.Definitions(jobs=[job], schedules=schedules)
+
+
+def _chain(
+    op_name: str, steps: list[StepInfo]
+) -> dict[dg.NodeInvocation, dict[str, dg.DependencyDefinition]]:
+    """One invocation of the op per step, named by the step's slug, each after the last."""
+    dependencies: dict[dg.NodeInvocation, dict[str, dg.DependencyDefinition]] = {}
+    previous: str | None = None
+    for step in steps:
+        invocation = dg.NodeInvocation(
+            op_name,
+            alias=step.slug,
+            tags={
+                "lakeroutine/step": step.id,
+                "lakeroutine/executor": step.executor,
+                "lakeroutine/task": step.task,
+            },
+            retry_policy=_retry_policy(step),
+        )
+        dependencies[invocation] = (
+            {AFTER: dg.DependencyDefinition(previous, OUTPUT)} if previous else {}
+        )
+        previous = step.slug
+    return dependencies
+
+
+def _retry_policy(step: StepInfo) -> dg.RetryPolicy | None:
+    """The routine task's ``retries`` and ``retry_delay_s`` as Dagster's retry policy."""
+    if not step.retries:
+        return None
+    return dg.RetryPolicy(max_retries=step.retries, delay=step.retry_delay_s or None)

@@ -1,0 +1,103 @@
+"""What one Dagster op does: run exactly one step of the routine and report it.
+
+The op runs ``lakeroutine.run_routine(path, steps=[step_id], run_id=..., run_date=...,
+retries=False)``: Dagster retries (the step's ``RetryPolicy``), lakeroutine tries once. Its
+report entry becomes the op output's metadata; a failed task fails the op with the task's
+error as the failure's description.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+from lakeroutine.errors import LakeroutineError
+from lakeroutine.redact import Redactor
+from lakeroutine.results import SUCCEEDED, TaskResult
+from lakeroutine.types import jsonable
+
+from lakeroutine_dagster.logs import forwarded_logs
+from lakeroutine_dagster.runs import lakeroutine_run_date, lakeroutine_run_id
+
+if TYPE_CHECKING:
+    from lakeroutine.plugins import Registry
+    from lakeroutine.steps import StepInfo
+
+OUTPUT = "done"
+
+
+@dataclass(eq=False)  # hashable: Dagster keys caches by the compute function
+class StepRunner:
+    """The compute function shared by every op of one routine's job; the op's name
+    (``context.op_handle.name``) says which step it runs."""
+
+    path: Path
+    vars: Mapping[str, Any] | None
+    registry: Registry | None
+    redactor: Redactor
+    log_level: int
+    steps: dict[str, StepInfo]
+
+    # ``context`` is left unannotated: Dagster inspects the annotation and refuses the string
+    # that ``from __future__ import annotations`` makes of it.
+    def __call__(self, context, inputs: Any) -> Iterator[dg.Output]:  # type: ignore[no-untyped-def]
+        from lakeroutine import run_routine
+
+        step = self.steps[context.op_handle.name]
+        run_id = lakeroutine_run_id(context)
+        try:
+            with forwarded_logs(context.log, self.redactor, self.log_level):
+                result = run_routine(
+                    self.path,
+                    vars=self.vars,
+                    registry=self.registry,
+                    steps=[step.id],
+                    run_id=run_id,
+                    run_date=lakeroutine_run_date(context),
+                    retries=False,
+                )
+        except LakeroutineError as exc:  # invalid now (file changed, preflight): no retry
+            raise dg.Failure(
+                description=self.redactor(str(exc)),
+                metadata={"step": step.id, "run_id": run_id},
+                allow_retries=False,
+            ) from None
+        entry = result.tasks[0]
+        metadata = report_metadata(entry, run_id)
+        if entry.status == SUCCEEDED:
+            yield dg.Output(None, output_name=OUTPUT, metadata=metadata)
+            return
+        raise dg.Failure(
+            description=entry.error or f"{step.id} {entry.status}",
+            metadata=metadata,
+            allow_retries=entry.status != "cancelled",
+        )
+
+
+def report_metadata(entry: TaskResult, run_id: str) -> dict[str, Any]:
+    """The task's report entry (``lakeroutine run --report``'s fields) as Dagster metadata."""
+    report = entry.to_dict()
+    metadata: dict[str, Any] = {
+        "run_id": run_id,
+        "step": report.get("step", f"{entry.executor}.{entry.task}"),
+        "executor": entry.executor,
+        "task": entry.task,
+        "status": entry.status,
+        "duration_s": dg.MetadataValue.float(float(report["duration_s"])),
+        "attempts": dg.MetadataValue.int(entry.attempts),
+    }
+    output = jsonable(entry.output)
+    if output is not None:
+        metadata["output"] = (
+            dg.MetadataValue.json(output)
+            if isinstance(output, (dict, list))
+            else dg.MetadataValue.text(json.dumps(output))
+        )
+    if entry.error:
+        metadata["error"] = dg.MetadataValue.text(entry.error)
+    return metadata
+
