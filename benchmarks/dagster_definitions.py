@@ -32,7 +32,7 @@ from pathlib import Path
 TARGET_MS = 50.0
 HEAVY = ("boto3", "botocore", "pyarrow", "duckdb")
 
-PROBE = r"""
+PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
 import dagster
@@ -53,9 +53,9 @@ print(json.dumps({
     "warm_load_ms": (t4 - t3) * 1e3,
     "warm_dagster_ms": ((t3 - t2) - (t4 - t3)) * 1e3,
     "ops": len(job.graph.nodes),
-    "heavy": [m for m in %r if m in sys.modules],
+    "heavy": [m for m in HEAVY if m in sys.modules],
 }))
-""" % (HEAVY,)
+""".replace("HEAVY", repr(HEAVY))
 
 
 def write_routine(folder: Path, tasks: int) -> Path:

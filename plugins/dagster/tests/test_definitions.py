@@ -91,9 +91,7 @@ def test_retries_and_retry_delay_become_the_ops_retry_policy(probe_routine, regi
     )
     job = routine_definitions(path, registry=registry).get_job_def("probe")
     assert job.graph.node_named("a__ok").retry_policy is None
-    assert job.graph.node_named("a__flaky").retry_policy == dg.RetryPolicy(
-        max_retries=3, delay=2.5
-    )
+    assert job.graph.node_named("a__flaky").retry_policy == dg.RetryPolicy(max_retries=3, delay=2.5)
     assert job.graph.node_named("b__noop").retry_policy == dg.RetryPolicy(max_retries=1)
 
 
@@ -152,7 +150,7 @@ def test_an_unknown_task_is_named_with_its_position(tmp_path, registry):
 
 
 def test_a_missing_routine_file_is_a_routine_error(tmp_path):
-    with pytest.raises(RoutineError, match="missing.json: file not found"):
+    with pytest.raises(RoutineError, match=r"missing\.json: file not found"):
         routine_definitions(tmp_path / "missing.json")
 
 

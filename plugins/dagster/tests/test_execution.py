@@ -118,7 +118,9 @@ def test_a_failing_task_fails_its_step_with_the_tasks_error_and_stops_the_job(
     assert started == ["a__ok", "a__fail"]  # the later steps never start
     everything = json.dumps([str(e) for e in instance.all_logs(result.run_id)])
     assert "hunter2-secret" not in everything
-    assert any(m.startswith("task a.fail failed: ") for _, _, m in log_lines(instance, result.run_id))
+    assert any(
+        m.startswith("task a.fail failed: ") for _, _, m in log_lines(instance, result.run_id)
+    )
 
 
 def test_dagster_retries_a_task_lakeroutine_tries_each_attempt_once(
@@ -139,12 +141,13 @@ def test_retries_run_out_after_the_tasks_retries_not_more(probe_routine, registr
     assert not result.success
     assert ProbeExecutor.calls == ["a.flaky"] * 2  # not 4: the two layers do not multiply
     (failure,) = events_of(result, "STEP_FAILURE")
-    assert failure.event_specific_data.user_failure_data.description == "RuntimeError: attempt 2 failed"
+    assert (
+        failure.event_specific_data.user_failure_data.description
+        == "RuntimeError: attempt 2 failed"
+    )
 
 
-def test_a_routine_invalid_at_run_time_fails_without_retrying(
-    probe_routine, registry, instance
-):
+def test_a_routine_invalid_at_run_time_fails_without_retrying(probe_routine, registry, instance):
     path = probe_routine(("a", [{"task": "ok", "retries": 3}]))
     defs = routine_definitions(path, registry=registry)
     spec = json.loads(path.read_text())

@@ -100,4 +100,3 @@ def report_metadata(entry: TaskResult, run_id: str) -> dict[str, Any]:
     if entry.error:
         metadata["error"] = dg.MetadataValue.text(entry.error)
     return metadata
-
