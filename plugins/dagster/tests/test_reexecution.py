@@ -1,11 +1,13 @@
 """Re-execute from failure with real Dagster: the succeeded steps are skipped, the rest
 resume the same lakeroutine run, and a step killed while Athena ran its query re-attaches
-to that query (moto's server over real HTTP) instead of starting another."""
+to that query (moto's server over real HTTP) instead of starting another; an interrupted
+step cancels its query."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -118,17 +120,10 @@ def saved_query_id(state_dir: Path) -> str | None:
     return json.loads(rows[0][0]) if rows else None
 
 
-@pytest.mark.slow
-def test_a_step_killed_mid_query_is_reexecuted_and_reattaches_to_its_query(
-    tmp_path, athena_queries, lake
-):
-    """The Dagster run's process is SIGKILLed while the Athena step waits on its query; the
-    run is marked failed (what Dagster's run monitoring does for a dead worker) and
-    re-executed from failure: staging is not run again and the query is not started again."""
-    from moto.moto_api import state_manager
-
+def athena_job(tmp_path: Path, lake: Any, state_dir: Path) -> tuple[Path, Path]:
+    """A definitions file over a routine that stages a file, then runs an Athena query;
+    and a Dagster home for the runs."""
     lake.write("a.csv", "x\n1\n")
-    state_dir = tmp_path / "state"
     routine = tmp_path / "routine.json"
     routine.write_text(
         json.dumps(
@@ -157,9 +152,15 @@ def test_a_step_killed_mid_query_is_reexecuted_and_reattaches_to_its_query(
             }
         )
     )
-    definitions = defs_file(tmp_path, routine, "athena_dagster")
     home = tmp_path / "dagster_home"
     home.mkdir()
+    return defs_file(tmp_path, routine, "athena_dagster"), home
+
+
+def run_in_subprocess(definitions: Path, home: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """The job executed (in process) by another Python process, as a run worker does."""
+    from lakeroutine.testing import default_sigint
+
     script = (
         "import dagster as dg\n"
         "from dagster._core.definitions.reconstruct import ReconstructableJob\n"
@@ -167,19 +168,37 @@ def test_a_step_killed_mid_query_is_reexecuted_and_reattaches_to_its_query(
         "dg.execute_job(job, dg.DagsterInstance.get(), "
         f"run_config={IN_PROCESS!r}, raise_on_error=False)\n"
     )
-    stderr = (tmp_path / "stderr.txt").open("wb")
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", script],
         env={**os.environ, "DAGSTER_HOME": str(home)},
         stdout=subprocess.DEVNULL,
-        stderr=stderr,
+        stderr=(tmp_path / "stderr.txt").open("wb"),
+        preexec_fn=default_sigint,
     )
+
+
+def wait_for_saved_query(process: subprocess.Popen[bytes], state_dir: Path, tmp_path: Path) -> None:
+    deadline = time.monotonic() + 120
+    while saved_query_id(state_dir) is None:
+        assert process.poll() is None, (tmp_path / "stderr.txt").read_text()
+        assert time.monotonic() < deadline, "the step never saved its query id"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_step_killed_mid_query_is_reexecuted_and_reattaches_to_its_query(
+    tmp_path, athena_queries, lake
+):
+    """The Dagster run's process is SIGKILLed while the Athena step waits on its query; the
+    run is marked failed (what Dagster's run monitoring does for a dead worker) and
+    re-executed from failure: staging is not run again and the query is not started again."""
+    from moto.moto_api import state_manager
+
+    state_dir = tmp_path / "state"
+    definitions, home = athena_job(tmp_path, lake, state_dir)
+    process = run_in_subprocess(definitions, home, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while saved_query_id(state_dir) is None:
-            assert process.poll() is None, (tmp_path / "stderr.txt").read_text()
-            assert time.monotonic() < deadline, "the step never saved its query id"
-            time.sleep(0.05)
+        wait_for_saved_query(process, state_dir, tmp_path)
     finally:
         process.kill()
         process.wait(timeout=30)
@@ -200,3 +219,29 @@ def test_a_step_killed_mid_query_is_reexecuted_and_reattaches_to_its_query(
     assert output["output"]["query_execution_id"] == execution.id
     assert output["output"]["reattached"] is True
     assert len(athena_queries.executions) == 1  # nothing started twice
+
+
+@pytest.mark.slow
+def test_an_interrupted_step_cancels_its_athena_query(tmp_path, athena_queries, lake):
+    """SIGINT to the run worker (what terminating a run or Ctrl-C sends): the step ends
+    interrupted and lakeroutine stops the query it started."""
+    state_dir = tmp_path / "state"
+    definitions, home = athena_job(tmp_path, lake, state_dir)
+    process = run_in_subprocess(definitions, home, tmp_path)
+    try:
+        wait_for_saved_query(process, state_dir, tmp_path)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    (execution,) = athena_queries.executions.values()
+    assert execution.status == "CANCELLED", (tmp_path / "stderr.txt").read_text()[-3000:]
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        (run,) = instance.get_runs()
+        assert run.status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE)
+        failures = [
+            e.step_key
+            for e in instance.all_logs(run.run_id)
+            if e.is_dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"
+        ]
+    assert failures == ["AthenaExecutor__run_query"]

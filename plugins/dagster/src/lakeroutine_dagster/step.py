@@ -3,7 +3,8 @@
 The op runs ``lakeroutine.run_routine(path, steps=[step_id], run_id=..., run_date=...,
 retries=False)``: Dagster retries (the step's ``RetryPolicy``), lakeroutine tries once. Its
 report entry becomes the op output's metadata; a failed task fails the op with the task's
-error as the failure's description.
+error as the failure's description; an interrupt (a terminated run, Ctrl-C) reaches
+lakeroutine as KeyboardInterrupt, so the AWS work the task started is cancelled.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+from dagster._utils.interrupts import raise_interrupts_as
 from lakeroutine.errors import LakeroutineError
 from lakeroutine.redact import Redactor
-from lakeroutine.results import SUCCEEDED, TaskResult
+from lakeroutine.results import CANCELLED, SUCCEEDED, TaskResult
 from lakeroutine.types import jsonable
 
 from lakeroutine_dagster.logs import forwarded_logs
@@ -50,7 +52,12 @@ class StepRunner:
         step = self.steps[context.op_handle.name]
         run_id = lakeroutine_run_id(context)
         try:
-            with forwarded_logs(context.log, self.redactor, self.log_level):
+            # Dagster raises its interrupt (a run terminated, Ctrl-C) as KeyboardInterrupt
+            # here: lakeroutine then cancels the AWS work the task started.
+            with (
+                forwarded_logs(context.log, self.redactor, self.log_level),
+                raise_interrupts_as(KeyboardInterrupt),
+            ):
                 result = run_routine(
                     self.path,
                     vars=self.vars,
@@ -60,6 +67,8 @@ class StepRunner:
                     run_date=lakeroutine_run_date(context),
                     retries=False,
                 )
+        except KeyboardInterrupt:
+            raise dg.DagsterExecutionInterruptedError() from None
         except LakeroutineError as exc:  # invalid now (file changed, preflight): no retry
             raise dg.Failure(
                 description=self.redactor(str(exc)),
@@ -71,11 +80,9 @@ class StepRunner:
         if entry.status == SUCCEEDED:
             yield dg.Output(None, output_name=OUTPUT, metadata=metadata)
             return
-        raise dg.Failure(
-            description=entry.error or f"{step.id} {entry.status}",
-            metadata=metadata,
-            allow_retries=entry.status != "cancelled",
-        )
+        if entry.status == CANCELLED:  # interrupted: its AWS work was cancelled
+            raise dg.DagsterExecutionInterruptedError(entry.error)
+        raise dg.Failure(description=entry.error or f"{step.id} {entry.status}", metadata=metadata)
 
 
 def report_metadata(entry: TaskResult, run_id: str) -> dict[str, Any]:
