@@ -78,11 +78,21 @@ def test_all_steps_share_one_lakeroutine_run_id_and_run_date(
     assert messages == {"a__echo": expected, "b__echo": expected}
 
 
-def test_a_date_partition_is_the_runs_run_date(probe_routine, registry, instance):
+def test_a_daily_partition_is_the_runs_run_date(probe_routine, registry, instance):
     path = probe_routine(("a", [{"task": "echo", "args": {"message": "${run_date}"}}]))
-    defs = routine_definitions(path, registry=registry)
-    result = execute(defs, instance, tags={"dagster/partition": "2026-11-01"})
+    daily = dg.DailyPartitionsDefinition(start_date="2026-01-01")
+    defs = routine_definitions(path, registry=registry, partitions_def=daily)
+    result = execute(defs, instance, partition_key="2026-11-01")
     assert outputs(result)["a__echo"]["output"] == {"message": "2026-11-01"}
+
+
+def test_a_scheduled_runs_tick_is_its_run_date_and_run_ts(probe_routine, registry, instance):
+    path = probe_routine(("a", [{"task": "echo", "args": {"message": "${run_date} ${run_ts}"}}]))
+    defs = routine_definitions(path, registry=registry)
+    tick = {"dagster/scheduled_execution_time": "2026-11-02T06:00:00+00:00"}
+    result = execute(defs, instance, tags=tick)
+    message = outputs(result)["a__echo"]["output"]["message"]
+    assert message == "2026-11-02 2026-11-02T06:00:00Z"
 
 
 def test_vars_reach_the_routine(probe_routine, registry, instance):
