@@ -84,6 +84,12 @@ def test_the_quickstart_routine_becomes_a_job_of_four_ops():
     ]
 
 
+def test_a_routine_without_tasks_is_a_job_without_ops(probe_routine, registry):
+    job = routine_definitions(probe_routine(("a", [])), registry=registry).get_job_def("probe")
+    assert list(job.graph.nodes) == []
+    assert job.execute_in_process().success
+
+
 def test_retries_and_retry_delay_become_the_ops_retry_policy(probe_routine, registry):
     path = probe_routine(
         ("a", ["ok", {"task": "flaky", "retries": 3, "retry_delay_s": 2.5}]),
@@ -152,6 +158,8 @@ def test_an_unknown_task_is_named_with_its_position(tmp_path, registry):
 def test_a_missing_routine_file_is_a_routine_error(tmp_path):
     with pytest.raises(RoutineError, match=r"missing\.json: file not found"):
         routine_definitions(tmp_path / "missing.json")
+    with pytest.raises(TypeError, match="takes the routine file's path, not dict"):
+        routine_definitions({"routine_name": "x", "executors": {}})  # type: ignore[arg-type]
 
 
 def test_loading_imports_no_aws_sdk_arrow_or_duckdb(tmp_path):

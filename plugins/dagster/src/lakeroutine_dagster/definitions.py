@@ -55,12 +55,17 @@ def routine_definitions(
     """
     from lakeroutine.steps import load_routine, steps_of
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"routine_definitions takes the routine file's path, not {type(path).__name__}: "
+            "each op reads the file again in its own process"
+        )
     routine = load_routine(path, vars=vars, registry=registry)
     steps = steps_of(routine)
     name = job_name or dagster_name(routine.name)
     if not NAME.fullmatch(name):
         raise ValueError(f"job_name {name!r}: use only letters, digits and '_'")
-    assert routine.path is not None  # loaded from a file
+    assert routine.path is not None  # loaded from a file, so it has one
     runner = StepRunner(
         routine.path,
         dict(vars) if vars is not None else None,
@@ -79,7 +84,7 @@ def routine_definitions(
     )
     graph = dg.GraphDefinition(
         name=name,
-        node_defs=[op],
+        node_defs=[op] if steps else [],  # an op not invoked would run once under its own name
         dependencies=_chain(op.name, steps),
         description=f"lakeroutine routine {routine.name!r} ({routine.path})",
     )
