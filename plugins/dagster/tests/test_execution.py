@@ -101,6 +101,24 @@ def test_vars_reach_the_routine(probe_routine, registry, instance):
     assert outputs(execute(defs, instance))["a__echo"]["output"] == {"message": "dagster"}
 
 
+def test_a_runs_config_adds_vars_and_a_bad_one_fails_without_retry(
+    probe_routine, registry, instance
+):
+    echo = {"task": "echo", "args": {"message": "${who}", "count": "${times}"}, "retries": 2}
+    path = probe_routine(("a", [echo]))
+    defs = routine_definitions(path, registry=registry, vars={"who": "dagster", "times": 1})
+    config = {"resources": {"lakeroutine": {"config": {"vars": {"who": "launchpad"}}}}}
+    result = execute(defs, instance, run_config=config)
+    assert outputs(result)["a__echo"]["output"] == {"message": "launchpad"}
+
+    config = {"resources": {"lakeroutine": {"config": {"vars": {"times": "many"}}}}}
+    result = execute(defs, instance, run_config=config)
+    assert not result.success and events_of(result, "STEP_UP_FOR_RETRY") == []
+    (failure,) = events_of(result, "STEP_FAILURE")
+    description = failure.event_specific_data.user_failure_data.description
+    assert description.startswith(f"{path}, executor 'a', task 'echo', field 'args.count': ")
+
+
 def test_lakeroutine_log_lines_reach_dagsters_event_log(probe_routine, registry, instance):
     path = probe_routine(("a", ["ok"]), ("b", ["ok"]))
     result = execute(routine_definitions(path, registry=registry), instance)

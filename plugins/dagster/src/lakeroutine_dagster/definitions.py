@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from lakeroutine.redact import Redactor
 
-from lakeroutine_dagster.step import OUTPUT, StepRunner
+from lakeroutine_dagster.step import OUTPUT, RESOURCE, StepRunner, run_settings
 
 if TYPE_CHECKING:
     from lakeroutine.plugins import Registry
@@ -47,7 +47,8 @@ def routine_definitions(
     The routine is loaded offline (names, params and args validated; no preflight, no
     network; only the executors it uses are imported); an invalid routine raises
     :class:`lakeroutine.RoutineError` naming the file and the field. ``vars`` are the
-    routine's variables; ``schedule`` (a cron string) adds a schedule of the job;
+    routine's variables (a run's config may add to them: ``resources: {lakeroutine:
+    {config: {vars: {...}}}}``); ``schedule`` (a cron string) adds a schedule of the job;
     ``registry`` replaces the installed plugins (``lakeroutine.load_plugins(...)``);
     ``log_level`` is the lowest level of lakeroutine's log lines sent to Dagster's event
     log; other keyword arguments go to ``GraphDefinition.to_job`` (``tags``,
@@ -79,6 +80,7 @@ def routine_definitions(
         ins={AFTER: dg.In(dg.Nothing)},
         outs={OUTPUT: dg.Out(dg.Nothing)},
         compute_fn=runner,
+        required_resource_keys={RESOURCE},
         description=f"Runs one task of lakeroutine routine {routine.name!r} ({routine.path}).",
         tags={"kind": "lakeroutine"},
     )
@@ -90,6 +92,10 @@ def routine_definitions(
     )
     job_options.setdefault("metadata", {})
     job_options["metadata"] = {"lakeroutine/routine": str(routine.path), **job_options["metadata"]}
+    job_options["resource_defs"] = {
+        RESOURCE: run_settings(),
+        **job_options.get("resource_defs", {}),
+    }
     job = graph.to_job(name=name, **job_options)
     schedules = [dg.ScheduleDefinition(job=job, cron_schedule=schedule)] if schedule else []
     return dg.Definitions(jobs=[job], schedules=schedules)

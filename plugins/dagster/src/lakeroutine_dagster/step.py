@@ -30,6 +30,23 @@ if TYPE_CHECKING:
     from lakeroutine.steps import StepInfo
 
 OUTPUT = "done"
+RESOURCE = "lakeroutine"  # run config: resources.lakeroutine.config.vars
+
+
+def run_settings() -> dg.ResourceDefinition:
+    """The job's ``lakeroutine`` resource: variables given when a run is launched."""
+    return dg.ResourceDefinition(
+        resource_fn=lambda init: init.resource_config,
+        config_schema={
+            "vars": dg.Field(
+                dg.Permissive(),
+                is_required=False,
+                default_value={},
+                description="Routine variables for this run, over routine_definitions' vars",
+            )
+        },
+        description="lakeroutine: the routine variables of a run",
+    )
 
 
 @dataclass(eq=False)  # hashable: Dagster keys caches by the compute function
@@ -51,6 +68,7 @@ class StepRunner:
 
         step = self.steps[context.op_handle.name]
         run_id = lakeroutine_run_id(context)
+        variables = {**(self.vars or {}), **getattr(context.resources, RESOURCE)["vars"]}
         try:
             # Dagster raises its interrupt (a run terminated, Ctrl-C) as KeyboardInterrupt
             # here: lakeroutine then cancels the AWS work the task started.
@@ -60,7 +78,7 @@ class StepRunner:
             ):
                 result = run_routine(
                     self.path,
-                    vars=self.vars,
+                    vars=variables,
                     registry=self.registry,
                     steps=[step.id],
                     run_id=run_id,
