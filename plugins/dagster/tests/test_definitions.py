@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -199,6 +201,72 @@ def test_loading_imports_no_aws_sdk_arrow_or_duckdb(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == [7, []]
+
+
+def test_a_relative_path_is_taken_from_the_calling_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "code"
+    folder.mkdir()
+    shutil.copy(QUICKSTART, folder / "routine.json")
+    (folder / "defs.py").write_text(
+        "from lakeroutine_dagster import routine_definitions\n"
+        "defs = routine_definitions('routine.json')\n"
+    )
+    monkeypatch.chdir(tmp_path)  # not the definitions file's folder
+    defs = runpy.run_path(str(folder / "defs.py"))["defs"]
+    job = defs.get_job_def("quickstart_sales")
+    assert job.metadata["lakeroutine/routine"].value == str(folder / "routine.json")
+
+
+RECONSTRUCTING = (
+    "from dagster._core.definitions.definitions_load_context import (\n"
+    "    DefinitionsLoadContext, DefinitionsLoadType)\n"
+    "DefinitionsLoadContext.set(\n"  # what Dagster sets in a run or step worker
+    "    DefinitionsLoadContext(load_type=DefinitionsLoadType.RECONSTRUCTION))\n"
+)
+
+
+@pytest.mark.parametrize("worker", [False, True], ids=["code location", "run or step worker"])
+def test_a_worker_rebuilding_definitions_reads_the_steps_without_validating(tmp_path, worker):
+    """Dagster loading a code location validates the routine (and imports the executors it
+    uses); a run or step worker rebuilding the definitions only reads the steps (each op
+    validates as it starts), so it imports no plugin or executor and accepts a routine that
+    has become invalid: the op will fail, naming the field."""
+    bad = json.loads(QUICKSTART.read_text())
+    bad["executors"]["StagingExecutor"]["params"]["archive_or_delete"] = "archiv"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    script = (
+        "import json, sys\n"
+        + (RECONSTRUCTING if worker else "")
+        + "from lakeroutine_dagster import routine_definitions\n"
+        f"job = routine_definitions({str(QUICKSTART)!r}).get_job_def('quickstart_sales')\n"
+        "try:\n"
+        f"    routine_definitions({str(tmp_path / 'bad.json')!r})\n"
+        "    bad = 'loaded'\n"
+        "except Exception as exc:\n"
+        "    bad = type(exc).__name__\n"
+        "mods = sorted(m for m in sys.modules if m.startswith('lakeroutine') and "
+        "(m.endswith('.plugins') or m.endswith('.executor')))\n"
+        "print(json.dumps([sorted(n.name for n in job.graph.nodes), bad, mods]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    nodes, bad_outcome, modules = json.loads(done.stdout.splitlines()[-1])
+    assert nodes == [
+        "StagingExecutor__post_staging",
+        "StagingExecutor__transfer",
+        "sales_tables__create_table",
+        "sales_tables__run_query",
+    ]
+    if worker:
+        assert (bad_outcome, modules) == ("loaded", [])
+    else:
+        assert bad_outcome == "RoutineError"
+        assert modules == [
+            "lakeroutine.executor",
+            "lakeroutine.plugins",
+            "lakeroutine.staging.executor",
+            "lakeroutine_duckdb.executor",
+        ]
 
 
 def test_the_distribution_adds_no_lakeroutine_plugin():

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from lakeroutine.redact import Redactor
 
+from lakeroutine_dagster.loading import absolute, load_steps
 from lakeroutine_dagster.step import OUTPUT, RESOURCE, StepRunner, run_settings
 
 if TYPE_CHECKING:
@@ -44,34 +44,29 @@ def routine_definitions(
     """Dagster definitions of the routine file ``path``: a job named after its
     ``routine_name`` (or ``job_name``), one op per routine task, each after the one before.
 
-    The routine is loaded offline (names, params and args validated; no preflight, no
-    network; only the executors it uses are imported); an invalid routine raises
-    :class:`lakeroutine.RoutineError` naming the file and the field. ``vars`` are the
-    routine's variables (a run's config may add to them: ``resources: {lakeroutine:
-    {config: {vars: {...}}}}``); ``schedule`` (a cron string) adds a schedule of the job;
-    ``registry`` replaces the installed plugins (``lakeroutine.load_plugins(...)``);
+    A relative ``path`` is taken from the calling file's folder. The routine is loaded
+    offline (names, params and args validated; no preflight, no network; only the executors
+    it uses are imported); an invalid routine raises :class:`lakeroutine.RoutineError`
+    naming the file and the field. In a run or step worker, which rebuilds definitions
+    Dagster loaded before, the steps are only read from the file: each op validates the
+    routine as it starts.
+
+    ``vars`` are the routine's variables (a run's config may add to them: ``resources:
+    {lakeroutine: {config: {vars: {...}}}}``); ``schedule`` (a cron string) adds a schedule
+    of the job; ``registry`` replaces the installed plugins (``lakeroutine.load_plugins``);
     ``log_level`` is the lowest level of lakeroutine's log lines sent to Dagster's event
     log; other keyword arguments go to ``GraphDefinition.to_job`` (``tags``,
-    ``executor_def``, ``description``, ``hooks``...).
+    ``executor_def``, ``partitions_def``, ``description``, ``hooks``...).
     """
-    from lakeroutine.steps import load_routine, steps_of
-
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(
-            f"routine_definitions takes the routine file's path, not {type(path).__name__}: "
-            "each op reads the file again in its own process"
-        )
-    routine = load_routine(path, vars=vars, registry=registry)
-    steps = steps_of(routine)
-    name = job_name or dagster_name(routine.name)
+    routine_path = absolute(path, caller_depth=1)
+    routine_name, steps = load_steps(routine_path, vars, registry)
+    name = job_name or dagster_name(routine_name)
     if not NAME.fullmatch(name):
         raise ValueError(f"job_name {name!r}: use only letters, digits and '_'")
-    assert routine.path is not None  # loaded from a file, so it has one
     runner = StepRunner(
-        routine.path,
+        routine_path,
         dict(vars) if vars is not None else None,
         registry,
-        Redactor(routine.secrets),
         log_level,
         {step.slug: step for step in steps},
     )
@@ -81,17 +76,17 @@ def routine_definitions(
         outs={OUTPUT: dg.Out(dg.Nothing)},
         compute_fn=runner,
         required_resource_keys={RESOURCE},
-        description=f"Runs one task of lakeroutine routine {routine.name!r} ({routine.path}).",
+        description=f"Runs one task of lakeroutine routine {routine_name!r} ({routine_path}).",
         tags={"kind": "lakeroutine"},
     )
     graph = dg.GraphDefinition(
         name=name,
         node_defs=[op] if steps else [],  # an op not invoked would run once under its own name
         dependencies=_chain(op.name, steps),
-        description=f"lakeroutine routine {routine.name!r} ({routine.path})",
+        description=f"lakeroutine routine {routine_name!r} ({routine_path})",
     )
     job_options.setdefault("metadata", {})
-    job_options["metadata"] = {"lakeroutine/routine": str(routine.path), **job_options["metadata"]}
+    job_options["metadata"] = {"lakeroutine/routine": str(routine_path), **job_options["metadata"]}
     job_options["resource_defs"] = {
         RESOURCE: run_settings(),
         **job_options.get("resource_defs", {}),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,9 +57,20 @@ class StepRunner:
     path: Path
     vars: Mapping[str, Any] | None
     registry: Registry | None
-    redactor: Redactor
     log_level: int
     steps: dict[str, StepInfo]
+    _redactors: dict[str, Redactor] = field(default_factory=dict)
+
+    def redactor(self, variables: Mapping[str, Any]) -> Redactor:
+        """Masks the routine's secrets (``SecretStr`` params, secret environment variables)
+        with these variables; one validation per process and set of variables."""
+        from lakeroutine import load_routine
+
+        key = json.dumps(variables, sort_keys=True, default=str)
+        if key not in self._redactors:
+            routine = load_routine(self.path, vars=variables, registry=self.registry)
+            self._redactors[key] = Redactor(routine.secrets)
+        return self._redactors[key]
 
     # ``context`` is left unannotated: Dagster inspects the annotation and refuses the string
     # that ``from __future__ import annotations`` makes of it.
@@ -69,11 +80,13 @@ class StepRunner:
         step = self.steps[context.op_handle.name]
         run_id = lakeroutine_run_id(context)
         variables = {**(self.vars or {}), **getattr(context.resources, RESOURCE)["vars"]}
+        redactor = Redactor()
         try:
+            redactor = self.redactor(variables)
             # Dagster raises its interrupt (a run terminated, Ctrl-C) as KeyboardInterrupt
             # here: lakeroutine then cancels the AWS work the task started.
             with (
-                forwarded_logs(context.log, self.redactor, self.log_level),
+                forwarded_logs(context.log, redactor, self.log_level),
                 raise_interrupts_as(KeyboardInterrupt),
             ):
                 result = run_routine(
@@ -89,7 +102,7 @@ class StepRunner:
             raise dg.DagsterExecutionInterruptedError() from None
         except LakeroutineError as exc:  # invalid now (file changed, preflight): no retry
             raise dg.Failure(
-                description=self.redactor(str(exc)),
+                description=redactor(str(exc)),
                 metadata={"step": step.id, "run_id": run_id},
                 allow_retries=False,
             ) from None
