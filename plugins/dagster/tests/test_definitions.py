@@ -114,7 +114,8 @@ def test_options_name_the_job_schedule_it_and_reach_the_job(probe_routine, regis
         description="The nightly lake routine",
     )
     job = defs.get_job_def("nightly")
-    assert job.tags == {"team": "lake"} and job.description == "The nightly lake routine"
+    assert job.tags == {"lakeroutine/routine": "probe", "team": "lake"}
+    assert job.description == "The nightly lake routine"
     assert job.metadata["lakeroutine/routine"].value == str(path)
     (schedule,) = defs.get_repository_def().schedule_defs
     assert schedule.cron_schedule == "0 3 * * *" and schedule.job_name == "nightly"

@@ -64,6 +64,7 @@ def test_each_task_runs_once_in_order_and_reports_as_output_metadata(
     assert entry["output"] == {"message": "hihi"} and entry["duration_s"] >= 0
     assert "error" not in entry
     assert {e["run_id"] for e in reported.values()} == {result.run_id}
+    assert result.dagster_run.tags["lakeroutine/routine"] == "probe"
 
 
 def test_all_steps_share_one_lakeroutine_run_id_and_run_date(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from lakeroutine.steps import StepInfo
 
 AFTER = "after"
+ROUTINE_TAG = "lakeroutine/routine"
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -87,6 +88,9 @@ def routine_definitions(
     )
     job_options.setdefault("metadata", {})
     job_options["metadata"] = {"lakeroutine/routine": str(routine_path), **job_options["metadata"]}
+    # Runs carry the routine's name: the run queue can then allow one run of it at a time
+    # (tag_concurrency_limits on "lakeroutine/routine").
+    job_options["tags"] = {ROUTINE_TAG: routine_name, **(job_options.get("tags") or {})}
     job_options["resource_defs"] = {
         RESOURCE: run_settings(),
         **job_options.get("resource_defs", {}),
