@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,15 @@ def outputs(result: Any) -> dict[str, dict[str, Any]]:
 
 def events_of(result: Any, event_type: str) -> list[Any]:
     return [e for e in result.all_events if e.event_type_value == event_type]
+
+
+def messages(error: Any) -> str:
+    """The messages of a Dagster error and of the errors that caused it."""
+    found = []
+    while error is not None:
+        found.append(f"{error.cls_name}: {error.message}")
+        error = error.cause or error.context
+    return "\n".join(found)
 
 
 def log_lines(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str | None, int, str]]:
@@ -188,6 +198,26 @@ def test_a_routine_invalid_at_run_time_fails_without_retrying(probe_routine, reg
     (failure,) = events_of(result, "STEP_FAILURE")
     description = failure.event_specific_data.user_failure_data.description
     assert description.startswith(f"{path}, executor 'a', field 'params.fail_times'")
+
+
+def test_an_op_meeting_another_run_of_the_routine_fails_retryably(
+    tmp_path, probe_routine, registry, instance
+):
+    """lakeroutine runs one run of a routine at a time: an op of a second run fails naming
+    the holder, and Dagster's retry policy may get it in once the other run has ended."""
+    from lakeroutine.runlock import RunLock
+
+    path = probe_routine(("a", [{"task": "ok", "retries": 4, "retry_delay_s": 1}]))
+    defs = routine_definitions(path, registry=registry)
+    other = RunLock(tmp_path / "state" / "probe.lock", "probe")
+    other.acquire("the-other-run")
+    threading.Timer(2.5, other.release).start()  # the other run ends meanwhile
+    result = execute(defs, instance)
+    assert result.success and ProbeExecutor.calls == ["a.ok"]
+    retries = events_of(result, "STEP_UP_FOR_RETRY")
+    assert 1 <= len(retries) <= 4
+    why = messages(retries[0].event_specific_data.error)
+    assert "Failure: routine 'probe' is already running (run the-other-run, pid " in why
 
 
 def test_the_quickstart_runs_as_a_dagster_job(tmp_path, instance):

@@ -20,6 +20,7 @@ from dagster._utils.interrupts import raise_interrupts_as
 from lakeroutine.errors import LakeroutineError
 from lakeroutine.redact import Redactor
 from lakeroutine.results import CANCELLED, SUCCEEDED, TaskResult
+from lakeroutine.runlock import RunLocked
 from lakeroutine.types import jsonable
 
 from lakeroutine_dagster.logs import forwarded_logs
@@ -100,6 +101,10 @@ class StepRunner:
                 )
         except KeyboardInterrupt:
             raise dg.DagsterExecutionInterruptedError() from None
+        except RunLocked as exc:  # another run of the routine is on: a retry may get in
+            raise dg.Failure(
+                description=redactor(str(exc)), metadata={"step": step.id, "run_id": run_id}
+            ) from None
         except LakeroutineError as exc:  # invalid now (file changed, preflight): no retry
             raise dg.Failure(
                 description=redactor(str(exc)),
