@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster._utils.interrupts import raise_interrupts_as
 from lakeroutine.errors import LakeroutineError
-from lakeroutine.redact import Redactor
+from lakeroutine.redact import mask
 from lakeroutine.results import CANCELLED, SUCCEEDED, TaskResult
 from lakeroutine.runlock import RunLocked
 from lakeroutine.types import jsonable
@@ -60,18 +60,6 @@ class StepRunner:
     registry: Registry | None
     log_level: int
     steps: dict[str, StepInfo]
-    _redactors: dict[str, Redactor] = field(default_factory=dict)
-
-    def redactor(self, variables: Mapping[str, Any]) -> Redactor:
-        """Masks the routine's secrets (``SecretStr`` params, secret environment variables)
-        with these variables; one validation per process and set of variables."""
-        from lakeroutine import load_routine
-
-        key = json.dumps(variables, sort_keys=True, default=str)
-        if key not in self._redactors:
-            routine = load_routine(self.path, vars=variables, registry=self.registry)
-            self._redactors[key] = Redactor(routine.secrets)
-        return self._redactors[key]
 
     # ``context`` is left unannotated: Dagster inspects the annotation and refuses the string
     # that ``from __future__ import annotations`` makes of it.
@@ -81,13 +69,11 @@ class StepRunner:
         step = self.steps[context.op_handle.name]
         run_id = lakeroutine_run_id(context)
         variables = {**(self.vars or {}), **getattr(context.resources, RESOURCE)["vars"]}
-        redactor = Redactor()
         try:
-            redactor = self.redactor(variables)
             # Dagster raises its interrupt (a run terminated, Ctrl-C) as KeyboardInterrupt
             # here: lakeroutine then cancels the AWS work the task started.
             with (
-                forwarded_logs(context.log, redactor, self.log_level),
+                forwarded_logs(context.log, self.log_level),
                 raise_interrupts_as(KeyboardInterrupt),
             ):
                 result = run_routine(
@@ -103,11 +89,11 @@ class StepRunner:
             raise dg.DagsterExecutionInterruptedError() from None
         except RunLocked as exc:  # another run of the routine is on: a retry may get in
             raise dg.Failure(
-                description=redactor(str(exc)), metadata={"step": step.id, "run_id": run_id}
+                description=mask(str(exc)), metadata={"step": step.id, "run_id": run_id}
             ) from None
         except LakeroutineError as exc:  # invalid now (file changed, preflight): no retry
             raise dg.Failure(
-                description=redactor(str(exc)),
+                description=mask(str(exc)),
                 metadata={"step": step.id, "run_id": run_id},
                 allow_retries=False,
             ) from None
