@@ -11,6 +11,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -35,6 +36,13 @@ def chain(job: dg.JobDefinition) -> list[str]:
         order.append(following[0])
     assert sorted(order) == sorted(n.name for n in job.graph.nodes)
     return order
+
+
+def printed_by(script: str) -> Any:
+    """The JSON a Python script run in a fresh process prints last."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def test_one_op_per_task_chained_in_the_routines_order(probe_routine, registry):
@@ -199,9 +207,7 @@ def test_loading_imports_no_aws_sdk_arrow_or_duckdb(tmp_path):
         "('boto3', 'botocore', 'pyarrow', 'duckdb')]\n"
         "print(json.dumps([len(job.graph.nodes), sorted(heavy)]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [7, []]
+    assert printed_by(script) == [7, []]
 
 
 def test_a_relative_path_is_taken_from_the_calling_files_folder(tmp_path, monkeypatch):
@@ -249,9 +255,7 @@ def test_a_worker_rebuilding_definitions_reads_the_steps_without_validating(tmp_
         "(m.endswith('.plugins') or m.endswith('.executor')))\n"
         "print(json.dumps([sorted(n.name for n in job.graph.nodes), bad, mods]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    nodes, bad_outcome, modules = json.loads(done.stdout.splitlines()[-1])
+    nodes, bad_outcome, modules = printed_by(script)
     assert nodes == [
         "StagingExecutor__post_staging",
         "StagingExecutor__transfer",
