@@ -82,7 +82,9 @@ def test_deferred_waits_resume_when_the_queries_end(dag_files, tmp_path, athena,
     assert [e.query.split()[0] for e in executions] == ["DROP", "CREATE", "SELECT"]  # once each
     assert all(e.status == "SUCCEEDED" for e in executions)
     lines = [r.getMessage() for r in caplog.records]
-    deferred = [line.split(":")[0] for line in lines if " deferred: " in line]
+    deferred = [
+        line.split(":")[0] for line in lines if line.startswith("task ") and " deferred: " in line
+    ]
     assert deferred == [  # drop, then create (the task resumed in between), then select
         "task athena.create_table deferred",
         "task athena.create_table deferred",

@@ -98,7 +98,7 @@ def test_an_invalid_routine_is_the_dag_files_import_error(airflow_db: Path, tmp_
     last = error.strip().splitlines()[-1]
     assert last == (
         f"lakeroutine.errors.RoutineError: {path}, executor 'duck', task 'run_query', "
-        "field 'args.rows': unknown field"
+        "field 'args': unknown field 'rows' (did you mean 'vars'?)"
     )
 
 
