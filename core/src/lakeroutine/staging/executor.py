@@ -333,15 +333,21 @@ class StagingExecutor(Executor):
         return owned
 
     def _publish(
-        self, source_key: str, outputs: list[tuple[Path | FileInfo, str, int | None]]
+        self,
+        source_key: str,
+        outputs: list[tuple[Path | FileInfo, str, int | None]],
+        workers: int = 1,
     ) -> list[FileInfo]:
         """Claim the staging names, then write each output (a local file to upload or a
-        file of the staging storage to copy) under its name: create-only where the name is
-        new, so a file there from elsewhere is refused, never overwritten."""
+        file of the staging storage to copy) under its name, ``workers`` at a time:
+        create-only where the name is new, so a file there from elsewhere is refused, never
+        overwritten."""
         owned = self._claim(source_key, [name for _, name, _ in outputs])
-        written: list[FileInfo] = []
         written_names: set[str] = set()
-        for item, name, size in outputs:
+        lock = threading.Lock()
+
+        def write(output: tuple[Path | FileInfo, str, int | None]) -> FileInfo:
+            item, name, size = output
             url = self.target.join(self.dump, name)
             overwrite = name in owned
             try:
@@ -350,9 +356,6 @@ class StagingExecutor(Executor):
                 else:
                     copy = self.target.upload(item, url, overwrite=overwrite, expected_size=size)
             except FileExistsError:
-                # Give back the new names not written; keep those written (they are ours).
-                unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
-                self.journal.release_outputs(source_key, unwritten)
                 raise _Refuse(
                     f"staging already holds {names.shown(name)}, not written from this file"
                 ) from None
@@ -365,9 +368,17 @@ class StagingExecutor(Executor):
                     f"copy of {names.shown(name)} to {url} does not match its source "
                     f"({copy.size} bytes, expected {expected}); the copy was removed"
                 )
-            written.append(copy)
-            written_names.add(name)
-        return written
+            with lock:
+                written_names.add(name)
+            return copy
+
+        try:
+            return list(parallel_map(write, outputs, workers))
+        except _Refuse:
+            # Give back the new names not written; keep those written (they are ours).
+            unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
+            self.journal.release_outputs(source_key, unwritten)
+            raise
 
     def _source_key(self, info: FileInfo) -> str:
         return f"{self._landing_key}\0{info.relpath}"
@@ -479,7 +490,9 @@ class StagingExecutor(Executor):
             ctx.check_cancelled()
             try:
                 # The notebook's outputs belong to the block as a whole (its landing).
-                outputs = self._publish(f"{self._landing_key}\0", self._outputs(dump_dir, ""))
+                outputs = self._publish(
+                    f"{self._landing_key}\0", self._outputs(dump_dir, ""), self.params.max_workers
+                )
             except _Refuse as exc:
                 raise TaskError(f"the notebook's output was refused: {exc}") from None
         self._block_state.delete("unfinished_transfer")
