@@ -456,7 +456,13 @@ class StagingExecutor(Executor):
             self._block_state.delete("unfinished_transfer")
             log.info("%s: nothing new to stage in %s", ctx.executor, self.parent)
             refusals.finish(self.params.on_refused)
-            return {"staged": 0, "outputs": 0, "bytes": 0, "dump_directory": self.dump}
+            return {
+                "staged": 0,
+                "refused": refusals.count,
+                "outputs": 0,
+                "bytes": 0,
+                "dump_directory": self.dump,
+            }
         progress = ctx.progress("preparing working folder")
         progress.set_total(len(batch))
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
@@ -509,6 +515,7 @@ class StagingExecutor(Executor):
         )
         result: dict[str, Any] = {
             "staged": len(batch),
+            "refused": refusals.count,
             "outputs": len(outputs),
             "bytes": size,
             "dump_directory": self.dump,
