@@ -9,8 +9,9 @@ from typing import Any
 
 from lakeroutine import hookimpl
 from lakeroutine.context import TaskContext
-from lakeroutine.errors import TaskError
+from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, Params, task
+from lakeroutine.waiting import poll
 from pydantic import Field, SecretStr
 
 
@@ -18,6 +19,12 @@ class ProbeParams(Params):
     label: str = "probe"
     fail_times: int = Field(0, ge=0)
     password: SecretStr | None = None
+    preflight_fails: bool = False
+
+
+class JobArgs(Params):
+    jobs: int = Field(1, ge=1)
+    max_wait_s: float = 30.0
 
 
 class EchoArgs(Params):
@@ -33,6 +40,12 @@ class ProbeExecutor(Executor):
     calls: list[str] = []
     attempts: dict[str, int] = {}
     lock = threading.Lock()
+    running: dict[str, str] = {}  # job id -> RUNNING, SUCCEEDED or STOPPED (remote work)
+    started: list[str] = []  # job ids, in the order they were started
+
+    def preflight(self, tasks: list[str]) -> None:
+        if self.params.preflight_fails:
+            raise RoutineError("preflight failed on purpose")
 
     def _record(self, name: str) -> None:
         with self.lock:
@@ -74,6 +87,44 @@ class ProbeExecutor(Executor):
         ctx.on_cancel(self._cancelled)
         for _ in range(1000):
             ctx.sleep(0.01)
+
+    @task(args=JobArgs)
+    def job(self, args: JobArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Start ``jobs`` remote jobs one after the other (each id saved in the run state
+        first, re-attached to by a retry) and wait for each through lakeroutine.waiting; a
+        job that ended in an earlier try is not waited for again."""
+        done = []
+        for number in range(args.jobs):
+            finished = ctx.state.get(f"done{number}")
+            if finished is not None:  # ended in an earlier try: no wait (as Redshift does)
+                done.append(finished)
+                continue
+            job_id = ctx.state.get(f"job{number}")
+            if job_id is None:
+                job_id = f"{ctx.run_id}-{self.params.label}-{number}-{len(self.started)}"
+                ctx.state.set(f"job{number}", job_id)
+                self.started.append(job_id)
+                self.running[job_id] = "RUNNING"
+
+            def look(job_id: str = job_id) -> str | None:
+                state = self.running[job_id]
+                return None if state == "RUNNING" else state
+
+            def stop(job_id: str = job_id) -> bool:
+                self.running[job_id] = "STOPPED"
+                return True
+
+            outcome = poll(
+                ctx,
+                look,
+                what=f"job {job_id}",
+                interval_s=0.01,
+                max_wait_s=args.max_wait_s,
+                give_up=stop,
+            )
+            done.append([job_id, outcome])
+            ctx.state.set(f"done{number}", [job_id, outcome])
+        return {"jobs": done}
 
     def _cancelled(self) -> None:
         self._record("cancelled")
@@ -128,6 +179,8 @@ def probe_registry(*extra: Any) -> Any:
     from lakeroutine.plugins import load_plugins
 
     ProbeExecutor.calls.clear()
+    ProbeExecutor.running.clear()
+    ProbeExecutor.started.clear()
     return load_plugins(entry_points=False, plugins=[ProbePlugin(), *extra])
 
 

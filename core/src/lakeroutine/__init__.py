@@ -24,12 +24,17 @@ _LAZY = {
     "TaskError": "lakeroutine.errors",
     "load_plugins": "lakeroutine.plugins",
     "run_routine": "lakeroutine.orchestrator",
+    "list_steps": "lakeroutine.steps",
+    "load_routine": "lakeroutine.steps",
+    "StepInfo": "lakeroutine.steps",
+    "Deferral": "lakeroutine.waiting",
     "validate_routine": "lakeroutine.routine",
     "RunResult": "lakeroutine.results",
     "TaskResult": "lakeroutine.results",
 }
 
 __all__ = [
+    "Deferral",
     "Executor",
     "LakeroutineError",
     "Params",
@@ -37,13 +42,16 @@ __all__ = [
     "RoutineError",
     "RunContext",
     "RunResult",
+    "StepInfo",
     "TaskCancelled",
     "TaskContext",
     "TaskError",
     "TaskResult",
     "__version__",
     "hookimpl",
+    "list_steps",
     "load_plugins",
+    "load_routine",
     "run_routine",
     "task",
     "validate_routine",
@@ -57,6 +65,8 @@ if TYPE_CHECKING:
     from lakeroutine.plugins import load_plugins
     from lakeroutine.results import RunResult, TaskResult
     from lakeroutine.routine import validate_routine
+    from lakeroutine.steps import StepInfo, list_steps, load_routine
+    from lakeroutine.waiting import Deferral
 
 
 def __getattr__(name: str) -> Any:

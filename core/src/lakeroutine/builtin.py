@@ -20,10 +20,8 @@ def register_storages(register: Callable[[str, Callable[..., Any]], None]) -> No
 
 
 @hookimpl
-def register_executors(register: Callable[[type], None]) -> None:
-    from lakeroutine.staging.executor import StagingExecutor
-
-    register(StagingExecutor)
+def register_executors(register: Callable[..., None]) -> None:
+    register("lakeroutine.staging.executor:StagingExecutor", name="StagingExecutor")
 
 
 @hookimpl

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from lakeroutine.redact import Redactor
     from lakeroutine.storage.base import Storage
     from lakeroutine.storage.registry import StorageRegistry
+    from lakeroutine.waiting import Deferral
 
 log = logging.getLogger("lakeroutine.task")
 
@@ -100,6 +101,8 @@ class TaskContext:
     task: str
     attempt: int = 1
     state_key: str = ""
+    deferral: Deferral | None = None  # a scheduler takes the waits over (lakeroutine.waiting)
+    waits: dict[str, int] = field(default_factory=dict)  # counted by lakeroutine.waiting
     cancel_event: threading.Event = field(default_factory=threading.Event)
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     _cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)

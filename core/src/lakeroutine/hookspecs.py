@@ -30,11 +30,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_executors(register: Callable[[type], None]) -> None:
+def register_executors(register: Callable[..., None]) -> None:
     """Register executor classes.
 
     ``register(cls)`` takes a subclass of :class:`lakeroutine.Executor`; its ``name`` is the
-    key a routine file uses. Two plugins registering one name is an error.
+    key a routine file uses. ``register("package.module:Class", name="Name")`` registers it
+    by path: the module is imported only when a routine uses ``Name`` (loading a routine
+    for a scheduler imports only what it uses). Two plugins registering one name is an error.
     """
 
 

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import (
@@ -29,6 +29,7 @@ from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
 from lakeroutine.redact import Redactor, guard_loggers
 from lakeroutine.results import (
     CANCELLED,
+    DEFERRED,
     FAILED,
     PLANNED,
     SKIPPED,
@@ -39,10 +40,14 @@ from lakeroutine.results import (
 from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
 from lakeroutine.state.base import RUN_SCOPE, RunLock, StateError
 from lakeroutine.state.lock import this_process
+from lakeroutine.waiting import WaitPending
 
 if TYPE_CHECKING:
+    import datetime
+
     from lakeroutine.executor import Executor
     from lakeroutine.plugins import Registry
+    from lakeroutine.waiting import Deferral
 
 log = logging.getLogger("lakeroutine.run")
 DAY_S = 24 * 3600.0  # how long wait_for_lock=True waits at most
@@ -85,6 +90,9 @@ class Orchestrator:
                 else None
             ),
         )
+        self._retries, self._preflight = True, True
+        self._deferral: Deferral | None = None
+        self._say = log.info
 
     def preflight(self, *, only: list[str] | None = None, offline: bool = False) -> list[str]:
         """Build each executor and run its read-only preflight checks, then close them: what
@@ -103,9 +111,28 @@ class Orchestrator:
         dry_run: bool = False,
         offline: bool = False,
         wait_for_lock: bool | float = False,
+        steps: Sequence[str | int] | None = None,
+        retries: bool = True,
+        preflight: bool = True,
+        deferral: Deferral | None = None,
     ) -> RunResult:
-        """Run the routine (``dry_run``: only its preflight checks, tasks listed as planned)."""
-        steps = select_steps(self.routine, only)
+        """Run the routine, or the blocks and tasks ``only`` names, or exactly the ``steps``
+        (ids or positions, :mod:`lakeroutine.steps`). ``dry_run``: only the preflight
+        checks, tasks listed as planned. ``retries=False``: one attempt per task, whatever
+        its ``retries`` (a scheduler retries); ``preflight=False`` skips the executors'
+        preflight checks; ``deferral``: hand long waits to a scheduler
+        (:mod:`lakeroutine.waiting`)."""
+        if steps is not None:
+            from lakeroutine.steps import pick_steps
+
+            if only:
+                raise RoutineError("give either only= or steps=, not both")
+            selected = pick_steps(self.routine, steps)
+        else:
+            selected = select_steps(self.routine, only)
+        self._retries, self._preflight, self._deferral = retries, preflight, deferral
+        # a scheduler's probe of a deferred wait runs every few seconds: its lines are debug
+        self._say = log.debug if deferral is not None and deferral.probe else log.info
         started = time.perf_counter()
         result = RunResult(
             self.routine.name,
@@ -117,8 +144,8 @@ class Orchestrator:
             self.preflight(only=only, offline=offline)
             result.status = PLANNED
             result.tasks = [
-                TaskResult(step.instance, task.name, PLANNED)
-                for step in steps
+                TaskResult(step.instance, task.name, PLANNED, step=task.step_id)
+                for step in selected
                 for task in step.tasks
             ]
             return result
@@ -126,10 +153,10 @@ class Orchestrator:
         lock = self._take_lock(result, wait_for_lock)
         executors: dict[str, Executor] = {}
         try:
-            executors = self._build_executors(steps)
-            log.info("routine %s started (run %s)", self.routine.name, self.routine.run_id)
+            executors = self._build_executors(selected)
+            self._say("routine %s started (run %s)", self.routine.name, self.routine.run_id)
             self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
-            self._run_steps(steps, executors, result, keep_going)
+            self._run_steps(selected, executors, result, keep_going)
         except PluginError:
             result.status = FAILED
             raise
@@ -138,6 +165,8 @@ class Orchestrator:
             self._let_go(lock, result)
             result.duration_s = time.perf_counter() - started
             level = logging.INFO if result.status == SUCCEEDED else logging.WARNING
+            if self._say == log.debug:
+                level = logging.DEBUG
             log.log(level, "routine %s %s: %s", self.routine.name, result.status, result.summary())
             try:
                 self._notify("routine_finished", routine=self.routine, result=result)
@@ -197,7 +226,10 @@ class Orchestrator:
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; an exception in a plugin's implementation becomes a
-        PluginError that names the plugin and its distribution."""
+        PluginError that names the plugin and its distribution. A scheduler's probe of a
+        deferred wait is not a run: it calls none."""
+        if self._deferral is not None and self._deferral.probe:
+            return
         caller = getattr(self.hook, hook_name)
         try:
             caller(**kwargs)
@@ -230,7 +262,7 @@ class Orchestrator:
                 continue
             try:
                 executor = step.cls(step.params, self.context)
-                preflight = getattr(executor, "preflight", None)
+                preflight = getattr(executor, "preflight", None) if self._preflight else None
                 if preflight is not None:
                     preflight([task.name for task in step.tasks])
             except RoutineError as exc:
@@ -261,11 +293,17 @@ class Orchestrator:
                 if stop or failed_here:
                     why = "interrupted" if result.status == CANCELLED else "an earlier task failed"
                     log.info("task %s.%s skipped: %s", step.instance, task.name, why)
-                    result.tasks.append(TaskResult(step.instance, task.name, SKIPPED))
+                    result.tasks.append(
+                        TaskResult(step.instance, task.name, SKIPPED, step=task.step_id)
+                    )
                     continue
                 task_result = self._run_task(step, task, executors[step.instance])
+                task_result.step = task.step_id
                 result.tasks.append(task_result)
-                if task_result.status == CANCELLED:
+                if task_result.status == DEFERRED:
+                    result.status = DEFERRED
+                    stop = True
+                elif task_result.status == CANCELLED:
                     result.status = CANCELLED
                     stop = True
                 elif task_result.status == FAILED:
@@ -276,14 +314,19 @@ class Orchestrator:
     def _run_task(self, step: ExecutorStep, task: TaskStep, executor: Executor) -> TaskResult:
         label = f"{step.instance}.{task.name}"
         started = time.perf_counter()
-        attempts = task.retries + 1
+        attempts = task.retries + 1 if self._retries else 1
         error_text: str | None = None
         for attempt in range(1, attempts + 1):
             attempt_started = time.perf_counter()
             ctx = TaskContext(
-                self.context, step.instance, task.name, attempt=attempt, state_key=task.state_key
+                self.context,
+                step.instance,
+                task.name,
+                attempt=attempt,
+                state_key=task.state_key,
+                deferral=self._deferral,
             )
-            log.info("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
+            self._say("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
             try:
                 self._notify("task_started", routine=self.routine, ctx=ctx)
                 output = self._attempt(task, executor, ctx)
@@ -303,8 +346,19 @@ class Orchestrator:
                     error=str(error),
                     attempts=attempt,
                 )
+            except WaitPending as pending:  # the scheduler waits; the work runs on
+                self._checkpoint_quietly(label)
+                self._say("task %s deferred: %s", label, pending)
+                return TaskResult(
+                    step.instance,
+                    task.name,
+                    DEFERRED,
+                    time.perf_counter() - started,
+                    output=pending.to_dict(),
+                    attempts=attempt,
+                )
             except Exception as exc:
-                self._checkpoint_after_failure(label)
+                self._checkpoint_quietly(label)
                 will_retry = attempt < attempts and not self.context.cancel_event.is_set()
                 error_text = self.redactor(describe_error(exc))
                 if will_retry:
@@ -353,7 +407,8 @@ class Orchestrator:
             attempts=attempt,
         )
 
-    def _checkpoint_after_failure(self, label: str) -> None:
+    def _checkpoint_quietly(self, label: str) -> None:
+        """Make the task's state durable after it failed or was deferred (logged if not)."""
         try:
             self.context.state.checkpoint()
         except Exception as exc:
@@ -409,6 +464,12 @@ def run_routine(
     progress_factory: ProgressFactory = no_progress,
     base_dir: str | os.PathLike[str] | None = None,
     state: str | None = None,
+    steps: Sequence[str | int] | None = None,
+    run_id: str | None = None,
+    run_date: str | datetime.date | None = None,
+    retries: bool = True,
+    preflight: bool = True,
+    deferral: Deferral | None = None,
 ) -> RunResult:
     """Validate and run a routine (a file path or a dict) and return its result.
 
@@ -419,13 +480,28 @@ def run_routine(
     seconds at most that long); a task failing is not an exception: see ``result.status``
     and ``result.tasks``. A dict's relative paths resolve against ``base_dir`` (default: the
     working folder); ``state`` overrides the routine's state store URL.
+
+    For any scheduler that runs a routine's steps as its own tasks (:mod:`lakeroutine.steps`):
+    ``steps`` runs exactly these steps (ids such as ``"athena.run_query#2"``, or positions);
+    ``run_id`` and ``run_date`` (``YYYY-MM-DD``, a date or a datetime) make every step of
+    one scheduled run share ``${run_id}``, ``${run_date}`` and its run state;
+    ``retries=False`` runs each task once (the scheduler retries); ``preflight=False`` skips
+    the executors' preflight checks; ``deferral`` hands long waits to the scheduler
+    (:mod:`lakeroutine.waiting`). ``result.tasks`` has one entry per step run.
     """
     if registry is None:
         from lakeroutine.plugins import load_plugins
 
         registry = load_plugins(env=env)
     routine = validate_routine(
-        source, registry=registry, variables=vars, env=env, base_dir=base_dir, state=state
+        source,
+        registry=registry,
+        variables=vars,
+        env=env,
+        base_dir=base_dir,
+        run_id=run_id,
+        run_date=run_date,
+        state=state,
     )
     orchestrator = Orchestrator(routine, registry, progress_factory=progress_factory)
     return orchestrator.run(
@@ -434,6 +510,10 @@ def run_routine(
         dry_run=dry_run,
         offline=offline,
         wait_for_lock=wait_for_lock,
+        steps=steps,
+        retries=retries,
+        preflight=preflight,
+        deferral=deferral,
     )
 
 

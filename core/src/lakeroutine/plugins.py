@@ -49,10 +49,39 @@ class PluginInfo:
         return f"plugin {self.name!r} (distribution {self.distribution} {self.version})"
 
 
-@dataclass(frozen=True)
 class ExecutorEntry:
-    cls: type[Executor]
-    plugin: PluginInfo
+    """A registered executor: its class, or where to import it from on first use
+    (``"module:Class"``), so loading a routine imports only the executors it names."""
+
+    def __init__(self, target: type[Executor] | str, plugin: PluginInfo, name: str) -> None:
+        self.target = target
+        self.plugin = plugin
+        self.name = name
+        self._cls: type[Executor] | None = target if isinstance(target, type) else None
+
+    @property
+    def cls(self) -> type[Executor]:
+        """The executor class (imported now if it was registered by its path)."""
+        if self._cls is None:
+            self._cls = _import_executor(str(self.target), self.name, self.plugin)
+        return self._cls
+
+
+def _import_executor(target: str, name: str, info: PluginInfo) -> type[Executor]:
+    module_name, _, attribute = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attribute)
+    except Exception as exc:
+        raise PluginError(
+            f"{info.label}: executor {name!r} ({target}) failed to import: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    _check_executor_class(cls, info)
+    if cls.name != name:
+        raise PluginError(
+            f"{info.label} registered {target} as executor {name!r}, but its name is {cls.name!r}"
+        )
+    return cls
 
 
 @dataclass
@@ -198,7 +227,11 @@ def _guarded(
 
 def _collect(registry: Registry) -> None:
     for function, info in _calls(registry, "register_executors"):
-        function(register=lambda cls, _info=info: _add_executor(registry, cls, _info))
+        function(
+            register=lambda target, name=None, _info=info: _add_executor(
+                registry, target, _info, name
+            )
+        )
     for function, info in _calls(registry, "register_storages"):
         function(
             register=lambda scheme, factory, _info=info: _add_storage(
@@ -225,18 +258,35 @@ def _collect(registry: Registry) -> None:
         function(register=register_task)
 
 
-def _add_executor(registry: Registry, cls: Any, info: PluginInfo) -> None:
+def _check_executor_class(cls: Any, info: PluginInfo) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Executor)):
         raise PluginError(f"{info.label} registered {cls!r}, which is not an Executor subclass")
     if not (isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)):
         raise PluginError(f"{info.label}: {cls.__name__}.Params must be a pydantic model")
-    existing = registry.executors.get(cls.name)
-    if existing is not None and existing.cls is not cls:
+
+
+def _add_executor(
+    registry: Registry, target: Any, info: PluginInfo, name: str | None = None
+) -> None:
+    if isinstance(target, str):
+        module_name, colon, attribute = target.partition(":")
+        if not (colon and module_name and attribute.isidentifier() and name):
+            raise PluginError(
+                f"{info.label} registered executor {target!r}: give a class, or "
+                "register('module:Class', name='ExecutorName')"
+            )
+    else:
+        _check_executor_class(target, info)
+        if name is not None and name != target.name:
+            raise PluginError(f"{info.label} registered {target.name!r} under name {name!r}")
+        name = target.name
+    existing = registry.executors.get(name)
+    if existing is not None and existing.target is not target:
         raise PluginError(
-            f"{info.label} registers executor {cls.name!r}, already registered by "
+            f"{info.label} registers executor {name!r}, already registered by "
             f"{existing.plugin.label}"
         )
-    registry.executors[cls.name] = ExecutorEntry(cls, info)
+    registry.executors[name] = ExecutorEntry(target, info, name)
 
 
 def _add_storage(registry: Registry, scheme: Any, factory: Any, info: PluginInfo) -> None:
@@ -287,18 +337,20 @@ def _add_task(
         )
     if not task_name.isidentifier() or task_name.startswith("_"):
         raise PluginError(f"{info.label}: task name {task_name!r} must be a public identifier")
-    own = registry.executors[executor_name].cls.tasks
+    own = registry.executors[executor_name].cls.tasks  # imports an executor given by path
     added = registry.extra_tasks.setdefault(executor_name, {})
     if task_name in own or task_name in added:
         owner = added[task_name][1].label if task_name in added else "the executor itself"
-        raise PluginError(
-            f"{info.label} adds task {executor_name}.{task_name}, already defined by {owner}"
-        )
+        raise PluginError(_task_clash(info, executor_name, task_name, owner))
     try:
         task_def = make_task_def(task_name, func, args_model)
     except TypeError as exc:
         raise PluginError(f"{info.label}: {exc}") from exc
     added[task_name] = (task_def, info)
+
+
+def _task_clash(info: PluginInfo, executor_name: str, task_name: str, owner: str) -> str:
+    return f"{info.label} adds task {executor_name}.{task_name}, already defined by {owner}"
 
 
 def _version(distribution: str) -> str:

@@ -9,19 +9,21 @@ from typing import Any
 
 from lakeroutine.types import jsonable
 
-SUCCEEDED, FAILED, SKIPPED, CANCELLED, PLANNED = (
+SUCCEEDED, FAILED, SKIPPED, CANCELLED, PLANNED, DEFERRED = (
     "succeeded",
     "failed",
     "skipped",
     "cancelled",
     "planned",
+    "deferred",
 )
 
 
 @dataclass
 class TaskResult:
-    """How one task went: ``status`` is succeeded, failed, skipped, cancelled or planned
-    (a dry run)."""
+    """How one task went: ``status`` is succeeded, failed, skipped, cancelled, planned
+    (a dry run) or deferred (its wait was handed to a scheduler: ``output`` says which,
+    see :mod:`lakeroutine.waiting`). ``step`` is the step id (:mod:`lakeroutine.steps`)."""
 
     executor: str
     task: str
@@ -30,9 +32,11 @@ class TaskResult:
     output: Any = None
     error: str | None = None
     attempts: int = 0
+    step: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "step": self.step or f"{self.executor}.{self.task}",
             "executor": self.executor,
             "task": self.task,
             "status": self.status,

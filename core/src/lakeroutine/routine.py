@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from lakeroutine.executor import Executor, TaskDef
 from lakeroutine.redact import remember
 from lakeroutine.state.base import StateError
 from lakeroutine.state.registry import DEFAULT_DIR, state_url
+from lakeroutine.step_ids import next_step_id
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
 
@@ -125,6 +127,8 @@ class TaskStep:
     retry_delay_s: float = 0.0
     timeout_s: float | None = None
     state_key: str = ""
+    step_id: str = ""
+    position: int = 0
 
 
 @dataclass
@@ -277,15 +281,20 @@ def validate_routine(
     run_id: str | None = None,
     state: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
+    run_date: str | dt.date | None = None,
 ) -> Routine:
     """Check a routine (a file path or an already-parsed dict) whole and build it.
 
     ``state`` (``--state``) overrides the routine's state store URL.
 
     Every executor must be registered, every param and task arg valid, every task known and
-    public. Raises :class:`RoutineError` listing every problem; touches nothing. Relative
-    paths resolve against the file's folder; for a dict, against ``base_dir`` (default: the
-    working folder).
+    public. Raises :class:`RoutineError` listing every problem; touches nothing: no
+    preflight, no network, and only the executor modules the routine names are imported.
+    Relative paths resolve against the file's folder; for a dict, against ``base_dir``
+    (default: the working folder). ``run_id`` and ``run_date`` (a ``YYYY-MM-DD`` string, a
+    date, or a datetime, which also sets ``${run_ts}``) replace the generated ones, so a
+    scheduler can run a routine's steps as separate processes of one run (see
+    :mod:`lakeroutine.steps`).
     """
     env = os.environ if env is None else env
     path: Path | None = None
@@ -309,11 +318,14 @@ def validate_routine(
         raise _combine(problems, file_label) from None
 
     now = dt.datetime.now(dt.timezone.utc)
+    if run_id is not None:
+        _check_run_id(run_id, file_label)
     run_id = run_id or f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    day, stamp = _run_date(run_date, now, file_label)
     builtins = {
         "run_id": run_id,
-        "run_date": f"{now:%Y-%m-%d}",
-        "run_ts": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+        "run_date": day,
+        "run_ts": stamp,
         "routine_name": spec.routine_name,
         "routine_dir": str(base_dir),
     }
@@ -344,6 +356,8 @@ def validate_routine(
     storages = registry.storages()
     problems: list[RoutineError] = []
     steps: list[ExecutorStep] = []
+    seen: dict[str, int] = {}  # "instance.task" -> how many times the routine runs it
+    step_count = 0  # the position of the next step in the whole routine
     for instance, block in spec.executors.items():
         where = {"file": file_label, "executor": instance}
         executor_name = block.executor or instance
@@ -429,6 +443,8 @@ def validate_routine(
                 ]
                 continue
             secrets |= substituter.secrets
+            step_id = next_step_id(seen, instance, name)
+            repeat = step_id.partition("#")[2]
             state_key = digest(
                 executor_name,
                 params_json,
@@ -443,9 +459,12 @@ def validate_routine(
                     entry_model.retries,
                     entry_model.retry_delay_s,
                     entry_model.timeout_s,
-                    state_key,
+                    f"{state_key}#{repeat}" if repeat else state_key,
+                    step_id,
+                    step_count,
                 )
             )
+            step_count += 1
         if params is not None:
             secrets |= _secret_values(params)
             steps.append(ExecutorStep(instance, executor_name, cls, params, task_steps))
@@ -460,7 +479,7 @@ def validate_routine(
         state_dir=state_dir,
         state_url=url,
         run_id=run_id,
-        run_date=builtins["run_date"],
+        run_date=day,
         variables=resolved,
         steps=steps,
         secrets=secrets,
@@ -469,6 +488,39 @@ def validate_routine(
 
 def _text(substituter: Substituter, value: str | None) -> str | None:
     return None if value is None else str(substituter.substitute(value))
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+
+
+def _check_run_id(run_id: str, file_label: str | None) -> None:
+    """A run id lands in file names and state keys: letters, digits, ``._+-`` only."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise RoutineError(
+            f"run_id {run_id!r}: use 1 to 200 letters, digits, '.', '_', '+' or '-', "
+            "starting with a letter or digit",
+            file=file_label,
+        )
+
+
+def _run_date(
+    value: str | dt.date | None, now: dt.datetime, file_label: str | None
+) -> tuple[str, str]:
+    """``${run_date}`` and ``${run_ts}``: from ``value`` if given, else from now (UTC)."""
+    if value is None:
+        return f"{now:%Y-%m-%d}", f"{now:%Y-%m-%dT%H:%M:%SZ}"
+    if isinstance(value, dt.datetime):
+        moment = value.astimezone(dt.timezone.utc) if value.tzinfo else value
+        return f"{moment:%Y-%m-%d}", f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+    if isinstance(value, dt.date):
+        return value.isoformat(), f"{value.isoformat()}T00:00:00Z"
+    try:
+        day = dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise RoutineError(
+            f"run_date {value!r}: expected a date as YYYY-MM-DD", file=file_label
+        ) from None
+    return day.isoformat(), f"{day.isoformat()}T00:00:00Z"
 
 
 def _secret_values(model: BaseModel) -> set[str]:

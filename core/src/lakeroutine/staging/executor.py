@@ -220,7 +220,10 @@ class StagingExecutor(Executor):
         a symbolic link (never followed), a name that is not safe (``..``, empty segments,
         control characters, undecodable bytes) or that the staging storage cannot hold, or
         a name that is both a file and a folder prefix of other files."""
-        for item in names.split_object_prefixes(self.source.list_files(self.parent)):
+        listing = self.source.list_files(self.parent)
+        if scheme_of(self.parent) != "file":  # a folder cannot also be a file on a filesystem
+            listing = names.split_object_prefixes(listing)
+        for item in listing:
             info = item.info if isinstance(item, names.Refused) else item
             if not self._selected(info):
                 continue
@@ -330,15 +333,21 @@ class StagingExecutor(Executor):
         return owned
 
     def _publish(
-        self, source_key: str, outputs: list[tuple[Path | FileInfo, str, int | None]]
+        self,
+        source_key: str,
+        outputs: list[tuple[Path | FileInfo, str, int | None]],
+        workers: int = 1,
     ) -> list[FileInfo]:
         """Claim the staging names, then write each output (a local file to upload or a
-        file of the staging storage to copy) under its name: create-only where the name is
-        new, so a file there from elsewhere is refused, never overwritten."""
+        file of the staging storage to copy) under its name, ``workers`` at a time:
+        create-only where the name is new, so a file there from elsewhere is refused, never
+        overwritten."""
         owned = self._claim(source_key, [name for _, name, _ in outputs])
-        written: list[FileInfo] = []
         written_names: set[str] = set()
-        for item, name, size in outputs:
+        lock = threading.Lock()
+
+        def write(output: tuple[Path | FileInfo, str, int | None]) -> FileInfo:
+            item, name, size = output
             url = self.target.join(self.dump, name)
             overwrite = name in owned
             try:
@@ -347,9 +356,6 @@ class StagingExecutor(Executor):
                 else:
                     copy = self.target.upload(item, url, overwrite=overwrite, expected_size=size)
             except FileExistsError:
-                # Give back the new names not written; keep those written (they are ours).
-                unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
-                self.journal.release_outputs(source_key, unwritten)
                 raise _Refuse(
                     f"staging already holds {names.shown(name)}, not written from this file"
                 ) from None
@@ -362,9 +368,17 @@ class StagingExecutor(Executor):
                     f"copy of {names.shown(name)} to {url} does not match its source "
                     f"({copy.size} bytes, expected {expected}); the copy was removed"
                 )
-            written.append(copy)
-            written_names.add(name)
-        return written
+            with lock:
+                written_names.add(name)
+            return copy
+
+        try:
+            return list(parallel_map(write, outputs, workers))
+        except _Refuse:
+            # Give back the new names not written; keep those written (they are ours).
+            unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
+            self.journal.release_outputs(source_key, unwritten)
+            raise
 
     def _source_key(self, info: FileInfo) -> str:
         return f"{self._landing_key}\0{info.relpath}"
@@ -442,7 +456,13 @@ class StagingExecutor(Executor):
             self._block_state.delete("unfinished_transfer")
             log.info("%s: nothing new to stage in %s", ctx.executor, self.parent)
             refusals.finish(self.params.on_refused)
-            return {"staged": 0, "outputs": 0, "bytes": 0, "dump_directory": self.dump}
+            return {
+                "staged": 0,
+                "refused": refusals.count,
+                "outputs": 0,
+                "bytes": 0,
+                "dump_directory": self.dump,
+            }
         progress = ctx.progress("preparing working folder")
         progress.set_total(len(batch))
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
@@ -476,7 +496,9 @@ class StagingExecutor(Executor):
             ctx.check_cancelled()
             try:
                 # The notebook's outputs belong to the block as a whole (its landing).
-                outputs = self._publish(f"{self._landing_key}\0", self._outputs(dump_dir, ""))
+                outputs = self._publish(
+                    f"{self._landing_key}\0", self._outputs(dump_dir, ""), self.params.max_workers
+                )
             except _Refuse as exc:
                 raise TaskError(f"the notebook's output was refused: {exc}") from None
         self._block_state.delete("unfinished_transfer")
@@ -493,6 +515,7 @@ class StagingExecutor(Executor):
         )
         result: dict[str, Any] = {
             "staged": len(batch),
+            "refused": refusals.count,
             "outputs": len(outputs),
             "bytes": size,
             "dump_directory": self.dump,

@@ -243,9 +243,12 @@ class LocalStorage:
         The temporary file stays locked (flock) until renamed, so a sweep after a killed
         run removes only temporaries whose writer is gone."""
         folder, name = os.path.split(dest)
-        os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, temporary_name(name, uuid.uuid4().hex[:16]))
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileNotFoundError:  # the folder is new
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
         published = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -257,12 +260,12 @@ class LocalStorage:
             else:
                 rename_no_replace(temp, dest)
             published = True
+            return _info(dest, os.fstat(fd))  # the same file, now under its name
         finally:
             if not published:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
             os.close(fd)
-        return _info(dest, os.stat(dest))
 
     def sweep_temporaries(self, base: str) -> int:
         """Remove temporary files that killed writers left below ``base`` (a live writer

@@ -8,7 +8,5 @@ from lakeroutine import hookimpl
 
 
 @hookimpl
-def register_executors(register: Callable[[type], None]) -> None:
-    from lakeroutine_athena.executor import AthenaExecutor
-
-    register(AthenaExecutor)
+def register_executors(register: Callable[..., None]) -> None:
+    register("lakeroutine_athena.executor:AthenaExecutor", name="AthenaExecutor")

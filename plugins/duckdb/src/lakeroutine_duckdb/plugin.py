@@ -8,7 +8,5 @@ from lakeroutine import hookimpl
 
 
 @hookimpl
-def register_executors(register: Callable[[type], None]) -> None:
-    from lakeroutine_duckdb.executor import DuckDBExecutor
-
-    register(DuckDBExecutor)
+def register_executors(register: Callable[..., None]) -> None:
+    register("lakeroutine_duckdb.executor:DuckDBExecutor", name="DuckDBExecutor")

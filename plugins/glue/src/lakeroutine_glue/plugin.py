@@ -8,7 +8,5 @@ from lakeroutine import hookimpl
 
 
 @hookimpl
-def register_executors(register: Callable[[type], None]) -> None:
-    from lakeroutine_glue.executor import GlueExecutor
-
-    register(GlueExecutor)
+def register_executors(register: Callable[..., None]) -> None:
+    register("lakeroutine_glue.executor:GlueExecutor", name="GlueExecutor")

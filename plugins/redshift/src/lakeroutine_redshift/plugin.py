@@ -8,7 +8,5 @@ from lakeroutine import hookimpl
 
 
 @hookimpl
-def register_executors(register: Callable[[type], None]) -> None:
-    from lakeroutine_redshift.executor import RedshiftExecutor
-
-    register(RedshiftExecutor)
+def register_executors(register: Callable[..., None]) -> None:
+    register("lakeroutine_redshift.executor:RedshiftExecutor", name="RedshiftExecutor")

@@ -1,0 +1,158 @@
+"""``routine_dag`` and ``RoutineTaskGroup``: a routine file rendered as Airflow tasks.
+
+Building them loads the routine offline (``lakeroutine.load_routine``: names, params and
+args validated; no preflight, no network; only the executor modules it uses imported), so
+parsing the DAG file stays cheap. An invalid routine raises
+:class:`lakeroutine.RoutineError` naming the file and the field: Airflow shows it as the DAG
+file's import error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, TaskGroup
+
+from lakeroutine_airflow.naming import parse_time_vars
+from lakeroutine_airflow.operator import RoutineStepOperator
+
+
+def _resolve(path: str | Path, depth: int) -> Path:
+    """``path`` made absolute; a relative one is taken from the folder of the DAG file that
+    called us (Airflow parses DAG files from any working directory)."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    caller = sys._getframe(depth).f_globals.get("__file__")
+    base = Path(caller).resolve().parent if caller else Path.cwd()
+    return base / candidate
+
+
+def _load(path: Path, vars: Mapping[str, Any] | None) -> tuple[str, str | None, list[Any]]:
+    """The routine's name, description and steps. Validated offline, except in a worker
+    parsing the DAG file to run one of its tasks: that task validates the routine as it
+    starts, so there the steps are only read from the file (a few milliseconds)."""
+    from airflow.sdk import get_parsing_context
+    from lakeroutine.errors import LakeroutineError
+    from lakeroutine.steps import load_routine, read_steps, steps_of
+
+    name, description = _name_and_description(path)
+    try:
+        if get_parsing_context().task_id is not None and name:
+            return name, description, read_steps(path)
+        routine = load_routine(path, vars=parse_time_vars(vars))
+        return routine.name, description, steps_of(routine)
+    except LakeroutineError as exc:  # one line naming the file and field, not our stack
+        raise type(exc)(str(exc)) from None
+
+
+def _name_and_description(path: Path) -> tuple[str | None, str | None]:
+    """``routine_name`` and ``description`` as written (None where unreadable)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    name, description = data.get("routine_name"), data.get("description")
+    return (
+        name if isinstance(name, str) and name else None,
+        description if isinstance(description, str) else None,
+    )
+
+
+def _add_steps(
+    path: Path,
+    steps: list[Any],
+    vars: Mapping[str, Any] | None,
+    deferrable: bool,
+    report: str | None,
+    routine_name: str,
+) -> list[Any]:
+    """One RoutineStepOperator per step, chained in routine order (plus the report task)."""
+    tasks = []
+    for step in steps:
+        task = RoutineStepOperator(
+            task_id=step.slug,
+            routine_path=str(path),
+            step_id=step.id,
+            routine_vars=dict(vars or {}),
+            deferrable=deferrable,
+            retries=step.retries,
+            retry_delay=dt.timedelta(seconds=step.retry_delay_s),
+            doc_md=f"lakeroutine step `{step.id}` (`{step.executor}.{step.task}`)",
+        )
+        if tasks:
+            tasks[-1] >> task
+        tasks.append(task)
+    if report is not None:
+        from lakeroutine_airflow.report import REPORT_TASK_ID, RoutineReportOperator
+
+        collector = RoutineReportOperator(
+            task_id=REPORT_TASK_ID,
+            routine_path=str(path),
+            routine_name=routine_name,
+            steps={step.id: task.task_id for step, task in zip(steps, tasks, strict=True)},
+            report=report,
+        )
+        if tasks:
+            tasks[-1] >> collector
+        tasks.append(collector)
+    return tasks
+
+
+def routine_dag(
+    path: str | Path,
+    *,
+    dag_id: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+    deferrable: bool = False,
+    report: str | None = None,
+    **dag_kwargs: Any,
+) -> DAG:
+    """A DAG running the routine file ``path``, one task per routine task, in order.
+
+    ``dag_id`` defaults to the routine's ``routine_name``; ``dag_kwargs`` go to the DAG
+    (``schedule``, ``start_date``, ``catchup``, ``tags``...; ``max_active_runs`` defaults to
+    1: one run of a routine at a time, as its run state expects). ``vars`` values may be Airflow
+    templates (``{"day": "{{ ds }}"}``), rendered when each task runs. ``deferrable``: long
+    waits go to the triggerer. ``report``: also write the run's JSON report there (a path
+    relative to the routine file, or a URI; may be templated) from a last task.
+    """
+    resolved = _resolve(path, 2)
+    name, description, steps = _load(resolved, vars)
+    if description and "description" not in dag_kwargs:
+        dag_kwargs["description"] = description
+    dag_kwargs.setdefault("max_active_runs", 1)  # one run of a routine at a time
+    with DAG(dag_id=dag_id or name, **dag_kwargs) as dag:
+        _add_steps(resolved, steps, vars, deferrable, report, name)
+    return dag
+
+
+class RoutineTaskGroup(TaskGroup):
+    """The routine's tasks as a TaskGroup inside the DAG being defined, so a routine can sit
+    after a sensor or before a report: ``sensor >> RoutineTaskGroup("routine.json")``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        group_id: str | None = None,
+        vars: Mapping[str, Any] | None = None,
+        deferrable: bool = False,
+        report: str | None = None,
+        **group_kwargs: Any,
+    ) -> None:
+        resolved = _resolve(path, 2)
+        name, description, steps = _load(resolved, vars)
+        if description and "tooltip" not in group_kwargs:
+            group_kwargs["tooltip"] = description
+        super().__init__(group_id=group_id or name, **group_kwargs)
+        with self:
+            _add_steps(resolved, steps, vars, deferrable, report, name)

@@ -1,0 +1,109 @@
+"""The Airflow task that runs exactly one step of a routine (``lakeroutine.steps``).
+
+Every task of one DAG run calls ``lakeroutine.run_routine`` with the same ``run_id`` and
+``run_date`` (from the DAG run) and ``retries=False``: Airflow retries, with the routine
+task's ``retries`` and ``retry_delay_s``. Its XCom return value is the step's report entry.
+With ``deferrable=True`` a long wait (an Athena query, a Glue job run, a Redshift statement)
+goes to Airflow's triggerer (:class:`~lakeroutine_airflow.trigger.RoutineWaitTrigger`)
+and the task resumes on a worker when the work has ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from lakeroutine_airflow.naming import ENTRY_KEY, STATE_ENV, run_identity
+
+
+class RoutineStepFailed(AirflowException):
+    """The routine task failed: Airflow retries it if the step has retries left."""
+
+
+class RoutineStepOperator(BaseOperator):
+    """Runs the step ``step_id`` of the routine file ``routine_path``."""
+
+    template_fields = ("routine_vars",)
+    ui_color = "#e8f4f8"
+
+    def __init__(
+        self,
+        *,
+        routine_path: str,
+        step_id: str,
+        routine_vars: Mapping[str, Any] | None = None,
+        deferrable: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.routine_path = routine_path
+        self.step_id = step_id
+        self.routine_vars = dict(routine_vars or {})
+        self.deferrable = deferrable
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Run the step; defer its first long wait to the triggerer if ``deferrable``."""
+        from lakeroutine.waiting import Deferral
+
+        return self._run_step(context, Deferral() if self.deferrable else None)
+
+    def resume(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        """Go on after the triggerer saw the wait end: the step runs again, re-attaches to
+        its work (saved in the run state) and continues from there."""
+        from lakeroutine.waiting import Deferral
+
+        if event.get("status") != "done":
+            raise RoutineStepFailed(f"{self.step_id}: waiting failed: {event.get('error')}")
+        deferral = Deferral(wait=str(event["wait"]), waited_s=float(event["waited_s"]))
+        return self._run_step(context, deferral)
+
+    def _run_step(self, context: Any, deferral: Any) -> dict[str, Any]:
+        from lakeroutine import run_routine
+        from lakeroutine.errors import PluginError, RoutineError
+        from lakeroutine.state import LockHeld as RunLocked
+
+        run_id, run_date = run_identity(context)
+        try:
+            result = run_routine(
+                self.routine_path,
+                vars=self.routine_vars,
+                steps=[self.step_id],
+                run_id=run_id,
+                run_date=run_date,
+                retries=False,
+                deferral=deferral,
+            )
+        except RunLocked as exc:  # another run of the routine is on: a retry may get in
+            raise RoutineStepFailed(str(exc)) from None
+        except (RoutineError, PluginError) as exc:  # invalid: retrying cannot help
+            raise AirflowFailException(str(exc)) from None
+        task = result.tasks[0]
+        if task.status == "deferred":
+            self._defer(task.output, run_id, run_date)
+        entry = {"routine_name": result.routine_name, "run_id": result.run_id, **task.to_dict()}
+        if task.status != "succeeded":  # the entry of a failed try, for the report
+            context["ti"].xcom_push(key=ENTRY_KEY, value=entry)
+            raise RoutineStepFailed(f"{task.step} {task.status}: {task.error}")
+        return entry
+
+    def _defer(self, pending: dict[str, Any], run_id: str, run_date: dt.datetime) -> None:
+        from lakeroutine_airflow.trigger import RoutineWaitTrigger
+
+        self.log.info("%s: handing the wait on %s to the triggerer", self.step_id, pending["what"])
+        trigger = RoutineWaitTrigger(
+            routine_path=self.routine_path,
+            step_id=self.step_id,
+            routine_vars=self.routine_vars,
+            run_id=run_id,
+            run_date=run_date.isoformat(),
+            wait=pending["wait"],
+            interval_s=pending["interval_s"],
+            waited_s=pending["waited_s"],
+            state_env={name: os.environ[name] for name in STATE_ENV if name in os.environ},
+        )
+        self.defer(trigger=trigger, method_name="resume")
