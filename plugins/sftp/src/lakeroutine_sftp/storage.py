@@ -1,0 +1,520 @@
+"""``sftp://`` locations as a lakeroutine storage (the protocol in ``lakeroutine.storage.base``).
+
+SFTP is a filesystem, so the guarantees are a filesystem's: a file is written under a
+private temporary name (``O_EXCL``), fsynced where the server offers ``fsync@openssh.com``,
+then renamed into place (``posix-rename@openssh.com`` to replace; a hard link, else the
+standard rename, which refuses to overwrite, for create-only archive writes). Landing files
+are claimed by renaming them to a hidden name, then compared with the version staged, as
+local folders are. ``version`` is ``"size:mtime"``: SFTP gives nothing finer (mtime has
+whole seconds). Copies within a server use ``copy-data`` where the server offers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import posixpath
+import secrets
+import stat as stat_module
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
+
+from lakeroutine_sftp import urls
+from lakeroutine_sftp.session import Sessions
+from lakeroutine_sftp.settings import SftpSettings
+from lakeroutine_sftp.urls import SftpLocation
+
+MAX_SEGMENT_BYTES = 255  # NAME_MAX of the filesystems SFTP servers run on
+MAX_PATH_BYTES = 4096  # PATH_MAX
+PARALLEL_FILES = 32  # deletes, claims and fsyncs in flight at once
+
+
+def temporary_path(path: str) -> str:
+    """A private temporary name beside ``path``, unique per write."""
+    folder, name = posixpath.split(path)
+    return posixpath.join(folder, f".{name}.{secrets.token_hex(8)}.lakeroutine-tmp")
+
+
+def claim_path(path: str) -> str:
+    """The hidden name a landing file is moved to while it is removed."""
+    folder, name = posixpath.split(path)
+    return posixpath.join(folder, f".{name}.lakeroutine-tmp-claim")
+
+
+def version_of(attrs: Any) -> str:
+    return f"{attrs.size}:{attrs.mtime}"
+
+
+def is_link(attrs: Any) -> bool:
+    return attrs.permissions is not None and stat_module.S_ISLNK(attrs.permissions)
+
+
+def is_dir(attrs: Any) -> bool:
+    return attrs.permissions is not None and stat_module.S_ISDIR(attrs.permissions)
+
+
+def _errors() -> Any:
+    import asyncssh
+
+    return asyncssh
+
+
+class SftpStorage:
+    """Files below ``sftp://user@host:port/path/`` locations."""
+
+    scheme = "sftp"
+
+    def __init__(self, **options: Any) -> None:
+        self.settings = SftpSettings.from_options(options)
+        self._sessions: Sessions | None = None
+
+    @property
+    def sessions(self) -> Sessions:
+        if self._sessions is None:
+            self._sessions = Sessions(self.settings)
+        return self._sessions
+
+    def _run(self, url: str, operation: Any, what: str) -> Any:
+        location = urls.parse(url)
+        return self.sessions.run(location, lambda sftp: operation(sftp, location), what)
+
+    # -- locations ------------------------------------------------------------------------
+
+    def join(self, base: str, relpath: str) -> str:
+        return urls.join(base, relpath)
+
+    def canonical(self, url: str) -> str:
+        return urls.canonical(url, self.settings.username)
+
+    def name_problem(self, base: str, relpath: str) -> str | None:
+        path = posixpath.join(urls.parse(base).path, relpath)
+        for segment in relpath.split("/"):
+            size = len(segment.encode("utf-8", "surrogateescape"))
+            if size > MAX_SEGMENT_BYTES:
+                return f"a name segment is {size} bytes; filesystems allow {MAX_SEGMENT_BYTES}"
+        if len(path.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+            return f"the path would be longer than {MAX_PATH_BYTES} bytes"
+        return None
+
+    def check_location(self, base: str, *, write: bool) -> None:
+        """Log in (host key checked), then the folder exists (reads) or its nearest
+        existing ancestor is a folder (writes)."""
+
+        async def check(sftp: Any, location: SftpLocation) -> None:
+            asyncssh = _errors()
+            path = location.path
+            while True:
+                try:
+                    attrs = await sftp.stat(path)
+                except asyncssh.SFTPNoSuchFile:
+                    if not write:
+                        raise StorageError(
+                            f"folder {location.path} does not exist on sftp://{location.server}"
+                        ) from None
+                    path = posixpath.dirname(path.rstrip("/")) or "/"
+                    continue
+                except asyncssh.SFTPPermissionDenied:
+                    raise StorageError(
+                        f"access denied to {path} on sftp://{location.server}"
+                    ) from None
+                if not is_dir(attrs):
+                    raise StorageError(f"{path} on sftp://{location.server} is not a folder")
+                return
+
+        self._run(base, check, f"cannot use {base}")
+
+    def list_files(self, base: str) -> Iterator[FileInfo]:
+        """Every file below ``base``, one folder's names in memory at a time, in name order
+        within each folder; symbolic links are listed (``is_link``), never followed."""
+        location = urls.parse(base)
+        root = location.path.rstrip("/") or "/"
+        stack = [("", root)]
+        while stack:
+            prefix, folder = stack.pop()
+            entries = self._run(base, lambda sftp, _, f=folder: _read_folder(sftp, f), base)
+            folders = []
+            for name, attrs in sorted(entries, key=lambda e: e[0]):
+                rel = prefix + name
+                if is_dir(attrs):
+                    folders.append((rel + "/", posixpath.join(folder, name)))
+                elif not is_temporary_name(name):
+                    path = posixpath.join(folder, name)
+                    yield FileInfo(
+                        location.url(path),
+                        rel,
+                        attrs.size or 0,
+                        attrs.mtime,
+                        None,
+                        version_of(attrs),
+                        is_link(attrs),
+                    )
+            stack.extend(reversed(folders))
+
+    def stat(self, url: str) -> FileInfo | None:
+        async def lstat(sftp: Any, location: SftpLocation) -> Any:
+            try:
+                return await sftp.lstat(location.path)
+            except _errors().SFTPNoSuchFile:
+                return None
+
+        attrs = self._run(url, lstat, f"cannot read {url}")
+        return None if attrs is None else self._info(url, attrs)
+
+    # -- moving bytes ---------------------------------------------------------------------
+
+    def download(self, url: str, local_path: Path) -> None:
+        """Pipelined reads; the file must keep its size and mtime throughout."""
+        settings = self.settings
+
+        async def get(sftp: Any, location: SftpLocation) -> None:
+            before = await sftp.lstat(location.path)
+            await sftp.get(
+                location.path,
+                str(local_path),
+                block_size=_write_block(sftp, settings.block_size),
+                max_requests=settings.max_requests,
+            )
+            after = await sftp.lstat(location.path)
+            size = Path(local_path).stat().st_size
+            if version_of(before) != version_of(after) or size != after.size:
+                raise OSError(f"{url} changed while it was being downloaded")
+
+        try:
+            self._run(url, get, f"cannot download {url}")
+        except _errors().SFTPNoSuchFile:
+            raise FileNotFoundError(url) from None
+
+    def upload(
+        self,
+        local_path: Path,
+        url: str,
+        *,
+        overwrite: bool = True,
+        expected_size: int | None = None,
+    ) -> FileInfo:
+        """Written under a private temporary name (``O_EXCL``) with pipelined writes, hashed
+        (MD5) and counted while streamed, fsynced, then renamed into place. Refused before
+        the rename if other than ``expected_size`` bytes were sent."""
+
+        async def put(sftp: Any, location: SftpLocation) -> FileInfo:
+            path = location.path
+            await sftp.makedirs(posixpath.dirname(path), exist_ok=True)
+            temp = temporary_path(path)
+            try:
+                size, md5 = await self._write(sftp, Path(local_path), temp)
+                if expected_size is not None and size != expected_size:
+                    raise StorageError(
+                        f"{url}: the source held {size} bytes, not the {expected_size} "
+                        "listed; nothing published"
+                    )
+                info = await self._publish(sftp, location, temp, size, md5, overwrite=overwrite)
+            finally:
+                await _remove_quietly(sftp, temp)
+            return info
+
+        return self._run(url, put, f"cannot upload to {url}")
+
+    def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
+        """Server-side ``copy-data`` where offered (else streamed through this machine,
+        hashed), into a temporary name, then renamed into place; refused if the source is
+        not the listed version before and after."""
+        if urls.parse(source.url)[:3] != urls.parse(url)[:3]:
+            raise StorageError(f"cannot copy {source.url} to another server ({url})")
+
+        async def copy(sftp: Any, location: SftpLocation) -> FileInfo:
+            src = urls.parse(source.url).path
+            await self._check_version(sftp, src, source)
+            await sftp.makedirs(posixpath.dirname(location.path), exist_ok=True)
+            temp = temporary_path(location.path)
+            try:
+                md5 = None
+                if sftp.supports_remote_copy:
+                    async with sftp.open(src, "rb", block_size=0) as reader:
+                        flags = _create_flags()
+                        async with sftp.open(temp, flags, encoding=None, block_size=0) as writer:
+                            await sftp.remote_copy(reader, writer)
+                            await _fsync(writer)
+                    size = (await sftp.lstat(temp)).size
+                else:
+                    size, md5 = await self._stream_copy(sftp, src, temp)
+                await self._check_version(sftp, src, source)
+                if size != source.size:
+                    raise StorageError(f"copy of {source.url} to {url} is incomplete")
+                info = await self._publish(sftp, location, temp, size, md5, overwrite=overwrite)
+            finally:
+                await _remove_quietly(sftp, temp)
+            return info
+
+        return self._run(url, copy, f"cannot copy {source.url} to {url}")
+
+    def delete_many(self, urls_: Iterable[str]) -> None:
+        """Removed many at a time; missing files are fine."""
+        for url, chunk in _by_server(urls_):
+
+            async def remove(sftp: Any, location: SftpLocation, chunk: list[str] = chunk) -> None:
+                await _gather(_remove_quietly(sftp, urls.parse(u).path) for u in chunk)
+
+            self._run(url, remove, f"cannot delete files on {url}")
+
+    def make_durable(self, urls_: Iterable[str]) -> None:
+        """Nothing more to do: every file was fsynced (``fsync@openssh.com``, where the
+        server offers it) before it was renamed into place."""
+
+    # -- removal of exactly the version staged --------------------------------------------
+
+    def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
+        """Rename each file to its hidden claim name, then compare it with the listed
+        version; a file that changed is renamed back (never over a newer file)."""
+        claimed: dict[str, FileInfo | None] = {}
+        for url, chunk in _by_server(f.url for f in files):
+            wanted = [f for f in files if f.url in set(chunk)]
+
+            async def hold(sftp: Any, location: SftpLocation, wanted=wanted) -> None:
+                results = await _gather(_claim_one(sftp, info) for info in wanted)
+                claimed.update(zip((i.url for i in wanted), results, strict=True))
+
+            self._run(url, hold, f"cannot claim files on {url}")
+        return [claimed.get(f.url) for f in files]
+
+    def claimed(self, info: FileInfo) -> FileInfo | None:
+        """The file a killed run's claim left for ``info``, if any."""
+
+        async def find(sftp: Any, location: SftpLocation) -> Any:
+            try:
+                return await sftp.lstat(claim_path(location.path))
+            except _errors().SFTPNoSuchFile:
+                return None
+
+        attrs = self._run(info.url, find, f"cannot read {info.url}")
+        if attrs is None:
+            return None
+        return FileInfo(
+            info.url, info.relpath, attrs.size or 0, attrs.mtime, None, version_of(attrs)
+        )
+
+    def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
+        """Unlink each claim name if it still holds that version; return the files left."""
+        left: list[FileInfo] = []
+        for url, chunk in _by_server(f.url for f in files):
+            wanted = [f for f in files if f.url in set(chunk)]
+
+            async def remove(sftp: Any, location: SftpLocation, wanted=wanted) -> None:
+                results = await _gather(_remove_claim(sftp, info) for info in wanted)
+                left.extend(info for info, kept in zip(wanted, results, strict=True) if kept)
+
+            self._run(url, remove, f"cannot remove files on {url}")
+        return left
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _write(self, sftp: Any, local_path: Path, temp: str) -> tuple[int, str]:
+        """Stream a local file to a new remote file, ``max_requests`` writes in flight;
+        returns the bytes sent and their MD5."""
+        md5 = hashlib.md5(usedforsecurity=False)
+        block = _write_block(sftp, self.settings.block_size)
+        window = asyncio.Semaphore(self.settings.max_requests)
+        pending: set[asyncio.Task[Any]] = set()
+        offset = 0
+        async with sftp.open(temp, _create_flags(), encoding=None, block_size=0) as remote:
+
+            async def write(data: bytes, at: int) -> None:
+                try:
+                    await remote.write(data, at)
+                finally:
+                    window.release()
+
+            with open(local_path, "rb") as handle:
+                for data in iter(lambda: handle.read(block), b""):
+                    md5.update(data)
+                    await window.acquire()
+                    task = asyncio.ensure_future(write(data, offset))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                    offset += len(data)
+                    failed = [t for t in list(pending) if t.done() and t.exception()]
+                    if failed:
+                        break
+            await _gather(list(pending))
+            await _fsync(remote)
+        size = (await sftp.lstat(temp)).size
+        if size != offset:
+            raise StorageError(f"{temp}: the server holds {size} bytes of the {offset} sent")
+        return offset, md5.hexdigest()
+
+    async def _stream_copy(self, sftp: Any, src: str, temp: str) -> tuple[int, str]:
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        block = _write_block(sftp, self.settings.block_size)
+        async with (
+            sftp.open(src, "rb", block_size=block) as reader,
+            sftp.open(temp, _create_flags(), encoding=None, block_size=0) as writer,
+        ):
+            while data := await reader.read(block):
+                md5.update(data)
+                await writer.write(data, size)
+                size += len(data)
+            await _fsync(writer)
+        return size, md5.hexdigest()
+
+    async def _check_version(self, sftp: Any, path: str, source: FileInfo) -> None:
+        try:
+            attrs = await sftp.lstat(path)
+        except _errors().SFTPNoSuchFile:
+            raise FileNotFoundError(f"{source.url} no longer exists") from None
+        if source.version and version_of(attrs) != source.version:
+            raise StorageError(f"{source.url} changed since it was listed; not copied")
+
+    async def _publish(
+        self,
+        sftp: Any,
+        location: SftpLocation,
+        temp: str,
+        size: int,
+        md5: str | None,
+        *,
+        overwrite: bool,
+    ) -> FileInfo:
+        """Rename ``temp`` into place: replacing (posix-rename), or create-only (a hard link,
+        else the standard rename, both refusing an existing name)."""
+        asyncssh = _errors()
+        path = location.path
+        url = location.url(path)
+        try:
+            if overwrite:
+                await sftp.posix_rename(temp, path)
+            else:
+                try:
+                    await sftp.link(temp, path)
+                except asyncssh.SFTPOpUnsupported:
+                    await sftp.rename(temp, path)
+        except (asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure) as exc:
+            if overwrite:
+                raise StorageError(f"cannot publish {url}: {exc.reason}") from None
+            existing = await sftp.lstat(path)
+            if existing.size == size and md5 is not None and await _md5_of(sftp, path) == md5:
+                return self._info(url, existing, md5)  # this very file, written already
+            raise FileExistsError(url) from None
+        attrs = await sftp.lstat(path)
+        return self._info(url, attrs, md5)
+
+    @staticmethod
+    def _info(url: str, attrs: Any, md5: str | None = None) -> FileInfo:
+        return FileInfo(
+            url,
+            posixpath.basename(urls.parse(url).path),
+            attrs.size or 0,
+            attrs.mtime,
+            md5,
+            version_of(attrs),
+            is_link(attrs),
+        )
+
+
+def _write_block(sftp: Any, wanted: int) -> int:
+    """The largest write the server takes (OpenSSH's sftp-server: 255 KiB), up to ``wanted``."""
+    limit = getattr(getattr(sftp, "limits", None), "max_write_len", 0) or 32 * 1024
+    return max(4096, min(wanted, limit))
+
+
+def _create_flags() -> int:
+    """Open flags of a new file: write, create, and fail if it exists (``O_EXCL``)."""
+    import asyncssh
+
+    return asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_EXCL
+
+
+async def _fsync(handle: Any) -> None:
+    """fsync@openssh.com where the server offers it."""
+    try:
+        await handle.fsync()
+    except _errors().SFTPOpUnsupported:
+        pass
+
+
+async def _read_folder(sftp: Any, folder: str) -> list[tuple[str, Any]]:
+    asyncssh = _errors()
+    try:
+        return [
+            (entry.filename, entry.attrs)
+            async for entry in sftp.scandir(folder)
+            if entry.filename not in (".", "..")
+        ]
+    except asyncssh.SFTPNoSuchFile:
+        return []
+
+
+async def _md5_of(sftp: Any, path: str) -> str:
+    md5 = hashlib.md5(usedforsecurity=False)
+    async with sftp.open(path, "rb") as handle:
+        while data := await handle.read(1 << 20):
+            md5.update(data)
+    return md5.hexdigest()
+
+
+async def _remove_quietly(sftp: Any, path: str) -> None:
+    try:
+        await sftp.remove(path)
+    except _errors().SFTPNoSuchFile:
+        pass
+
+
+async def _claim_one(sftp: Any, info: FileInfo) -> FileInfo | None:
+    asyncssh = _errors()
+    path = urls.parse(info.url).path
+    claim = claim_path(path)
+    try:
+        await sftp.rename(path, claim)
+    except asyncssh.SFTPNoSuchFile:
+        return None  # gone
+    except (asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
+        return None  # a killed run's claim is there: claimed() finds it
+    attrs = await sftp.lstat(claim)
+    if version_of(attrs) == info.version and is_link(attrs) == info.is_link:
+        return info
+    # Changed since it was staged: put it back, never over a newer file.
+    with contextlib.suppress(asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
+        await sftp.rename(claim, path)
+    return None
+
+
+async def _remove_claim(sftp: Any, info: FileInfo) -> bool:
+    """Remove the claim of ``info`` if it is still that version; True if it was left."""
+    asyncssh = _errors()
+    claim = claim_path(urls.parse(info.url).path)
+    try:
+        attrs = await sftp.lstat(claim)
+    except asyncssh.SFTPNoSuchFile:
+        return False
+    if info.version and version_of(attrs) != info.version:
+        return True
+    await _remove_quietly(sftp, claim)
+    return False
+
+
+async def _gather(awaitables: Iterable[Any]) -> list[Any]:
+    """Run awaitables with at most ``PARALLEL_FILES`` at once; results in order."""
+    window = asyncio.Semaphore(PARALLEL_FILES)
+
+    async def one(awaitable: Any) -> Any:
+        async with window:
+            return await awaitable
+
+    return list(await asyncio.gather(*(one(a) for a in awaitables)))
+
+
+def _by_server(urls_: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
+    """URLs grouped by server, in chunks of 1,000: ``(a URL of the group, the chunk)``."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for url in urls_:
+        group = groups.setdefault(urls.parse(url)[:3], [])
+        group.append(url)
+        if len(group) == 1000:
+            yield url, list(group)
+            group.clear()
+    for group in groups.values():
+        if group:
+            yield group[0], group
