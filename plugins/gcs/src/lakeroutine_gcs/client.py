@@ -81,18 +81,25 @@ def is_precondition_failed(exc: BaseException) -> bool:
 
 def location_error(exc: BaseException, bucket: str) -> StorageError:
     """A clear StorageError for a failure to use ``bucket`` (never quoting credentials)."""
-    from google.auth.exceptions import DefaultCredentialsError, RefreshError, TransportError
+    from google.auth.exceptions import (
+        DefaultCredentialsError,
+        InvalidOperation,
+        RefreshError,
+        TransportError,
+    )
 
     status = status_of(exc)
     if isinstance(exc, StorageError):
         return exc
-    if isinstance(exc, DefaultCredentialsError):
+    # A 401 makes the client refresh its credentials: RefreshError, or InvalidOperation
+    # for credentials that cannot be refreshed (anonymous, as with an emulator).
+    if isinstance(exc, (RefreshError, InvalidOperation)) or status == 401:
+        message = f"the Google Cloud credentials were refused for gs://{bucket}"
+    elif isinstance(exc, DefaultCredentialsError):
         message = (
             f"no Google Cloud credentials found to use gs://{bucket} (set "
             "GOOGLE_APPLICATION_CREDENTIALS or give storage_options.gs.credentials_file)"
         )
-    elif isinstance(exc, RefreshError) or status == 401:
-        message = f"the Google Cloud credentials were refused for gs://{bucket}"
     elif isinstance(exc, (TransportError, ConnectionError)):
         message = f"cannot reach Google Cloud Storage for gs://{bucket}: {type(exc).__name__}"
     elif status == 404:

@@ -89,23 +89,42 @@ class GcsStorage:
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
         """Every object below ``base`` in ascending name order (as GCS lists), one page of
-        1,000 in memory at a time."""
+        1,000 in memory at a time: each page is let go before the next is asked for."""
         location = urls.parse(base)
+        token: str | None = None
+        while True:
+            infos, token = self._list_page(location, token)
+            infos.reverse()
+            while infos:
+                yield infos.pop()  # each entry let go once listed
+            if not token:
+                return
+
+    def _list_page(
+        self, location: urls.GcsLocation, token: str | None
+    ) -> tuple[list[FileInfo], str | None]:
+        """One page of the listing as FileInfo, and the next page's token. A fresh iterator
+        per page: the library's would hold the last page's JSON while fetching the next."""
         prefix = location.prefix
-        blobs = self.gcs.client.list_blobs(
+        iterator = self.gcs.client.list_blobs(
             location.bucket,
             prefix=prefix,
             page_size=1000,
+            page_token=token,
             fields=LIST_FIELDS,
             retry=retry(),
             timeout=self.settings.timeout,
         )
-        for page in blobs.pages:
-            for blob in page:
-                name = blob.name
-                if name.endswith("/") or is_temporary_name(name.rsplit("/", 1)[-1]):
-                    continue  # folder placeholders, unfinished writes
-                yield self._info(location.url(name), blob, name[len(prefix) :])
+        page = next(iterator.pages, None)
+        if page is None:
+            return [], None
+        infos = [
+            self._info(location.url(blob.name), blob, blob.name[len(prefix) :])
+            for blob in page
+            if not blob.name.endswith("/")  # folder placeholders
+            and not is_temporary_name(blob.name.rsplit("/", 1)[-1])  # unfinished writes
+        ]
+        return infos, iterator.next_page_token
 
     def stat(self, url: str) -> FileInfo | None:
         location = urls.parse(url)
