@@ -21,18 +21,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the proxy module beside this file
 
 from azure_proxy import azure_proxy
+from azurite import ACCOUNT, connection_string
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTAINER = "lake"
-ACCOUNT = "devstoreaccount1"  # Azurite's well-known development account and key
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def connection_string(endpoint: str, key: str = KEY) -> str:
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={key};"
-        f"BlobEndpoint={endpoint}/{ACCOUNT};"
-    )
 
 
 def azurite_command() -> str:

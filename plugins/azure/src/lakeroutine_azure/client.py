@@ -142,11 +142,12 @@ def location_error(exc: BaseException, container: str, client: AzureClient | Non
     status = status_of(exc)
     if isinstance(exc, StorageError):
         return exc
-    if (
-        isinstance(exc, ClientAuthenticationError)
-        or status == 401
-        or (status == 403 and "AuthenticationFailed" in (error_code(exc) + str(exc)))
-    ):
+    # A bad key or token: 403 AuthenticationFailed (Azurite: AuthorizationFailure, "Server
+    # failed to authenticate the request").
+    refused = status == 403 and (
+        "AuthenticationFailed" in error_code(exc) or "failed to authenticate" in str(exc)
+    )
+    if isinstance(exc, ClientAuthenticationError) or status == 401 or refused:
         message = f"the Azure credentials were refused for az://{container}"
     elif isinstance(exc, ServiceRequestError):
         message = f"cannot reach the Azure Blob endpoint for az://{container}"
