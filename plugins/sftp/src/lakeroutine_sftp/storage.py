@@ -1,12 +1,12 @@
 """``sftp://`` locations as a lakeroutine storage (the protocol in ``lakeroutine.storage.base``).
 
 SFTP is a filesystem, so the guarantees are a filesystem's: a file is written under a
-private temporary name (``O_EXCL``), fsynced where the server offers ``fsync@openssh.com``,
-then renamed into place (``posix-rename@openssh.com`` to replace; a hard link, else the
-standard rename, which refuses to overwrite, for create-only archive writes). Landing files
-are claimed by renaming them to a hidden name, then compared with the version staged, as
-local folders are. ``version`` is ``"size:mtime"``: SFTP gives nothing finer (mtime has
-whole seconds). Copies within a server use ``copy-data`` where the server offers it.
+private temporary name (unique per run and file), fsynced where the server offers
+``fsync@openssh.com``, then renamed into place (``posix-rename@openssh.com`` to replace; a
+hard link, else the standard rename, which refuses to overwrite, for create-only archive
+writes). Landing files are claimed by renaming them to a hidden name, then compared with the
+version staged, as local folders are. ``version`` is ``"size:mtime"``: SFTP gives nothing
+finer (mtime has whole seconds). Copies within a server use ``copy-data`` where offered.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ MAX_PATH_BYTES = 4096  # PATH_MAX
 PARALLEL_FILES = 32  # deletes, claims and fsyncs in flight at once
 
 
-def temporary_path(path: str) -> str:
-    """A private temporary name beside ``path``, unique per write."""
+def temporary_path(path: str, token: str) -> str:
+    """A private temporary name beside ``path``, unique per run (``token``) and file: a write
+    repeated on a new connection reuses (truncates) it rather than leaving one behind."""
     folder, name = posixpath.split(path)
-    return posixpath.join(folder, f".{name}.{secrets.token_hex(8)}.lakeroutine-tmp")
+    return posixpath.join(folder, f".{name}.{token}.lakeroutine-tmp")
 
 
 def claim_path(path: str) -> str:
@@ -71,6 +72,7 @@ class SftpStorage:
     def __init__(self, **options: Any) -> None:
         self.settings = SftpSettings.from_options(options)
         self._sessions: Sessions | None = None
+        self.token = secrets.token_hex(8)  # this run's temporary names
 
     @property
     def sessions(self) -> Sessions:
@@ -196,14 +198,14 @@ class SftpStorage:
         overwrite: bool = True,
         expected_size: int | None = None,
     ) -> FileInfo:
-        """Written under a private temporary name (``O_EXCL``) with pipelined writes, hashed
+        """Written under a private temporary name with pipelined writes, hashed
         (MD5) and counted while streamed, fsynced, then renamed into place. Refused before
         the rename if other than ``expected_size`` bytes were sent."""
 
         async def put(sftp: Any, location: SftpLocation) -> FileInfo:
             path = location.path
             await sftp.makedirs(posixpath.dirname(path), exist_ok=True)
-            temp = temporary_path(path)
+            temp = temporary_path(path, self.token)
             try:
                 size, md5 = await self._write(sftp, Path(local_path), temp)
                 if expected_size is not None and size != expected_size:
@@ -229,7 +231,7 @@ class SftpStorage:
             src = urls.parse(source.url).path
             await self._check_version(sftp, src, source)
             await sftp.makedirs(posixpath.dirname(location.path), exist_ok=True)
-            temp = temporary_path(location.path)
+            temp = temporary_path(location.path, self.token)
             try:
                 md5 = None
                 if sftp.supports_remote_copy:
@@ -421,10 +423,11 @@ def _write_block(sftp: Any, wanted: int) -> int:
 
 
 def _create_flags() -> int:
-    """Open flags of a new file: write, create, and fail if it exists (``O_EXCL``)."""
+    """Open flags of this run's temporary file: write, create, truncate (the name is private
+    to this run and file; publishing is what refuses to overwrite)."""
     import asyncssh
 
-    return asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_EXCL
+    return asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC
 
 
 async def _fsync(handle: Any) -> None:
