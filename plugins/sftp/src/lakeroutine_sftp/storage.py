@@ -397,8 +397,10 @@ class SftpStorage:
             if overwrite:
                 raise StorageError(f"cannot publish {url}: {exc.reason}") from None
             existing = await sftp.lstat(path)
-            if existing.size == size and md5 is not None and await _md5_of(sftp, path) == md5:
-                return self._info(url, existing, md5)  # this very file, written already
+            if existing.size == size:
+                md5 = md5 or await _md5_of(sftp, temp)
+                if await _md5_of(sftp, path) == md5:
+                    return self._info(url, existing, md5)  # these very bytes, written already
             raise FileExistsError(url) from None
         attrs = await sftp.lstat(path)
         return self._info(url, attrs, md5)
