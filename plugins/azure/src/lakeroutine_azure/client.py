@@ -46,7 +46,7 @@ class AzureClient:
     def __init__(self, settings: AzureSettings) -> None:
         import requests
         from azure.core.pipeline.transport import RequestsTransport
-        from azure.storage.blob import BlobServiceClient
+        from azure.storage.blob import BlobServiceClient, ExponentialRetry
         from requests.adapters import HTTPAdapter
 
         session = requests.Session()
@@ -59,6 +59,15 @@ class AzureClient:
             "max_block_size": settings.max_block_size,
             "connection_timeout": 20,
             "read_timeout": settings.timeout,
+            "retry_policy": ExponentialRetry(
+                initial_backoff=settings.retry_initial_backoff,  # type: ignore[arg-type]
+                increment_base=settings.retry_increment_base,  # type: ignore[arg-type]
+                retry_total=settings.retry_total,
+                retry_connect=settings.retry_total,  # each kind may use all the retries
+                retry_read=settings.retry_total,
+                retry_status=settings.retry_total,
+                random_jitter_range=min(3, settings.retry_initial_backoff),  # type: ignore[arg-type]
+            ),
         }
         self.secrets = settings.secrets()
         connection = (

@@ -57,12 +57,14 @@ class GcsClient:
         return self.client.bucket(name)
 
 
-def retry() -> Any:
-    """The library's default retry (5xx, 429, dropped connections), for every call: our
-    writes are safe to repeat (create-only and generation-pinned ones by their condition)."""
+def retry(settings: GcsSettings) -> Any:
+    """The library's default retry (5xx, 429, dropped connections) with our delays, for
+    every call: our writes are safe to repeat (create-only and generation-pinned ones by
+    their condition)."""
     from google.cloud.storage.retry import DEFAULT_RETRY
 
-    return DEFAULT_RETRY
+    delayed = DEFAULT_RETRY.with_delay(initial=settings.retry_initial_delay)
+    return delayed.with_timeout(settings.retry_deadline)
 
 
 def status_of(exc: BaseException) -> int | None:

@@ -47,6 +47,7 @@ class GcsStorage:
         self.settings = GcsSettings.from_options(options)
         self._client: GcsClient | None = None
         self._lock = threading.Lock()
+        self._retry_policy: Any = None
 
     @property
     def gcs(self) -> GcsClient:
@@ -55,6 +56,13 @@ class GcsStorage:
             if self._client is None:
                 self._client = GcsClient(self.settings)
             return self._client
+
+    @property
+    def _retry(self) -> Any:
+        """The retry policy of every call (google-api-core's, imported on first use)."""
+        if self._retry_policy is None:
+            self._retry_policy = retry(self.settings)
+        return self._retry_policy
 
     # -- locations ------------------------------------------------------------------------
 
@@ -78,10 +86,10 @@ class GcsStorage:
         location = urls.parse(base)
         try:
             client = self.gcs.client
-            bucket = client.get_bucket(location.bucket, retry=retry(), timeout=30)
+            bucket = client.get_bucket(location.bucket, retry=self._retry, timeout=30)
             if not write:
                 pages = client.list_blobs(
-                    bucket, prefix=location.prefix, max_results=1, retry=retry(), timeout=30
+                    bucket, prefix=location.prefix, max_results=1, retry=self._retry, timeout=30
                 )
                 list(pages)
         except Exception as exc:
@@ -112,7 +120,7 @@ class GcsStorage:
             page_size=1000,
             page_token=token,
             fields=LIST_FIELDS,
-            retry=retry(),
+            retry=self._retry,
             timeout=self.settings.timeout,
         )
         page = next(iterator.pages, None)
@@ -130,7 +138,7 @@ class GcsStorage:
         location = urls.parse(url)
         try:
             blob = self._bucket(location.bucket).get_blob(
-                location.key, retry=retry(), timeout=self.settings.timeout
+                location.key, retry=self._retry, timeout=self.settings.timeout
             )
         except Exception as exc:
             raise self._error("cannot read", url, exc) from None
@@ -144,7 +152,7 @@ class GcsStorage:
         settings = self.settings
         try:
             blob = self._bucket(location.bucket).get_blob(
-                location.key, retry=retry(), timeout=settings.timeout
+                location.key, retry=self._retry, timeout=settings.timeout
             )
             if blob is None:
                 raise FileNotFoundError(url)
@@ -156,12 +164,12 @@ class GcsStorage:
                     blob.size,
                     settings.download_chunk_size,
                     settings.transfer_concurrency,
-                    retry(),
+                    self._retry,
                     settings.timeout,
                 )
             else:
                 pinned.download_to_filename(
-                    str(local_path), checksum=None, retry=retry(), timeout=settings.timeout
+                    str(local_path), checksum=None, retry=self._retry, timeout=settings.timeout
                 )
         except (OSError, StorageError):
             raise
@@ -193,7 +201,7 @@ class GcsStorage:
                 blob.upload_from_string(
                     data,
                     checksum="md5",
-                    retry=retry(),
+                    retry=self._retry,
                     timeout=self.settings.timeout,
                     **condition,
                 )
@@ -205,7 +213,7 @@ class GcsStorage:
                         reader,
                         size=size,
                         checksum="md5",
-                        retry=retry(),
+                        retry=self._retry,
                         timeout=self.settings.timeout,
                         **condition,
                     )
@@ -216,6 +224,16 @@ class GcsStorage:
                 if existing is not None and existing.etag == transfers.file_token(local_path):
                     return existing
                 raise FileExistsError(url) from None
+            if type(exc).__name__ == "DataCorruption":
+                # Completed, but not with the bytes sent: take that object down again.
+                stored = self._bucket(location.bucket).get_blob(location.key, retry=self._retry)
+                if stored is not None and transfers.content_token(stored) != transfers.file_token(
+                    local_path
+                ):
+                    self._remove_version(stored)
+                raise StorageError(
+                    f"{url}: GCS stored other bytes than were sent; removed, not verified"
+                ) from None
             if isinstance(exc, (StorageError, OSError)):
                 raise
             raise self._error("cannot upload to", url, exc) from None
@@ -243,7 +261,7 @@ class GcsStorage:
                 token, _, _ = target.rewrite(
                     source_blob,
                     token=token,
-                    retry=retry(),
+                    retry=self._retry,
                     timeout=self.settings.timeout,
                     **condition,
                 )
@@ -306,7 +324,7 @@ class GcsStorage:
                 condition["if_generation_match"] = int(info.version)
             try:
                 self._bucket(location.bucket).blob(location.key).delete(
-                    retry=retry(), timeout=self.settings.timeout, **condition
+                    retry=self._retry, timeout=self.settings.timeout, **condition
                 )
             except Exception as exc:
                 if is_not_found(exc):
@@ -322,7 +340,7 @@ class GcsStorage:
     def _remove_version(self, blob: Any) -> None:
         """Remove a just-written object that failed verification (only that generation)."""
         try:
-            blob.delete(if_generation_match=blob.generation, retry=retry())
+            blob.delete(if_generation_match=blob.generation, retry=self._retry)
         except Exception as exc:
             log.warning(
                 "could not remove unverified gs://%s/%s: %s",
