@@ -473,10 +473,15 @@ async def _claim_one(sftp: Any, info: FileInfo) -> FileInfo | None:
     claim = claim_path(path)
     try:
         await sftp.rename(path, claim)
-    except asyncssh.SFTPNoSuchFile:
-        return None  # gone
-    except (asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
-        return None  # a killed run's claim is there: claimed() finds it
+    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
+        # Gone, or claimed already: by this very claim whose reply was lost with its
+        # connection, or by a killed run (claimed() finds that one).
+        try:
+            attrs = await sftp.lstat(claim)
+        except asyncssh.SFTPNoSuchFile:
+            return None
+        missing = not await _exists(sftp, path)
+        return info if missing and version_of(attrs) == info.version else None
     attrs = await sftp.lstat(claim)
     if version_of(attrs) == info.version and is_link(attrs) == info.is_link:
         return info
@@ -484,6 +489,14 @@ async def _claim_one(sftp: Any, info: FileInfo) -> FileInfo | None:
     with contextlib.suppress(asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
         await sftp.rename(claim, path)
     return None
+
+
+async def _exists(sftp: Any, path: str) -> bool:
+    try:
+        await sftp.lstat(path)
+    except _errors().SFTPNoSuchFile:
+        return False
+    return True
 
 
 async def _remove_claim(sftp: Any, info: FileInfo) -> bool:
