@@ -73,6 +73,7 @@ class SftpStorage:
         self.settings = SftpSettings.from_options(options)
         self._sessions: Sessions | None = None
         self.token = secrets.token_hex(8)  # this run's temporary names
+        self._folders: set[str] = set()  # folders known to exist (made or seen this run)
 
     @property
     def sessions(self) -> Sessions:
@@ -204,19 +205,20 @@ class SftpStorage:
 
         async def put(sftp: Any, location: SftpLocation) -> FileInfo:
             path = location.path
-            await sftp.makedirs(posixpath.dirname(path), exist_ok=True)
+            await self._folder(sftp, posixpath.dirname(path))
             temp = temporary_path(path, self.token)
             try:
-                size, md5 = await self._write(sftp, Path(local_path), temp)
-                if expected_size is not None and size != expected_size:
+                attrs, md5 = await self._write(sftp, Path(local_path), temp)
+                if expected_size is not None and attrs.size != expected_size:
                     raise StorageError(
-                        f"{url}: the source held {size} bytes, not the {expected_size} "
+                        f"{url}: the source held {attrs.size} bytes, not the {expected_size} "
                         "listed; nothing published"
                     )
-                info = await self._publish(sftp, location, temp, size, md5, overwrite=overwrite)
-            finally:
-                await _remove_quietly(sftp, temp)
-            return info
+                return await self._publish(sftp, location, temp, attrs, md5, overwrite=overwrite)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await _remove_quietly(sftp, temp)
+                raise
 
         return self._run(url, put, f"cannot upload to {url}")
 
@@ -229,27 +231,34 @@ class SftpStorage:
 
         async def copy(sftp: Any, location: SftpLocation) -> FileInfo:
             src = urls.parse(source.url).path
-            await self._check_version(sftp, src, source)
-            await sftp.makedirs(posixpath.dirname(location.path), exist_ok=True)
             temp = temporary_path(location.path, self.token)
+            await asyncio.gather(
+                self._check_version(sftp, src, source),
+                self._folder(sftp, posixpath.dirname(location.path)),
+            )
             try:
                 md5 = None
                 if sftp.supports_remote_copy:
-                    async with sftp.open(src, "rb", block_size=0) as reader:
-                        flags = _create_flags()
-                        async with sftp.open(temp, flags, encoding=None, block_size=0) as writer:
-                            await sftp.remote_copy(reader, writer)
-                            await _fsync(writer)
-                    size = (await sftp.lstat(temp)).size
+                    reader, writer = await asyncio.gather(
+                        sftp.open(src, "rb", block_size=0),
+                        sftp.open(temp, _create_flags(), encoding=None, block_size=0),
+                    )
+                    try:
+                        await sftp.remote_copy(reader, writer)
+                        await _fsync(writer)
+                        attrs = await writer.stat()
+                    finally:
+                        await asyncio.gather(reader.close(), writer.close())
                 else:
-                    size, md5 = await self._stream_copy(sftp, src, temp)
+                    attrs, md5 = await self._stream_copy(sftp, src, temp)
                 await self._check_version(sftp, src, source)
-                if size != source.size:
+                if attrs.size != source.size:
                     raise StorageError(f"copy of {source.url} to {url} is incomplete")
-                info = await self._publish(sftp, location, temp, size, md5, overwrite=overwrite)
-            finally:
-                await _remove_quietly(sftp, temp)
-            return info
+                return await self._publish(sftp, location, temp, attrs, md5, overwrite=overwrite)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await _remove_quietly(sftp, temp)
+                raise
 
         return self._run(url, copy, f"cannot copy {source.url} to {url}")
 
@@ -313,9 +322,15 @@ class SftpStorage:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _write(self, sftp: Any, local_path: Path, temp: str) -> tuple[int, str]:
+    async def _folder(self, sftp: Any, folder: str) -> None:
+        """Make ``folder`` (and its parents) unless this run made or saw it already."""
+        if folder not in self._folders:
+            await sftp.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+
+    async def _write(self, sftp: Any, local_path: Path, temp: str) -> tuple[Any, str]:
         """Stream a local file to a new remote file, ``max_requests`` writes in flight;
-        returns the bytes sent and their MD5."""
+        returns the written file's attributes and the MD5 of the bytes sent."""
         md5 = hashlib.md5(usedforsecurity=False)
         block = _write_block(sftp, self.settings.block_size)
         window = asyncio.Semaphore(self.settings.max_requests)
@@ -342,12 +357,13 @@ class SftpStorage:
                         break
             await _gather(list(pending))
             await _fsync(remote)
-        size = (await sftp.lstat(temp)).size
-        if size != offset:
-            raise StorageError(f"{temp}: the server holds {size} bytes of the {offset} sent")
-        return offset, md5.hexdigest()
+        attrs = await sftp.lstat(temp)
+        if attrs.size != offset:
+            raise StorageError(f"{temp}: the server holds {attrs.size} bytes of the {offset} sent")
+        return attrs, md5.hexdigest()
 
-    async def _stream_copy(self, sftp: Any, src: str, temp: str) -> tuple[int, str]:
+    async def _stream_copy(self, sftp: Any, src: str, temp: str) -> tuple[Any, str]:
+        """Copy through this machine (servers without copy-data), hashed as streamed."""
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
         block = _write_block(sftp, self.settings.block_size)
@@ -360,7 +376,8 @@ class SftpStorage:
                 await writer.write(data, size)
                 size += len(data)
             await _fsync(writer)
-        return size, md5.hexdigest()
+            attrs = await writer.stat()
+        return attrs, md5.hexdigest()
 
     async def _check_version(self, sftp: Any, path: str, source: FileInfo) -> None:
         try:
@@ -375,13 +392,14 @@ class SftpStorage:
         sftp: Any,
         location: SftpLocation,
         temp: str,
-        size: int,
+        attrs: Any,
         md5: str | None,
         *,
         overwrite: bool,
     ) -> FileInfo:
-        """Rename ``temp`` into place: replacing (posix-rename), or create-only (a hard link,
-        else the standard rename, both refusing an existing name)."""
+        """Rename ``temp`` (whose attributes are ``attrs``: a rename keeps them) into place:
+        replacing (posix-rename), or create-only (a hard link, else the standard rename, both
+        refusing an existing name)."""
         asyncssh = _errors()
         path = location.path
         url = location.url(path)
@@ -391,18 +409,19 @@ class SftpStorage:
             else:
                 try:
                     await sftp.link(temp, path)
+                    await _remove_quietly(sftp, temp)
                 except asyncssh.SFTPOpUnsupported:
                     await sftp.rename(temp, path)
         except (asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure) as exc:
             if overwrite:
                 raise StorageError(f"cannot publish {url}: {exc.reason}") from None
             existing = await sftp.lstat(path)
-            if existing.size == size:
+            if existing.size == attrs.size:
                 md5 = md5 or await _md5_of(sftp, temp)
-                if await _md5_of(sftp, path) == md5:
-                    return self._info(url, existing, md5)  # these very bytes, written already
+                if await _md5_of(sftp, path) == md5:  # these very bytes, written already
+                    await _remove_quietly(sftp, temp)
+                    return self._info(url, existing, md5)
             raise FileExistsError(url) from None
-        attrs = await sftp.lstat(path)
         return self._info(url, attrs, md5)
 
     @staticmethod
