@@ -46,6 +46,8 @@ def test_azure_to_azure(container, az_via, routine, run, mode):
     else:
         assert archive == {}
     assert proxy.count("batch") >= 1 and proxy.count("delete") == 0  # Blob Batch deletes
+    batches = b"".join(r.body for r in proxy.requests if r.operation == "batch")
+    assert batches.lower().count(b"if-match:") == len(FILES)  # exactly the version staged
 
 
 @pytest.mark.parametrize("direction", ["local to azure", "azure to local"])

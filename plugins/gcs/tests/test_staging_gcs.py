@@ -43,6 +43,9 @@ def test_gcs_to_gcs(gcs_bucket, gcs_via, routine, run, mode):
         assert archive == {k: v for k, v in FILES.items() if k != "day0/sales_0.csv"}
     else:
         assert archive == {}
+    deletes = [r for r in proxy.requests if r.operation == "delete"]
+    assert len(deletes) == len(FILES)
+    assert all("ifGenerationMatch" in r.query for r in deletes)  # exactly the version staged
     assert proxy.count("rewrite") == len(FILES) * (2 if mode == "archive" else 1) + (
         1 if mode == "archive" else 0
     )

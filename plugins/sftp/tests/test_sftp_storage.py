@@ -78,28 +78,44 @@ def test_copy_on_the_server_pinned_to_the_listed_version(sftp_server, storage):
 
 
 def test_claim_and_remove_claimed_take_only_the_version_staged(sftp_server, storage):
-    for name in "abcd":
+    for name in "abcde":
         sftp_server.write(f"l/{name}", name)
     listed = list(storage.list_files(sftp_server.url("l")))
-    sftp_server.write("l/b", "replaced after staging")
+    sftp_server.write("l/b", "replaced after staging")  # another size: another version
     (sftp_server.root / "l/c").unlink()
     claims = storage.claim(listed)
-    assert [c.relpath if c else None for c in claims] == ["a", None, None, "d"]
+    assert [c.relpath if c else None for c in claims] == ["a", None, None, "d", "e"]
+    assert claims[0].url == sftp_server.url("l/.a.lakeroutine-tmp-claim")
     assert sftp_server.files("l") == {
         ".a.lakeroutine-tmp-claim": b"a",
         "b": b"replaced after staging",  # put back
         ".d.lakeroutine-tmp-claim": b"d",
+        ".e.lakeroutine-tmp-claim": b"e",
     }
-    # A killed run's claim is found again, and removed only if still that version.
+    # A claim found again (after a kill) is that version; one given back returns to its name.
     assert storage.claimed(listed[0]).version == listed[0].version
     assert storage.claimed(listed[1]) is None
-    sftp_server.write("l/.d.lakeroutine-tmp-claim", "d changed")
+    storage.release([claims[4]])
+    sftp_server.write("l/.d.lakeroutine-tmp-claim", "d rewritten in place")
     left = storage.remove_claimed([claims[0], claims[3]])
-    assert [f.relpath for f in left] == ["d"]
+    assert [f.relpath for f in left] == ["d"]  # changed: put back, not removed
     assert sftp_server.files("l") == {
         "b": b"replaced after staging",
-        ".d.lakeroutine-tmp-claim": b"d changed",
+        "d": b"d rewritten in place",
+        "e": b"e",
     }
+
+
+def test_a_claim_never_goes_back_over_a_newer_file(sftp_server, storage):
+    sftp_server.write("l/a", "a")
+    [listed] = storage.list_files(sftp_server.url("l"))
+    [held] = storage.claim([listed])
+    sftp_server.write("l/a", "a newer file")
+    storage.release([held])
+    files = sftp_server.files("l")
+    assert files.pop("a") == b"a newer file"
+    [(kept, body)] = files.items()
+    assert kept.startswith("a.lakeroutine-kept-") and body == b"a"
 
 
 def test_delete_many_and_stat(sftp_server, storage):

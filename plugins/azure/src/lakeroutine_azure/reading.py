@@ -1,4 +1,4 @@
-"""Reading a local file for upload: counted and hashed as read, refused (``StorageError``)
+"""Reading a local file for upload: counted and hashed as read, refused (``SourceChanged``)
 if it holds other than the expected number of bytes, before the upload is committed."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import BinaryIO
 
-from lakeroutine.storage.base import StorageError
+from lakeroutine.storage.base import SourceChanged
 
 BLOCK = 1024 * 1024
 
@@ -39,9 +39,9 @@ class ExactReader:
         self.position += len(data)
         self.md5.update(data)
         if self.position == self.expected and self.handle.read(1):
-            raise StorageError(f"{self.url}: the source grew while it was sent; nothing published")
+            raise SourceChanged(f"{self.url}: the source grew while it was sent; nothing published")
         if not data and left:
-            raise StorageError(
+            raise SourceChanged(
                 f"{self.url}: the source shrank while it was sent; nothing published"
             )
         return data
@@ -54,11 +54,11 @@ class ExactReader:
 
 
 def read_exactly(path: Path, expected: int | None, url: str) -> bytes:
-    """A small file's bytes; ``StorageError`` if there are not exactly ``expected``."""
+    """A small file's bytes; ``SourceChanged`` if there are not exactly ``expected``."""
     with open(path, "rb") as handle:
         data = handle.read() if expected is None else handle.read(expected + 1)
     if expected is not None and len(data) != expected:
-        raise StorageError(
+        raise SourceChanged(
             f"{url}: the source holds other than the {expected} bytes listed; nothing published"
         )
     return data

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
+from lakeroutine.storage.base import FileInfo, SourceChanged, StorageError, is_temporary_name
 
 from lakeroutine_azure import reading, urls
 from lakeroutine_azure.client import AzureClient, location_error, short, status_of
@@ -183,8 +183,8 @@ class AzureStorage:
                         timeout=self.settings.timeout,
                     )
                 if reader.md5.digest() != md5:  # changed between hashing and sending
-                    self._remove_version(url, answer.get("etag"))
-                    raise StorageError(f"{url}: the source changed while it was sent; removed")
+                    self._remove_version(url, answer.get("etag") or "")
+                    raise SourceChanged(f"{url}: the source changed while it was sent; removed")
         except Exception as exc:
             if not overwrite and status_of(exc) in (409, 412):
                 existing = self.stat(url)
@@ -234,7 +234,7 @@ class AzureStorage:
                         return existing  # this very copy (a lost reply, a killed run)
                     raise FileExistsError(url) from None
             if status_of(exc) == 412:
-                raise StorageError(
+                raise SourceChanged(
                     f"{source.url} changed since it was listed; not copied"
                 ) from None
             if status_of(exc) == 404:
@@ -242,9 +242,11 @@ class AzureStorage:
             raise self._error(f"cannot copy {source.url} to", url, exc) from None
         written = self.stat(url)
         if written is None or written.size != source.size or written.etag != source.etag:
-            raise StorageError(
+            if written is not None:
+                self._remove_version(url, quoted(written.version or ""))
+            raise SourceChanged(
                 f"copy of {source.url} to {url} does not match its source (listed "
-                f"{source.size} bytes, MD5 {source.etag})"
+                f"{source.size} bytes, MD5 {source.etag}); removed"
             )
         return written
 
@@ -264,6 +266,9 @@ class AzureStorage:
     def claimed(self, info: FileInfo) -> FileInfo | None:
         """Object stores leave no claims behind."""
         return None
+
+    def release(self, files: Sequence[FileInfo]) -> None:
+        """Nothing was moved to claim them: nothing to give back."""
 
     def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
         """Delete each blob only if still the version staged (``If-Match: etag``, batched);
@@ -328,7 +333,8 @@ class AzureStorage:
                 raise StorageError(f"cannot delete {url}: HTTP {status}")
         return outcome
 
-    def _remove_version(self, url: str, etag: str | None) -> None:
+    def _remove_version(self, url: str, etag: str) -> None:
+        """Remove a blob this storage just wrote, only if still that version (``etag``)."""
         from azure.core import MatchConditions
 
         try:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
+from lakeroutine.storage.base import FileInfo, SourceChanged, StorageError, is_temporary_name
 
 from lakeroutine_gcs import transfers, urls
 from lakeroutine_gcs.client import (
@@ -277,8 +277,8 @@ class GcsStorage:
             raise self._copy_error(exc, source, url) from None
         written = self._info(url, target)
         if written.size != source.size or (source.etag and written.etag != source.etag):
-            self._remove_version(target)
-            raise StorageError(
+            self._remove_version(target)  # the source was rewritten in between
+            raise SourceChanged(
                 f"copy of {source.url} to {url} does not match its source (size "
                 f"{written.size}, hash {written.etag}; listed {source.size}, {source.etag})"
             )
@@ -300,6 +300,9 @@ class GcsStorage:
     def claimed(self, info: FileInfo) -> FileInfo | None:
         """Object stores leave no claims behind."""
         return None
+
+    def release(self, files: Sequence[FileInfo]) -> None:
+        """Nothing was moved to claim them: nothing to give back."""
 
     def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
         """Delete each object only if still the generation staged (``ifGenerationMatch``);
@@ -365,7 +368,7 @@ class GcsStorage:
 
     def _copy_error(self, exc: Exception, source: FileInfo, url: str) -> Exception:
         if is_precondition_failed(exc):
-            return StorageError(f"{source.url} changed since it was listed; not copied")
+            return SourceChanged(f"{source.url} changed since it was listed; not copied")
         if is_not_found(exc):
             return FileNotFoundError(f"{source.url} no longer exists")
         return self._error(f"cannot copy {source.url} to", url, exc)

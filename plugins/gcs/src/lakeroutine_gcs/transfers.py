@@ -15,7 +15,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lakeroutine.storage.base import StorageError
+from lakeroutine.storage.base import SourceChanged
 
 BLOCK = 1024 * 1024
 
@@ -56,7 +56,7 @@ def file_crc32c(path: Path) -> str:
 
 
 class CountingReader:
-    """A file read for upload: hashed as read, and refusing (``StorageError``) to end with
+    """A file read for upload: hashed as read, and refusing (``SourceChanged``) to end with
     other than ``expected`` bytes, before the last chunk is sent. Seekable (a resumable
     upload rewinds to what the server has); bytes are hashed once, in order."""
 
@@ -73,7 +73,7 @@ class CountingReader:
         want = left if size is None or size < 0 else min(size, left)
         data = self.handle.read(want)
         if len(data) < want:
-            raise StorageError(
+            raise SourceChanged(
                 f"{self.url}: the source shrank to {self.position + len(data)} bytes while it "
                 f"was sent (expected {self.expected}); nothing published"
             )
@@ -82,7 +82,7 @@ class CountingReader:
             self.hashed += len(data)
         self.position += len(data)
         if self.position == self.expected and self.handle.read(1):
-            raise StorageError(
+            raise SourceChanged(
                 f"{self.url}: the source grew past {self.expected} bytes while it was sent; "
                 "nothing published"
             )
@@ -102,11 +102,11 @@ class CountingReader:
 
 
 def read_exactly(path: Path, expected: int | None, url: str) -> bytes:
-    """A small file's bytes; ``StorageError`` if there are not exactly ``expected``."""
+    """A small file's bytes; ``SourceChanged`` if there are not exactly ``expected``."""
     with open(path, "rb") as handle:
         data = handle.read() if expected is None else handle.read(expected + 1)
     if expected is not None and len(data) != expected:
-        raise StorageError(
+        raise SourceChanged(
             f"{url}: the source holds {'more' if len(data) > expected else len(data)} "
             f"bytes, not the {expected} listed; nothing published"
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import posixpath
 import secrets
 import stat as stat_module
@@ -21,13 +22,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lakeroutine.storage.base import FileInfo, StorageError, is_temporary_name
+from lakeroutine.storage.base import (
+    CLAIM_SUFFIX,
+    FileInfo,
+    SourceChanged,
+    StorageError,
+    claim_name,
+    is_temporary_name,
+    temporary_name,
+)
 
 from lakeroutine_sftp import urls
 from lakeroutine_sftp.session import Sessions
 from lakeroutine_sftp.settings import SftpSettings
 from lakeroutine_sftp.urls import SftpLocation
 
+log = logging.getLogger("lakeroutine.sftp")
 MAX_SEGMENT_BYTES = 255  # NAME_MAX of the filesystems SFTP servers run on
 MAX_PATH_BYTES = 4096  # PATH_MAX
 PARALLEL_FILES = 32  # deletes, claims and fsyncs in flight at once
@@ -37,13 +47,13 @@ def temporary_path(path: str, token: str) -> str:
     """A private temporary name beside ``path``, unique per run (``token``) and file: a write
     repeated on a new connection reuses (truncates) it rather than leaving one behind."""
     folder, name = posixpath.split(path)
-    return posixpath.join(folder, f".{name}.{token}.lakeroutine-tmp")
+    return posixpath.join(folder, temporary_name(name, token))
 
 
 def claim_path(path: str) -> str:
     """The hidden name a landing file is moved to while it is removed."""
     folder, name = posixpath.split(path)
-    return posixpath.join(folder, f".{name}.lakeroutine-tmp-claim")
+    return posixpath.join(folder, claim_name(name))
 
 
 def version_of(attrs: Any) -> str:
@@ -74,6 +84,7 @@ class SftpStorage:
         self._sessions: Sessions | None = None
         self.token = secrets.token_hex(8)  # this run's temporary names
         self._folders: set[str] = set()  # folders known to exist (made or seen this run)
+        self._claimed_from: dict[str, str] = {}  # claim URL -> the URL it was claimed from
 
     @property
     def sessions(self) -> Sessions:
@@ -210,7 +221,7 @@ class SftpStorage:
             try:
                 attrs, md5 = await self._write(sftp, Path(local_path), temp)
                 if expected_size is not None and attrs.size != expected_size:
-                    raise StorageError(
+                    raise SourceChanged(
                         f"{url}: the source held {attrs.size} bytes, not the {expected_size} "
                         "listed; nothing published"
                     )
@@ -278,47 +289,151 @@ class SftpStorage:
     # -- removal of exactly the version staged --------------------------------------------
 
     def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
-        """Rename each file to its hidden claim name, then compare it with the listed
-        version; a file that changed is renamed back (never over a newer file)."""
-        claimed: dict[str, FileInfo | None] = {}
+        """Rename each file to its hidden claim name (a rename that refuses to overwrite),
+        then compare it with the listed version; a file that changed goes back (never over
+        a newer file) and gives None. A held file is named by its claim URL."""
+        held: dict[str, FileInfo | None] = {}
         for url, chunk in _by_server(f.url for f in files):
             wanted = [f for f in files if f.url in set(chunk)]
 
             async def hold(sftp: Any, location: SftpLocation, wanted=wanted) -> None:
-                results = await _gather(_claim_one(sftp, info) for info in wanted)
-                claimed.update(zip((i.url for i in wanted), results, strict=True))
+                results = await _gather(self._claim_one(sftp, info) for info in wanted)
+                held.update(zip((i.url for i in wanted), results, strict=True))
 
             self._run(url, hold, f"cannot claim files on {url}")
-        return [claimed.get(f.url) for f in files]
+        return [held.get(f.url) for f in files]
 
     def claimed(self, info: FileInfo) -> FileInfo | None:
         """The file a killed run's claim left for ``info``, if any."""
 
-        async def find(sftp: Any, location: SftpLocation) -> Any:
+        async def find(sftp: Any, location: SftpLocation) -> FileInfo | None:
+            claim = claim_path(location.path)
             try:
-                return await sftp.lstat(claim_path(location.path))
+                attrs = await sftp.lstat(claim)
             except _errors().SFTPNoSuchFile:
                 return None
+            return self._held(location.url(claim), info, attrs)
 
-        attrs = self._run(info.url, find, f"cannot read {info.url}")
-        if attrs is None:
-            return None
-        return FileInfo(
-            info.url, info.relpath, attrs.size or 0, attrs.mtime, None, version_of(attrs)
-        )
+        return self._run(info.url, find, f"cannot read {info.url}")
 
     def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
-        """Unlink each claim name if it still holds that version; return the files left."""
+        """Unlink each claim if it still holds that version; one rewritten in place since is
+        put back and returned (left)."""
         left: list[FileInfo] = []
         for url, chunk in _by_server(f.url for f in files):
             wanted = [f for f in files if f.url in set(chunk)]
 
             async def remove(sftp: Any, location: SftpLocation, wanted=wanted) -> None:
-                results = await _gather(_remove_claim(sftp, info) for info in wanted)
+                results = await _gather(self._remove_one(sftp, info) for info in wanted)
                 left.extend(info for info, kept in zip(wanted, results, strict=True) if kept)
 
             self._run(url, remove, f"cannot remove files on {url}")
         return left
+
+    def release(self, files: Sequence[FileInfo]) -> None:
+        """Put claimed files back at their names (never over a newer file)."""
+        for url, chunk in _by_server(f.url for f in files):
+
+            async def give_back(sftp: Any, location: SftpLocation, chunk=chunk) -> None:
+                await _gather(self._restore(sftp, claim) for claim in chunk)
+
+            self._run(url, give_back, f"cannot give files back on {url}")
+
+    def sweep_temporaries(self, base: str) -> int:
+        """Remove the temporary files killed runs left below ``base`` (only one run of a
+        routine goes at a time; this run's own temporaries are kept). Claims are not
+        temporaries: post_staging finishes them."""
+
+        async def sweep(sftp: Any, location: SftpLocation) -> int:
+            removed = 0
+            folders = [location.path.rstrip("/") or "/"]
+            while folders:
+                folder = folders.pop()
+                for name, attrs in await _read_folder(sftp, folder):
+                    path = posixpath.join(folder, name)
+                    if is_dir(attrs):
+                        folders.append(path)
+                    elif (
+                        is_temporary_name(name)
+                        and not name.endswith(CLAIM_SUFFIX)
+                        and f".{self.token}." not in name
+                    ):
+                        await _remove_quietly(sftp, path)
+                        removed += 1
+            return removed
+
+        return self._run(base, sweep, f"cannot clean {base}")
+
+    async def _claim_one(self, sftp: Any, info: FileInfo) -> FileInfo | None:
+        asyncssh = _errors()
+        location = urls.parse(info.url)
+        claim = claim_path(location.path)
+        claim_url = location.url(claim)
+        try:
+            await sftp.rename(location.path, claim)
+        except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
+            # Gone, or a claim is there: this very claim, whose reply was lost with its
+            # connection (then the name is free and the claim is the version listed), or a
+            # killed run's, which post_staging finishes first (claimed()).
+            try:
+                attrs = await sftp.lstat(claim)
+            except asyncssh.SFTPNoSuchFile:
+                return None
+            if await _exists(sftp, location.path) or version_of(attrs) != info.version:
+                return None
+            return self._held(claim_url, info, attrs)
+        attrs = await sftp.lstat(claim)
+        held = self._held(claim_url, info, attrs)
+        if version_of(attrs) == info.version and is_link(attrs) == info.is_link:
+            return held
+        await self._restore(sftp, claim_url)  # changed since it was listed
+        return None
+
+    async def _remove_one(self, sftp: Any, held: FileInfo) -> bool:
+        """Remove one claimed file if it is still that version; True if it was left."""
+        path = urls.parse(held.url).path
+        try:
+            attrs = await sftp.lstat(path)
+        except _errors().SFTPNoSuchFile:
+            self._claimed_from.pop(held.url, None)
+            return False  # gone already
+        if held.version and version_of(attrs) != held.version:
+            await self._restore(sftp, held.url)  # rewritten in place since claimed
+            return True
+        await _remove_quietly(sftp, path)
+        self._claimed_from.pop(held.url, None)
+        return False
+
+    async def _restore(self, sftp: Any, claim_url: str) -> None:
+        """Put a claimed file back at its name; if a newer file took that name meanwhile,
+        keep both (the claimed one under a visible name beside it) and say so."""
+        asyncssh = _errors()
+        original = self._claimed_from.pop(claim_url, None)
+        claim = urls.parse(claim_url).path
+        if original is None or not await _exists(sftp, claim):
+            return
+        path = urls.parse(original).path
+        try:
+            await sftp.rename(claim, path)
+        except (asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
+            kept = f"{path}.lakeroutine-kept-{secrets.token_hex(4)}"
+            await sftp.rename(claim, kept)
+            log.warning(
+                "%s was replaced while being removed; the earlier one is kept as %s", original, kept
+            )
+
+    def _held(self, claim_url: str, info: FileInfo, attrs: Any) -> FileInfo:
+        """A claimed file, named by its claim URL (remembering where it came from)."""
+        self._claimed_from[claim_url] = info.url
+        return FileInfo(
+            claim_url,
+            info.relpath,
+            attrs.size or 0,
+            attrs.mtime,
+            None,
+            version_of(attrs),
+            is_link(attrs),
+        )
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -385,7 +500,7 @@ class SftpStorage:
         except _errors().SFTPNoSuchFile:
             raise FileNotFoundError(f"{source.url} no longer exists") from None
         if source.version and version_of(attrs) != source.version:
-            raise StorageError(f"{source.url} changed since it was listed; not copied")
+            raise SourceChanged(f"{source.url} changed since it was listed; not copied")
 
     async def _publish(
         self,
@@ -486,50 +601,12 @@ async def _remove_quietly(sftp: Any, path: str) -> None:
         pass
 
 
-async def _claim_one(sftp: Any, info: FileInfo) -> FileInfo | None:
-    asyncssh = _errors()
-    path = urls.parse(info.url).path
-    claim = claim_path(path)
-    try:
-        await sftp.rename(path, claim)
-    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
-        # Gone, or claimed already: by this very claim whose reply was lost with its
-        # connection, or by a killed run (claimed() finds that one).
-        try:
-            attrs = await sftp.lstat(claim)
-        except asyncssh.SFTPNoSuchFile:
-            return None
-        missing = not await _exists(sftp, path)
-        return info if missing and version_of(attrs) == info.version else None
-    attrs = await sftp.lstat(claim)
-    if version_of(attrs) == info.version and is_link(attrs) == info.is_link:
-        return info
-    # Changed since it was staged: put it back, never over a newer file.
-    with contextlib.suppress(asyncssh.SFTPFileAlreadyExists, asyncssh.SFTPFailure):
-        await sftp.rename(claim, path)
-    return None
-
-
 async def _exists(sftp: Any, path: str) -> bool:
     try:
         await sftp.lstat(path)
     except _errors().SFTPNoSuchFile:
         return False
     return True
-
-
-async def _remove_claim(sftp: Any, info: FileInfo) -> bool:
-    """Remove the claim of ``info`` if it is still that version; True if it was left."""
-    asyncssh = _errors()
-    claim = claim_path(urls.parse(info.url).path)
-    try:
-        attrs = await sftp.lstat(claim)
-    except asyncssh.SFTPNoSuchFile:
-        return False
-    if info.version and version_of(attrs) != info.version:
-        return True
-    await _remove_quietly(sftp, claim)
-    return False
 
 
 async def _gather(awaitables: Iterable[Any]) -> list[Any]:
