@@ -156,3 +156,28 @@ def test_exit_code_2_from_the_command_line(container, lake):
     assert done.returncode == 2, done.stderr
     assert "parent_directory" in done.stderr and "container 'nope' does not exist" in done.stderr
     assert KEY not in done.stderr
+
+
+def test_listing_memory_is_flat(container):
+    """Listing pages are let go as they are read: one page of names in memory, not all."""
+    import tracemalloc
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lakeroutine_azure.storage import AzureStorage
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: container.put(f"m/{i:05}", b""), range(900)))
+    storage = AzureStorage(az={"list_page_size": 100})
+
+    def peak(limit: int) -> int:
+        tracemalloc.start()
+        listed = zip(range(limit), storage.list_files("az://lake/m/"), strict=False)
+        count = sum(1 for _ in listed)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert count == limit
+        return top
+
+    peak(100)  # first-use allocations
+    one_page, nine_pages = peak(100), peak(900)
+    assert nine_pages < one_page * 1.2, (one_page, nine_pages)

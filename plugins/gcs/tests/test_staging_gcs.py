@@ -124,14 +124,14 @@ def test_exit_code_2_from_the_command_line(gcs_bucket, lake, tmp_path):
 
 
 def test_listing_memory_is_flat(gcs_bucket):
-    """Listing pages are let go as they are read: 1,000 names in memory, not all."""
+    """Listing pages are let go as they are read: one page of names in memory, not all."""
     import tracemalloc
 
     from lakeroutine_gcs.storage import GcsStorage
 
-    for i in range(3000):
+    for i in range(900):
         gcs_bucket.bucket.blob(f"m/{i:05}").upload_from_string(b"")
-    storage = GcsStorage()
+    storage = GcsStorage(gs={"list_page_size": 100})
 
     def peak(limit: int) -> int:
         tracemalloc.start()
@@ -141,9 +141,9 @@ def test_listing_memory_is_flat(gcs_bucket):
         assert count == limit
         return top
 
-    peak(1000)  # first-use allocations
-    one_page, three_pages = peak(1000), peak(3000)
-    assert three_pages < one_page * 1.1, (one_page, three_pages)  # two pages held: 1.6x
+    peak(100)  # first-use allocations
+    one_page, nine_pages = peak(100), peak(900)
+    assert nine_pages < one_page * 1.2, (one_page, nine_pages)  # held pages: 1.8x and more
 
 
 def test_report_is_json(gcs_bucket, routine, run, tmp_path):

@@ -10,6 +10,7 @@ still the version staged (``If-Match: etag``, in Blob Batch requests of up to 25
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -96,18 +97,40 @@ class AzureStorage:
             raise location_error(exc, location.container, self._client) from None
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
-        """Every blob below ``base`` in ascending name order (as Azure lists), one page of
-        5,000 in memory at a time."""
+        """Every blob below ``base`` in ascending name order (as Azure lists), one page
+        (``list_page_size`` names) in memory at a time: each page is let go before the next
+        is asked for."""
         location = urls.parse(base)
+        token: str | None = None
+        while True:
+            infos, token = self._list_page(location, token)
+            # The client library's page objects refer to each other: only the cyclic
+            # collector frees them. Collect now (a few ms a page), or every page
+            # listed stays in memory until the collector gets to it.
+            gc.collect()
+            infos.reverse()
+            while infos:
+                yield infos.pop()  # each entry let go once listed
+            if not token:
+                return
+
+    def _list_page(
+        self, location: urls.AzureLocation, token: str | None
+    ) -> tuple[list[FileInfo], str | None]:
+        """One page of the listing as FileInfo, and the next page's continuation token."""
         prefix = location.prefix
         container = self.azure.container(location.container)
-        pages = container.list_blobs(name_starts_with=prefix, results_per_page=5000).by_page()
-        for page in pages:
-            for blob in page:
-                name = blob.name
-                if name.endswith("/") or is_temporary_name(name.rsplit("/", 1)[-1]):
-                    continue
-                yield self._info(location.url(name), blob, name[len(prefix) :])
+        pages = container.list_blobs(
+            name_starts_with=prefix, results_per_page=self.settings.list_page_size
+        ).by_page(continuation_token=token)
+        page = next(pages, None)
+        infos = [
+            self._info(location.url(blob.name), blob, blob.name[len(prefix) :])
+            for blob in page or ()
+            if not blob.name.endswith("/")  # folder placeholders
+            and not is_temporary_name(blob.name.rsplit("/", 1)[-1])  # unfinished writes
+        ]
+        return infos, pages.continuation_token
 
     def stat(self, url: str) -> FileInfo | None:
         try:

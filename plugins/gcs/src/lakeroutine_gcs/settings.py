@@ -31,6 +31,7 @@ class GcsSettings(BaseModel):
     transfer_concurrency: int = Field(8, ge=1, le=64)
     max_pool_connections: int = Field(128, ge=1, le=1024)
     timeout: float = Field(60, gt=0)
+    list_page_size: int = Field(1000, ge=1, le=1000, description="Names per listing page")
     retry_initial_delay: float = Field(1.0, ge=0, description="Seconds before the first retry")
     retry_deadline: float = Field(120, gt=0, description="Seconds to keep retrying a request")
 

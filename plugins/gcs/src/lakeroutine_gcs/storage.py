@@ -11,6 +11,7 @@ objects); landing objects are removed only if still the generation staged
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import hashlib
 import logging
 import os
@@ -96,12 +97,17 @@ class GcsStorage:
             raise location_error(exc, location.bucket) from None
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
-        """Every object below ``base`` in ascending name order (as GCS lists), one page of
-        1,000 in memory at a time: each page is let go before the next is asked for."""
+        """Every object below ``base`` in ascending name order (as GCS lists), one page
+        (``list_page_size`` names) in memory at a time: each page is let go before the next
+        is asked for."""
         location = urls.parse(base)
         token: str | None = None
         while True:
             infos, token = self._list_page(location, token)
+            # The client library's page objects refer to each other: only the cyclic
+            # collector frees them. Collect now (a few ms a page), or every page
+            # listed stays in memory until the collector gets to it.
+            gc.collect()
             infos.reverse()
             while infos:
                 yield infos.pop()  # each entry let go once listed
@@ -117,7 +123,7 @@ class GcsStorage:
         iterator = self.gcs.client.list_blobs(
             location.bucket,
             prefix=prefix,
-            page_size=1000,
+            page_size=self.settings.list_page_size,
             page_token=token,
             fields=LIST_FIELDS,
             retry=self._retry,
