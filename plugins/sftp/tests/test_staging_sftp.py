@@ -159,3 +159,42 @@ def test_an_unknown_sftp_option_is_named(asyncssh_server, routine, run):
                 storage_options={"sftp": {"key_fiel": "x"}},
             )
         )
+
+
+def test_by_default_the_keys_and_known_hosts_ssh_would_use(
+    asyncssh_server, routine, run, tmp_path, monkeypatch
+):
+    """No options: the key in ~/.ssh and ~/.ssh/known_hosts log in, as `ssh` would."""
+    import shutil
+
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    shutil.copy(asyncssh_server.key_file, home / ".ssh" / "id_ed25519")
+    shutil.copy(asyncssh_server.known_hosts, home / ".ssh" / "known_hosts")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    land(asyncssh_server)
+    result = run(
+        routine(
+            parent_directory=asyncssh_server.url("landing"),
+            dump_directory=asyncssh_server.url("staging"),
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    assert asyncssh_server.files("staging") == FILES
+
+
+def test_host_key_checking_off_only_when_asked(asyncssh_server, routine, run, tmp_path):
+    land(asyncssh_server)
+    (tmp_path / "empty").write_text("")
+    options = {"key_file": str(asyncssh_server.key_file), "known_hosts": str(tmp_path / "empty")}
+    params = {
+        "parent_directory": asyncssh_server.url("landing"),
+        "dump_directory": asyncssh_server.url("staging"),
+    }
+    with pytest.raises(RoutineError, match="host key"):
+        run(routine(**params, storage_options={"sftp": options}))
+    unchecked = {**options, "check_host_keys": False}
+    result = run(routine(**params, storage_options={"sftp": unchecked}))
+    assert result.status == "succeeded", result.tasks
+    assert asyncssh_server.files("staging") == FILES
