@@ -14,7 +14,7 @@ import os
 import re
 from typing import Any
 
-from lakeroutine.redact import RedactingFilter, Redactor
+from lakeroutine import redact
 from lakeroutine.storage.base import StorageError
 
 from lakeroutine_azure.settings import AzureSettings
@@ -22,17 +22,13 @@ from lakeroutine_azure.settings import AzureSettings
 log = logging.getLogger("lakeroutine.azure")
 ENV = "AZURE_STORAGE_CONNECTION_STRING"
 _SECRET_PARTS = re.compile(r"(AccountKey|SharedAccessSignature|sig)=([^;&\s]+)", re.I)
-_redactor = Redactor()
-_guarded: set[str] = set()
 
 
 def guard_logs(secrets: list[str]) -> None:
-    """Mask ``secrets`` in what the Azure SDK logs (its HTTP logging included)."""
-    _redactor.add(secrets)
-    for name in ("azure", "azure.core.pipeline.policies.http_logging_policy", "urllib3"):
-        if name not in _guarded:
-            logging.getLogger(name).addFilter(RedactingFilter(_redactor))
-            _guarded.add(name)
+    """Mask ``secrets`` wherever text leaves the process (lakeroutine's registry), the Azure
+    SDK's own logs (its HTTP logging) included."""
+    redact.remember(secrets)
+    redact.guard_loggers(("azure", "urllib3"))
 
 
 def secret_parts(text: str) -> list[str]:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from lakeroutine.redact import RedactingFilter, Redactor
+from lakeroutine import redact
 from lakeroutine.storage.base import StorageError
 
 from lakeroutine_sftp.settings import SftpSettings
@@ -25,17 +25,13 @@ log = logging.getLogger("lakeroutine.sftp")
 T = TypeVar("T")
 FAST_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
 ATTEMPTS = 4  # an operation is tried again on a new connection this many times in all
-_redactor = Redactor()
-_guarded = False
 
 
 def guard_logs(secrets: list[str]) -> None:
-    """Mask ``secrets`` in what asyncssh logs."""
-    global _guarded
-    _redactor.add(secrets)
-    if not _guarded:
-        logging.getLogger("asyncssh").addFilter(RedactingFilter(_redactor))
-        _guarded = True
+    """Mask ``secrets`` wherever text leaves the process (lakeroutine's registry),
+    asyncssh's logs included."""
+    redact.remember(secrets)
+    redact.guard_loggers(("asyncssh",))
 
 
 def _default_ciphers() -> list[str]:
@@ -154,7 +150,7 @@ class Sessions:
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
             text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or ""
             raise StorageError(
-                _redactor(f"cannot reach {where}: {type(exc).__name__} {text}".strip())
+                redact.mask(f"cannot reach {where}: {type(exc).__name__} {text}".strip())
             ) from None
         try:
             sftp = await connection.start_sftp_client()
