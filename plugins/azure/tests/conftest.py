@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the proxy module beside this f
 
 from azure_proxy import azure_proxy
 from azurite import connection_string, running_azurite
+from staging_support import routine  # noqa: F401 (a fixture)
 
 CONTAINER = "lake"
 
@@ -80,26 +81,6 @@ def az_via(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[.
     yield start
     for proxy in started:
         proxy.__exit__(None, None, None)
-
-
-def staging_routine(state_dir: str, **params: Any) -> dict[str, Any]:
-    """A routine with one StagingExecutor block running transfer and post_staging."""
-    tasks = params.pop("tasks", ["transfer", "post_staging"])
-    return {
-        "routine_name": params.pop("routine_name", "azure_test"),
-        "state_dir": state_dir,
-        "executors": {"StagingExecutor": {"params": params, "tasks": tasks}},
-    }
-
-
-@pytest.fixture
-def routine(tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """``routine(**params)``: a staging routine whose state lives in the test's tmp folder."""
-
-    def build(**params: Any) -> dict[str, Any]:
-        return staging_routine(str(tmp_path / "state"), **params)
-
-    return build
 
 
 @pytest.fixture(autouse=True)

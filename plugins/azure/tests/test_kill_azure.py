@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from azurite import connection_string
-from lakeroutine.testing import kill_when
+from staging_support import kill_at_several_points
 
 pytestmark = pytest.mark.slow
 
@@ -50,19 +50,12 @@ def test_killed_azure_runs_resume_without_loss_or_doubles(container, az_via, tmp
         container.put(f"landing/{rel}", body)
     proxy = az_via()
     path = write_routine(tmp_path, mode)
-    count = container.keys
-    kills = 0
-    for share in (1, OBJECTS // 3):  # killed while transfer copies
-        kills += kill_when(start(path, proxy.url), lambda s=share: len(count("staging/")) >= s)
-    assert 0 < len(count("staging/")) < OBJECTS
-    if mode == "archive":  # killed while archiving
-        for share in (1, OBJECTS // 3):
-            process = start(path, proxy.url)
-            kills += kill_when(process, lambda s=share: len(count("landing_archive/")) >= s)
-        assert 0 < len(count("landing_archive/")) < OBJECTS
-    else:  # killed while deleting
-        kills += kill_when(start(path, proxy.url), lambda: len(count("landing/")) < OBJECTS)
-    assert kills >= 3
+    kill_at_several_points(
+        lambda: start(path, proxy.url),
+        lambda folder: len(container.keys(folder + "/")),
+        mode,
+        OBJECTS,
+    )
 
     final = start(path, proxy.url)
     _, err = final.communicate(timeout=180)

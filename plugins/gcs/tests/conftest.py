@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the proxy module beside this f
 
 from gcs_emulator import running_emulator
 from gcs_proxy import gcs_proxy
+from staging_support import routine  # noqa: F401 (a fixture)
 
 BUCKET = "lake"
 
@@ -87,26 +88,6 @@ def gcs_via(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     yield start
     for proxy in started:
         proxy.__exit__(None, None, None)
-
-
-def staging_routine(state_dir: str, **params: Any) -> dict[str, Any]:
-    """A routine with one StagingExecutor block running transfer and post_staging."""
-    tasks = params.pop("tasks", ["transfer", "post_staging"])
-    return {
-        "routine_name": params.pop("routine_name", "gcs_test"),
-        "state_dir": state_dir,
-        "executors": {"StagingExecutor": {"params": params, "tasks": tasks}},
-    }
-
-
-@pytest.fixture
-def routine(tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """``routine(**params)``: a staging routine whose state lives in the test's tmp folder."""
-
-    def build(**params: Any) -> dict[str, Any]:
-        return staging_routine(str(tmp_path / "state"), **params)
-
-    return build
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lakeroutine.testing import kill_when
+from staging_support import kill_at_several_points
 
 pytestmark = pytest.mark.slow
 
@@ -49,19 +49,12 @@ def test_killed_gcs_runs_resume_without_loss_or_doubles(gcs_bucket, gcs_via, tmp
         gcs_bucket.put(f"landing/{rel}", body)
     proxy = gcs_via()
     path = write_routine(tmp_path, mode)
-    count = gcs_bucket.keys
-    kills = 0
-    for share in (1, OBJECTS // 3):  # killed while transfer copies
-        kills += kill_when(start(path, proxy.url), lambda s=share: len(count("staging/")) >= s)
-    assert 0 < len(count("staging/")) < OBJECTS
-    if mode == "archive":  # killed while archiving
-        for share in (1, OBJECTS // 3):
-            process = start(path, proxy.url)
-            kills += kill_when(process, lambda s=share: len(count("landing_archive/")) >= s)
-        assert 0 < len(count("landing_archive/")) < OBJECTS
-    else:  # killed while deleting
-        kills += kill_when(start(path, proxy.url), lambda: len(count("landing/")) < OBJECTS)
-    assert kills >= 3
+    kill_at_several_points(
+        lambda: start(path, proxy.url),
+        lambda folder: len(gcs_bucket.keys(folder + "/")),
+        mode,
+        OBJECTS,
+    )
 
     final = start(path, proxy.url)
     _, err = final.communicate(timeout=180)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +20,7 @@ from sftp_servers import (
     start_asyncssh,
     start_openssh,
 )
+from staging_support import routine  # noqa: F401 (a fixture)
 
 
 def _start(kind: str) -> tuple[SftpServer, Path]:
@@ -65,25 +65,6 @@ def asyncssh_server() -> Iterator[SftpServer]:
         yield server
     finally:
         remove(server, folder)
-
-
-def staging_routine(state_dir: str, **params: Any) -> dict[str, Any]:
-    tasks = params.pop("tasks", ["transfer", "post_staging"])
-    return {
-        "routine_name": params.pop("routine_name", "sftp_test"),
-        "state_dir": state_dir,
-        "executors": {"StagingExecutor": {"params": params, "tasks": tasks}},
-    }
-
-
-@pytest.fixture
-def routine(tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """``routine(**params)``: a staging routine whose state lives in the test's tmp folder."""
-
-    def build(**params: Any) -> dict[str, Any]:
-        return staging_routine(str(tmp_path / "state"), **params)
-
-    return build
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lakeroutine.testing import kill_when
+from staging_support import kill_at_several_points
 
 pytestmark = pytest.mark.slow
 
@@ -43,18 +43,9 @@ def test_killed_sftp_runs_resume_without_loss_or_doubles(sftp_server, tmp_path, 
     }
     path = tmp_path / "routine.json"
     path.write_text(json.dumps(routine))
-    kills = 0
-    for share in (1, FILES // 3):  # killed while transfer copies
-        kills += kill_when(start(path), lambda s=share: count(sftp_server, "staging") >= s)
-    assert 0 < count(sftp_server, "staging") < FILES
-    if mode == "archive":  # killed while archiving
-        for share in (1, FILES // 3):
-            process = start(path)
-            kills += kill_when(process, lambda s=share: count(sftp_server, "landing_archive") >= s)
-        assert 0 < count(sftp_server, "landing_archive") < FILES
-    else:  # killed while removing landing files
-        kills += kill_when(start(path), lambda: count(sftp_server, "landing") < FILES)
-    assert kills >= 3
+    kill_at_several_points(
+        lambda: start(path), lambda folder: count(sftp_server, folder), mode, FILES
+    )
 
     final = start(path)
     _, err = final.communicate(timeout=180)
