@@ -3,6 +3,8 @@
 - ``routine(**params)``: a fixture (import it into a ``conftest.py``: ``from staging_support
   import routine``): a routine with one StagingExecutor block running ``transfer`` and
   ``post_staging`` (or ``tasks=[...]``), its state in the test's tmp folder.
+- :data:`EARLIER` and :func:`assert_archived_beside_earlier`: an archive that already holds
+  a file of a landing file's name keeps it, and the landing file is archived under a new name.
 - :func:`kill_at_several_points`: SIGKILL ``lakeroutine run`` while it copies, then while it
   archives or deletes, checking each kill landed mid-way.
 """
@@ -56,3 +58,22 @@ def kill_at_several_points(
         kills += kill_when(start(), lambda: count("landing") < total)
     assert kills >= 3
     return kills
+
+
+EARLIER = b"archived by an earlier run"
+
+
+def assert_archived_beside_earlier(
+    archive: dict[str, bytes], originals: dict[str, bytes], earlier: str, mode: str = "archive"
+) -> None:
+    """``archive`` (name -> bytes) still holds :data:`EARLIER` at ``earlier``; in archive mode
+    it holds every original once, the one named ``earlier`` under a new name beside it."""
+    archive = dict(archive)
+    assert archive.pop(earlier) == EARLIER  # never overwritten
+    if mode != "archive":
+        assert archive == {}
+        return
+    stem = earlier.rsplit(".", 1)[0] + "."
+    renamed = [name for name in archive if name.startswith(stem)]
+    assert len(renamed) == 1 and archive.pop(renamed[0]) == originals[earlier]
+    assert archive == {k: v for k, v in originals.items() if k != earlier}

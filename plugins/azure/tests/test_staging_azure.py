@@ -11,6 +11,7 @@ import sys
 import pytest
 from azurite import ACCOUNT, KEY, connection_string
 from lakeroutine.errors import RoutineError
+from staging_support import EARLIER, assert_archived_beside_earlier
 
 FILES = {f"day{i % 2}/sales_{i}.csv": f"column1,column2\nname{i},{i}\n".encode() for i in range(12)}
 WRITES = ("put_blob", "put_block", "commit", "copy", "batch", "delete")
@@ -25,7 +26,7 @@ def land(container, prefix: str = "landing/") -> None:
 @pytest.mark.parametrize("mode", ["archive", "delete"])
 def test_azure_to_azure(container, az_via, routine, run, mode):
     land(container)
-    container.put("landing_archive/day0/sales_0.csv", b"archived by an earlier run")
+    container.put("landing_archive/day0/sales_0.csv", EARLIER)
     proxy = az_via()
     result = run(
         routine(
@@ -37,14 +38,9 @@ def test_azure_to_azure(container, az_via, routine, run, mode):
     assert result.status == "succeeded", result.tasks
     assert container.objects("staging/") == FILES
     assert container.objects("landing/") == {}
-    archive = container.objects("landing_archive/")
-    assert archive.pop("day0/sales_0.csv") == b"archived by an earlier run"  # never overwritten
-    if mode == "archive":
-        renamed = [k for k in archive if k.startswith("day0/sales_0.")]
-        assert len(renamed) == 1 and archive.pop(renamed[0]) == FILES["day0/sales_0.csv"]
-        assert archive == {k: v for k, v in FILES.items() if k != "day0/sales_0.csv"}
-    else:
-        assert archive == {}
+    assert_archived_beside_earlier(
+        container.objects("landing_archive/"), FILES, "day0/sales_0.csv", mode
+    )
     assert proxy.count("batch") >= 1 and proxy.count("delete") == 0  # Blob Batch deletes
     batches = b"".join(r.body for r in proxy.requests if r.operation == "batch")
     assert batches.lower().count(b"if-match:") == len(FILES)  # exactly the version staged

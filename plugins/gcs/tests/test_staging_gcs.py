@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from lakeroutine.errors import RoutineError
+from staging_support import EARLIER, assert_archived_beside_earlier
 
 FILES = {f"day{i % 2}/sales_{i}.csv": f"column1,column2\nname{i},{i}\n".encode() for i in range(12)}
 WRITES = ("upload", "resumable_start", "upload_chunk", "rewrite", "delete")
@@ -23,7 +24,7 @@ def land(bucket, prefix: str = "landing/") -> None:
 @pytest.mark.parametrize("mode", ["archive", "delete"])
 def test_gcs_to_gcs(gcs_bucket, gcs_via, routine, run, mode):
     land(gcs_bucket)
-    gcs_bucket.put("landing_archive/day0/sales_0.csv", b"archived by an earlier run")
+    gcs_bucket.put("landing_archive/day0/sales_0.csv", EARLIER)
     proxy = gcs_via()
     result = run(
         routine(
@@ -35,14 +36,9 @@ def test_gcs_to_gcs(gcs_bucket, gcs_via, routine, run, mode):
     assert result.status == "succeeded", result.tasks
     assert gcs_bucket.objects("staging/") == FILES
     assert gcs_bucket.objects("landing/") == {}
-    archive = gcs_bucket.objects("landing_archive/")
-    assert archive.pop("day0/sales_0.csv") == b"archived by an earlier run"  # never overwritten
-    if mode == "archive":
-        renamed = [k for k in archive if k.startswith("day0/sales_0.")]
-        assert len(renamed) == 1 and archive.pop(renamed[0]) == FILES["day0/sales_0.csv"]
-        assert archive == {k: v for k, v in FILES.items() if k != "day0/sales_0.csv"}
-    else:
-        assert archive == {}
+    assert_archived_beside_earlier(
+        gcs_bucket.objects("landing_archive/"), FILES, "day0/sales_0.csv", mode
+    )
     deletes = [r for r in proxy.requests if r.operation == "delete"]
     assert len(deletes) == len(FILES)
     assert all("ifGenerationMatch" in r.query for r in deletes)  # exactly the version staged

@@ -10,6 +10,7 @@ import sys
 import pytest
 from lakeroutine.errors import RoutineError
 from sftp_servers import PASSWORD
+from staging_support import EARLIER, assert_archived_beside_earlier
 
 FILES = {f"day{i % 2}/sales_{i}.csv": f"column1,column2\nname{i},{i}\n".encode() for i in range(12)}
 
@@ -22,7 +23,7 @@ def land(server, folder: str = "landing") -> None:
 @pytest.mark.parametrize("mode", ["archive", "delete"])
 def test_sftp_to_sftp(sftp_server, routine, run, mode):
     land(sftp_server)
-    sftp_server.write("landing_archive/day0/sales_0.csv", b"archived by an earlier run")
+    sftp_server.write("landing_archive/day0/sales_0.csv", EARLIER)
     result = run(
         routine(
             parent_directory=sftp_server.url("landing/"),
@@ -34,14 +35,9 @@ def test_sftp_to_sftp(sftp_server, routine, run, mode):
     assert result.status == "succeeded", result.tasks
     assert sftp_server.files("staging") == FILES
     assert sftp_server.files("landing") == {}
-    archive = sftp_server.files("landing_archive")
-    assert archive.pop("day0/sales_0.csv") == b"archived by an earlier run"  # never overwritten
-    if mode == "archive":
-        renamed = [k for k in archive if k.startswith("day0/sales_0.")]
-        assert len(renamed) == 1 and archive.pop(renamed[0]) == FILES["day0/sales_0.csv"]
-        assert archive == {k: v for k, v in FILES.items() if k != "day0/sales_0.csv"}
-    else:
-        assert archive == {}
+    assert_archived_beside_earlier(
+        sftp_server.files("landing_archive"), FILES, "day0/sales_0.csv", mode
+    )
 
 
 @pytest.mark.parametrize("direction", ["local to sftp", "sftp to local"])
