@@ -145,7 +145,8 @@ def test_canonical_and_name_problems():
     assert storage.canonical("az://c/x/y") == storage.canonical("az://c/x/y/") == "az://c/x/y/"
     assert storage.name_problem("az://c/x/", "a/b.csv") is None
     assert "1024" in storage.name_problem("az://c/x/", "a" * 1100)
-    assert "ends with '.'" in storage.name_problem("az://c/x/", "a./b")
+    assert "ends with '.'" in storage.name_problem("az://c/x/", "a/b.")
+    assert storage.name_problem("az://c/x/", "a./b") is None
 
 
 def test_check_location(container, storage):

@@ -80,8 +80,8 @@ class AzureStorage:
             return f"the blob name would be {len(key)} characters; Azure allows {MAX_NAME_CHARS}"
         if key.count("/") + 1 > MAX_SEGMENTS:
             return f"the blob name would have more than {MAX_SEGMENTS} path segments"
-        if any(segment.endswith(".") for segment in key.split("/")):
-            return "a name segment ends with '.', which Azure tools drop or refuse"
+        if key.endswith("."):
+            return "the blob name ends with '.', which Azure advises against (tools drop it)"
         return None
 
     def check_location(self, base: str, *, write: bool) -> None:
