@@ -103,9 +103,11 @@ class AzureClient:
         guard_logs(self.secrets)
 
     def container(self, name: str) -> Any:
+        """A container client (no request)."""
         return self.service.get_container_client(name)
 
     def scrub(self, text: str) -> str:
+        """``text`` with every secret of this account masked."""
         for secret in sorted(self.secrets, key=len, reverse=True):
             if len(secret) >= 4:
                 text = text.replace(secret, "***")
@@ -132,11 +134,13 @@ def _default_credential() -> Any:
 
 
 def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of an Azure SDK error, else None."""
     code = getattr(exc, "status_code", None)
     return int(code) if isinstance(code, int) else None
 
 
 def error_code(exc: BaseException) -> str:
+    """The Azure error code of an SDK error (``BlobNotFound``...), else ''."""
     return str(getattr(exc, "error_code", "") or "")
 
 

@@ -18,4 +18,5 @@ def azure_storage(**options: Any) -> Any:
 
 @hookimpl
 def register_storages(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register this plugin's storage scheme."""
     register("az", azure_storage)

@@ -69,12 +69,15 @@ class AzureStorage:
     # -- locations ------------------------------------------------------------------------
 
     def join(self, base: str, relpath: str) -> str:
+        """The URL of ``relpath`` below the location ``base``."""
         return urls.join(base, relpath)
 
     def canonical(self, url: str) -> str:
+        """The location as one comparable text ending in ``/`` (no network)."""
         return urls.canonical(url)
 
     def name_problem(self, base: str, relpath: str) -> str | None:
+        """Why this storage cannot hold ``relpath`` below ``base``, else None."""
         key = urls.parse(base).prefix + relpath
         if len(key) > MAX_NAME_CHARS:
             return f"the blob name would be {len(key)} characters; Azure allows {MAX_NAME_CHARS}"
@@ -133,6 +136,7 @@ class AzureStorage:
         return infos, pages.continuation_token
 
     def stat(self, url: str) -> FileInfo | None:
+        """The file at ``url``, or None if there is none."""
         try:
             props = self._blob(url).get_blob_properties(timeout=self.settings.timeout)
         except Exception as exc:

@@ -74,10 +74,12 @@ def status_of(exc: BaseException) -> int | None:
 
 
 def is_not_found(exc: BaseException) -> bool:
+    """Whether a google-api-core error is a 404."""
     return status_of(exc) == 404
 
 
 def is_precondition_failed(exc: BaseException) -> bool:
+    """Whether a google-api-core error is a 412 (a precondition refused)."""
     return status_of(exc) == 412
 
 

@@ -18,4 +18,5 @@ def gcs_storage(**options: Any) -> Any:
 
 @hookimpl
 def register_storages(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register this plugin's storage scheme."""
     register("gs", gcs_storage)

@@ -68,12 +68,15 @@ class GcsStorage:
     # -- locations ------------------------------------------------------------------------
 
     def join(self, base: str, relpath: str) -> str:
+        """The URL of ``relpath`` below the location ``base``."""
         return urls.join(base, relpath)
 
     def canonical(self, url: str) -> str:
+        """The location as one comparable text ending in ``/`` (no network)."""
         return urls.canonical(url)
 
     def name_problem(self, base: str, relpath: str) -> str | None:
+        """Why this storage cannot hold ``relpath`` below ``base``, else None."""
         key = urls.parse(base).prefix + relpath
         size = len(key.encode("utf-8", "surrogateescape"))
         if size > MAX_NAME_BYTES:
@@ -141,6 +144,7 @@ class GcsStorage:
         return infos, iterator.next_page_token
 
     def stat(self, url: str) -> FileInfo | None:
+        """The file at ``url``, or None if there is none."""
         location = urls.parse(url)
         try:
             blob = self._bucket(location.bucket).get_blob(

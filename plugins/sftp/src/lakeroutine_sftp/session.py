@@ -51,6 +51,7 @@ class LoopThread:
         self.thread.start()
 
     def run(self, coroutine: Awaitable[T], timeout: float | None = None) -> T:
+        """Run ``coroutine`` on the loop from any thread; its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)  # type: ignore[arg-type]
 
 
@@ -65,6 +66,7 @@ class Sessions:
         guard_logs(settings.secrets())
 
     def user_of(self, location: SftpLocation) -> str:
+        """The login for ``location``: the URL's user, ``username``, or the local user."""
         import getpass
 
         return location.user or self.settings.username or getpass.getuser()
@@ -95,6 +97,7 @@ class Sessions:
         raise AssertionError("unreachable")
 
     async def session(self, location: SftpLocation) -> Any:
+        """The SFTP session of ``location``'s server, connecting on first use."""
         key = (self.user_of(location), location.host, location.port)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -160,6 +163,8 @@ class Sessions:
         return connection, sftp
 
     def close(self) -> None:
+        """Close every connection."""
+
         async def close_all() -> None:
             for connection, _ in self._sessions.values():
                 connection.close()

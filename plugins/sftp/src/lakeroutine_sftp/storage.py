@@ -57,14 +57,17 @@ def claim_path(path: str) -> str:
 
 
 def version_of(attrs: Any) -> str:
+    """``"size:mtime"``: the finest version token SFTP gives."""
     return f"{attrs.size}:{attrs.mtime}"
 
 
 def is_link(attrs: Any) -> bool:
+    """Whether SFTP attributes are a symbolic link's."""
     return attrs.permissions is not None and stat_module.S_ISLNK(attrs.permissions)
 
 
 def is_dir(attrs: Any) -> bool:
+    """Whether SFTP attributes are a folder's."""
     return attrs.permissions is not None and stat_module.S_ISDIR(attrs.permissions)
 
 
@@ -88,6 +91,7 @@ class SftpStorage:
 
     @property
     def sessions(self) -> Sessions:
+        """The SSH sessions, made on first use (building a routine connects nowhere)."""
         if self._sessions is None:
             self._sessions = Sessions(self.settings)
         return self._sessions
@@ -99,12 +103,15 @@ class SftpStorage:
     # -- locations ------------------------------------------------------------------------
 
     def join(self, base: str, relpath: str) -> str:
+        """The URL of ``relpath`` below the location ``base``."""
         return urls.join(base, relpath)
 
     def canonical(self, url: str) -> str:
+        """The location as one comparable text ending in ``/`` (no network)."""
         return urls.canonical(url, self.settings.username)
 
     def name_problem(self, base: str, relpath: str) -> str | None:
+        """Why this storage cannot hold ``relpath`` below ``base``, else None."""
         path = posixpath.join(urls.parse(base).path, relpath)
         for segment in relpath.split("/"):
             size = len(segment.encode("utf-8", "surrogateescape"))
@@ -169,6 +176,8 @@ class SftpStorage:
             stack.extend(reversed(folders))
 
     def stat(self, url: str) -> FileInfo | None:
+        """The file at ``url``, or None if there is none."""
+
         async def lstat(sftp: Any, location: SftpLocation) -> Any:
             try:
                 return await sftp.lstat(location.path)

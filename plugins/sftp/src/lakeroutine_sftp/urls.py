@@ -27,6 +27,7 @@ class SftpLocation(NamedTuple):
         return f"{user}{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
+        """The URL of ``path`` on this server."""
         return f"sftp://{self.server}{path}"
 
 
