@@ -29,7 +29,7 @@ class AzureSettings(BaseModel):
     transfer_concurrency: int = Field(8, ge=1, le=64)
     max_pool_connections: int = Field(128, ge=1, le=1024)
     timeout: float = Field(60, gt=0)
-    list_page_size: int = Field(5000, ge=1, le=5000, description="Names per listing page")
+    list_page_size: int = Field(1000, ge=1, le=5000, description="Names per listing page")
     retry_total: int = Field(5, ge=0, le=100, description="Retries of a failed request")
     retry_initial_backoff: float = Field(2, ge=0, description="Seconds before the first retry")
     retry_increment_base: float = Field(2, ge=0, description="Back-off growth (base^attempt)")
