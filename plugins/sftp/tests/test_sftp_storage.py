@@ -80,7 +80,7 @@ def test_copy_on_the_server_pinned_to_the_listed_version(sftp_server, storage):
 def test_claim_and_remove_claimed_take_only_the_version_staged(sftp_server, storage):
     for name in "abcde":
         sftp_server.write(f"l/{name}", name)
-    listed = list(storage.list_files(sftp_server.url("l")))
+    listed = sorted(storage.list_files(sftp_server.url("l")), key=lambda f: f.relpath)
     sftp_server.write("l/b", "replaced after staging")  # another size: another version
     (sftp_server.root / "l/c").unlink()
     claims = storage.claim(listed)
@@ -116,6 +116,18 @@ def test_a_claim_never_goes_back_over_a_newer_file(sftp_server, storage):
     assert files.pop("a") == b"a newer file"
     [(kept, body)] = files.items()
     assert kept.startswith("a.lakeroutine-kept-") and body == b"a"
+
+
+def test_a_folder_is_listed_in_chunks_whole(sftp_server):
+    from lakeroutine_sftp.storage import SftpStorage
+
+    storage = SftpStorage(**sftp_server.options(list_chunk=7))  # many chunks of one folder
+    names = {f"f{i:03}" for i in range(40)}
+    for name in names:
+        sftp_server.write(f"l/{name}", name)
+    sftp_server.write("l/sub/x", "x")
+    listed = [f.relpath for f in storage.list_files(sftp_server.url("l"))]
+    assert sorted(listed) == sorted([*names, "sub/x"])  # each once
 
 
 def test_delete_many_and_stat(sftp_server, storage):

@@ -40,7 +40,10 @@ from lakeroutine_sftp.urls import SftpLocation
 log = logging.getLogger("lakeroutine.sftp")
 MAX_SEGMENT_BYTES = 255  # NAME_MAX of the filesystems SFTP servers run on
 MAX_PATH_BYTES = 4096  # PATH_MAX
-PARALLEL_FILES = 32  # deletes, claims and fsyncs in flight at once
+PARALLEL_FILES = 32
+LIST_CHUNK = (
+    1000  # names read from a folder at a time  # deletes, claims and fsyncs in flight at once
+)
 
 
 def temporary_path(path: str, token: str) -> str:
@@ -149,31 +152,35 @@ class SftpStorage:
         self._run(base, check, f"cannot use {base}")
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
-        """Every file below ``base``, one folder's names in memory at a time, in name order
-        within each folder; symbolic links are listed (``is_link``), never followed."""
+        """Every file below ``base``, streamed: a folder is read in chunks of
+        ``list_chunk`` names (only the names of the folder being read, and of folders still
+        to read, stay in memory). Symbolic links are listed (``is_link``), never followed. A
+        connection lost mid-folder is made again and the folder read on from where it was."""
         location = urls.parse(base)
         root = location.path.rstrip("/") or "/"
         stack = [("", root)]
         while stack:
             prefix, folder = stack.pop()
-            entries = self._run(base, lambda sftp, _, f=folder: _read_folder(sftp, f), base)
-            folders = []
-            for name, attrs in sorted(entries, key=lambda e: e[0]):
-                rel = prefix + name
-                if is_dir(attrs):
-                    folders.append((rel + "/", posixpath.join(folder, name)))
-                elif not is_temporary_name(name):
-                    path = posixpath.join(folder, name)
-                    yield FileInfo(
-                        location.url(path),
-                        rel,
-                        attrs.size or 0,
-                        attrs.mtime,
-                        None,
-                        version_of(attrs),
-                        is_link(attrs),
-                    )
-            stack.extend(reversed(folders))
+            reader = _FolderReader(folder, self.settings.list_chunk)
+            try:
+                while not reader.done:
+                    chunk = self._run(base, reader.pull, f"cannot list {location.url(folder)}")
+                    reader.seen.update(name for name, *_ in chunk)
+                    for name, size, mtime, mode in chunk:
+                        rel = prefix + name
+                        path = posixpath.join(folder, name)
+                        if mode is not None and stat_module.S_ISDIR(mode):
+                            stack.append((rel + "/", path))
+                        elif not is_temporary_name(name):
+                            link = mode is not None and stat_module.S_ISLNK(mode)
+                            version = f"{size}:{mtime}"
+                            yield FileInfo(
+                                location.url(path), rel, size, mtime, None, version, link
+                            )
+            finally:
+                if not reader.done:
+                    with contextlib.suppress(Exception):
+                        self.sessions.loop.run(reader.close(), timeout=10)
 
     def stat(self, url: str) -> FileInfo | None:
         """The file at ``url``, or None if there is none."""
@@ -358,17 +365,22 @@ class SftpStorage:
             folders = [location.path.rstrip("/") or "/"]
             while folders:
                 folder = folders.pop()
-                for name, attrs in await _read_folder(sftp, folder):
-                    path = posixpath.join(folder, name)
-                    if is_dir(attrs):
-                        folders.append(path)
-                    elif (
-                        is_temporary_name(name)
-                        and not name.endswith(CLAIM_SUFFIX)
-                        and f".{self.token}." not in name
-                    ):
-                        await _remove_quietly(sftp, path)
-                        removed += 1
+                stale = []
+                with contextlib.suppress(_errors().SFTPNoSuchFile):
+                    async for entry in sftp.scandir(folder):
+                        name, path = entry.filename, posixpath.join(folder, entry.filename)
+                        if name in (".", ".."):
+                            continue
+                        if is_dir(entry.attrs):
+                            folders.append(path)
+                        elif (
+                            is_temporary_name(name)
+                            and not name.endswith(CLAIM_SUFFIX)
+                            and f".{self.token}." not in name
+                        ):
+                            stale.append(path)
+                await _gather(_remove_quietly(sftp, path) for path in stale)
+                removed += len(stale)
             return removed
 
         return self._run(base, sweep, f"cannot clean {base}")
@@ -583,16 +595,40 @@ async def _fsync(handle: Any) -> None:
         pass
 
 
-async def _read_folder(sftp: Any, folder: str) -> list[tuple[str, Any]]:
-    asyncssh = _errors()
-    try:
-        return [
-            (entry.filename, entry.attrs)
-            async for entry in sftp.scandir(folder)
-            if entry.filename not in (".", "..")
-        ]
-    except asyncssh.SFTPNoSuchFile:
-        return []
+class _FolderReader:
+    """One folder read in chunks, again from the start (skipping the names already taken)
+    if its connection is lost."""
+
+    def __init__(self, folder: str, chunk: int) -> None:
+        self.folder = folder
+        self.chunk = chunk
+        self.seen: set[str] = set()  # names already taken from this folder
+        self.done = False
+        self._sftp: Any = None
+        self._entries: Any = None
+
+    async def pull(self, sftp: Any, location: SftpLocation) -> list[tuple[str, int, Any, Any]]:
+        """The next names of the folder (name, size, mtime, mode); none left: ``done``."""
+        asyncssh = _errors()
+        if self._sftp is not sftp:  # first chunk, or a new connection: read from the start
+            self._sftp, self._entries = sftp, sftp.scandir(self.folder).__aiter__()
+        chunk: list[tuple[str, int, Any, Any]] = []
+        while len(chunk) < self.chunk:
+            try:
+                entry = await self._entries.__anext__()
+            except (StopAsyncIteration, asyncssh.SFTPNoSuchFile):
+                self.done = True
+                break
+            name = entry.filename
+            if name not in (".", "..") and name not in self.seen:
+                attrs = entry.attrs
+                chunk.append((name, attrs.size or 0, attrs.mtime, attrs.permissions))
+        return chunk
+
+    async def close(self) -> None:
+        """Close the folder's handle (a listing left before its end)."""
+        if self._entries is not None:
+            await self._entries.aclose()
 
 
 async def _md5_of(sftp: Any, path: str) -> str:
