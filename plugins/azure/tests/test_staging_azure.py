@@ -177,3 +177,23 @@ def test_listing_memory_is_flat(container):
     peak(100)  # first-use allocations
     one_page, nine_pages = peak(100), peak(900)
     assert nine_pages < one_page * 1.2, (one_page, nine_pages)
+
+
+def test_an_account_url_alone_needs_azure_identity(container, azurite, routine, run, monkeypatch):
+    """Without a key, a SAS token or a connection string, DefaultAzureCredential is the way:
+    where azure-identity is not installed (as in the development install), the error says
+    how to get it, naming the field, before anything moves."""
+    import importlib.util
+
+    if importlib.util.find_spec("azure.identity"):
+        pytest.skip("azure-identity is installed: DefaultAzureCredential is tried instead")
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    options = {"az": {"account_url": f"{azurite}/{ACCOUNT}"}}
+    with pytest.raises(RoutineError, match=r"parent_directory.*lakeroutine-azure\[identity\]"):
+        run(
+            routine(
+                parent_directory="az://lake/landing/",
+                dump_directory="az://lake/staging/",
+                storage_options=options,
+            )
+        )
