@@ -37,6 +37,24 @@ def azurite_command() -> str:
         return found
     if local.exists():
         return str(local)
+    npm = shutil.which("npm")
+    if npm:  # first run on this checkout: install it where .ci/run would (about a minute)
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(ROOT / ".azurite"),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "azurite@3.37.0",
+            ],
+            check=True,
+            timeout=600,
+        )
+        if local.exists():
+            return str(local)
     raise RuntimeError(
         "Azurite is not installed: `npm install --prefix .azurite azurite@3.37.0` from the "
         "repository root (.ci/run does it), or set AZURITE_BLOB"
