@@ -277,6 +277,18 @@ def test_per_file_transformation_references(tmp_path, registry, py_exec_path, me
             {"parent_directory": "s3://bucket/in", "dump_directory": "out"},
             "pip install lakeroutine-s3",
         ),
+        (
+            {"parent_directory": "gs://bucket/in", "dump_directory": "out"},
+            "pip install lakeroutine-gcs",
+        ),
+        (
+            {"parent_directory": "in", "dump_directory": "az://container/out"},
+            "pip install lakeroutine-azure",
+        ),
+        (
+            {"parent_directory": "sftp://me@host/in", "dump_directory": "out"},
+            "pip install lakeroutine-sftp",
+        ),
     ],
 )
 def test_overlapping_or_unserved_locations(tmp_path, params, message):

@@ -89,21 +89,28 @@ class LocalStorage:
         stack = [("", root)]
         while stack:
             prefix, folder = stack.pop()
-            with os.scandir(folder) as entries:
-                for entry in sorted(entries, key=lambda e: e.name):
-                    rel = f"{prefix}{entry.name}"
-                    if entry.is_symlink():
-                        st = entry.stat(follow_symlinks=False)
-                        yield FileInfo(
-                            entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st), True
-                        )
-                    elif entry.is_dir(follow_symlinks=False):
-                        stack.append((rel + "/", entry.path))
-                    elif entry.is_file(follow_symlinks=False) and not is_temporary_name(entry.name):
-                        st = entry.stat(follow_symlinks=False)
-                        yield FileInfo(
-                            entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st)
-                        )
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except FileNotFoundError:  # removed since it was listed
+                continue
+            for entry in entries:
+                rel = f"{prefix}{entry.name}"
+                link = entry.is_symlink()
+                if not link and entry.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", entry.path))
+                    continue
+                if not link and (
+                    not entry.is_file(follow_symlinks=False) or is_temporary_name(entry.name)
+                ):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed or renamed since the folder was read
+                    continue
+                yield FileInfo(
+                    entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st), link
+                )
 
     def stat(self, url: str) -> FileInfo | None:
         path = local_path(url)

@@ -11,7 +11,13 @@ from typing import Any
 from lakeroutine.storage.base import Storage, completed
 
 # Which distribution to install for a scheme no installed plugin serves.
-KNOWN_PROVIDERS = {"s3": "lakeroutine-s3", "s3a": "lakeroutine-s3"}
+KNOWN_PROVIDERS = {
+    "s3": "lakeroutine-s3",
+    "s3a": "lakeroutine-s3",
+    "gs": "lakeroutine-gcs",
+    "az": "lakeroutine-azure",
+    "sftp": "lakeroutine-sftp",
+}
 
 
 def scheme_of(url: str) -> str:

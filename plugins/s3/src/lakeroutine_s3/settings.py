@@ -44,7 +44,8 @@ class S3Settings(BaseModel):
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> S3Settings:
         """Validate options; a ValueError names each bad or unknown option."""
-        clean = {k: v for k, v in options.items() if v is not None}
+        # Objects are other storages' sections ({"sftp": {...}} in a routine mixing them).
+        clean = {k: v for k, v in options.items() if v is not None and not isinstance(v, dict)}
         try:
             return cls(**clean)
         except ValidationError as exc:

@@ -1,0 +1,173 @@
+"""SSH connections and SFTP sessions, one per server, on an event loop of their own.
+
+asyncssh is asynchronous; the storage protocol is not. A daemon thread runs the loop and
+:meth:`Sessions.run` hands it one coroutine at a time from any thread, so many files move
+at once over one SSH connection (SFTP pipelines requests). A connection that drops is made
+again and the operation repeated (each operation is safe to repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from lakeroutine import redact
+from lakeroutine.storage.base import StorageError
+
+from lakeroutine_sftp.settings import SftpSettings
+from lakeroutine_sftp.urls import SftpLocation
+
+log = logging.getLogger("lakeroutine.sftp")
+T = TypeVar("T")
+FAST_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
+ATTEMPTS = 4  # an operation is tried again on a new connection this many times in all
+
+
+def guard_logs(secrets: list[str]) -> None:
+    """Mask ``secrets`` wherever text leaves the process (lakeroutine's registry),
+    asyncssh's logs included."""
+    redact.remember(secrets)
+    redact.guard_loggers(("asyncssh",))
+
+
+def _default_ciphers() -> list[str]:
+    from asyncssh.encryption import get_default_encryption_algs
+
+    return [a.decode() for a in get_default_encryption_algs() if a.decode() not in FAST_CIPHERS]
+
+
+class LoopThread:
+    """An asyncio loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="lakeroutine-sftp", daemon=True
+        )
+        self.thread.start()
+
+    def run(self, coroutine: Awaitable[T], timeout: float | None = None) -> T:
+        """Run ``coroutine`` on the loop from any thread; its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)  # type: ignore[arg-type]
+
+
+class Sessions:
+    """One SSH connection and SFTP session per server, made on first use."""
+
+    def __init__(self, settings: SftpSettings) -> None:
+        self.settings = settings
+        self.loop = LoopThread()
+        self._sessions: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._locks: dict[tuple[str, str, int], asyncio.Lock] = {}
+        guard_logs(settings.secrets())
+
+    def user_of(self, location: SftpLocation) -> str:
+        """The login for ``location``: the URL's user, ``username``, or the local user."""
+        import getpass
+
+        return location.user or self.settings.username or getpass.getuser()
+
+    def run(self, location: SftpLocation, operation: Callable[[Any], Awaitable[T]], what: str) -> T:
+        """``await operation(sftp)`` on the server's session, again on a new connection if
+        the connection drops (up to ``ATTEMPTS`` times)."""
+        return self.loop.run(self._run(location, operation, what))
+
+    async def _run(
+        self, location: SftpLocation, operation: Callable[[Any], Awaitable[T]], what: str
+    ) -> T:
+        import asyncssh
+
+        lost = (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, ConnectionError)
+        for attempt in range(ATTEMPTS):
+            sftp = await self.session(location)
+            try:
+                return await operation(sftp)
+            except (asyncssh.SFTPNoConnection, *lost) as exc:
+                await self._forget(location, sftp)
+                if attempt == ATTEMPTS - 1:
+                    raise StorageError(
+                        f"{what}: the SSH connection to {location.server} was lost "
+                        f"{ATTEMPTS} times ({type(exc).__name__})"
+                    ) from None
+                log.warning("SSH connection to %s lost; connecting again", location.server)
+        raise AssertionError("unreachable")
+
+    async def session(self, location: SftpLocation) -> Any:
+        """The SFTP session of ``location``'s server, connecting on first use."""
+        key = (self.user_of(location), location.host, location.port)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._sessions:
+                self._sessions[key] = await self._connect(location, key[0])
+            return self._sessions[key][1]
+
+    async def _forget(self, location: SftpLocation, sftp: Any) -> None:
+        key = (self.user_of(location), location.host, location.port)
+        found = self._sessions.get(key)
+        if found is not None and found[1] is sftp:
+            del self._sessions[key]
+            found[0].close()
+
+    async def _connect(self, location: SftpLocation, user: str) -> tuple[Any, Any]:
+        import asyncssh
+
+        settings = self.settings
+        options: dict[str, Any] = {
+            "username": user,
+            "connect_timeout": settings.connect_timeout,
+            "keepalive_interval": 15,
+            # AES-GCM first: asyncssh's ChaCha20-Poly1305 (the usual default) costs several
+            # times the CPU per packet, and small files are many small packets.
+            "encryption_algs": [*FAST_CIPHERS, *_default_ciphers()],
+        }
+        if not settings.check_host_keys:
+            options["known_hosts"] = None
+        elif settings.known_hosts:
+            options["known_hosts"] = os.path.expanduser(settings.known_hosts)
+        if settings.key_file:
+            options["client_keys"] = [os.path.expanduser(settings.key_file)]
+        if settings.passphrase:
+            options["passphrase"] = settings.passphrase.get_secret_value()
+        if settings.password:
+            options["password"] = settings.password.get_secret_value()
+        where = f"sftp://{user}@{location.host}:{location.port}"
+        try:
+            connection = await asyncssh.connect(location.host, location.port, **options)
+        except asyncssh.HostKeyNotVerifiable:
+            raise StorageError(
+                f"the host key of {location.host}:{location.port} is not trusted: add it to "
+                f"{settings.known_hosts or '~/.ssh/known_hosts'} (ssh-keyscan), set "
+                "storage_options.sftp.known_hosts, or (unsafe) storage_options.sftp."
+                "check_host_keys to false"
+            ) from None
+        except asyncssh.PermissionDenied:
+            raise StorageError(f"the SSH server refused the credentials for {where}") from None
+        except asyncssh.KeyImportError as exc:
+            raise StorageError(
+                f"cannot use storage_options.sftp.key_file for {where}: {exc.reason}"
+            ) from None
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+            text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or ""
+            raise StorageError(
+                redact.mask(f"cannot reach {where}: {type(exc).__name__} {text}".strip())
+            ) from None
+        try:
+            sftp = await connection.start_sftp_client()
+        except Exception as exc:
+            connection.close()
+            raise StorageError(f"{where} offers no SFTP: {type(exc).__name__}") from None
+        return connection, sftp
+
+    def close(self) -> None:
+        """Close every connection."""
+
+        async def close_all() -> None:
+            for connection, _ in self._sessions.values():
+                connection.close()
+            self._sessions.clear()
+
+        self.loop.run(close_all())
