@@ -108,8 +108,7 @@ def bucket(s3_client: Any) -> Iterator[Bucket]:
 
 
 def staging_routine(**params: Any) -> dict[str, Any]:
-    """A routine with one StagingExecutor block running transfer and post_staging; its
-    state at ``state_dir`` (a folder) or ``state`` (a URL)."""
+    """A routine with one StagingExecutor block running transfer and post_staging."""
     tasks = params.pop("tasks", ["transfer", "post_staging"])
     # moto ignores IfNoneMatch on CopyObject (AWS S3 enforces it): HEAD first, as the README
     # tells users of such servers to.
@@ -117,11 +116,11 @@ def staging_routine(**params: Any) -> dict[str, Any]:
         "check_absent_before_copy": True,
         **params.get("storage_options", {}),
     }
-    top = {"routine_name": params.pop("routine_name", "s3_test")}
-    for key in ("state_dir", "state"):
-        if key in params:
-            top[key] = params.pop(key)
-    return {**top, "executors": {"StagingExecutor": {"params": params, "tasks": tasks}}}
+    return {
+        "routine_name": params.pop("routine_name", "s3_test"),
+        "state_dir": params.pop("state_dir"),
+        "executors": {"StagingExecutor": {"params": params, "tasks": tasks}},
+    }
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ import pytest
 from lakeroutine.cli import main
 from lakeroutine.testing import left_local_state
 
-from conftest import Bucket, staging_routine
-
 STATE = "s3://lake/state/"
 LEASE_S = 4  # short, so the test sees one expire; long enough for a loaded machine
 HOLD = '''
@@ -55,17 +53,18 @@ def cli(folder: Path, *args: str) -> subprocess.Popen[bytes]:
 
 def shared_routine(state: str, **params: Any) -> dict[str, Any]:
     """A landing-to-staging routine on bucket ``lake`` with its state at ``state``."""
-    return staging_routine(
-        routine_name="shared",
-        state=state,
-        parent_directory="s3://lake/landing/",
-        dump_directory="s3://lake/staging/",
+    params = {
+        "parent_directory": "s3://lake/landing/",
+        "dump_directory": "s3://lake/staging/",
+        "storage_options": {"check_absent_before_copy": True},  # moto ignores IfNoneMatch
         **params,
-    )
+    }
+    block = {"params": params, "tasks": ["transfer", "post_staging"]}
+    return {"routine_name": "shared", "state": state, "executors": {"StagingExecutor": block}}
 
 
 def test_transfer_on_one_machine_and_post_staging_on_another(
-    bucket: Bucket, tmp_path, capsys, monkeypatch
+    bucket: Any, tmp_path, capsys, monkeypatch
 ):
     bucket.fill([f"landing/f{i}.csv" for i in range(30)], b"data")
     routine = shared_routine(STATE)
@@ -93,7 +92,7 @@ def test_transfer_on_one_machine_and_post_staging_on_another(
 
 
 def test_a_state_bucket_that_does_not_exist_is_exit_2_before_anything_moves(
-    bucket: Bucket, tmp_path, capsys, monkeypatch
+    bucket: Any, tmp_path, capsys, monkeypatch
 ):
     bucket.fill(["landing/a.csv"], b"a")
     folder = machine(tmp_path, "one", shared_routine("s3://no-such-bucket/state/"))
@@ -105,7 +104,7 @@ def test_a_state_bucket_that_does_not_exist_is_exit_2_before_anything_moves(
 
 
 def test_the_run_lock_between_two_machines_with_a_kill_an_expiry_and_a_takeover(
-    bucket: Bucket, tmp_path
+    bucket: Any, tmp_path
 ):
     bucket.fill([f"landing/f{i}.csv" for i in range(5)], b"data")
     flag = tmp_path / "go"
@@ -152,7 +151,7 @@ OBJECTS = 20_000
 
 
 @pytest.mark.slow
-def test_s3_state_costs_at_most_5_percent_more_requests(bucket: Bucket, proxy, run, tmp_path):
+def test_s3_state_costs_at_most_5_percent_more_requests(bucket: Any, proxy, run, tmp_path):
     """Staging 20,000 objects with the journal on S3 sends at most 5% more S3 requests than
     with it in local SQLite, counted through a proxy."""
     counts = {}

@@ -10,8 +10,6 @@ import pytest
 from lakeroutine.state.base import StateError
 from lakeroutine.state.lock import Conflict
 
-from conftest import Bucket
-
 
 def _store(url: str = "s3://lake/state/", routine: str = "r") -> Any:
     from lakeroutine_s3.state import open_s3_state
@@ -19,7 +17,7 @@ def _store(url: str = "s3://lake/state/", routine: str = "r") -> Any:
     return open_s3_state(url, routine=routine)
 
 
-def test_the_emulator_honours_conditional_writes(bucket: Bucket) -> None:
+def test_the_emulator_honours_conditional_writes(bucket: Any) -> None:
     """The store's safety rests on IfNoneMatch / IfMatch: a second create and a replace of
     a stale version must both be refused (if moto ignored them, this test would say so)."""
     objects = _store().objects
@@ -36,7 +34,7 @@ def test_the_emulator_honours_conditional_writes(bucket: Bucket) -> None:
     assert objects.get("state/r/x.json") == (None, None)
 
 
-def test_values_are_seen_by_another_store_and_races_are_resolved(bucket: Bucket) -> None:
+def test_values_are_seen_by_another_store_and_races_are_resolved(bucket: Any) -> None:
     one, two = _store(), _store()
     one.set_value("A.run:1", "query_id", "q-1")
     assert two.get_values("A.run:1") == {"query_id": "q-1"}
@@ -51,7 +49,7 @@ def test_values_are_seen_by_another_store_and_races_are_resolved(bucket: Bucket)
     assert bucket.keys("state/r/values/") == []
 
 
-def test_records_are_written_in_batches_and_compacted(bucket: Bucket) -> None:
+def test_records_are_written_in_batches_and_compacted(bucket: Any) -> None:
     from lakeroutine_s3.state_log import COMPACT_AFTER
 
     store = _store()
@@ -96,7 +94,7 @@ def test_records_are_written_in_batches_and_compacted(bucket: Bucket) -> None:
     assert _store().records("staging", "block").count() == 0
 
 
-def test_a_second_writer_of_a_log_is_refused(bucket: Bucket) -> None:
+def test_a_second_writer_of_a_log_is_refused(bucket: Any) -> None:
     """Two processes appending to one journal (two runs without the lock) cannot both win:
     the later segment of a number is refused, never overwrites."""
     one = _store().records("staging", "block")
@@ -107,7 +105,7 @@ def test_a_second_writer_of_a_log_is_refused(bucket: Bucket) -> None:
         two.put("b", {"status": "staged"}, durable=True)
 
 
-def test_corrupt_state_objects_are_one_line_errors(bucket: Bucket) -> None:
+def test_corrupt_state_objects_are_one_line_errors(bucket: Any) -> None:
     bucket.put("state/r/values/x.json", "{not json")
     with pytest.raises(StateError) as info:
         _store().value_scopes()
@@ -133,7 +131,7 @@ def test_bad_state_urls_are_refused(url: str, expected: str) -> None:
         _store(url)
 
 
-def test_a_table_is_written_only_after_the_table_it_relies_on(bucket: Bucket) -> None:
+def test_a_table_is_written_only_after_the_table_it_relies_on(bucket: Any) -> None:
     """The staging journal relies on its output claims: when the journal writes a segment,
     the claims made before are written first (a kept entry always has its claims)."""
     store = _store()
@@ -148,7 +146,7 @@ def test_a_table_is_written_only_after_the_table_it_relies_on(bucket: Bucket) ->
     assert fresh.records("staging", "block").get("a.csv") == {"status": "staged"}
 
 
-def test_a_holder_that_cannot_renew_its_lease_is_told_to_stop(bucket: Bucket, proxy) -> None:
+def test_a_holder_that_cannot_renew_its_lease_is_told_to_stop(bucket: Any, proxy) -> None:
     """Renewals refused (S3 unreachable) until the lease ends: the holder learns it lost the
     lock (the run is cancelled); another process takes over, and the first one's release
     leaves the new holder's lease alone."""
