@@ -10,6 +10,7 @@ Executors never see a store's own format (SQL, objects): only :class:`TaskState`
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -19,6 +20,23 @@ from lakeroutine.errors import LakeroutineError, RoutineError
 
 RUN_SCOPE = "lakeroutine:run"  # values the core keeps about the routine's runs
 BATCH = 1000  # record changes a store may buffer before it must write them
+
+
+def dumps(value: Any, **options: Any) -> str:
+    """``value`` as JSON for a state store, with every secret the process knows masked:
+    state is one of the places text leaves the process, so a secret never lands there."""
+    from lakeroutine.redact import mask
+
+    def masked(item: Any) -> Any:
+        if isinstance(item, str):
+            return mask(item)
+        if isinstance(item, dict):
+            return {key: masked(val) for key, val in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [masked(val) for val in item]
+        return item
+
+    return json.dumps(masked(value), **options)
 
 
 class StateError(LakeroutineError):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lakeroutine.state.base import BATCH, StateError, TaskState, corrupt
+from lakeroutine.state.base import BATCH, StateError, TaskState, corrupt, dumps
 from lakeroutine.state.lock import FileLock
 
 SCHEMA = (
@@ -120,7 +120,7 @@ class SqliteStateStore:
     def set_value(self, scope: str, name: str, value: Any) -> None:
         self.execute(
             "INSERT OR REPLACE INTO task_state (scope, name, value) VALUES (?, ?, ?)",
-            (scope, name, json.dumps(value)),
+            (scope, name, dumps(value)),
         )
 
     def delete_value(self, scope: str, name: str) -> None:
@@ -196,7 +196,7 @@ class SqliteRecords:
         self.store.execute(
             "INSERT OR REPLACE INTO records (tbl, scope, key, value, status)"
             " VALUES (?, ?, ?, ?, ?)",
-            (self.table, self.scope, key, json.dumps(record), record.get("status")),
+            (self.table, self.scope, key, dumps(record), record.get("status")),
         )
 
     def add(self, key: str, record: dict[str, Any]) -> dict[str, Any] | None:
@@ -205,7 +205,7 @@ class SqliteRecords:
         inserted = self.store.execute(
             "INSERT OR IGNORE INTO records (tbl, scope, key, value, status)"
             " VALUES (?, ?, ?, ?, ?) RETURNING value",
-            (self.table, self.scope, key, json.dumps(record), record.get("status")),
+            (self.table, self.scope, key, dumps(record), record.get("status")),
         )
         if inserted:
             return None
@@ -214,7 +214,7 @@ class SqliteRecords:
 
     def update(self, keys: Iterable[str], fields: dict[str, Any], *, durable: bool = False) -> None:
         """Set ``fields`` in the existing records of ``keys`` (one transaction)."""
-        patch = json.dumps(fields)
+        patch = dumps(fields)
         status = fields.get("status")
         rows = [(patch, status, self.table, self.scope, key) for key in keys]
         if not rows:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lakeroutine.aws import error_code
-from lakeroutine.state.base import StateError, corrupt
+from lakeroutine.state.base import StateError, corrupt, dumps
 from lakeroutine.state.lock import Conflict
 
 from lakeroutine_s3.client import S3Client, is_precondition_failed, location_error
@@ -50,7 +50,7 @@ class StateObjects:
             raise corrupt(f"object {self.url(key)}", f"not JSON: {exc}", self.routine) from None
 
     def _put(self, key: str, data: Any, **condition: str) -> str:
-        body = json.dumps(data, separators=(",", ":")).encode()
+        body = dumps(data, separators=(",", ":")).encode()
         try:
             answer = self.s3.client.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **condition
