@@ -443,3 +443,36 @@ def test_an_output_refused_half_way_keeps_the_outputs_already_written_owned(lake
     assert second.tasks[0].output["staged"] == 1  # 1.part is still a.csv's to rewrite
     assert lake.files(lake.staging) == {"1.part": b"one", "2.part": b"two"}
     assert lake.files(lake.landing) == {}
+
+
+def test_staging_progress_bars_get_their_totals(lake, registry):
+    """Once the count is known the bar has a total: transfer's when its listing ends,
+    post_staging's from the journal."""
+    for number in range(7):
+        lake.write(f"f{number}.csv", str(number))
+    bars = {}
+
+    class Bar:
+        def __init__(self, description):
+            self.description, self.total, self.done = description, None, 0
+            bars[description] = self
+
+        def set_total(self, total):
+            self.total = total
+
+        def advance(self, n=1):
+            self.done += n
+
+        def close(self):
+            pass
+
+    result = run_routine(
+        staging(lake, archive_or_delete="delete"),
+        registry=registry,
+        progress_factory=lambda description, unit: Bar(description),
+    )
+    assert result.status == "succeeded"
+    staging_bar = bars["StagingExecutor.transfer: staging"]
+    deleting_bar = bars["StagingExecutor.post_staging: deleting"]
+    assert (staging_bar.total, staging_bar.done) == (7, 7)
+    assert (deleting_bar.total, deleting_bar.done) == (7, 7)
