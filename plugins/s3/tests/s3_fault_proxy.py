@@ -88,6 +88,7 @@ class FaultProxy:
         rewrite: Callable[[Request], bytes] | None = None,
         rewrite_reply: Callable[[Request, bytes], bytes] | None = None,
         enforce_conditions: bool = False,
+        deny: Callable[[Request], bool] | None = None,
     ) -> None:
         parsed = urlsplit(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
@@ -98,6 +99,7 @@ class FaultProxy:
         self.rewrite = rewrite  # the body to forward instead (a corrupting network)
         self.rewrite_reply = rewrite_reply  # the reply body to send back instead
         self.enforce_conditions = enforce_conditions
+        self.deny = deny  # requests answered 403 AccessDenied, as an IAM policy would
         self.refused: list[str] = []  # keys whose condition failed
         self.random = random.Random(seed)
         self.requests: list[Request] = []
@@ -256,6 +258,8 @@ class FaultProxy:
                 if fault == "drop":
                     self.close_connection = True
                     return None
+                if proxy.deny is not None and proxy.deny(request):
+                    return self._error(403, "AccessDenied")
                 if proxy.before_forward is not None:
                     proxy.before_forward(request)
                 if proxy.rewrite is not None:

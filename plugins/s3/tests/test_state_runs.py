@@ -103,6 +103,35 @@ def test_a_state_bucket_that_does_not_exist_is_exit_2_before_anything_moves(
     assert bucket.keys("landing/") == ["a.csv"] and bucket.keys("staging/") == []
 
 
+def test_a_state_bucket_the_credentials_cannot_write_is_exit_2_before_anything_moves(
+    bucket: Any, tmp_path, capsys, monkeypatch
+):
+    """Reads pass, every write under the state prefix is refused (403), as an IAM policy
+    allowing only reads would: the run stops before anything is staged."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from s3_fault_proxy import FaultProxy
+
+    bucket.fill(["landing/a.csv"], b"a")
+    upstream = os.environ["AWS_ENDPOINT_URL"]
+    read_only = FaultProxy(
+        upstream,
+        deny=lambda r: (
+            r.key.startswith("state/")
+            and r.operation not in ("GetObject", "HeadObject", "ListObjectsV2", "HeadBucket")
+        ),
+    )
+    with read_only:
+        routine = shared_routine(f"s3://lake/state/?endpoint_url={read_only.url}")
+        folder = machine(tmp_path, "one", routine)
+        monkeypatch.chdir(folder)
+        assert main(["run", "routine.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "access denied" in err.lower() and "\n" not in err, err
+    assert bucket.keys("landing/") == ["a.csv"] and bucket.keys("staging/") == []
+
+
 def test_the_run_lock_between_two_machines_with_a_kill_an_expiry_and_a_takeover(
     bucket: Any, tmp_path
 ):
