@@ -131,6 +131,22 @@ class Storage(Protocol):
         (never over a newer file); object stores have nothing to do."""
 
 
+class ConditionalDeletes:
+    """For object stores whose deletes can be made conditional on a version (S3 ``ETag``,
+    GCS generation, Azure ``If-Match``): nothing is held before removal, so ``claim`` hands
+    the listed files back as they are, no claim outlives a run, and nothing needs giving
+    back. The store implements ``remove_claimed`` with its conditional delete."""
+
+    def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
+        return list(files)
+
+    def claimed(self, info: FileInfo) -> FileInfo | None:
+        return None
+
+    def release(self, files: Sequence[FileInfo]) -> None:
+        pass
+
+
 class StorageError(Exception):
     """A location cannot be used: missing, not allowed, or misconfigured."""
 

@@ -20,7 +20,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lakeroutine.storage.base import FileInfo, SourceChanged, StorageError, is_temporary_name
+from lakeroutine.storage.base import (
+    ConditionalDeletes,
+    FileInfo,
+    SourceChanged,
+    StorageError,
+    is_temporary_name,
+)
 
 from lakeroutine_azure import reading, urls
 from lakeroutine_azure.client import AzureClient, location_error, short, status_of
@@ -48,7 +54,7 @@ def md5_hex(content_md5: Any) -> str | None:
     return bytes(content_md5).hex() if content_md5 else None
 
 
-class AzureStorage:
+class AzureStorage(ConditionalDeletes):
     """Blobs below ``az://container/prefix/`` locations."""
 
     scheme = "az"
@@ -285,17 +291,6 @@ class AzureStorage:
         """Nothing to do: a completed Azure write is durable."""
 
     # -- removal of exactly the version staged --------------------------------------------
-
-    def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
-        """Conditional deletes hold the version: nothing to do before them."""
-        return list(files)
-
-    def claimed(self, info: FileInfo) -> FileInfo | None:
-        """Object stores leave no claims behind."""
-        return None
-
-    def release(self, files: Sequence[FileInfo]) -> None:
-        """Nothing was moved to claim them: nothing to give back."""
 
     def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
         """Delete each blob only if still the version staged (``If-Match: etag``, batched);

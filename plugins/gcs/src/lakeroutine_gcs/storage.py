@@ -20,7 +20,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lakeroutine.storage.base import FileInfo, SourceChanged, StorageError, is_temporary_name
+from lakeroutine.storage.base import (
+    ConditionalDeletes,
+    FileInfo,
+    SourceChanged,
+    StorageError,
+    is_temporary_name,
+)
 
 from lakeroutine_gcs import transfers, urls
 from lakeroutine_gcs.client import (
@@ -39,7 +45,7 @@ DELETE_WORKERS = 16
 LIST_FIELDS = "items(name,size,updated,generation,md5Hash,crc32c),nextPageToken"
 
 
-class GcsStorage:
+class GcsStorage(ConditionalDeletes):
     """Objects below ``gs://bucket/prefix/`` locations."""
 
     scheme = "gs"
@@ -302,17 +308,6 @@ class GcsStorage:
         """Nothing to do: a completed GCS write is durable."""
 
     # -- removal of exactly the version staged --------------------------------------------
-
-    def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
-        """Conditional deletes hold the version: nothing to do before them."""
-        return list(files)
-
-    def claimed(self, info: FileInfo) -> FileInfo | None:
-        """Object stores leave no claims behind."""
-        return None
-
-    def release(self, files: Sequence[FileInfo]) -> None:
-        """Nothing was moved to claim them: nothing to give back."""
 
     def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
         """Delete each object only if still the generation staged (``ifGenerationMatch``);

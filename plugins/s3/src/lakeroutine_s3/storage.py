@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from lakeroutine.aws import error_code
-from lakeroutine.storage.base import FileInfo, SourceChanged, StorageError, is_temporary_name
+from lakeroutine.storage.base import (
+    ConditionalDeletes,
+    FileInfo,
+    SourceChanged,
+    StorageError,
+    is_temporary_name,
+)
 
 from lakeroutine_s3 import etags, transfers, urls
 from lakeroutine_s3.client import (
@@ -41,7 +47,7 @@ def _is_multipart_etag(etag: str | None) -> bool:
     return bool(etag) and "-" in (etag or "")
 
 
-class S3Storage:
+class S3Storage(ConditionalDeletes):
     """Objects below ``s3://bucket/prefix/`` locations."""
 
     scheme = "s3"
@@ -295,13 +301,6 @@ class S3Storage:
 
     # -- removing exactly the version staged -------------------------------------------------
 
-    def claim(self, files: Sequence[FileInfo]) -> list[FileInfo | None]:
-        """Nothing to hold: removal is conditional on each object's ETag."""
-        return list(files)
-
-    def claimed(self, info: FileInfo) -> FileInfo | None:
-        return None
-
     def remove_claimed(self, files: Sequence[FileInfo]) -> list[FileInfo]:
         """DeleteObjects in batches of up to 1,000, each key conditional on the ETag it had
         when staged: S3 refuses (PreconditionFailed) to delete an object replaced since,
@@ -319,9 +318,6 @@ class S3Storage:
             if batch:
                 kept += self._delete_versions(bucket, batch)
         return kept
-
-    def release(self, files: Sequence[FileInfo]) -> None:
-        """Nothing was moved: nothing to give back."""
 
     def _delete_versions(self, bucket: str, files: list[FileInfo]) -> list[FileInfo]:
         objects = []
