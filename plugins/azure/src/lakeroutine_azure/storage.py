@@ -97,13 +97,13 @@ class AzureStorage(ConditionalDeletes):
         """The container exists and the credential may use it (reads: list the prefix)."""
         location = urls.parse(base)
         try:
-            container = self.azure.container(location.container)
+            container = self.azure.container(location.bucket)
             container.get_container_properties(timeout=30)
             if not write:
                 pages = container.list_blobs(name_starts_with=location.prefix, results_per_page=1)
                 next(iter(pages.by_page()), None)
         except Exception as exc:
-            raise location_error(exc, location.container, self._client) from None
+            raise location_error(exc, location.bucket, self._client) from None
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
         """Every blob below ``base`` in ascending name order (as Azure lists), one page
@@ -128,7 +128,7 @@ class AzureStorage(ConditionalDeletes):
     ) -> tuple[list[FileInfo], str | None]:
         """One page of the listing as FileInfo, and the next page's continuation token."""
         prefix = location.prefix
-        container = self.azure.container(location.container)
+        container = self.azure.container(location.bucket)
         pages = container.list_blobs(
             name_starts_with=prefix, results_per_page=self.settings.list_page_size
         ).by_page(continuation_token=token)
@@ -302,17 +302,17 @@ class AzureStorage(ConditionalDeletes):
 
     def _blob(self, url: str) -> Any:
         location = urls.parse(url)
-        return self.azure.container(location.container).get_blob_client(location.key)
+        return self.azure.container(location.bucket).get_blob_client(location.key)
 
     def _delete_all(self, items: Iterable[tuple[str, FileInfo | None]]) -> dict[str, str]:
         """Delete blobs in batches per container; ``url -> deleted | missing | changed``."""
         outcome: dict[str, str] = {}
         pending: dict[str, list[tuple[str, FileInfo | None]]] = {}
         for url, info in items:
-            batch = pending.setdefault(urls.parse(url).container, [])
+            batch = pending.setdefault(urls.parse(url).bucket, [])
             batch.append((url, info))
             if len(batch) == BATCH:
-                outcome.update(self._delete_batch(urls.parse(url).container, batch))
+                outcome.update(self._delete_batch(urls.parse(url).bucket, batch))
                 batch.clear()
         for container, batch in pending.items():
             if batch:
