@@ -4,7 +4,7 @@ parameters that have a SQL literal."""
 from __future__ import annotations
 
 import pytest
-from lakeroutine.query_text import QueryText
+from lakeroutine.sql.query_text import QueryText
 from pydantic import ValidationError
 
 

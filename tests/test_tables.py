@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlglot
-from lakeroutine.tables import (
+from lakeroutine.sql.tables import (
     TableSpec,
     check_name,
     hive_add_partitions,
@@ -203,7 +203,7 @@ def test_add_partitions_and_partition_paths() -> None:
 
 
 def test_partition_values_are_names_and_folder_safe_values() -> None:
-    from lakeroutine.tables import PartitionValues
+    from lakeroutine.sql.tables import PartitionValues
     from pydantic import TypeAdapter
 
     adapter = TypeAdapter(PartitionValues)
@@ -214,7 +214,7 @@ def test_partition_values_are_names_and_folder_safe_values() -> None:
 
 
 def test_shared_add_partitions_args_locate_each_partition() -> None:
-    from lakeroutine.table_tasks import AddPartitionsArgs
+    from lakeroutine.sql.table_tasks import AddPartitionsArgs
 
     args = AddPartitionsArgs.model_validate(
         {

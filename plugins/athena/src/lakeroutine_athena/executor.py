@@ -1,6 +1,6 @@
 """The AthenaExecutor: databases, tables, partitions, queries and CTAS on Amazon Athena.
 
-Every statement is built from validated names and quoted literals (lakeroutine.tables);
+Every statement is built from validated names and quoted literals (lakeroutine.sql.tables);
 every query runs through :class:`~lakeroutine_athena.waiting.QueryRunner`, so each task's
 output holds the query execution id, final state, bytes scanned and estimated cost.
 """
@@ -13,8 +13,8 @@ from lakeroutine.aws import AwsExecutor, connection_param, error_code, make_clie
 from lakeroutine.context import TaskContext
 from lakeroutine.errors import RoutineError
 from lakeroutine.executor import task
-from lakeroutine.table_tasks import TableArgs
-from lakeroutine.tables import (
+from lakeroutine.sql.table_tasks import TableArgs
+from lakeroutine.sql.tables import (
     hive_add_partitions,
     hive_create_database,
     hive_create_table,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from lakeroutine import table_tasks
 from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
-from lakeroutine.query_text import QueryText
-from lakeroutine.tables import Identifier, TableSpec
+from lakeroutine.sql import table_tasks
+from lakeroutine.sql.query_text import QueryText
+from lakeroutine.sql.tables import Identifier, TableSpec
 from lakeroutine.types import Location, S3Url, check_s3_url
 from pydantic import Field, field_validator
 

@@ -1,9 +1,9 @@
 """CTAS, the Athena statement that is Trino SQL rather than Hive DDL: every name is
-validated and quoted and every literal quoted (see lakeroutine.tables)."""
+validated and quoted and every literal quoted (see lakeroutine.sql.tables)."""
 
 from __future__ import annotations
 
-from lakeroutine.tables import quote_literal, quote_qualified
+from lakeroutine.sql.tables import quote_literal, quote_qualified
 
 CTAS_FORMATS = {
     "parquet": "PARQUET",

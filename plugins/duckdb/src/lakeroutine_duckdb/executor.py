@@ -15,8 +15,8 @@ from typing import Any
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import TaskError
 from lakeroutine.executor import Executor, task
-from lakeroutine.table_tasks import TableArgs
-from lakeroutine.tables import partition_path, quote_identifier, quote_literal
+from lakeroutine.sql.table_tasks import TableArgs
+from lakeroutine.sql.tables import partition_path, quote_identifier, quote_literal
 
 from lakeroutine_duckdb import sql as dsql
 from lakeroutine_duckdb.interrupt import Interruptible

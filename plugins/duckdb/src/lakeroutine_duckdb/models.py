@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakeroutine import table_tasks
 from lakeroutine.executor import Params
-from lakeroutine.query_text import QueryText
+from lakeroutine.sql import table_tasks
+from lakeroutine.sql.query_text import QueryText
+from lakeroutine.sql.tables import Identifier, TableSpec
 from lakeroutine.storage.registry import scheme_of
-from lakeroutine.tables import Identifier, TableSpec
 from lakeroutine.types import LocalPath, resolve_location
 from pydantic import Field, ValidationInfo, field_validator
 

@@ -2,7 +2,7 @@
 
 The view reads the files at query time (``read_parquet``/``read_csv``/``read_json`` with
 ``hive_partitioning``), so files added later are seen, as on Athena. Every name is
-validated and quoted and every literal quoted (lakeroutine.tables).
+validated and quoted and every literal quoted (lakeroutine.sql.tables).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from lakeroutine.tables import TableSpec, parse_type, quote_identifier, quote_literal
+from lakeroutine.sql.tables import TableSpec, parse_type, quote_identifier, quote_literal
 
 GLOBS = {"parquet": "*.parquet", "csv": "*.csv", "json": "*.json*"}
 READERS = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}

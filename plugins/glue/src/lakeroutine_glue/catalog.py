@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeroutine.tables import TableSpec, parse_type, partition_path, table_properties
+from lakeroutine.sql.tables import TableSpec, parse_type, partition_path, table_properties
 
 _TEXT_IN = "org.apache.hadoop.mapred.TextInputFormat"
 _TEXT_OUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"

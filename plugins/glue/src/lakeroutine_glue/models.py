@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
-from lakeroutine.tables import Identifier, TableSpec, check_name
+from lakeroutine.sql.tables import Identifier, TableSpec, check_name
 from lakeroutine.types import S3Url, check_s3_url
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -76,7 +76,7 @@ class CreateDatabaseArgs(Params):
 
 
 class CatalogTableSpec(TableSpec):
-    """The shared table spec (lakeroutine.tables) with its files on S3."""
+    """The shared table spec (lakeroutine.sql.tables) with its files on S3."""
 
     @field_validator("location")
     @classmethod

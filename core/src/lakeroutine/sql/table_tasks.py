@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from lakeroutine.executor import Params
-from lakeroutine.query_text import QueryText
-from lakeroutine.tables import Identifier, PartitionValues, TableSpec, partition_path
+from lakeroutine.sql.query_text import QueryText
+from lakeroutine.sql.tables import Identifier, PartitionValues, TableSpec, partition_path
 
 IfExists = Literal["skip", "fail", "replace"]
 
