@@ -18,7 +18,8 @@ from lakeroutine.cli import main
 from lakeroutine.testing import left_local_state
 
 STATE = "s3://lake/state/"
-LEASE_S = 4  # short, so the test sees one expire; long enough for a loaded machine
+LEASE_S = 8  # short, so the test sees one expire; long enough for a loaded machine
+# (with 4 s, a CLI start under pytest-xdist on two cores outlived the dead run's lease)
 HOLD = '''
 import os, shutil, time
 
