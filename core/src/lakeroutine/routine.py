@@ -55,7 +55,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600.0
 class TaskEntry(BaseModel):
     """A task given as an object: its name, args and how to retry or time it out."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
     task: str = Field(description="Name of a task of this executor")
     args: dict[str, Any] = Field(default_factory=dict, description="The task's arguments")
@@ -88,7 +88,7 @@ TaskItem = Annotated[
 class ExecutorBlock(BaseModel):
     """One executor of the routine: which one, its params and its tasks in order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     executor: str | None = Field(
         None, description="Registered executor name; defaults to the block's key"
@@ -101,7 +101,7 @@ class ExecutorBlock(BaseModel):
 class RoutineFile(BaseModel):
     """The top level of a routine file."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     schema_: str | None = Field(None, alias="$schema")
     routine_name: str = Field(min_length=1)
