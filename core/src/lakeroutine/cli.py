@@ -201,7 +201,7 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
 
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(_line_formatter())
     handler.addFilter(RedactingFilter(process_redactor()))
     root = logging.getLogger("lakeroutine")
     saved = (root.handlers[:], root.level, root.propagate)
@@ -213,12 +213,45 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     if not debug:
         for logger in noisy:
             logger.setLevel(logging.WARNING)
+    # the lines name no source file, thread or process: logging need not look them up for
+    # each record (its documented switches; a run logs a line or two per task)
+    flags = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    saved_flags = [getattr(logging, flag) for flag in flags]
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     try:
         yield handler
     finally:
+        for flag, value in zip(flags, saved_flags, strict=True):
+            setattr(logging, flag, value)
         root.handlers[:], root.level, root.propagate = saved
         for logger, saved_level in zip(noisy, saved_levels, strict=True):
             logger.setLevel(saved_level)
+
+
+def _line_formatter() -> logging.Formatter:
+    """``HH:MM:SS LEVEL   message`` (what ``%(asctime)s %(levelname)-7s %(message)s``
+    writes), cheaply: the time text made once per second, a plain line without
+    logging's general formatting; a traceback or stack is formatted as logging does."""
+    import logging
+
+    class LineFormatter(logging.Formatter):
+        _second: tuple[int, str] = (-1, "")
+
+        def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+            second = int(record.created)
+            if self._second[0] != second:
+                self._second = (second, super().formatTime(record, datefmt))
+            return self._second[1]
+
+        def format(self, record: logging.LogRecord) -> str:
+            if record.exc_info or record.exc_text or record.stack_info:
+                return super().format(record)
+            record.message = record.getMessage()
+            record.asctime = self.formatTime(record, self.datefmt)
+            return f"{record.asctime} {record.levelname:<7} {record.message}"
+
+    return LineFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,6 +96,7 @@ class Registry:
     extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = field(default_factory=dict)
     storage_entries: dict[str, StorageEntry] = field(default_factory=dict)
     state_entries: dict[str, StateStoreEntry] = field(default_factory=dict)
+    tracing: bool = False  # LAKEROUTINE_TRACE_HOOKS: every hook call is traced, even to none
 
     @property
     def hook(self) -> Any:
@@ -132,10 +133,11 @@ def load_plugins(
     env = os.environ if env is None else env
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    if env.get("LAKEROUTINE_TRACE_HOOKS", "").lower() not in ("", "0", "false", "no"):
+    tracing = env.get("LAKEROUTINE_TRACE_HOOKS", "").lower() not in ("", "0", "false", "no")
+    if tracing:
         manager.trace.root.setwriter(sys.stderr.write)
         manager.enable_tracing()
-    registry = Registry(manager)
+    registry = Registry(manager, tracing=tracing)
     found = entry_points_scan() if entry_points else None
     core_version = (
         found.version_of(CORE_DISTRIBUTION, "lakeroutine", "lakeroutine.cli:main")
