@@ -233,6 +233,8 @@ class Orchestrator:
         if self._deferral is not None and self._deferral.probe:
             return
         caller = getattr(self.hook, hook_name)
+        if not (self.registry.tracing or caller.get_hookimpls()):
+            return  # no plugin implements it: pluggy's call would do nothing, slower
         try:
             caller(**kwargs)
         except Exception as exc:
