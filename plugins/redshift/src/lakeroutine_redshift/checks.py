@@ -78,15 +78,15 @@ def run_check(executor: RedshiftExecutor, args: CheckArgs, ctx: TaskContext) -> 
     schema = args.schema_
 
     def publish(compiled: CompiledChecks, held: dict[str, int]) -> dict[str, Any]:
-        assert args.publish is not None
-        sqls = [f"INSERT INTO {qualified(schema, args.publish.table)}\n{compiled.publish_query()}"]
-        result: dict[str, Any] = {"table": args.publish.table}
+        target = args.publish
+        if target is None:
+            return {}
+        sqls = [f"INSERT INTO {qualified(schema, target.table)}\n{compiled.publish_query()}"]
+        result: dict[str, Any] = {"table": target.table}
         quarantine = compiled.quarantine_query()
-        if quarantine is not None and args.publish.quarantine_table is not None:
-            sqls.append(
-                f"INSERT INTO {qualified(schema, args.publish.quarantine_table)}\n{quarantine}"
-            )
-            result["quarantine_table"] = args.publish.quarantine_table
+        if quarantine is not None and target.quarantine_table is not None:
+            sqls.append(f"INSERT INTO {qualified(schema, target.quarantine_table)}\n{quarantine}")
+            result["quarantine_table"] = target.quarantine_table
             result["quarantined_by_check"] = held
         engine.run(sqls)
         return result
