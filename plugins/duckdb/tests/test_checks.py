@@ -165,7 +165,11 @@ def test_failed_audit_publishes_nothing_and_masks_the_sample(
         ([{"kind": "nope", "column": "a"}], "args.checks[0]", "does not match any of the expected"),
         ([{"kind": "range", "column": "a"}], "args.checks[0].range", "give min, max or both"),
         ([{"kind": "regex", "column": "a", "pattern": "("}], "pattern", "not a regular exp"),
-        ([{"kind": "not_null", "column": "a;drop"}], "args.checks[0].not_null.column", "unsafe name"),
+        (
+            [{"kind": "not_null", "column": "a;drop"}],
+            "args.checks[0].not_null.column",
+            "unsafe name",
+        ),
         (
             [{"kind": "not_null", "column": "a", "max_failing": 1, "max_failing_percent": 2}],
             "args.checks[0].not_null",
@@ -196,3 +200,23 @@ def test_publish_needs_local_folders(tmp_path: Path, run) -> None:
     publish = {"table": "out", "location": "s3://bucket/out/"}
     with pytest.raises(RoutineError, match="must be a local folder"):
         run(routine(tmp_path, check([{"kind": "not_null", "column": "id"}], publish=publish)))
+
+
+def test_validating_checks_imports_no_engine_and_no_check_machinery(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = routine(tmp_path, check(golden.CHECKS))
+    probe = (
+        "import sys\n"
+        "from lakeroutine.cli import main\n"
+        f"assert main(['validate', {str(path)!r}]) == 0\n"
+        "heavy = ['duckdb', 'sqlglot', 'pyarrow', 'boto3', 'lakeroutine.sql.check_sql',\n"
+        "         'lakeroutine.sql.check_task', 'lakeroutine.sql.check_verdicts']\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

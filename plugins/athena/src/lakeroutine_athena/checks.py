@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import TaskContext
 from lakeroutine.sql import checks
-from lakeroutine.sql.check_sql import CompiledChecks
 from lakeroutine.sql.tables import quote_qualified
 from pydantic import model_validator
 
 if TYPE_CHECKING:
+    from lakeroutine.sql.check_sql import CompiledChecks
+
     from lakeroutine_athena.executor import AthenaExecutor
     from lakeroutine_athena.waiting import QueryOutcome, QueryRunner
 

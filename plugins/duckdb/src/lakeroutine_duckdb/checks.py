@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import TaskContext
 from lakeroutine.sql import checks
-from lakeroutine.sql.check_sql import CompiledChecks
 from lakeroutine.sql.tables import quote_literal
 from pydantic import ValidationInfo, field_validator, model_validator
 
@@ -18,6 +17,8 @@ from lakeroutine_duckdb import sql as dsql
 from lakeroutine_duckdb.models import local_folder
 
 if TYPE_CHECKING:
+    from lakeroutine.sql.check_sql import CompiledChecks
+
     from lakeroutine_duckdb.executor import DuckDBExecutor
 
 

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import TaskContext
 from lakeroutine.sql import checks
-from lakeroutine.sql.check_sql import CompiledChecks
 from lakeroutine.sql.tables import Identifier
 from pydantic import Field, model_validator
 
 from lakeroutine_redshift.sql import qualified
 
 if TYPE_CHECKING:
+    from lakeroutine.sql.check_sql import CompiledChecks
+
     from lakeroutine_redshift.executor import RedshiftExecutor
 
 
