@@ -153,3 +153,10 @@ def test_athena_publish_refuses_locations(athena: Any, run) -> None:
     with pytest.raises(RoutineError, match="INSERT INTO existing tables"):
         run(athena.routine({"task": "check", "args": args}))
     assert athena.queries == []
+
+
+def test_athena_publish_replace_is_refused_offline(athena: Any, run) -> None:
+    args = {"table": "orders", "checks": [{"kind": "not_null", "column": "id"}],
+            "publish": {"table": "live", "mode": "replace"}}  # fmt: skip
+    with pytest.raises(RoutineError, match="mode replace is not supported on Athena"):
+        run(athena.routine({"task": "check", "args": args}))

@@ -220,3 +220,23 @@ def test_validating_checks_imports_no_engine_and_no_check_machinery(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(("mode", "rows"), [("append", 22), ("replace", 11)])
+def test_publish_appends_or_replaces(tmp_path: Path, run, mode: str, rows: int) -> None:
+    checks = [{"kind": "not_null", "column": "customer_id", "quarantine": True}]
+    publish = {
+        "table": "live",
+        "mode": mode,
+        "location": "lake/live/",
+        "quarantine_table": "held",
+        "quarantine_location": "lake/held/",
+    }
+    path = routine(tmp_path, check(checks, publish=publish))
+    for _ in range(2):
+        assert run(path).status == "succeeded"
+
+    con = duckdb.connect(str(tmp_path / "db" / "lake.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM live").fetchall() == [(rows,)]
+    assert con.execute("SELECT count(*) FROM held").fetchall() == [(rows // 11,)]
+    con.close()

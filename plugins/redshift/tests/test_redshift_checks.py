@@ -73,7 +73,8 @@ def test_publish_on_redshift_is_one_transaction_after_the_audit(
 ) -> None:
     checks = [{"kind": "not_null", "column": "customer_id", "quarantine": True}]
     args = {"table": "orders", "schema": "sales", "checks": checks,
-            "publish": {"table": "orders_live", "quarantine_table": "orders_held"}}  # fmt: skip
+            "publish": {"table": "orders_live", "quarantine_table": "orders_held",
+                        "mode": "replace"}}  # fmt: skip
 
     result = run(rs_routine([{"task": "check", "args": args}]))
 
@@ -81,6 +82,7 @@ def test_publish_on_redshift_is_one_transaction_after_the_audit(
     batch = data_api.statements[-1]
     inserts = [s["QueryString"] for s in batch.sub_statements]
     assert [s.split("\n")[0] for s in inserts] == [
+        'DELETE FROM "sales"."orders_live"',
         'INSERT INTO "sales"."orders_live"',
         'INSERT INTO "sales"."orders_held"',
     ]

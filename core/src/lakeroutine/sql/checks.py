@@ -262,13 +262,17 @@ Check = Annotated[
 
 class PublishArgs(BaseModel):
     """Where audited rows go once no ``error`` check fails (write-audit-publish): the table
-    ``table`` (made or replaced over ``location`` where the executor writes files) and,
+    ``table`` (made or replaced over ``location`` where the executor writes files; ``mode``
+    ``append`` adds the rows, ``replace`` makes them its only rows) and,
     for rows failing a ``quarantine: true`` check, ``quarantine_table`` (with the check's
     name and the reason in ``_check`` and ``_reason``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     table: Identifier
+    mode: Literal["append", "replace"] = Field(
+        "append", description="Add the audited rows, or make them the table's only rows"
+    )
     location: str | None = None
     quarantine_table: Identifier | None = None
     quarantine_location: str | None = None

@@ -29,6 +29,8 @@ class PublishArgs(checks.PublishArgs):
                 "Athena publishes with INSERT INTO existing tables: create them first "
                 "(create_table) and leave location and quarantine_location out"
             )
+        if self.mode == "replace":
+            raise ValueError("mode replace is not supported on Athena yet: publish appends")
         return self
 
 

@@ -80,6 +80,8 @@ def publisher(executor: DuckDBExecutor, ctx: TaskContext, publish: PublishArgs) 
         result["rows"] = _write_table(
             executor, ctx, compiled.publish_query(), publish.table, publish.location or ""
         )
+        if publish.mode == "replace":
+            _keep_only(Path(publish.location or ""), f"part-{ctx.run_id}.parquet")
         quarantine = compiled.quarantine_query()
         if quarantine is not None and publish.quarantine_table is not None:
             result["quarantine_table"] = executor._label(publish.quarantine_table)
@@ -91,9 +93,18 @@ def publisher(executor: DuckDBExecutor, ctx: TaskContext, publish: PublishArgs) 
                 publish.quarantine_location or "",
             )
             result["quarantined_by_check"] = held
+            if publish.mode == "replace":
+                _keep_only(Path(publish.quarantine_location or ""), f"part-{ctx.run_id}.parquet")
         return result
 
     return write
+
+
+def _keep_only(folder: Path, name: str) -> None:
+    """Remove the earlier runs' files once this run's file is in place (mode replace)."""
+    for path in folder.glob("part-*.parquet"):
+        if path.name != name:
+            path.unlink(missing_ok=True)
 
 
 def _write_table(

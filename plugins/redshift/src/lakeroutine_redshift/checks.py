@@ -82,7 +82,10 @@ def run_check(executor: RedshiftExecutor, args: CheckArgs, ctx: TaskContext) -> 
         target = args.publish
         if target is None:
             return {}
-        sqls = [f"INSERT INTO {qualified(schema, target.table)}\n{compiled.publish_query()}"]
+        published = qualified(schema, target.table)
+        sqls = [f"INSERT INTO {published}\n{compiled.publish_query()}"]
+        if target.mode == "replace":  # in the same transaction: readers see old or new
+            sqls.insert(0, f"DELETE FROM {published}")
         result: dict[str, Any] = {"table": target.table}
         quarantine = compiled.quarantine_query()
         if quarantine is not None and target.quarantine_table is not None:
