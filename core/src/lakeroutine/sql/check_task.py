@@ -90,6 +90,7 @@ def run_check_task(
     output: dict[str, Any] = {
         "table": table_label,
         "rows": row.get("lr_rows"),
+        **{key: counts[key] for key in ("passed", "warned", "failed")},  # the run summary's line
         "summary": counts,
         "checks": outcomes,
     }
