@@ -240,3 +240,15 @@ def test_publish_appends_or_replaces(tmp_path: Path, run, mode: str, rows: int) 
     assert con.execute("SELECT count(*) FROM live").fetchall() == [(rows,)]
     assert con.execute("SELECT count(*) FROM held").fetchall() == [(rows // 11,)]
     con.close()
+
+
+def test_a_table_made_by_a_query_is_checked_and_a_missing_one_named(tmp_path: Path, run) -> None:
+    make = {"task": "run_query", "args": {"sql": "CREATE TABLE small AS SELECT 1 AS id"}}
+    checks = [{"kind": "row_count", "min": 1}]
+    small = {"task": "check", "args": {"table": "small", "checks": checks}}
+    missing = {"task": "check", "args": {"table": "nowhere", "checks": checks}}
+
+    result = run(routine(tmp_path, make, small, missing))
+
+    assert result.tasks[3].status == "succeeded" and result.tasks[3].output["rows"] == 1
+    assert result.tasks[4].error == "no table main.nowhere"

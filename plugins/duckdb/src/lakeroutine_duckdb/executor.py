@@ -273,7 +273,13 @@ class DuckDBExecutor(Executor):
 
         from lakeroutine_duckdb.checks import DuckDBCheckEngine, publisher
 
-        if not self._exists(ctx, args.table):
+        found = self._rows(
+            ctx,
+            "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database()"
+            " AND table_schema = ? AND table_name = ?",
+            [self.params.schema_name, args.table],
+        )
+        if not found:  # a view made by create_table or ctas, or a table made by a query
             raise TaskError(f"no table {self._label(args.table)}")
         publish = publisher(self, ctx, args.publish) if args.publish else None
         return run_check_task(
