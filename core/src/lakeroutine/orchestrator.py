@@ -320,6 +320,7 @@ class Orchestrator:
         started = time.perf_counter()
         attempts = task.retries + 1 if self._retries else 1
         error_text: str | None = None
+        failed_output: Any = None
         for attempt in range(1, attempts + 1):
             attempt_started = time.perf_counter()
             ctx = TaskContext(
@@ -363,6 +364,7 @@ class Orchestrator:
                 )
             except Exception as exc:
                 self._checkpoint_quietly(label)
+                failed_output = getattr(exc, "output", None)  # e.g. check outcomes
                 will_retry = attempt < attempts and not self.context.cancel_event.is_set()
                 error_text = self.redactor(describe_error(exc))
                 if will_retry:
@@ -407,6 +409,7 @@ class Orchestrator:
             task.name,
             FAILED,
             time.perf_counter() - started,
+            output=self.redactor.walk(failed_output) if failed_output is not None else None,
             error=error_text,
             attempts=attempt,
         )

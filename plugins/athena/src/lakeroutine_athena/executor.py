@@ -23,6 +23,7 @@ from lakeroutine.sql.tables import (
     hive_repair_table,
 )
 
+from lakeroutine_athena.checks import CheckArgs
 from lakeroutine_athena.models import (
     AddPartitionsArgs,
     AthenaParams,
@@ -192,3 +193,11 @@ class AthenaExecutor(AwsExecutor):
         )
         outcomes.append(runner.run(sql, step="ctas", parameters=args.execution_parameters("trino")))
         return summary(outcomes, table=self._table_name(args.table), location=args.location)
+
+    @task
+    def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Data quality checks on a table, all in one query (bytes scanned and cost in the
+        report); with ``publish``, audited rows are inserted only if no error check failed."""
+        from lakeroutine_athena.checks import run_check
+
+        return run_check(self, args, ctx)
