@@ -16,6 +16,7 @@ from lakeroutine.errors import TaskError
 RUN_ID = "lakeroutine.run-id"
 STEP_ID = "lakeroutine.step-id"
 TOKEN = "lakeroutine.commit-token"
+INPUT = "lakeroutine.input-digest"
 _STATE_KEY = "iceberg_commit_token"
 
 
@@ -34,11 +35,14 @@ def summary(ctx: TaskContext, token: str) -> dict[str, str]:
     return {RUN_ID: ctx.run_id, STEP_ID: f"{ctx.executor}.{ctx.task}", TOKEN: token}
 
 
-def committed_snapshot(table: Any, token: str) -> Any | None:
-    """The snapshot of ``table`` whose summary carries ``token``, if any."""
+def committed_snapshot(table: Any, token: str, input_digest: str | None = None) -> Any | None:
+    """The snapshot of ``table`` whose summary carries ``token`` (or ``input_digest``: the
+    same staged files committed by an earlier run), if any."""
     for snapshot in reversed(table.metadata.snapshots):
         props = snapshot.summary.additional_properties if snapshot.summary else {}
         if props.get(TOKEN) == token:
+            return snapshot
+        if input_digest is not None and props.get(INPUT) == input_digest:
             return snapshot
     return None
 
@@ -54,22 +58,26 @@ def commit_once(
     work: Callable[[Any, dict[str, str]], dict[str, Any] | None],
     *,
     name: str = "",
+    input_digest: str | None = None,
     max_attempts: int = 60,
 ) -> dict[str, Any]:
     """Run ``work(table, snapshot_properties)`` (which commits one transaction) exactly once.
 
     ``load()`` reloads the table; before each attempt the history is searched for this
     step's token, so a commit that landed before a kill or a lost reply is never repeated.
-    ``work`` returns None when there is nothing to commit.
+    ``work`` returns None when there is nothing to commit. ``input_digest`` names the
+    staged input (files and sizes): a later run handed the same files commits nothing.
     """
     from pyiceberg.exceptions import CommitFailedException
 
     token = commit_token(ctx, name)
     props = summary(ctx, token)
+    if input_digest is not None:
+        props[INPUT] = input_digest
     for attempt in range(max_attempts):
         ctx.check_cancelled()
         table = load()
-        done = committed_snapshot(table, token)
+        done = committed_snapshot(table, token, input_digest)
         if done is not None:
             return {
                 "snapshot_id": done.snapshot_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lakeroutine.context import TaskContext
+from lakeroutine.context import TaskContext, digest
 from lakeroutine.errors import TaskError
 from lakeroutine.sql.iceberg import IcebergTableSpec, check_partitioning, is_widening
 from lakeroutine.sql.iceberg_tasks import (
@@ -94,8 +94,10 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
     arrow_schema = table.schema().as_arrow()
     referenced: list[str] = []
     rewrite: list[str] = []
+    input_digest = None
     if args.files is not None:
         files = sources.list_parquet(target, args.files)
+        input_digest = digest(label, sources.fingerprint(target, files))
         for name in files:
             same = sources.matches_schema(sources.file_schema(target, name), arrow_schema)
             wanted = args.mode == "reference" or (args.mode == "auto" and same)
@@ -138,7 +140,8 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
             "rows_rewritten": 0 if rows is None else rows.num_rows,
         }
 
-    return {"table": label, **commit_once(ctx, lambda: target.load(args.table), work)}
+    load = lambda: target.load(args.table)  # noqa: E731
+    return {"table": label, **commit_once(ctx, load, work, input_digest=input_digest)}
 
 
 def _concat(a: Any, b: Any) -> Any:
