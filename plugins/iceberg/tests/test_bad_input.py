@@ -24,44 +24,79 @@ def _spec(**changes: Any) -> dict[str, Any]:
 
 
 CASES = [
-    ("merge without keys", {"task": "iceberg_merge", "args": {"table": "events", "files": "s/"}},
-     "keys"),
-    ("merge with empty keys",
-     {"task": "iceberg_merge", "args": {"table": "events", "files": "s/", "keys": []}}, "keys"),
-    ("transform on a missing column",
-     {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["day(when)"])}},
-     "no column 'when'"),
-    ("day() of a string",
-     {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["day(kind)"])}},
-     "cannot apply to a string"),
-    ("bucket without a count",
-     {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["bucket(id)"])}},
-     "bucket(N, column)"),
-    ("unknown transform",
-     {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["week(ts)"])}},
-     "unknown partition transform"),
-    ("key column missing",
-     {"task": "iceberg_create_table", "args": {"table": _spec(identifier_columns=["nope"])}},
-     "identifier column 'nope'"),
-    ("double key",
-     {"task": "iceberg_create_table", "args": {"table": _spec(identifier_columns=["amount"])}},
-     "cannot be a double"),
-    ("type Iceberg lacks",
-     {"task": "iceberg_create_table",
-      "args": {"table": _spec(columns={"id": "bigint", "ts": "timestamp", "n": "tinyint"})}},
-     "no tinyint"),
-    ("sort on a missing column",
-     {"task": "iceberg_create_table", "args": {"table": _spec(sort_order=["zz desc"])}},
-     "sort column 'zz'"),
-    ("two sources",
-     {"task": "iceberg_append", "args": {"table": "events", "files": "s/", "query": "SELECT 1"}},
-     "exactly one source"),
-    ("evolve nothing", {"task": "iceberg_evolve", "args": {"table": "events"}}, "nothing to evolve"),
-    ("maintain nothing", {"task": "iceberg_maintain", "args": {"table": "events"}},
-     "nothing to maintain"),
-    ("s3 files on the twin",
-     {"task": "iceberg_append", "args": {"table": "events", "files": "s3://b/x/"}},
-     "local folder"),
+    (
+        "merge without keys",
+        {"task": "iceberg_merge", "args": {"table": "events", "files": "s/"}},
+        "keys",
+    ),
+    (
+        "merge with empty keys",
+        {"task": "iceberg_merge", "args": {"table": "events", "files": "s/", "keys": []}},
+        "keys",
+    ),
+    (
+        "transform on a missing column",
+        {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["day(when)"])}},
+        "no column 'when'",
+    ),
+    (
+        "day() of a string",
+        {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["day(kind)"])}},
+        "cannot apply to a string",
+    ),
+    (
+        "bucket without a count",
+        {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["bucket(id)"])}},
+        "bucket(N, column)",
+    ),
+    (
+        "unknown transform",
+        {"task": "iceberg_create_table", "args": {"table": _spec(partitioned_by=["week(ts)"])}},
+        "unknown partition transform",
+    ),
+    (
+        "key column missing",
+        {"task": "iceberg_create_table", "args": {"table": _spec(identifier_columns=["nope"])}},
+        "identifier column 'nope'",
+    ),
+    (
+        "double key",
+        {"task": "iceberg_create_table", "args": {"table": _spec(identifier_columns=["amount"])}},
+        "cannot be a double",
+    ),
+    (
+        "type Iceberg lacks",
+        {
+            "task": "iceberg_create_table",
+            "args": {"table": _spec(columns={"id": "bigint", "ts": "timestamp", "n": "tinyint"})},
+        },
+        "no tinyint",
+    ),
+    (
+        "sort on a missing column",
+        {"task": "iceberg_create_table", "args": {"table": _spec(sort_order=["zz desc"])}},
+        "sort column 'zz'",
+    ),
+    (
+        "two sources",
+        {"task": "iceberg_append", "args": {"table": "events", "files": "s/", "query": "SELECT 1"}},
+        "exactly one source",
+    ),
+    (
+        "evolve nothing",
+        {"task": "iceberg_evolve", "args": {"table": "events"}},
+        "nothing to evolve",
+    ),
+    (
+        "maintain nothing",
+        {"task": "iceberg_maintain", "args": {"table": "events"}},
+        "nothing to maintain",
+    ),
+    (
+        "s3 files on the twin",
+        {"task": "iceberg_append", "args": {"table": "events", "files": "s3://b/x/"}},
+        "local folder",
+    ),
 ]
 
 
@@ -79,9 +114,13 @@ def test_athena_and_glue_want_s3_locations(tmp_path: Path, capsys) -> None:
     routine = {
         "routine_name": "ice",
         "executors": {
-            "g": {"executor": "GlueExecutor", "params": {"database": "db"},
-                  "tasks": [{"task": "iceberg_append",
-                             "args": {"table": "events", "files": "staged/"}}]},
+            "g": {
+                "executor": "GlueExecutor",
+                "params": {"database": "db"},
+                "tasks": [
+                    {"task": "iceberg_append", "args": {"table": "events", "files": "staged/"}}
+                ],
+            },
         },
     }
     path = tmp_path / "r.json"
@@ -109,33 +148,66 @@ def _run_and_fail(run, tmp_path: Path, tasks: list[Any], name: str) -> Any:
 
 def test_table_dependent_refusals_commit_nothing(tmp_path: Path, run) -> None:
     stage(tmp_path / "staged", "a.parquet", range(10))
-    ok = run(twin_routine(tmp_path, [
-        {"task": "iceberg_create_table", "args": {"table": SPEC}},
-        {"task": "iceberg_append", "args": {"table": "events", "files": "staged/"}},
-    ]))
+    ok = run(
+        twin_routine(
+            tmp_path,
+            [
+                {"task": "iceberg_create_table", "args": {"table": SPEC}},
+                {"task": "iceberg_append", "args": {"table": "events", "files": "staged/"}},
+            ],
+        )
+    )
     assert ok.ok, ok
     table = twin_table(tmp_path)
     before = (table.metadata_location, [s.snapshot_id for s in table.metadata.snapshots])
 
     other = _spec(columns={**SPEC["columns"], "amount": "string"})
-    failed = _run_and_fail(run, tmp_path, [
-        {"task": "iceberg_create_table", "args": {"table": other}}], "exists.json")
+    failed = _run_and_fail(
+        run, tmp_path, [{"task": "iceberg_create_table", "args": {"table": other}}], "exists.json"
+    )
     assert "exists with another schema" in failed.error and "'amount'" in failed.error
 
-    failed = _run_and_fail(run, tmp_path, [
-        {"task": "iceberg_evolve",
-         "args": {"table": "events", "add_columns": {"note": "string"},
-                  "widen_columns": {"amount": "float"}}}], "narrow.json")
+    failed = _run_and_fail(
+        run,
+        tmp_path,
+        [
+            {
+                "task": "iceberg_evolve",
+                "args": {
+                    "table": "events",
+                    "add_columns": {"note": "string"},
+                    "widen_columns": {"amount": "float"},
+                },
+            }
+        ],
+        "narrow.json",
+    )
     assert "widen_columns.amount" in failed.error and "could lose data" in failed.error
 
-    failed = _run_and_fail(run, tmp_path, [
-        {"task": "iceberg_evolve",
-         "args": {"table": "events", "partitioned_by": ["bucket(8, nope)"]}}], "part.json")
+    failed = _run_and_fail(
+        run,
+        tmp_path,
+        [
+            {
+                "task": "iceberg_evolve",
+                "args": {"table": "events", "partitioned_by": ["bucket(8, nope)"]},
+            }
+        ],
+        "part.json",
+    )
     assert "partitioned_by" in failed.error and "'nope'" in failed.error
 
-    failed = _run_and_fail(run, tmp_path, [
-        {"task": "iceberg_merge",
-         "args": {"table": "events", "files": "staged/", "keys": ["missing"]}}], "keys.json")
+    failed = _run_and_fail(
+        run,
+        tmp_path,
+        [
+            {
+                "task": "iceberg_merge",
+                "args": {"table": "events", "files": "staged/", "keys": ["missing"]},
+            }
+        ],
+        "keys.json",
+    )
     assert "merge keys ['missing']" in failed.error
 
     table.refresh()

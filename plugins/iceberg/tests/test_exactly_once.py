@@ -49,15 +49,30 @@ def test_killed_appends_commit_exactly_once(tmp_path: Path, run, mode: str) -> N
     for part in range(6):
         chunk = ids[part * 50_000 : (part + 1) * 50_000]
         stage(tmp_path / "staged", f"p{part}.parquet", chunk, day=1 + part % 3)
-    setup = run(twin_routine(tmp_path, [
-        {"task": "iceberg_create_table", "args": {"table": SPEC}}], name="setup.json"))
+    setup = run(
+        twin_routine(
+            tmp_path, [{"task": "iceberg_create_table", "args": {"table": SPEC}}], name="setup.json"
+        )
+    )
     assert setup.ok, setup
-    routine = twin_routine(tmp_path, [
-        {"task": "iceberg_append", "args": {"table": "events", "files": "staged/", "mode": mode}},
-        {"task": "iceberg_merge",
-         "args": {"table": "events", "query": "SELECT 7 AS id, TIMESTAMP '2024-01-01 12:00:00'"
-                  " AS ts, 'fixed' AS kind, 9.5 AS amount", "keys": ["id"]}},
-    ])
+    routine = twin_routine(
+        tmp_path,
+        [
+            {
+                "task": "iceberg_append",
+                "args": {"table": "events", "files": "staged/", "mode": mode},
+            },
+            {
+                "task": "iceberg_merge",
+                "args": {
+                    "table": "events",
+                    "query": "SELECT 7 AS id, TIMESTAMP '2024-01-01 12:00:00'"
+                    " AS ts, 'fixed' AS kind, 9.5 AS amount",
+                    "keys": ["id"],
+                },
+            },
+        ],
+    )
     table_dir = tmp_path / "lake.iceberg" / "warehouse"
     metadata = lambda: count_files(table_dir, ".metadata.json")  # noqa: E731
     avro = lambda: count_files(table_dir, ".avro")  # noqa: E731
@@ -100,8 +115,11 @@ WRITERS, COMMITS = 8, 10
 
 def test_concurrent_writers_retry_without_failures_or_duplicates(tmp_path: Path, run) -> None:
     spec = {**SPEC, "properties": {}}  # pyiceberg's default 4 retries: ours do the rest
-    setup = run(twin_routine(tmp_path, [
-        {"task": "iceberg_create_table", "args": {"table": spec}}], name="setup.json"))
+    setup = run(
+        twin_routine(
+            tmp_path, [{"task": "iceberg_create_table", "args": {"table": spec}}], name="setup.json"
+        )
+    )
     assert setup.ok, setup
     processes = []
     for writer in range(WRITERS):
@@ -125,8 +143,13 @@ def test_concurrent_writers_retry_without_failures_or_duplicates(tmp_path: Path,
     table = twin_table(tmp_path)
     got = table.scan(selected_fields=("id",)).to_arrow().column("id").to_pylist()
     assert sorted(got) == list(range(WRITERS * COMMITS * 10))  # 0 duplicates, 0 lost
-    appends = [s for s in table.metadata.snapshots if "lakeroutine.commit-token" in
-               s.summary.additional_properties]
+    appends = [
+        s
+        for s in table.metadata.snapshots
+        if "lakeroutine.commit-token" in s.summary.additional_properties
+    ]
     assert len(appends) == WRITERS * COMMITS
-    assert len({s.summary.additional_properties["lakeroutine.commit-token"]
-                for s in appends}) == WRITERS * COMMITS
+    assert (
+        len({s.summary.additional_properties["lakeroutine.commit-token"] for s in appends})
+        == WRITERS * COMMITS
+    )
