@@ -166,3 +166,14 @@ def describe_partitioning(spec: PartitionSpec, schema: Schema) -> list[str]:
         else:
             texts.append(f"{transform!s}({source})")
     return texts
+
+
+def describe_sort(order: SortOrder, schema: Schema) -> list[str]:
+    """A table's sort order as :meth:`SortField.text` spells it (``id DESC NULLS LAST``)."""
+    texts = []
+    for field in order.fields:
+        name = schema.find_field(field.source_id).name
+        direction = "ASC" if field.direction == SortDirection.ASC else "DESC"
+        nulls = "FIRST" if field.null_order == NullOrder.NULLS_FIRST else "LAST"
+        texts.append(f"{name} {direction} NULLS {nulls}")
+    return texts

@@ -151,18 +151,35 @@ def _concat(a: Any, b: Any) -> Any:
 
 
 def overwrite(target: Target, args: OverwriteArgs, ctx: TaskContext) -> dict[str, Any]:
-    """Replace the partitions the source has rows in (the whole table if unpartitioned)."""
+    """Replace the partitions the source has rows in (the whole table if unpartitioned):
+    the new files are written first, then every current file of a partition they fill is
+    swapped out in one snapshot (any transform, not only identity)."""
     table = target.load(args.table)
     rows = _source_rows(target, args, table)
 
     def work(fresh: Any, props: dict[str, str]) -> dict[str, Any]:
+        from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
         txn = fresh.transaction()
-        if fresh.spec().is_unpartitioned():
-            txn.overwrite(rows, snapshot_properties=props)
-        else:
-            txn.dynamic_partition_overwrite(rows, snapshot_properties=props)
+        unpartitioned = fresh.spec().is_unpartitioned()
+        with txn.update_snapshot(snapshot_properties=props).overwrite() as producer:
+            written = list(
+                _dataframe_to_data_files(
+                    txn.table_metadata, rows, fresh.io, write_uuid=producer.commit_uuid
+                )
+            )
+            spec_id = fresh.spec().spec_id
+            filled = {(spec_id, repr(f.partition)) for f in written}
+            replaced = 0
+            for task in fresh.scan().plan_files():
+                key = (task.file.spec_id, repr(task.file.partition))
+                if unpartitioned or key in filled:
+                    producer.delete_data_file(task.file)
+                    replaced += 1
+            for data_file in written:
+                producer.append_data_file(data_file)
         txn.commit_transaction()
-        return {"rows": rows.num_rows}
+        return {"rows": rows.num_rows, "partitions": len(filled), "files_replaced": replaced}
 
     label = f"{target.namespace}.{args.table}"
     return {"table": label, **commit_once(ctx, lambda: target.load(args.table), work)}
@@ -197,7 +214,7 @@ def evolve(target: Target, args: EvolveArgs, ctx: TaskContext) -> dict[str, Any]
     have = ischema.describe_schema(table.schema())
     adds = {n: t for n, t in args.add_columns.items() if n not in have}
     for name, type_name in args.add_columns.items():
-        if name in have and have[name] != type_name:
+        if name in have and not is_widening(type_name, have[name]):  # widened since: done
             raise TaskError(f"add_columns.{name}: {label} has it already, as {have[name]}")
     renames = {}
     for old, new in args.rename_columns.items():
@@ -239,6 +256,9 @@ def evolve(target: Target, args: EvolveArgs, ctx: TaskContext) -> dict[str, Any]
         for field in sort_fields:
             if field.column not in after:
                 raise TaskError(f"sort_order: {label} has no column {field.column!r}")
+        current = ischema.describe_sort(table.sort_order(), table.schema())
+        if current == [f.text() for f in sort_fields]:
+            sort_fields = None
     changes = {"added": list(adds), "renamed": renames, "widened": widens}
     if not (adds or renames or widens or new_fields is not None or sort_fields is not None):
         return {"table": label, "changed": False}
