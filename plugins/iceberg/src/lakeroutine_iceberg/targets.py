@@ -116,4 +116,5 @@ def glue_target(executor: Any) -> Target:
     if endpoint:
         scheme, _, host = endpoint.partition("://")
         s3.update(endpoint_override=host, scheme=scheme)
+    catalog.create_namespace_if_not_exists(params.database)
     return Target(catalog, params.database, params.database, s3_options=s3)
