@@ -16,16 +16,25 @@ sys.path.insert(0, os.path.dirname(__file__))
 from iceberg_support import SPEC, stage
 
 TASKS: list[Any] = [
-    {"task": "iceberg_create_table",
-     "args": {"table": {**SPEC, "location": "${tables}/events/"}}},
+    {"task": "iceberg_create_table", "args": {"table": {**SPEC, "location": "${tables}/events/"}}},
     {"task": "iceberg_append", "args": {"table": "events", "files": "${lake}/day1/"}},
-    {"task": "iceberg_merge",
-     "args": {"table": "events", "files": "${lake}/fixes/", "keys": ["id"]}},
+    {
+        "task": "iceberg_merge",
+        "args": {"table": "events", "files": "${lake}/fixes/", "keys": ["id"]},
+    },
     {"task": "iceberg_evolve", "args": {"table": "events", "add_columns": {"note": "string"}}},
-    {"task": "iceberg_maintain", "args": {"table": "events", "expire_older_than_days": 0,
-                                          "remove_orphans_older_than_hours": 0}},
-    {"task": "iceberg_query",
-     "args": {"sql": "SELECT count(*) AS n, sum(amount) AS total FROM events"}},
+    {
+        "task": "iceberg_maintain",
+        "args": {
+            "table": "events",
+            "expire_older_than_days": 0,
+            "remove_orphans_older_than_hours": 0,
+        },
+    },
+    {
+        "task": "iceberg_query",
+        "args": {"sql": "SELECT count(*) AS n, sum(amount) AS total FROM events"},
+    },
 ]
 
 
@@ -48,9 +57,16 @@ def test_same_tasks_on_the_twin_and_on_glue(tmp_path: Path, run, moto_endpoint) 
 
     staged(tmp_path / "local")
     local = tmp_path / "twin.json"
-    local.write_text(json.dumps(routine(
-        "DuckDBExecutor", {"database": "lake.duckdb", "schema": "sales"},
-        "local", "warehouse")))
+    local.write_text(
+        json.dumps(
+            routine(
+                "DuckDBExecutor",
+                {"database": "lake.duckdb", "schema": "sales"},
+                "local",
+                "warehouse",
+            )
+        )
+    )
     twin = run(local)
     assert twin.ok, twin
 
@@ -60,10 +76,16 @@ def test_same_tasks_on_the_twin_and_on_glue(tmp_path: Path, run, moto_endpoint) 
         key = "staged/" + path.relative_to(tmp_path / "local").as_posix()
         s3.upload_fileobj(io.BytesIO(path.read_bytes()), "lake", key)
     aws = tmp_path / "aws.json"
-    aws.write_text(json.dumps(routine(
-        "GlueExecutor", {"database": "sales", "region_name": "us-east-1",
-                         "endpoint_url": moto_endpoint},
-        "s3://lake/staged", "s3://lake/tables")))
+    aws.write_text(
+        json.dumps(
+            routine(
+                "GlueExecutor",
+                {"database": "sales", "region_name": "us-east-1", "endpoint_url": moto_endpoint},
+                "s3://lake/staged",
+                "s3://lake/tables",
+            )
+        )
+    )
     cloud = run(aws)
     assert cloud.ok, cloud
 

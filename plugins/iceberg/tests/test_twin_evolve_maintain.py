@@ -28,10 +28,22 @@ def setup(tmp_path: Path, run, days: int = 3, files_per_day: int = 1) -> None:
 def test_overwrite_replaces_only_the_source_partitions(tmp_path: Path, run) -> None:
     setup(tmp_path, run)
     before = rows(twin_table(tmp_path))
-    result = run(twin_routine(tmp_path, [{"task": "iceberg_overwrite", "args": {
-        "table": "events",
-        "query": "SELECT 5 AS id, TIMESTAMP '2024-01-02 08:00:00' AS ts, 'new' AS kind,"
-                 " 1.5 AS amount"}}], name="ow.json"))
+    result = run(
+        twin_routine(
+            tmp_path,
+            [
+                {
+                    "task": "iceberg_overwrite",
+                    "args": {
+                        "table": "events",
+                        "query": "SELECT 5 AS id, TIMESTAMP '2024-01-02 08:00:00' AS ts,"
+                        " 'new' AS kind, 1.5 AS amount",
+                    },
+                }
+            ],
+            name="ow.json",
+        )
+    )
     assert result.ok, result
     after = rows(twin_table(tmp_path))
     day = lambda r: r["ts"].day  # noqa: E731
@@ -41,15 +53,20 @@ def test_overwrite_replaces_only_the_source_partitions(tmp_path: Path, run) -> N
 
 def test_evolve_add_rename_widen_repartition_then_rerun(tmp_path: Path, run) -> None:
     setup(tmp_path, run, days=1)
-    evolve = {"task": "iceberg_evolve", "args": {
-        "table": "events",
-        "add_columns": {"note": "string", "qty": "int"},
-        "rename_columns": {"kind": "category"},
-        "partitioned_by": ["month(ts)", "bucket(4, id)"],
-        "sort_order": ["id desc"],
-    }}
-    widen = {"task": "iceberg_evolve", "args": {"table": "events",
-                                                "widen_columns": {"qty": "bigint"}}}
+    evolve = {
+        "task": "iceberg_evolve",
+        "args": {
+            "table": "events",
+            "add_columns": {"note": "string", "qty": "int"},
+            "rename_columns": {"kind": "category"},
+            "partitioned_by": ["month(ts)", "bucket(4, id)"],
+            "sort_order": ["id desc"],
+        },
+    }
+    widen = {
+        "task": "iceberg_evolve",
+        "args": {"table": "events", "widen_columns": {"qty": "bigint"}},
+    }
     result = run(twin_routine(tmp_path, [evolve, widen], name="ev.json"))
     assert result.ok, result
     table = twin_table(tmp_path)
@@ -68,12 +85,19 @@ def test_evolve_add_rename_widen_repartition_then_rerun(tmp_path: Path, run) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = pq.read_table(tmp_path / "later/y.parquet").rename_columns(
-        ["id", "ts", "category", "amount"]
-    ).append_column("qty", pa.array([7] * 5, pa.int64()))
+    data = (
+        pq.read_table(tmp_path / "later/y.parquet")
+        .rename_columns(["id", "ts", "category", "amount"])
+        .append_column("qty", pa.array([7] * 5, pa.int64()))
+    )
     pq.write_table(data, tmp_path / "later/y.parquet")
-    appended = run(twin_routine(tmp_path, [{"task": "iceberg_append", "args": {
-        "table": "events", "files": "later/"}}], name="ap.json"))
+    appended = run(
+        twin_routine(
+            tmp_path,
+            [{"task": "iceberg_append", "args": {"table": "events", "files": "later/"}}],
+            name="ap.json",
+        )
+    )
     assert appended.ok, appended
     table = twin_table(tmp_path)
     assert len(rows(table)) == len(old) + 5
@@ -94,13 +118,16 @@ def test_maintain_compacts_expires_and_removes_orphans(tmp_path: Path, run) -> N
     os.utime(orphan, (old, old))
     young = orphan.with_name("young.parquet")
     young.write_bytes(b"a writer about to commit")
-    maintain = {"task": "iceberg_maintain", "args": {
-        "table": "events",
-        "compact": {"target_file_mb": 128, "min_small_files": 5},
-        "expire_older_than_days": 0,
-        "retain_last": 1,
-        "remove_orphans_older_than_hours": 1,
-    }}
+    maintain = {
+        "task": "iceberg_maintain",
+        "args": {
+            "table": "events",
+            "compact": {"target_file_mb": 128, "min_small_files": 5},
+            "expire_older_than_days": 0,
+            "retain_last": 1,
+            "remove_orphans_older_than_hours": 1,
+        },
+    }
     result = run(twin_routine(tmp_path, [maintain], name="m.json"))
     assert result.ok, result
     out = result.tasks[0].output
@@ -113,8 +140,9 @@ def test_maintain_compacts_expires_and_removes_orphans(tmp_path: Path, run) -> N
     # The staged files registered by reference are outside the table's folder: kept.
     assert (tmp_path / "staged/d1p0/x.parquet").exists()
     # Every file the table reads still exists; a rerun finds nothing more to do.
-    assert all(Path(t.file.file_path.removeprefix("file://")).exists()
-               for t in table.scan().plan_files())
+    assert all(
+        Path(t.file.file_path.removeprefix("file://")).exists() for t in table.scan().plan_files()
+    )
     again = run(twin_routine(tmp_path, [maintain], name="m.json"))
     assert again.ok, again
     assert again.tasks[0].output["compaction"].get("nothing_to_commit")
