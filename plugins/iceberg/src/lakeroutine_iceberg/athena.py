@@ -105,8 +105,10 @@ def _staged_columns(executor: Any, files: str) -> dict[str, str]:
 def _s3_options(executor: Any) -> dict[str, Any]:
     import os
 
+    from lakeroutine_iceberg.targets import s3_endpoint_of
+
     params = executor.params
-    endpoint = params.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = s3_endpoint_of(params)
     options: dict[str, Any] = {"region": params.region_name or os.environ.get("AWS_DEFAULT_REGION")}
     if endpoint:
         scheme, _, host = endpoint.partition("://")
@@ -160,7 +162,7 @@ def _plan(
         return [], [[]], []
     outcome = runner.run(sql.distinct_partitions(source.text, expressions), step="partitions")
     values = _rows(executor, outcome)
-    return expressions, sql.batches(values, size), [outcome]
+    return expressions, sql.batches(values, size) if values else [], [outcome]
 
 
 def _write(executor: Any, args: Any, ctx: TaskContext, statement: Any) -> dict[str, Any]:

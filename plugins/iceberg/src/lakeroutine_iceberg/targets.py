@@ -96,8 +96,22 @@ def glue_properties(params: Any) -> dict[str, str]:
         props["glue.profile-name"] = params.profile_name
     if params.endpoint_url:
         props["glue.endpoint"] = params.endpoint_url
-        props["s3.endpoint"] = params.endpoint_url
+    s3_endpoint = s3_endpoint_of(params)
+    if s3_endpoint:
+        props["s3.endpoint"] = s3_endpoint
     return props
+
+
+def s3_endpoint_of(params: Any) -> str | None:
+    """Where S3 is for an AWS executor: its ``endpoint_url``, else the environment's
+    (boto3 reads AWS_ENDPOINT_URL itself; pyarrow's S3 filesystem does not)."""
+    import os
+
+    return (
+        params.endpoint_url
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
 
 
 def glue_target(executor: Any) -> Target:
@@ -111,7 +125,7 @@ def glue_target(executor: Any) -> Target:
         raise TaskError("Iceberg tasks on Glue need params.database")
     catalog = GlueCatalog(CATALOG_NAME, **glue_properties(params))
     region = params.region_name or os.environ.get("AWS_DEFAULT_REGION")
-    endpoint = params.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = s3_endpoint_of(params)
     s3: dict[str, Any] = {"region": region}
     if endpoint:
         scheme, _, host = endpoint.partition("://")
