@@ -33,8 +33,9 @@ def compact_commit(
 ) -> dict[str, Any] | None:
     """Rewrite each group of small files into files of about ``target_file_mb``, in one
     replace snapshot (same rows, fewer files)."""
-    from pyiceberg.expressions import AlwaysTrue
-    from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    from lakeroutine_iceberg.reading import read_tasks
 
     groups = compaction_groups(table, policy)
     if not groups:
@@ -53,7 +54,7 @@ def compact_commit(
     before = after = rows = 0
     with txn.update_snapshot(snapshot_properties=props).overwrite() as producer:
         for tasks in groups:
-            data = ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table(tasks)
+            data = read_tasks(table, tasks, schema)
             rows += data.num_rows
             for task in tasks:
                 producer.delete_data_file(task.file)

@@ -34,8 +34,9 @@ def merge_commit(
     with ``delete_missing`` the table's rows whose key the source lacks go too."""
     import duckdb
     import pyarrow as pa
-    from pyiceberg.expressions import AlwaysTrue
-    from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    from lakeroutine_iceberg.reading import read_tasks
 
     con = duckdb.connect()
     try:
@@ -52,20 +53,19 @@ def merge_commit(
         con.execute(f"CREATE TEMP TABLE k AS SELECT DISTINCT {_key_list(keys)} FROM src")
         schema = table.schema()
         tasks = list(table.scan().plan_files())
-        key_scan = ArrowScan(table.metadata, table.io, schema.select(*keys), AlwaysTrue())
-        full_scan = ArrowScan(table.metadata, table.io, schema, AlwaysTrue())
+        key_schema = schema.select(*keys)
         affected, kept = [], []
         for task in tasks:
             if delete_missing:  # every old row is either replaced or deleted
                 affected.append(task)
                 continue
-            con.register("f", key_scan.to_table([task]))
+            con.register("f", read_tasks(table, [task], key_schema))
             hit = con.execute(f"SELECT count(*) FROM f SEMI JOIN k ON {_on(keys)}").fetchall()[0][0]
             con.unregister("f")
             if not hit:
                 continue
             affected.append(task)
-            con.register("f", full_scan.to_table([task]))
+            con.register("f", read_tasks(table, [task], schema))
             kept.append(con.sql(f"SELECT f.* FROM f ANTI JOIN k ON {_on(keys)}").to_arrow_table())
             con.unregister("f")
         arrow_schema = schema.as_arrow()
