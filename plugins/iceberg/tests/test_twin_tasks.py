@@ -66,3 +66,18 @@ def test_create_append_merge_query(tmp_path: Path, run) -> None:
     summary = twin_table(tmp_path).current_snapshot().summary.additional_properties
     assert summary["lakeroutine.step-id"] == "lake.iceberg_merge"
     assert summary["lakeroutine.run-id"] == result.run_id
+
+
+def test_a_growing_staging_folder_appends_each_file_once(tmp_path: Path, run) -> None:
+    stage(tmp_path / "staging", "day1.parquet", range(0, 10), day=1)
+    append = {"task": "iceberg_append", "args": {"table": "events", "files": "staging/"}}
+    first = run(twin_routine(tmp_path, [create(), append]))
+    assert first.ok, first
+    stage(tmp_path / "staging", "day2.parquet", range(10, 25), day=2, schema="other")
+    second = run(twin_routine(tmp_path, [append], name="again.json"))
+    assert second.ok, second
+    assert second.tasks[0].output["files_already_in"] == 1
+    assert second.tasks[0].output["rewritten_files"] == 1
+    third = run(twin_routine(tmp_path, [append], name="again.json"))
+    assert third.ok and third.tasks[0].output.get("snapshot_id") is not None
+    assert [r["id"] for r in rows(twin_table(tmp_path))] == list(range(25))

@@ -17,6 +17,7 @@ RUN_ID = "lakeroutine.run-id"
 STEP_ID = "lakeroutine.step-id"
 TOKEN = "lakeroutine.commit-token"
 INPUT = "lakeroutine.input-digest"
+INPUTS = "lakeroutine.input-files"
 _STATE_KEY = "iceberg_commit_token"
 
 
@@ -45,6 +46,18 @@ def committed_snapshot(table: Any, token: str, input_digest: str | None = None) 
         if input_digest is not None and props.get(INPUT) == input_digest:
             return snapshot
     return None
+
+
+def committed_inputs(table: Any) -> set[tuple[str, int]]:
+    """The staged files (name, size) that the table's snapshots say they committed."""
+    import json
+
+    found: set[tuple[str, int]] = set()
+    for snapshot in table.metadata.snapshots:
+        props = snapshot.summary.additional_properties if snapshot.summary else {}
+        if INPUTS in props:
+            found.update((name, int(size)) for name, size in json.loads(props[INPUTS]))
+    return found
 
 
 def backoff_s(attempt: int, base: float = 0.05, cap: float = 2.0) -> float:

@@ -25,7 +25,7 @@ from lakeroutine.sql.iceberg_tasks import (
 
 from lakeroutine_iceberg import schema as ischema
 from lakeroutine_iceberg import sources
-from lakeroutine_iceberg.commits import commit_once
+from lakeroutine_iceberg.commits import INPUTS, commit_once, committed_inputs
 from lakeroutine_iceberg.targets import Target
 
 
@@ -95,9 +95,15 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
     referenced: list[str] = []
     rewrite: list[str] = []
     input_digest = None
+    inputs: list[tuple[str, int]] = []
+    skipped = 0
     if args.files is not None:
-        files = sources.list_parquet(target, args.files)
-        input_digest = digest(label, sources.fingerprint(target, files))
+        listed = sources.fingerprint(target, sources.list_parquet(target, args.files))
+        input_digest = digest(label, listed)
+        done = committed_inputs(table)  # a staging folder grows: its old files are in
+        inputs = [entry for entry in listed if tuple(entry) not in done]
+        skipped = len(listed) - len(inputs)
+        files = [name for name, _size in inputs]
         for name in files:
             same = sources.matches_schema(sources.file_schema(target, name), arrow_schema)
             wanted = args.mode == "reference" or (args.mode == "auto" and same)
@@ -117,6 +123,8 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
         nonlocal referenced, rows
         if not referenced and (rows is None or rows.num_rows == 0):
             return None
+        if inputs:
+            props = {**props, INPUTS: json.dumps(inputs, separators=(",", ":"))}
         txn = fresh.transaction()
         if referenced:
             try:
@@ -135,13 +143,15 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
             txn.append(rows, snapshot_properties=props)
         txn.commit_transaction()
         return {
+            "files_already_in": skipped,
             "registered_files": len(referenced),
             "rewritten_files": len(rewrite),
             "rows_rewritten": 0 if rows is None else rows.num_rows,
         }
 
     load = lambda: target.load(args.table)  # noqa: E731
-    return {"table": label, **commit_once(ctx, load, work, input_digest=input_digest)}
+    outcome = commit_once(ctx, load, work, input_digest=input_digest)
+    return {"table": label, "files_already_in": skipped, **outcome}
 
 
 def _concat(a: Any, b: Any) -> Any:
