@@ -101,7 +101,7 @@ def _plain_upsert(root: str, source: str, queue: Any) -> None:
     from lakeroutine_iceberg.targets import twin_catalog
 
     table = twin_catalog(Path(root) / "lake.duckdb").load_table(("bench", "events"))
-    rows = pq.read_table(source)
+    rows = pq.read_table(source).cast(table.schema().as_arrow())  # id required, as keyed
     started = time.perf_counter()
     table.upsert(rows, join_cols=["id"])
     queue.put(time.perf_counter() - started)
@@ -128,6 +128,7 @@ def bench_upsert(args: argparse.Namespace) -> dict[str, Any]:
         }
         out["lakeroutine_merge_s"], result = run_tasks(root, [merge], "merge")
         out["merge_output"] = result.tasks[0].output
+        print(json.dumps({"upsert_ours": out}, default=str), flush=True)
         anchor = root.parent / f"{root.name}-anchor"
         queue: Any = multiprocessing.Queue()
         source = str(root / "changes" / "part-00000.parquet")
