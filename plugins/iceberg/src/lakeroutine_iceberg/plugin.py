@@ -19,14 +19,31 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _register_if_loaded(register: Callable[..., None], executor: str, *args: object) -> bool:
+    """Register onto ``executor`` if its plugin is installed and loaded (a user may block
+    it with LAKEROUTINE_DISABLE_PLUGINS); any other refusal is raised."""
+    from lakeroutine.errors import PluginError
+
+    if not _installed(_OWNERS[executor]):
+        return False
+    try:
+        register(executor, *args)
+    except PluginError as exc:
+        if "which no plugin registered" in str(exc):
+            return False
+        raise
+    return True
+
+
 @hookimpl
 def register_tasks(register: Callable[..., None]) -> None:
     from lakeroutine_iceberg.bindings import TASKS, bind, bind_athena, s3_model
 
     for task_name, (_path, model) in TASKS.items():
-        if _installed(_OWNERS["DuckDBExecutor"]):
-            register("DuckDBExecutor", task_name, bind(task_name, "twin_target"), model)
-        if _installed(_OWNERS["GlueExecutor"]):
-            register("GlueExecutor", task_name, bind(task_name, "glue_target"), s3_model(model))
-        if _installed(_OWNERS["AthenaExecutor"]):
-            register("AthenaExecutor", task_name, bind_athena(task_name), s3_model(model))
+        _register_if_loaded(
+            register, "DuckDBExecutor", task_name, bind(task_name, "twin_target"), model
+        )
+        glue = bind(task_name, "glue_target")
+        _register_if_loaded(register, "GlueExecutor", task_name, glue, s3_model(model))
+        athena = bind_athena(task_name)
+        _register_if_loaded(register, "AthenaExecutor", task_name, athena, s3_model(model))
