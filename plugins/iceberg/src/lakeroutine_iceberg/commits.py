@@ -65,6 +65,13 @@ def backoff_s(attempt: int, base: float = 0.05, cap: float = 2.0) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
+def is_conflict(exc: BaseException, commit_failed: type[BaseException]) -> bool:
+    """A lost race: another writer committed first, or the SQLite catalog was busy."""
+    if isinstance(exc, commit_failed):
+        return True
+    return type(exc).__name__ == "OperationalError" and "locked" in str(exc)
+
+
 def commit_once(
     ctx: TaskContext,
     load: Callable[[], Any],
@@ -99,7 +106,9 @@ def commit_once(
             }
         try:
             outcome = work(table, props)
-        except CommitFailedException as exc:
+        except Exception as exc:
+            if not is_conflict(exc, CommitFailedException):
+                raise
             ctx.logger.info("commit conflict (attempt %d): %s; retrying", attempt + 1, exc)
             ctx.sleep(backoff_s(attempt))
             continue
