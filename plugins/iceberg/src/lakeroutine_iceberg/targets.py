@@ -25,6 +25,7 @@ class Target:
     namespace: str
     label: str
     connection: Any = None  # a DuckDB connection (the twin's own, else in memory)
+    connect: Any = None  # made on first use: the twin's file is locked only by queries
     s3_options: dict[str, Any] = field(default_factory=dict)
 
     def identifier(self, table: str) -> tuple[str, str]:
@@ -44,6 +45,8 @@ class Target:
 
     def duckdb(self) -> Any:
         """The DuckDB connection source queries run on."""
+        if self.connection is None and self.connect is not None:
+            self.connection = self.connect()
         if self.connection is None:
             import duckdb
 
@@ -83,7 +86,7 @@ def twin_target(executor: Any) -> Target:
     catalog = twin_catalog(executor.params.database)
     namespace = executor.params.schema_name
     catalog.create_namespace_if_not_exists(namespace)
-    return Target(catalog, namespace, f"{namespace}", connection=executor.con)
+    return Target(catalog, namespace, f"{namespace}", connect=lambda: executor.con)
 
 
 def glue_properties(params: Any) -> dict[str, str]:
