@@ -1,0 +1,1 @@
+"""lakeroutine-iceberg: Iceberg tasks added to the DuckDB, Glue and Athena executors."""

@@ -1,0 +1,148 @@
+"""Overwrite of partitions, evolution (add, rename, widen, repartition) and maintenance
+(compaction, expiry, orphan removal) on the twin, through routine runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from iceberg_support import SPEC, rows, stage, twin_routine, twin_table
+
+
+def setup(tmp_path: Path, run, days: int = 3, files_per_day: int = 1) -> None:
+    tasks = [{"task": "iceberg_create_table", "args": {"table": SPEC}}]
+    for day in range(1, days + 1):
+        for part in range(files_per_day):
+            first = (day * 100 + part) * 10
+            folder = f"staged/d{day}p{part}/"
+            stage(tmp_path / folder, "x.parquet", range(first, first + 10), day=day)
+            tasks.append({"task": "iceberg_append", "args": {"table": "events", "files": folder}})
+    result = run(twin_routine(tmp_path, tasks, name="setup.json"))
+    assert result.ok, result
+
+
+def test_overwrite_replaces_only_the_source_partitions(tmp_path: Path, run) -> None:
+    setup(tmp_path, run)
+    before = rows(twin_table(tmp_path))
+    result = run(
+        twin_routine(
+            tmp_path,
+            [
+                {
+                    "task": "iceberg_overwrite",
+                    "args": {
+                        "table": "events",
+                        "query": "SELECT 5 AS id, TIMESTAMP '2024-01-02 08:00:00' AS ts,"
+                        " 'new' AS kind, 1.5 AS amount",
+                    },
+                }
+            ],
+            name="ow.json",
+        )
+    )
+    assert result.ok, result
+    after = rows(twin_table(tmp_path))
+    day = lambda r: r["ts"].day  # noqa: E731
+    assert [r for r in after if day(r) != 2] == [r for r in before if day(r) != 2]
+    assert [(r["id"], r["kind"]) for r in after if day(r) == 2] == [(5, "new")]
+
+
+def test_evolve_add_rename_widen_repartition_then_rerun(tmp_path: Path, run) -> None:
+    setup(tmp_path, run, days=1)
+    evolve = {
+        "task": "iceberg_evolve",
+        "args": {
+            "table": "events",
+            "add_columns": {"note": "string", "qty": "int"},
+            "rename_columns": {"kind": "category"},
+            "partitioned_by": ["month(ts)", "bucket(4, id)"],
+            "sort_order": ["id desc"],
+        },
+    }
+    widen = {
+        "task": "iceberg_evolve",
+        "args": {"table": "events", "widen_columns": {"qty": "bigint"}},
+    }
+    result = run(twin_routine(tmp_path, [evolve, widen], name="ev.json"))
+    assert result.ok, result
+    table = twin_table(tmp_path)
+    columns = {f.name: str(f.field_type) for f in table.schema().fields}
+    assert columns["qty"] == "long" and "category" in columns and "kind" not in columns
+    assert [f.name for f in table.spec().fields] == ["ts_month", "id_bucket_4"]
+    old = rows(table)
+    assert {r["category"] for r in old} == {"k0", "k1", "k2"}  # renamed, data kept
+    assert all(r["note"] is None for r in old)
+    # A rerun changes nothing (each change is seen as made).
+    again = run(twin_routine(tmp_path, [evolve, widen], name="ev.json"))
+    assert again.ok, again
+    assert [t.output.get("changed", True) for t in again.tasks] == [False, False]
+    # New rows go to the new partitioning; old and new read together.
+    stage(tmp_path / "later", "y.parquet", range(5000, 5005), day=9, schema="other")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = (
+        pq.read_table(tmp_path / "later/y.parquet")
+        .rename_columns(["id", "ts", "category", "amount"])
+        .append_column("qty", pa.array([7] * 5, pa.int64()))
+    )
+    pq.write_table(data, tmp_path / "later/y.parquet")
+    appended = run(
+        twin_routine(
+            tmp_path,
+            [{"task": "iceberg_append", "args": {"table": "events", "files": "later/"}}],
+            name="ap.json",
+        )
+    )
+    assert appended.ok, appended
+    table = twin_table(tmp_path)
+    assert len(rows(table)) == len(old) + 5
+    specs = {t.file.spec_id for t in table.scan().plan_files()}
+    assert len(specs) == 2  # files under both partition specs
+
+
+def test_maintain_compacts_expires_and_removes_orphans(tmp_path: Path, run) -> None:
+    setup(tmp_path, run, days=2, files_per_day=7)
+    table = twin_table(tmp_path)
+    before_rows = rows(table)
+    before_files = len(list(table.scan().plan_files()))
+    assert before_files == 14
+    orphan = Path(table.location().removeprefix("file://")) / "data" / "orphan.parquet"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"left by a crashed writer")
+    old = time.time() - 5 * 3600
+    os.utime(orphan, (old, old))
+    young = orphan.with_name("young.parquet")
+    young.write_bytes(b"a writer about to commit")
+    maintain = {
+        "task": "iceberg_maintain",
+        "args": {
+            "table": "events",
+            "compact": {"target_file_mb": 128, "min_small_files": 5},
+            "expire_older_than_days": 0,
+            "retain_last": 1,
+            "remove_orphans_older_than_hours": 1,
+        },
+    }
+    result = run(twin_routine(tmp_path, [maintain], name="m.json"))
+    assert result.ok, result
+    out = result.tasks[0].output
+    assert out["compaction"]["files_before"] == 14 and out["compaction"]["files_after"] == 2
+    assert out["snapshots_expired"] >= 14
+    table = twin_table(tmp_path)
+    assert rows(table) == before_rows
+    assert len(table.metadata.snapshots) == 1
+    assert not orphan.exists() and young.exists()
+    # The staged files registered by reference are outside the table's folder: kept.
+    assert (tmp_path / "staged/d1p0/x.parquet").exists()
+    # Every file the table reads still exists; a rerun finds nothing more to do.
+    assert all(
+        Path(t.file.file_path.removeprefix("file://")).exists() for t in table.scan().plan_files()
+    )
+    again = run(twin_routine(tmp_path, [maintain], name="m.json"))
+    assert again.ok, again
+    assert again.tasks[0].output["compaction"].get("nothing_to_commit")
