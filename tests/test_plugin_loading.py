@@ -243,14 +243,6 @@ BAD_HOOK_MODULES = {
         """,
         ["registered <class", "which is not an Executor subclass"],
     ),
-    "a task the executor already has": (
-        """
-        @hookimpl
-        def register_tasks(register):
-            register("StagingExecutor", "transfer", lambda executor: {})
-        """,
-        ["adds task StagingExecutor.transfer, already defined by the executor itself"],
-    ),
     "a registration hook that raises": (
         """
         @hookimpl
@@ -288,6 +280,27 @@ def test_a_bad_hook_is_an_error_naming_the_plugin_and_distribution(
     assert message.startswith("plugin 'bad' (distribution lr-bad 1.0)")
     for fragment in expected:
         assert fragment in message
+
+
+def test_a_task_the_executor_already_has_is_refused_when_the_executor_is_used(
+    site: SitePackages,
+) -> None:
+    """An executor registered by its path is not imported to load plugins: the clash is
+    found, with the same message, when the executor's tasks are first looked up."""
+    site.install(
+        "lr-bad",
+        "bad",
+        "from lakeroutine import hookimpl\n"
+        "@hookimpl\n"
+        "def register_tasks(register):\n"
+        "    register('StagingExecutor', 'transfer', lambda executor: {})\n",
+    )
+    registry = load_plugins(env=only("bad"))
+    with pytest.raises(PluginError) as caught:
+        registry.tasks_of("StagingExecutor")
+    message = str(caught.value)
+    assert message.startswith("plugin 'bad' (distribution lr-bad 1.0)")
+    assert "adds task StagingExecutor.transfer, already defined by the executor itself" in message
 
 
 TYPING_ONLY_CONTEXT = """

@@ -111,7 +111,9 @@ class Registry:
     def tasks_of(self, executor_name: str) -> dict[str, TaskDef]:
         """The executor's own tasks plus those other plugins added to it."""
         tasks = dict(self.executors[executor_name].cls.tasks)
-        for name, (task_def, _plugin) in self.extra_tasks.get(executor_name, {}).items():
+        for name, (task_def, plugin) in self.extra_tasks.get(executor_name, {}).items():
+            if name in tasks:  # checked here when the executor was registered by its path
+                raise PluginError(_task_clash(plugin, executor_name, name, "the executor itself"))
             tasks[name] = task_def
         return tasks
 
@@ -342,7 +344,10 @@ def _add_task(
         )
     if not task_name.isidentifier() or task_name.startswith("_"):
         raise PluginError(f"{info.label}: task name {task_name!r} must be a public identifier")
-    own = registry.executors[executor_name].cls.tasks  # imports an executor given by path
+    entry = registry.executors[executor_name]
+    # An executor registered by its path is not imported for this check: tasks_of() makes it
+    # when the executor is first used, so loading plugins imports no executor.
+    own = entry.cls.tasks if isinstance(entry.target, type) else {}
     added = registry.extra_tasks.setdefault(executor_name, {})
     if task_name in own or task_name in added:
         owner = added[task_name][1].label if task_name in added else "the executor itself"
