@@ -107,13 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _routine_arguments(validate)
 
-    state = commands.add_parser("state", help="see or clear a routine's saved state")
+    state = commands.add_parser(
+        "state",
+        parents=[common],
+        help="see or clear a routine's saved state",
+        description="What a routine's runs keep between runs: the last run, the run lock, "
+        "the staging journals and the ids of queries and job runs to re-attach to.",
+    )
     state_commands = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
-    show = state_commands.add_parser("show", help="last run, lock, journal counts, saved ids")
-    show.add_argument("routine")
-    show.add_argument("--json", action="store_true", help="as JSON")
-    clear = state_commands.add_parser("clear", help="forget a routine's state (or one task's)")
-    clear.add_argument("routine")
+    show = state_commands.add_parser(
+        "show", parents=[common], help="last run, lock, journal counts, saved ids"
+    )
+    show.add_argument("routine", help="routine file whose state to show")
+    show.add_argument("--json", action="store_true", help="as JSON (with the journals' scopes)")
+    clear = state_commands.add_parser(
+        "clear", parents=[common], help="forget a routine's state (or one task's)"
+    )
+    clear.add_argument("routine", help="routine file whose state to forget")
     clear.add_argument("--task", metavar="INSTANCE.TASK", help="forget only this task's values")
     clear.add_argument(
         "--force", action="store_true", help="even while a run holds the lock (asks first)"
@@ -121,7 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("--yes", action="store_true", help="do not ask (with --force)")
     for sub in (show, clear):
         sub.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
-        sub.add_argument("--var", action="append", default=[], metavar="K=V")
+        sub.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="K=V",
+            help="set a ${var} the routine's state URL uses (repeatable)",
+        )
 
     plugins = commands.add_parser(
         "plugins", parents=[common], help="list installed plugins and what they add"
@@ -186,11 +202,37 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
         for logger in noisy:
             logger.setLevel(logging.WARNING)
     try:
-        yield handler
+        with _library_warnings(debug, handler):
+            yield handler
     finally:
         root.handlers[:], root.level, root.propagate = saved
         for logger, saved_level in zip(noisy, saved_levels, strict=True):
             logger.setLevel(saved_level)
+
+
+@contextmanager
+def _library_warnings(debug: bool, handler: logging.Handler) -> Iterator[None]:
+    """Python warnings while a command runs: a library's (asyncssh's and cryptography's
+    deprecations...) are shown as debug lines with ``--debug`` and hidden otherwise;
+    lakeroutine's own still show."""
+    import warnings
+
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.simplefilter("ignore")
+            warnings.filterwarnings("default", module=r"lakeroutine")
+            yield
+            return
+        captured = logging.getLogger("py.warnings")
+        saved = (captured.handlers[:], captured.level, captured.propagate)
+        captured.handlers[:], captured.propagate = [handler], False
+        captured.setLevel(logging.DEBUG)
+        logging.captureWarnings(True)
+        try:
+            yield
+        finally:
+            logging.captureWarnings(False)
+            captured.handlers[:], captured.level, captured.propagate = saved
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,13 +288,16 @@ def _checked(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_validate(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from lakeroutine.wording import counted
+
     orchestrator, routine = _checked(args)
     skipped = orchestrator.preflight(offline=args.offline)
     count = sum(len(step.tasks) for step in routine.steps)
     note = f"; offline, not checked: {', '.join(skipped)}" if skipped else ""
     _say(
         sys.stdout,
-        f"{routine.label}: valid ({len(routine.steps)} executors, {count} tasks){note}\n",
+        f"{routine.label}: valid ({counted(len(routine.steps), 'executor')}, "
+        f"{counted(count, 'task')}){note}\n",
     )
     return EXIT_OK
 
@@ -294,8 +339,9 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
 def _cmd_state(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.plugins import load_plugins
     from lakeroutine.routine import validate_routine
+    from lakeroutine.state.base import StateError
     from lakeroutine.state.clear import clear_state
-    from lakeroutine.state.report import render, summary
+    from lakeroutine.state.report import forgotten, render, summary
 
     registry = load_plugins()
     routine = validate_routine(
@@ -308,10 +354,19 @@ def _cmd_state(args: argparse.Namespace, handler: logging.Handler) -> int:
             text = json.dumps(info, indent=2) + "\n" if args.json else render(info)
             sys.stdout.write(text)
             return EXIT_OK
-        forgotten = clear_state(
+        try:
+            before: dict[str, Any] | None = summary(store)
+        except StateError:  # unreadable: clearing it is the way out
+            before = None
+        clear_state(
             store, routine, task=args.task, force=args.force, confirm=None if args.yes else _ask
         )
-        sys.stdout.write(f"forgot {len(forgotten)} item(s) of {store.where}\n")
+        said = (
+            forgotten(before, routine.name, args.task)
+            if before is not None
+            else f"forgot the unreadable state of routine {routine.name} in {store.where}"
+        )
+        _say(sys.stdout, said + "\n")
         return EXIT_OK
     finally:
         store.close()

@@ -32,6 +32,7 @@ from lakeroutine.results import (
     DEFERRED,
     FAILED,
     PLANNED,
+    REFUSED,
     SKIPPED,
     SUCCEEDED,
     RunResult,
@@ -150,29 +151,51 @@ class Orchestrator:
             ]
             return result
 
+        what = self._what(steps, selected)
         lock = self._take_lock(result, wait_for_lock)
         executors: dict[str, Executor] = {}
+        begun = False
         try:
             executors = self._build_executors(selected)
-            self._say("routine %s started (run %s)", self.routine.name, self.routine.run_id)
+            self._say("%s started (run %s)", what, self.routine.run_id)
+            begun = True
             self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
             self._run_steps(selected, executors, result, keep_going)
         except PluginError:
             result.status = FAILED
             raise
+        except RoutineError:  # a preflight check refused the run: nothing ran
+            result.status = REFUSED
+            raise
         finally:
             self._close(executors)
             self._let_go(lock, result)
             result.duration_s = time.perf_counter() - started
-            level = logging.INFO if result.status == SUCCEEDED else logging.WARNING
-            if self._say == log.debug:
-                level = logging.DEBUG
-            log.log(level, "routine %s %s: %s", self.routine.name, result.status, result.summary())
-            try:
-                self._notify("routine_finished", routine=self.routine, result=result)
-            except PluginError as exc:
-                log.error("%s", exc)
+            self._log_end(what, result)
+            if begun:  # a refused run never started: no routine_finished either
+                try:
+                    self._notify("routine_finished", routine=self.routine, result=result)
+                except PluginError as exc:
+                    log.error("%s", exc)
         return result
+
+    def _what(self, steps: Sequence[str | int] | None, selected: list[ExecutorStep]) -> str:
+        """How the log names this run: the routine, or the step a scheduler runs of it."""
+        if steps is None:
+            return f"routine {self.routine.name}"
+        ids = [task.step_id for block in selected for task in block.tasks]
+        noun = "step" if len(ids) == 1 else "steps"
+        return f"{noun} {', '.join(ids)} of routine {self.routine.name}"
+
+    def _log_end(self, what: str, result: RunResult) -> None:
+        """The run's last line: its status and counts; a refused run says nothing ran."""
+        level = logging.INFO if result.status == SUCCEEDED else logging.WARNING
+        if self._say == log.debug:
+            level = logging.DEBUG
+        if result.status == REFUSED:
+            log.log(level, "%s refused before its first task: nothing ran", what)
+            return
+        log.log(level, "%s %s: %s", what, result.status, result.summary())
 
     def _take_lock(self, result: RunResult, wait: bool | float) -> RunLock:
         """Hold the routine's run lock (LockHeld, nothing run, if another run holds it,

@@ -42,6 +42,7 @@ from lakeroutine.state import TaskState
 from lakeroutine.storage.base import FileInfo, SourceChanged, Storage, StorageError
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.types import Location
+from lakeroutine.wording import counted
 
 log = logging.getLogger("lakeroutine.staging")
 
@@ -289,9 +290,9 @@ class StagingExecutor(Executor):
         finally:
             progress.close()
         log.info(
-            "%s: staged %d files (%d already staged, %d refused) into %s",
+            "%s: staged %s (%d already staged, %d refused) into %s",
             ctx.executor,
-            counts["staged"],
+            counted(counts["staged"], "file"),
             counts["skipped"],
             counts["refused"],
             self.dump,
@@ -312,7 +313,11 @@ class StagingExecutor(Executor):
         if self._block_state.get("unfinished_transfer") is not None:
             removed = sweep(self.dump)
             if removed:
-                log.info("%s: removed %d temporary files of a killed run", ctx.executor, removed)
+                log.info(
+                    "%s: removed %s of a killed run",
+                    ctx.executor,
+                    counted(removed, "temporary file"),
+                )
         self._block_state.set("unfinished_transfer", ctx.run_id)
 
     @property
@@ -507,10 +512,10 @@ class StagingExecutor(Executor):
             self.journal.record_staged(info, urls if len(urls) <= 100 else [])
         size = sum(info.size for info in batch)
         log.info(
-            "%s: staged %d files as %d outputs into %s",
+            "%s: staged %s as %s into %s",
             ctx.executor,
-            len(batch),
-            len(outputs),
+            counted(len(batch), "file"),
+            counted(len(outputs), "output"),
             self.dump,
         )
         result: dict[str, Any] = {
@@ -561,7 +566,7 @@ class StagingExecutor(Executor):
             self._finish(chunk, ctx, counts, progress)
         progress.close()
         self._forget_vanished()
-        log.info("%s: %s %d landing files", ctx.executor, mode + "d", counts[mode + "d"])
+        log.info("%s: %sd %s", ctx.executor, mode, counted(counts[mode + "d"], "landing file"))
         result: dict[str, Any] = {**counts, "mode": mode}
         if mode == "archive":
             result["archive_directory"] = self.archive
