@@ -89,7 +89,7 @@ def test_dry_run_and_validate_change_nothing(lake, capsys):
     lake.write("a.csv", "1")
     path = staging_routine(lake)
     assert main(["validate", str(path)]) == 0
-    assert "valid (1 executors, 2 tasks)" in capsys.readouterr().out
+    assert "valid (1 executor, 2 tasks)" in capsys.readouterr().out
     assert main(["run", str(path), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "would run StagingExecutor.transfer",

@@ -755,7 +755,8 @@ class _Refusals:
         if self.count and on_refused == "fail":
             first = self.items[0]
             raise TaskError(
-                f"{self.count} landing files could not be staged and were left in landing "
+                f"{counted(self.count, 'landing file')} could not be staged and "
+                f"{'was' if self.count == 1 else 'were'} left in landing "
                 f"(first: {first['file']}: {first['reason']})"
             )
 
