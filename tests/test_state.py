@@ -138,7 +138,8 @@ def test_show_counts_the_journal_and_saved_ids_and_clear_forgets_them(lake, caps
     assert main(["state", "clear", str(path), "--task", "StagingExecutor.tranfser"]) == 2
     assert "did you mean 'StagingExecutor.transfer'" in capsys.readouterr().err
     assert main(["state", "clear", str(path), "--task", "StagingExecutor.transfer"]) == 0
-    assert "forgot 1 value saved by task StagingExecutor.transfer (query_id)" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "forgot 1 value saved by task StagingExecutor.transfer (query_id)" in said
     assert main(["state", "show", str(path), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["tasks"] == {} and shown["journals"]
