@@ -87,7 +87,7 @@ def test_two_plugins_cannot_claim_one_state_scheme(tmp_path):
 
 def test_an_unknown_scheme_names_the_plugin_to_install(lake):
     registry = load_plugins(entry_points=False)
-    with pytest.raises(RoutineError, match=r"pip install lakeroutine-s3") as info:
+    with pytest.raises(RoutineError, match=r"pip install ./plugins/s3 \(from a clone") as info:
         validate_routine(str(staging(lake, state="s3://lake/state/")), registry=registry)
     assert info.value.field == "state"
     with pytest.raises(RoutineError, match=r"no state store plugin serves gs://"):

@@ -440,7 +440,10 @@ def test_a_known_executor_that_is_not_installed_says_what_to_install(lake, capsy
     )
     assert main(["validate", str(path)]) == 2  # LAKEROUTINE_PLUGINS="": the core only
     err = capsys.readouterr().err
-    assert "AthenaExecutor is not installed: pip install lakeroutine-athena" in err
+    assert (
+        "AthenaExecutor is not installed: pip install ./plugins/athena (from a clone of the "
+        "lakeroutine repository; 'lakeroutine-athena' on PyPI once published)"
+    ) in err
     assert "did you mean" not in err
 
 

@@ -383,6 +383,7 @@ def _ask(question: str) -> bool:
 
 
 def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from lakeroutine.install import describe_origin, installed_from
     from lakeroutine.plugins import load_plugins
 
     registry = load_plugins()
@@ -406,6 +407,7 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
                 "name": info.name,
                 "distribution": info.distribution,
                 "version": info.version,
+                "installed_from": installed_from(info.distribution),
                 "executors": executors,
                 "tasks": sorted(added),
                 "storages": sorted(storages),
@@ -417,7 +419,8 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
         sys.stdout.write(json.dumps(listing, indent=2) + "\n")
         return EXIT_OK
     for item in listing:
-        sys.stdout.write(f"{item['name']} ({item['distribution']} {item['version']})\n")
+        origin = describe_origin(item["installed_from"])
+        sys.stdout.write(f"{item['name']} ({item['distribution']} {item['version']}, {origin})\n")
         for name, tasks in item["executors"].items():
             sys.stdout.write(f"  executor {name}: {', '.join(tasks)}\n")
         for name in item["tasks"]:

@@ -176,7 +176,8 @@ def read_routine_file(path: Path) -> dict[str, Any]:
             import yaml
         except ImportError:
             raise RoutineError(
-                "YAML routines need PyYAML: pip install 'lakeroutine[yaml]'", file=str(path)
+                "YAML routines need PyYAML: pip install pyyaml (the core's extra 'yaml')",
+                file=str(path),
             ) from None
         try:
             data = yaml.safe_load(text)
@@ -365,9 +366,11 @@ def validate_routine(
         if entry is None:
             registered = ", ".join(sorted(registry.executors))
             if executor_name in KNOWN_EXECUTORS:
+                from lakeroutine.install import install_hint
+
                 message = (
-                    f"{executor_name} is not installed: pip install "
-                    f"{KNOWN_EXECUTORS[executor_name]}"
+                    f"{executor_name} is not installed: "
+                    f"{install_hint(KNOWN_EXECUTORS[executor_name])}"
                 )
             else:
                 hint = did_you_mean(executor_name, registry.executors)
