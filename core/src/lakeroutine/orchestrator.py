@@ -156,6 +156,8 @@ class Orchestrator:
         executors: dict[str, Executor] = {}
         begun = False
         try:
+            if steps is not None:
+                self._check_steps_unchanged(selected)
             executors = self._build_executors(selected)
             self._say("%s started (run %s)", what, self.routine.run_id)
             begun = True
@@ -178,6 +180,32 @@ class Orchestrator:
                 except PluginError as exc:
                     log.error("%s", exc)
         return result
+
+    def _check_steps_unchanged(self, selected: list[ExecutorStep]) -> None:
+        """A scheduler runs one run's steps one by one, each reading the routine file again:
+        the first step of a run records what each step id names; a later step whose id now
+        names another task (the file changed: a task inserted before a duplicate ``#n``) is
+        refused rather than run in place of the one the scheduler shows."""
+        state = self.context.state
+        current = {t.step_id: t.digest for block in self.routine.steps for t in block.tasks}
+        record = state.get_values(RUN_SCOPE).get("steps")
+        if not isinstance(record, dict) or record.get("run_id") != self.routine.run_id:
+            state.set_value(RUN_SCOPE, "steps", {"run_id": self.routine.run_id, "of": current})
+            return
+        began = record.get("of") or {}
+        for task in (t for block in selected for t in block.tasks):
+            then = began.get(task.step_id)
+            if then is None or then == task.digest:
+                continue  # a step added since, or unchanged
+            now_at = [step_id for step_id, d in current.items() if d == then]
+            where = f"; the task it named is now step {now_at[0]!r}" if now_at else ""
+            raise RoutineError(
+                f"step {task.step_id!r} names another task than when run "
+                f"{self.routine.run_id} began: the routine file changed since{where}. "
+                "Refused: the scheduler shows the step as it was. Restore the file to end "
+                "this run, or start a new run",
+                file=self._file_label(),
+            )
 
     def _what(self, steps: Sequence[str | int] | None, selected: list[ExecutorStep]) -> str:
         """How the log names this run: the routine, or the step a scheduler runs of it."""

@@ -31,7 +31,7 @@ from lakeroutine.executor import Executor, TaskDef
 from lakeroutine.redact import remember
 from lakeroutine.state.base import StateError
 from lakeroutine.state.registry import DEFAULT_DIR, state_url
-from lakeroutine.step_ids import next_step_id
+from lakeroutine.step_ids import next_step_id, task_digest
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
 
@@ -129,6 +129,7 @@ class TaskStep:
     state_key: str = ""
     step_id: str = ""
     position: int = 0
+    digest: str = ""  # the task as written (lakeroutine.step_ids.task_digest)
 
 
 @dataclass
@@ -465,6 +466,7 @@ def validate_routine(
                     f"{state_key}#{repeat}" if repeat else state_key,
                     step_id,
                     step_count,
+                    task_digest(executor_name, name, entry_model.args),
                 )
             )
             step_count += 1
