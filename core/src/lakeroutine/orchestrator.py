@@ -213,7 +213,7 @@ class Orchestrator:
             return f"routine {self.routine.name}"
         ids = [task.step_id for block in selected for task in block.tasks]
         noun = "step" if len(ids) == 1 else "steps"
-        return f"{noun} {', '.join(ids)} of routine {self.routine.name}"
+        return f"{noun} {', '.join(ids)} (routine {self.routine.name})"
 
     def _log_end(self, what: str, result: RunResult) -> None:
         """The run's last line: its status and counts; a refused run says nothing ran."""

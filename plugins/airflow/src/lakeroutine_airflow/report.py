@@ -57,6 +57,7 @@ class RoutineReportOperator(BaseOperator):
             "tasks": entries,
         }
         target = write_report(report, self.report, Path(self.routine_path).parent)
+        self.log.info("routine %s %s: %s", self.routine_name, report["status"], _summary(entries))
         self.log.info("lakeroutine report of %s written to %s", run_id, target)
         if report["status"] != "succeeded":
             failed = [e["step"] for e in entries if e["status"] != "succeeded"]
@@ -65,6 +66,17 @@ class RoutineReportOperator(BaseOperator):
                 f"not succeeded: {', '.join(failed)}"
             )
         return target
+
+
+def _summary(entries: list[dict[str, Any]]) -> str:
+    """The run's counts, as ``lakeroutine run`` ends: ``3 steps: 2 succeeded, 1 not run``."""
+    from lakeroutine.wording import counted
+
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"{counted(len(entries), 'step')}: {parts}"
 
 
 def write_report(report: dict[str, Any], target: str, base_dir: Path) -> str:
