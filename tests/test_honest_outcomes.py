@@ -177,3 +177,31 @@ def test_state_show_hides_digests_and_clear_says_what_it_forgot(lake, capsys):
     assert "item(s)" not in said
     assert main(["state", "clear", str(path)]) == 0
     assert capsys.readouterr().out.startswith("nothing to forget: no state of routine honest")
+
+
+# -- point 4: install hints give the form that works from a clone --------------------------
+
+
+def test_install_hints_name_the_clone_path_and_the_index_name_beside_it(lake, capsys):
+    path = lake.routine_file(
+        {
+            "routine_name": "x",
+            "executors": {
+                "StagingExecutor": {
+                    "params": {"parent_directory": "sftp://me@host/in", "dump_directory": "out"}
+                },
+                "other": {
+                    "executor": "StagingExecutor",
+                    "params": {"parent_directory": "zz://b/in", "dump_directory": "out2"},
+                },
+            },
+        }
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "install it with: pip install ./plugins/sftp (from a clone of the lakeroutine "
+        "repository; 'lakeroutine-sftp' on PyPI once published)"
+    ) in err
+    assert "no storage plugin serves zz:// URLs (installed: file)" in err  # no hint to give
+    assert err.count("install it with") == 1

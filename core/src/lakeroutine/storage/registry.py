@@ -42,7 +42,7 @@ class UnknownScheme(ValueError):
         if scheme in KNOWN_PROVIDERS:
             from lakeroutine.install import install_hint
 
-        hint = f"; install it with: {install_hint(KNOWN_PROVIDERS[scheme])}"
+            hint = f"; install it with: {install_hint(KNOWN_PROVIDERS[scheme])}"
         super().__init__(
             f"no storage plugin serves {scheme}:// URLs (installed: "
             f"{', '.join(sorted(known)) or 'none'}){hint}"
