@@ -90,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="if another run of this routine holds its lock, wait for it (at most SECONDS); "
         "default: exit 2 at once",
     )
-    run.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
+    run.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a JSON report of the run to a file or a storage URI (s3://...)",
+    )
     run.add_argument(
         "--no-outputs",
         action="store_true",
@@ -305,14 +309,16 @@ def _cmd_validate(args: argparse.Namespace, handler: logging.Handler) -> int:
 def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     from lakeroutine.errors import RoutineError
     from lakeroutine.orchestrator import interrupt_on_sigterm
-    from lakeroutine.results import check_writable
+    from lakeroutine.report_target import check_report_target, is_local, write_report
 
     if args.offline and not args.dry_run:
         raise RoutineError("--offline goes with --dry-run: a run checks everything it uses")
-    report = Path(args.report) if args.report else None
-    if report is not None:
-        check_writable(report)  # before anything runs, not after files have moved
+    report: str | None = args.report
+    if report is not None and is_local(report):
+        check_report_target(report)  # before anything runs, not after files have moved
     orchestrator, _routine = _checked(args)
+    if report is not None and not is_local(report):
+        check_report_target(report, orchestrator.registry)  # a URI: its storage's plugin
     interrupt_on_sigterm()
     result = orchestrator.run(
         only=args.only,
@@ -322,7 +328,7 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
         wait_for_lock=args.wait,
     )
     if report is not None:
-        result.write_json(report)
+        write_report(result, report, orchestrator.registry)
     if args.dry_run:
         for item in result.tasks:
             _say(sys.stdout, f"would run {item.executor}.{item.task}\n")
