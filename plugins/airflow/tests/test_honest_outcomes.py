@@ -144,3 +144,18 @@ def test_a_step_whose_id_came_to_name_another_task_mid_run_is_refused(
     assert "step 'duck.run_query' names another task than when run " in shown
     assert "the task it named is now step 'duck.run_query#2'" in shown
     assert "inserted" not in json.dumps(dag_files.xcoms(dag_run))  # the inserted query never ran
+
+
+def test_an_unwritable_report_stops_the_dag_run_before_its_first_step(dag_files, tmp_path, capsys):
+    # /proc takes no new folder, even from root: only writing there tells
+    path = write(tmp_path, duckdb_routine(tmp_path, "create_database", query("SELECT 1")))
+    dag_file(dag_files, path, "bad_report", "bad_report", report="/proc/no/such/report.json")
+    dag_run = dag_files.test("bad_report", logical_date=LOGICAL)
+    assert dag_run.state == "failed"
+    states = dag_files.task_instances(dag_run)
+    assert states["duck__create_database"] == ("failed", 1)
+    assert states["duck__run_query"][0] == "upstream_failed"
+    assert not (tmp_path / "lake.duckdb").exists()  # nothing ran
+    assert (
+        "--report /proc/no/such/report.json: cannot write a file there" in capsys.readouterr().out
+    )

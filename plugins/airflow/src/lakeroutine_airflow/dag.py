@@ -78,12 +78,14 @@ def _add_steps(
     """One RoutineStepOperator per step, chained in routine order (plus the report task)."""
     tasks = []
     for step in steps:
+        first = not tasks
         task = RoutineStepOperator(
             task_id=step.slug,
             routine_path=str(path),
             step_id=step.id,
             routine_vars=dict(vars or {}),
             deferrable=deferrable,
+            report_check=report if first else None,
             retries=step.retries,
             retry_delay=dt.timedelta(seconds=step.retry_delay_s),
             doc_md=f"lakeroutine step `{step.id}` (`{step.executor}.{step.task}`)",

@@ -79,15 +79,34 @@ def _summary(entries: list[dict[str, Any]]) -> str:
     return f"{counted(len(entries), 'step')}: {parts}"
 
 
+def resolve_target(target: str, base_dir: Path) -> str:
+    """``target`` with a relative local path taken from ``base_dir`` (the routine's folder)."""
+    from lakeroutine.storage.registry import scheme_of
+
+    if scheme_of(target) != "file":
+        return target
+    path = Path(target.removeprefix("file://")).expanduser()
+    return str(path if path.is_absolute() else base_dir / path)
+
+
+def check_target(target: str, base_dir: Path) -> None:
+    """RoutineError unless the report can be written at ``target`` (written there to
+    know): the DAG run's first step calls it, before anything runs."""
+    from lakeroutine.plugins import load_plugins
+    from lakeroutine.report_target import check_report_target, is_local
+
+    resolved = resolve_target(target, base_dir)
+    check_report_target(resolved, None if is_local(resolved) else load_plugins())
+
+
 def write_report(report: dict[str, Any], target: str, base_dir: Path) -> str:
     """Write ``report`` as JSON to ``target`` atomically, through lakeroutine's storages
     (a local path, relative to ``base_dir``, or e.g. ``s3://bucket/key.json``)."""
     from lakeroutine.plugins import load_plugins
     from lakeroutine.storage.registry import scheme_of
 
+    target = resolve_target(target, base_dir)
     if scheme_of(target) == "file":
-        path = Path(target.removeprefix("file://")).expanduser()
-        target = str(path if path.is_absolute() else base_dir / path)
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     storage = load_plugins().storages().for_url(target)
     with tempfile.TemporaryDirectory() as folder:
