@@ -100,11 +100,24 @@ class StepRunner:
         entry = result.tasks[0]
         metadata = report_metadata(entry, run_id)
         if entry.status == SUCCEEDED:
+            if step.position == len(self.steps) - 1:  # every step before it succeeded
+                self._routine_summary(context, result.routine_name)
             yield dg.Output(None, output_name=OUTPUT, metadata=metadata)
             return
         if entry.status == CANCELLED:  # interrupted: its AWS work was cancelled
             raise dg.DagsterExecutionInterruptedError(entry.error)
         raise dg.Failure(description=entry.error or f"{step.id} {entry.status}", metadata=metadata)
+
+    def _routine_summary(self, context: Any, routine_name: str) -> None:
+        """The routine's own summary, once its last step has succeeded: the steps run one
+        after another, each only after the one before succeeded (in this run or the run a
+        re-execution resumes)."""
+        from lakeroutine.wording import counted
+
+        count = len(self.steps)
+        context.log.info(
+            f"routine {routine_name} succeeded: {counted(count, 'step')}: {count} succeeded"
+        )
 
 
 def report_metadata(entry: TaskResult, run_id: str) -> dict[str, Any]:
