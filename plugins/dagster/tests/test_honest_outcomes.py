@@ -91,6 +91,14 @@ def test_each_op_logs_its_step_not_the_routine(probe_routine, registry, instance
     assert summaries == [("a__ok__2", "routine probe succeeded: 2 steps: 2 succeeded")]
 
 
+def test_a_selection_of_ops_claims_no_summary_of_the_routine(probe_routine, registry, instance):
+    path = probe_routine(("a", ["ok", "ok"]))
+    job = routine_definitions(path, registry=registry).get_job_def("probe")
+    result = job.execute_in_process(instance=instance, op_selection=["a__ok__2"])
+    assert result.success and ProbeExecutor.calls == ["a.ok"]
+    assert not [m for _step, m in _lines(instance, result.run_id) if m.startswith("routine ")]
+
+
 def test_a_step_refused_by_a_preflight_check_never_says_succeeded(
     probe_routine, registry, instance
 ):

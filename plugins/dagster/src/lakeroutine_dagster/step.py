@@ -100,7 +100,10 @@ class StepRunner:
         entry = result.tasks[0]
         metadata = report_metadata(entry, run_id)
         if entry.status == SUCCEEDED:
-            if step.position == len(self.steps) - 1:  # every step before it succeeded
+            run = context.dagster_run
+            keys = run.step_keys_to_execute
+            whole = keys is None or set(keys) >= set(self.steps) or run.parent_run_id is not None
+            if step.position == len(self.steps) - 1 and whole:  # not a selection of ops
                 self._routine_summary(context, result.routine_name)
             yield dg.Output(None, output_name=OUTPUT, metadata=metadata)
             return
@@ -109,9 +112,9 @@ class StepRunner:
         raise dg.Failure(description=entry.error or f"{step.id} {entry.status}", metadata=metadata)
 
     def _routine_summary(self, context: Any, routine_name: str) -> None:
-        """The routine's own summary, once its last step has succeeded: the steps run one
-        after another, each only after the one before succeeded (in this run or the run a
-        re-execution resumes)."""
+        """The routine's own summary, once its last step has succeeded in a run of the whole
+        job (or a re-execution): each step runs only after the one before succeeded, in this
+        run or the run a re-execution resumes."""
         from lakeroutine.wording import counted
 
         count = len(self.steps)
