@@ -203,9 +203,15 @@ def test_sigterm_cancels_the_running_task_like_ctrl_c(tmp_path):
         text=True,
         env=env,
     )
-    time.sleep(1.5)  # start-up takes ~0.3 s; the 'wait' task then waits 10 s
+    seen = ""  # read the log until the 'wait' task (10 s long) has started, however loaded
+    while "task a.wait started" not in seen:
+        line = process.stderr.readline()
+        assert line, seen
+        seen += line
+    time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=20)
+    err = seen + err
     assert process.returncode == 130, err
     assert "task a.wait cancelled by interrupt" in err
     assert "cancel callback of a ran" in err

@@ -7,20 +7,46 @@ Exit codes: 0 succeeded, 1 a task failed, 2 the routine is invalid or the comman
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # logging, json and pathlib are imported by the commands that use them
+    import logging  # (``--help`` and ``--version`` need none of them)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-log = logging.getLogger("lakeroutine.cli")
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, sized as ``shutil.get_terminal_size`` would size it, without
+    importing shutil (and its compression modules) on every start."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        kwargs.setdefault("width", _columns() - 2)
+        super().__init__(prog, **kwargs)
+
+
+def _columns() -> int:
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> Any:  # usage errors exit 2 with one line
         self.print_usage(sys.stderr)
         sys.stderr.write(f"lakeroutine: error: {message}\n")
@@ -60,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_version())
     _global_options(parser, False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _global_options(common, argparse.SUPPRESS)  # after the subcommand: keeps the one before
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -189,11 +215,13 @@ def _say(stream: TextIO, text: str) -> None:
 def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     """Log lakeroutine's records to stderr while a command runs, then restore what was
     there (main() may be called from a program or a test, more than once)."""
+    import logging
+
     from lakeroutine.redact import RedactingFilter, process_redactor
 
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(_line_formatter())
     handler.addFilter(RedactingFilter(process_redactor()))
     root = logging.getLogger("lakeroutine")
     saved = (root.handlers[:], root.level, root.propagate)
@@ -205,10 +233,18 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     if not debug:
         for logger in noisy:
             logger.setLevel(logging.WARNING)
+    # the lines name no source file, thread or process: logging need not look them up for
+    # each record (its documented switches; a run logs a line or two per task)
+    flags = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    saved_flags = [getattr(logging, flag) for flag in flags]
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     try:
         with _library_warnings(debug, handler):
             yield handler
     finally:
+        for flag, value in zip(flags, saved_flags, strict=True):
+            setattr(logging, flag, value)
         root.handlers[:], root.level, root.propagate = saved
         for logger, saved_level in zip(noisy, saved_levels, strict=True):
             logger.setLevel(saved_level)
@@ -219,6 +255,7 @@ def _library_warnings(debug: bool, handler: logging.Handler) -> Iterator[None]:
     """Python warnings while a command runs: a library's (asyncssh's and cryptography's
     deprecations...) are shown as debug lines with ``--debug`` and hidden otherwise;
     lakeroutine's own still show."""
+    import logging
     import warnings
 
     with warnings.catch_warnings():
@@ -237,6 +274,31 @@ def _library_warnings(debug: bool, handler: logging.Handler) -> Iterator[None]:
         finally:
             logging.captureWarnings(False)
             captured.handlers[:], captured.level, captured.propagate = saved
+
+
+def _line_formatter() -> logging.Formatter:
+    """``HH:MM:SS LEVEL   message`` (what ``%(asctime)s %(levelname)-7s %(message)s``
+    writes), cheaply: the time text made once per second, a plain line without
+    logging's general formatting; a traceback or stack is formatted as logging does."""
+    import logging
+
+    class LineFormatter(logging.Formatter):
+        _second: tuple[int, str] = (-1, "")
+
+        def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+            second = int(record.created)
+            if self._second[0] != second:
+                self._second = (second, super().formatTime(record, datefmt))
+            return self._second[1]
+
+        def format(self, record: logging.LogRecord) -> str:
+            if record.exc_info or record.exc_text or record.stack_info:
+                return super().format(record)
+            record.message = record.getMessage()
+            record.asctime = self.formatTime(record, self.datefmt)
+            return f"{record.asctime} {record.levelname:<7} {record.message}"
+
+    return LineFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -268,7 +330,9 @@ def _dispatch(args: argparse.Namespace, handler: logging.Handler, known: type) -
         }[args.command](args, handler)
     except known as exc:
         if args.debug:
-            log.exception("error")
+            import logging
+
+            logging.getLogger("lakeroutine.cli").exception("error")
         _say(sys.stderr, f"lakeroutine: error: {exc}\n")
         return EXIT_INVALID
     except KeyboardInterrupt:
@@ -343,6 +407,8 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
 
 
 def _cmd_state(args: argparse.Namespace, handler: logging.Handler) -> int:
+    import json
+
     from lakeroutine.plugins import load_plugins
     from lakeroutine.routine import validate_routine
     from lakeroutine.state.base import StateError
@@ -389,6 +455,8 @@ def _ask(question: str) -> bool:
 
 
 def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
+    import json
+
     from lakeroutine.install import describe_origin, installed_from
     from lakeroutine.plugins import load_plugins
 
@@ -440,6 +508,8 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace, handler: logging.Handler) -> int:
+    import json
+
     from lakeroutine.plugins import load_plugins
     from lakeroutine.schema import routine_schema
 
@@ -448,6 +518,8 @@ def _cmd_schema(args: argparse.Namespace, handler: logging.Handler) -> int:
 
 
 def _cmd_init(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from pathlib import Path
+
     from lakeroutine.starter import write_starter
 
     for line in write_starter(Path(args.folder)):

@@ -154,5 +154,16 @@ class TaskContext:
 
 def digest(*values: Any) -> str:
     """A short stable digest of JSON-able values (to scope state by params and args)."""
-    text = json.dumps(values, sort_keys=True, default=str)
+    return digest_of_json(json.dumps(values, sort_keys=True, default=str))
+
+
+def json_text(value: Any) -> str:
+    """``value`` as :func:`digest` writes it: ``digest(a, b)`` is
+    ``digest_of_json(f"[{json_text(a)}, {json_text(b)}]")``, so a part shared by many
+    digests (a block's params) is written once."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def digest_of_json(text: str) -> str:
+    """The digest of values already written as JSON text (see :func:`json_text`)."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -21,9 +21,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Params(BaseModel):
-    """Base of executor params and task args: unknown keys are an error, not ignored."""
+    """Base of executor params and task args: unknown keys are an error, not ignored.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Built on first use (``defer_build``): a routine pays only for the models of the
+    executors and tasks it names, not for every task an installed executor offers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class NoParams(Params):

@@ -39,6 +39,7 @@ from lakeroutine.results import (
     TaskResult,
 )
 from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.state.base import RUN_SCOPE, RunLock, StateError
 from lakeroutine.state.lock import this_process
 from lakeroutine.waiting import WaitPending
@@ -55,10 +56,11 @@ DAY_S = 24 * 3600.0  # how long wait_for_lock=True waits at most
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for the report: our own errors as they are, others with their type."""
+    """One line for the report: our own errors as they are, others with their type (a
+    service's answer cut to status, code and a short message: never a raw HTML/XML body)."""
     if isinstance(exc, (TaskError, RoutineError)):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {service_error_text(exc)}"
 
 
 class Orchestrator:
@@ -282,6 +284,8 @@ class Orchestrator:
         if self._deferral is not None and self._deferral.probe:
             return
         caller = getattr(self.hook, hook_name)
+        if not (self.registry.tracing or caller.get_hookimpls()):
+            return  # no plugin implements it: pluggy's call would do nothing, slower
         try:
             caller(**kwargs)
         except Exception as exc:
@@ -367,6 +371,7 @@ class Orchestrator:
         started = time.perf_counter()
         attempts = task.retries + 1 if self._retries else 1
         error_text: str | None = None
+        failed_output: Any = None
         for attempt in range(1, attempts + 1):
             attempt_started = time.perf_counter()
             ctx = TaskContext(
@@ -410,6 +415,7 @@ class Orchestrator:
                 )
             except Exception as exc:
                 self._checkpoint_quietly(label)
+                failed_output = getattr(exc, "output", None)  # e.g. check outcomes
                 will_retry = attempt < attempts and not self.context.cancel_event.is_set()
                 error_text = self.redactor(describe_error(exc))
                 if will_retry:
@@ -454,6 +460,7 @@ class Orchestrator:
             task.name,
             FAILED,
             time.perf_counter() - started,
+            output=self.redactor.walk(failed_output) if failed_output is not None else None,
             error=error_text,
             attempts=attempt,
         )

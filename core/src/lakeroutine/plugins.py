@@ -25,6 +25,8 @@ import pluggy
 from pydantic import BaseModel
 
 from lakeroutine import hookspecs
+from lakeroutine.entry_points import name_and_version
+from lakeroutine.entry_points import scan as entry_points_scan
 from lakeroutine.errors import PluginError
 from lakeroutine.executor import Executor, TaskDef, make_task_def
 from lakeroutine.state.registry import StateStoreEntry, StateStores
@@ -94,6 +96,7 @@ class Registry:
     extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = field(default_factory=dict)
     storage_entries: dict[str, StorageEntry] = field(default_factory=dict)
     state_entries: dict[str, StateStoreEntry] = field(default_factory=dict)
+    tracing: bool = False  # LAKEROUTINE_TRACE_HOOKS: every hook call is traced, even to none
 
     @property
     def hook(self) -> Any:
@@ -130,28 +133,30 @@ def load_plugins(
     env = os.environ if env is None else env
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    if env.get("LAKEROUTINE_TRACE_HOOKS", "").lower() not in ("", "0", "false", "no"):
+    tracing = env.get("LAKEROUTINE_TRACE_HOOKS", "").lower() not in ("", "0", "false", "no")
+    if tracing:
         manager.trace.root.setwriter(sys.stderr.write)
         manager.enable_tracing()
-    registry = Registry(manager)
-    core_version = _version(CORE_DISTRIBUTION)
+    registry = Registry(manager, tracing=tracing)
+    found = entry_points_scan() if entry_points else None
+    core_version = (
+        found.version_of(CORE_DISTRIBUTION, "lakeroutine", "lakeroutine.cli:main")
+        if found
+        else _version(CORE_DISTRIBUTION)
+    )
 
     for module_name in DEFAULT_PLUGINS:
         info = PluginInfo(module_name, CORE_DISTRIBUTION, core_version)
         _register(registry, importlib.import_module(module_name), info)
 
-    if entry_points:
+    if found is not None:
         blocked = _names_from_env("LAKEROUTINE_DISABLE_PLUGINS", env) or set()
         allowed = _names_from_env("LAKEROUTINE_PLUGINS", env)
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in found.group(ENTRY_POINT_GROUP):
             if ep.name in blocked or (allowed is not None and ep.name not in allowed):
                 continue
             dist = getattr(ep, "dist", None)
-            info = PluginInfo(
-                ep.name,
-                dist.metadata["Name"] if dist else "unknown",
-                dist.version if dist else "unknown",
-            )
+            info = PluginInfo(ep.name, *(name_and_version(dist) if dist else ("unknown",) * 2))
             if ep.name in registry.plugins:
                 other = registry.plugins[ep.name]
                 raise PluginError(f"{info.label}: the name is already taken by {other.label}")

@@ -95,6 +95,9 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
+        done = (self.redactor, len(_remembered))
+        if getattr(record, "_lakeroutine_masked", None) == done:
+            return True  # masked by this redactor already (a logger's filter, then a handler's)
         message = record.getMessage()
         cleaned = self.redactor(message)
         if cleaned != message:
@@ -102,6 +105,7 @@ class RedactingFilter(logging.Filter):
         if record.exc_info:
             record.exc_text = self.redactor(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        record._lakeroutine_masked = done
         return True
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
-from lakeroutine.context import digest
+from lakeroutine.context import digest_of_json, json_text
 from lakeroutine.errors import RoutineError, did_you_mean
 from lakeroutine.executor import Executor, TaskDef
 from lakeroutine.redact import remember
@@ -55,7 +55,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600.0
 class TaskEntry(BaseModel):
     """A task given as an object: its name, args and how to retry or time it out."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
     task: str = Field(description="Name of a task of this executor")
     args: dict[str, Any] = Field(default_factory=dict, description="The task's arguments")
@@ -88,7 +88,7 @@ TaskItem = Annotated[
 class ExecutorBlock(BaseModel):
     """One executor of the routine: which one, its params and its tasks in order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     executor: str | None = Field(
         None, description="Registered executor name; defaults to the block's key"
@@ -101,7 +101,7 @@ class ExecutorBlock(BaseModel):
 class RoutineFile(BaseModel):
     """The top level of a routine file."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     schema_: str | None = Field(None, alias="$schema")
     routine_name: str = Field(min_length=1)
@@ -399,11 +399,22 @@ def validate_routine(
             ]
         secrets |= substituter.secrets
 
-        params_json = params.model_dump(mode="json") if params is not None else None
+        # each task's state key: digest(executor_name, params, task, args), the block's
+        # part written once, each distinct (task, args) digested once
+        head = (
+            json_text(executor_name)
+            + ", "
+            + json_text(params.model_dump(mode="json") if params is not None else None)
+        )
+        state_keys: dict[tuple[str, str], str] = {}
+        named: dict[str, TaskEntry] = {}  # a task given by name, its defaults
         tasks = registry.tasks_of(executor_name)
         task_steps: list[TaskStep] = []
         for position, item in enumerate(block.tasks):
-            entry_model = item if isinstance(item, TaskEntry) else TaskEntry(task=item)
+            if isinstance(item, TaskEntry):
+                entry_model = item
+            else:
+                entry_model = named.get(item) or named.setdefault(item, TaskEntry(task=item))
             name = entry_model.task
             task_where = {**where, "task": name}
             if name.startswith("_"):
@@ -429,7 +440,7 @@ def validate_routine(
                 continue
             args: BaseModel | None = None
             try:
-                raw_args = substituter.substitute(entry_model.args)
+                raw_args = substituter.substitute(entry_model.args) if entry_model.args else {}
                 if definition.args_model is not None:
                     args = definition.args_model.model_validate(raw_args, context=context)
                 elif raw_args:
@@ -449,11 +460,9 @@ def validate_routine(
             secrets |= substituter.secrets
             step_id = next_step_id(seen, instance, name)
             repeat = step_id.partition("#")[2]
-            state_key = digest(
-                executor_name,
-                params_json,
-                name,
-                args.model_dump(mode="json") if args is not None else None,
+            args_text = json_text(args.model_dump(mode="json")) if args is not None else "null"
+            state_key = state_keys.get((name, args_text)) or state_keys.setdefault(
+                (name, args_text), digest_of_json(f"[{head}, {json_text(name)}, {args_text}]")
             )
             task_steps.append(
                 TaskStep(

@@ -110,7 +110,8 @@ def test_a_task_killed_mid_wait_is_retried_and_reattaches(dag_files, tmp_path, a
     logging.getLogger("lakeroutine").addHandler(handler)
     query = {"task": "run_query", "args": {"sql": "SELECT 1"}, "retries": 1}
     path = athena_routine(tmp_path, query)
-    timeout = "dict(execution_timeout=dt.timedelta(seconds=2))"
+    # 6 s: long enough for a retry on a loaded machine to re-attach before its own timeout
+    timeout = "dict(execution_timeout=dt.timedelta(seconds=6))"
     report = "'s3://results/reports/{{ ds }}.json'"
     dag_file(dag_files, path, "killed", default_args=timeout, report=report)
     try:

@@ -39,7 +39,7 @@ class QueryText(BaseModel):
     state scope (a rerun never re-attaches to the query of an older text).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when used
 
     sql: str | None = Field(None, description="The query")
     sql_file: str | None = Field(None, description="A .sql file, relative to the routine file")

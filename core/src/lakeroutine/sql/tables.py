@@ -373,7 +373,7 @@ class TableSpec(BaseModel):
     and ``quote`` apply to ``format: "csv"`` only; ``properties`` become TBLPROPERTIES.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when used
 
     name: Identifier = Field(description="Table name: letters, digits, underscores")
     columns: dict[str, ColumnTypeName] = Field(

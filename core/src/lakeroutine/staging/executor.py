@@ -30,6 +30,7 @@ from lakeroutine.context import RunContext, TaskContext, digest
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, Params, task
 from lakeroutine.staging import names, transforms
+from lakeroutine.staging.file_schema import ExpectedSchema
 from lakeroutine.staging.journal import (
     ARCHIVING,
     CLAIMING,
@@ -113,6 +114,9 @@ class StagingParams(Params):
         "the report: 'warn' ends transfer succeeded with warnings, 'fail' ends it failed "
         "once the other files are staged",
     )
+    expected_schema: ExpectedSchema | None = Field(
+        None, description="Columns, types and header landing files must have to be staged"
+    )
     max_workers: int = Field(8, ge=1, le=128, description="Files copied at once")
     region_name: str | None = Field(None, description="Region for remote storages")
     profile_name: str | None = Field(None, description="AWS profile for remote storages")
@@ -149,6 +153,20 @@ class StagingParams(Params):
             raise ValueError("archive_directory and parent_directory must not overlap")
         if archive.startswith(dump) or dump.startswith(archive):
             raise ValueError("archive_directory and dump_directory must not overlap")
+        return self
+
+    @model_validator(mode="after")
+    def _check_quarantine(self, info: ValidationInfo) -> StagingParams:
+        """Refused files moved to a quarantine inside landing would be listed again."""
+        where = self.expected_schema.quarantine_directory if self.expected_schema else None
+        if where:
+            quarantine = _canonical(where, info)
+            for name in ("parent_directory", "dump_directory"):
+                other = _canonical(getattr(self, name), info)
+                if quarantine.startswith(other) or other.startswith(quarantine):
+                    raise ValueError(
+                        f"expected_schema.quarantine_directory and {name} must not overlap"
+                    )
         return self
 
     def storage_settings(self) -> dict[str, Any]:
@@ -268,6 +286,10 @@ class StagingExecutor(Executor):
             info = item
             if not self._needs_staging(info):
                 return "skipped", 0, 0
+            drifted = self._schema_drift(info)
+            if drifted:
+                refusals.add(info, drifted)
+                return "refused", 0, 0
             try:
                 if function is None:
                     outputs = [self._copy_verified(info)]
@@ -303,6 +325,19 @@ class StagingExecutor(Executor):
             result["refused_files"] = refusals.items
         refusals.finish(self.params.on_refused)
         return result
+
+    def _schema_drift(self, info: FileInfo) -> str | None:
+        """Why the file does not match ``expected_schema`` (moved to its quarantine if one
+        is set), or None."""
+        schema = self.params.expected_schema
+        if schema is None:
+            return None
+        from lakeroutine.staging.file_schema import screen
+
+        where = schema.quarantine_directory
+        storages = self.context.storages.with_options(self.params.storage_settings())
+        quarantine = storages.for_url(where) if where else None
+        return screen(schema, self.source, info, quarantine)
 
     def _sweep_after_a_killed_run(self, ctx: TaskContext) -> None:
         """A transfer that did not end (its task state is cleared on success) may have left

@@ -4,7 +4,6 @@ hard link, and removal of exactly the version staged by claiming a file (a renam
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import hashlib
@@ -383,6 +382,8 @@ def rename_no_replace(source: str, dest: str) -> None:
     if _renameat2:
         if _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(dest), 1) == 0:
             return
+        import ctypes  # loaded by _find_renameat2 already
+
         error = ctypes.get_errno()
         if error not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
             # OSError picks its subclass by errno: FileExistsError, FileNotFoundError...
@@ -392,6 +393,8 @@ def rename_no_replace(source: str, dest: str) -> None:
 
 
 def _find_renameat2() -> Any:
+    import ctypes  # on the first rename, not when a routine is validated
+
     try:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):

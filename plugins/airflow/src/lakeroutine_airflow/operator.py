@@ -19,6 +19,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from lakeroutine_airflow.checks import report_checks
 from lakeroutine_airflow.naming import ENTRY_KEY, STATE_ENV, run_identity
 
 
@@ -97,6 +98,7 @@ class RoutineStepOperator(BaseOperator):
         if task.status == "deferred":
             self._defer(task.output, run_id, run_date)
         entry = {"routine_name": result.routine_name, "run_id": result.run_id, **task.to_dict()}
+        report_checks(self.log, context["ti"], task.output)
         if task.status != "succeeded":  # the entry of a failed try, for the report
             context["ti"].xcom_push(key=ENTRY_KEY, value=entry)
             raise RoutineStepFailed(f"{task.step} {task.status}: {task.error}")

@@ -23,6 +23,7 @@ from lakeroutine.results import CANCELLED, SUCCEEDED, TaskResult
 from lakeroutine.state import LockHeld as RunLocked
 from lakeroutine.types import jsonable
 
+from lakeroutine_dagster.checks import check_evaluations
 from lakeroutine_dagster.logs import forwarded_logs
 from lakeroutine_dagster.runs import lakeroutine_run_date, lakeroutine_run_id
 
@@ -63,7 +64,7 @@ class StepRunner:
 
     # ``context`` is left unannotated: Dagster inspects the annotation and refuses the string
     # that ``from __future__ import annotations`` makes of it.
-    def __call__(self, context, inputs: Any) -> Iterator[dg.Output]:  # type: ignore[no-untyped-def]
+    def __call__(self, context, inputs: Any) -> Iterator[Any]:  # type: ignore[no-untyped-def]
         from lakeroutine import run_routine
 
         step = self.steps[context.op_handle.name]
@@ -99,6 +100,8 @@ class StepRunner:
             ) from None
         entry = result.tasks[0]
         metadata = report_metadata(entry, run_id)
+        # a check task's outcomes, yielded (events only logged are lost when the op fails)
+        yield from check_evaluations(jsonable(entry.output))
         if entry.status == SUCCEEDED:
             run = context.dagster_run
             keys = run.step_keys_to_execute

@@ -19,6 +19,7 @@ from lakeroutine.sql.table_tasks import TableArgs
 from lakeroutine.sql.tables import partition_path, quote_identifier, quote_literal
 
 from lakeroutine_duckdb import sql as dsql
+from lakeroutine_duckdb.checks import CheckArgs
 from lakeroutine_duckdb.interrupt import Interruptible
 from lakeroutine_duckdb.models import (
     AddPartitionsArgs,
@@ -263,6 +264,34 @@ class DuckDBExecutor(Executor):
             "location": args.location,
             "rows": count,
         }
+
+    @task
+    def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Data quality checks on a table, all in one query; with ``publish``, the audited
+        rows are published (and failing rows quarantined) only if no error check failed."""
+        from lakeroutine.sql.check_task import run_check_task
+
+        from lakeroutine_duckdb.checks import DuckDBCheckEngine, publisher
+
+        found = self._rows(
+            ctx,
+            "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database()"
+            " AND table_schema = ? AND table_name = ?",
+            [self.params.schema_name, args.table],
+        )
+        if not found:  # a view made by create_table or ctas, or a table made by a query
+            raise TaskError(f"no table {self._label(args.table)}")
+        publish = publisher(self, ctx, args.publish) if args.publish else None
+        return run_check_task(
+            args,
+            ctx,
+            DuckDBCheckEngine(self, ctx),
+            table_sql=self._target(args.table),
+            table_label=self._label(args.table),
+            schema_name=self.params.schema_name,
+            other_table=self._target,
+            publish=publish,
+        )
 
 
 def _has_files(location: str, file_format: str) -> bool:

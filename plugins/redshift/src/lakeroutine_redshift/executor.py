@@ -10,6 +10,7 @@ from lakeroutine.context import TaskContext
 from lakeroutine.executor import task
 
 from lakeroutine_redshift import statements
+from lakeroutine_redshift.checks import CheckArgs
 from lakeroutine_redshift.dataapi import SqlStep, StatementRunner
 from lakeroutine_redshift.models import (
     CopyArgs,
@@ -98,3 +99,11 @@ class RedshiftExecutor(AwsExecutor):
             "statement_id": report["id"],
             "statement": report,
         }
+
+    @task
+    def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:
+        """Data quality checks on a table, all in one statement; with ``publish``, audited
+        rows are inserted (one transaction) only if no error check failed."""
+        from lakeroutine_redshift.checks import run_check
+
+        return run_check(self, args, ctx)

@@ -1,0 +1,270 @@
+"""Every check on a table compiled into ONE query per dialect (one pass over the table), plus
+the queries a failure or a publish needs: a sample of failing rows, the rows to publish and
+the rows to quarantine. Dialects: ``duckdb`` (the twin), ``trino`` (Athena), ``redshift``.
+
+The scan query's single row holds ``lr_rows`` (rows checked) and one column per check
+(``c0``, ``c1``...: failing rows, or the newest value for freshness); the verdicts are
+computed from it in Python (:mod:`lakeroutine.sql.check_verdicts`), the same on every
+engine. Every identifier is validated and quoted, every literal quoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lakeroutine.sql import checks as c
+from lakeroutine.sql.tables import parse_type, quote_identifier
+
+CheckDialect = Literal["duckdb", "trino", "redshift"]
+ROWS = "lr_rows"
+_KEY = '"lr_key"'
+
+
+def ident(name: str, dialect: CheckDialect) -> str:
+    """A validated, double-quoted name (the three dialects quote alike)."""
+    return quote_identifier(name, "duckdb" if dialect == "duckdb" else "trino")
+
+
+def literal(value: Any, dialect: CheckDialect) -> str:
+    """A number bare, anything else a quoted string; Redshift doubles backslashes too (it
+    reads them as escapes)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
+        raise ValueError(f"control character in SQL literal {text[:20]!r}")
+    if dialect == "redshift":
+        text = text.replace("\\", "\\\\")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _column(check: Any, dialect: CheckDialect) -> str:
+    return f"t.{ident(check.column, dialect)}"
+
+
+def _text(expr: str) -> str:
+    return f"CAST({expr} AS VARCHAR)"
+
+
+@dataclass
+class CompiledChecks:
+    """The SQL of one ``check`` task on one table, in one dialect."""
+
+    args: c.CheckArgs
+    dialect: CheckDialect
+    table_sql: str
+    joins: list[str] = field(default_factory=list)
+    predicates: dict[str, str] = field(default_factory=dict)  # label -> failing-row test
+    columns: dict[str, str] = field(default_factory=dict)  # label -> result column
+    expressions: list[str] = field(default_factory=list)
+
+    @property
+    def from_clause(self) -> str:
+        """``FROM table AS t`` with the relationship joins."""
+        return "\n".join([f"FROM {self.table_sql} AS t", *self.joins])
+
+    def _where(self, *conditions: str) -> str:
+        parts = ([f"({self.args.where})"] if self.args.where else []) + list(conditions)
+        return f"\nWHERE {' AND '.join(parts)}" if parts else ""
+
+    @property
+    def needs_scan(self) -> bool:
+        """Whether any check reads the table's rows (a schema check reads the catalog)."""
+        return any(check.kind != "schema" for check in self.args.checks)
+
+    @property
+    def query(self) -> str:
+        """The one scan: row count and one column per check."""
+        select = ",\n  ".join([f"count(*) AS {ROWS}", *self.expressions])
+        return f"SELECT\n  {select}\n{self.from_clause}{self._where()}"
+
+    def sample_query(self, label: str, limit: int) -> str | None:
+        """A few rows failing the check ``label`` (None for checks without rows)."""
+        check = self._check(label)
+        if check.kind in c.ROW_LEVEL:
+            where = self._where(f"({self.predicates[label]})")
+            return f"SELECT t.*\n{self.from_clause}{where}\nLIMIT {limit}"
+        if check.kind == "unique":
+            keys = ", ".join(f"t.{ident(n, self.dialect)}" for n in check.columns)
+            where = self._where(_all_present(check, self.dialect))
+            return (
+                f"SELECT {keys}, count(*) AS {ident('lr_duplicates', self.dialect)}\n"
+                f"FROM {self.table_sql} AS t{where}\nGROUP BY {keys}\n"
+                f"HAVING count(*) > 1\nLIMIT {limit}"
+            )
+        if check.kind == "custom_sql":
+            return f"SELECT *\nFROM (\n{check.sql}\n) AS lr_custom\nLIMIT {limit}"
+        return None
+
+    def publish_query(self) -> str:
+        """The audited rows that go to the published table: all but those failing a
+        ``quarantine: true`` check."""
+        held = [self.predicates[check.label] for check in self.args.quarantining]
+        keep = [f"NOT ({' OR '.join(f'({p})' for p in held)})"] if held else []
+        return f"SELECT t.*\n{self.from_clause}{self._where(*keep)}"
+
+    def quarantine_query(self) -> str | None:
+        """The rows failing a ``quarantine: true`` check, each with ``_check`` (its name)
+        and ``_reason``; a row failing two such checks appears twice."""
+        parts = []
+        for check in self.args.quarantining:
+            label = check.label
+            parts.append(
+                f"SELECT t.*, {literal(label, self.dialect)} AS {ident('_check', self.dialect)}, "
+                f"{literal(reason(check), self.dialect)} AS {ident('_reason', self.dialect)}\n"
+                f"{self.from_clause}{self._where(f'({self.predicates[label]})')}"
+            )
+        return "\nUNION ALL\n".join(parts) or None
+
+    def _check(self, label: str) -> Any:
+        return next(check for check in self.args.checks if check.label == label)
+
+
+def _all_present(check: c.Unique, dialect: CheckDialect) -> str:
+    return " AND ".join(f"t.{ident(n, dialect)} IS NOT NULL" for n in check.columns)
+
+
+def reason(check: Any) -> str:
+    """Why a row fails a row-level check, in words (the quarantine's ``_reason``)."""
+    column = getattr(check, "column", "")
+    if check.kind == "not_null":
+        return f"{column} is NULL"
+    if check.kind == "accepted_values":
+        shown = ", ".join(map(str, check.values[:10])) + (", ..." if len(check.values) > 10 else "")
+        return f"{column} is not one of {shown}"
+    if check.kind == "range":
+        low = "-inf" if check.min is None else f"{check.min:g}"
+        high = "+inf" if check.max is None else f"{check.max:g}"
+        return f"{column} is outside [{low}, {high}]"
+    if check.kind == "regex":
+        return f"{column} does not match {check.pattern}"
+    if check.kind == "relationship":
+        return f"{column} is not in {check.to_table}.{check.to_column}"
+    return check.kind
+
+
+def _predicate(check: Any, dialect: CheckDialect, key: str) -> str:
+    """The test a failing row passes (never NULL: a NULL value fails only not_null)."""
+    col = _column(check, dialect)
+    if check.kind == "not_null":
+        return f"{col} IS NULL"
+    if check.kind == "accepted_values":
+        values = ", ".join(literal(v, dialect) for v in check.values)
+        return f"{col} IS NOT NULL AND {col} NOT IN ({values})"
+    if check.kind == "range":
+        tests = []
+        if check.min is not None:
+            tests.append(f"{col} < {literal(check.min, dialect)}")
+        if check.max is not None:
+            tests.append(f"{col} > {literal(check.max, dialect)}")
+        return f"{col} IS NOT NULL AND ({' OR '.join(tests)})"
+    if check.kind == "regex":
+        pattern = literal(check.pattern, dialect)
+        if dialect == "duckdb":
+            match = f"regexp_matches({_text(col)}, {pattern})"
+        elif dialect == "trino":
+            match = f"regexp_like({_text(col)}, {pattern})"
+        else:
+            match = f"{_text(col)} ~ {pattern}"
+        return f"{col} IS NOT NULL AND NOT ({match})"
+    if check.kind == "relationship":
+        return f"{col} IS NOT NULL AND {key}.{_KEY} IS NULL"
+    raise ValueError(f"{check.kind} has no row predicate")
+
+
+def _unique(check: c.Unique, dialect: CheckDialect, table_sql: str, where: str | None) -> str:
+    """Rows beyond the first of each duplicated key."""
+    present = _all_present(check, dialect)
+    if len(check.columns) == 1:
+        col = f"t.{ident(check.columns[0], dialect)}"
+        return f"count({col}) - count(DISTINCT {col})"
+    keys = ", ".join(f"t.{ident(n, dialect)}" for n in check.columns)
+    if dialect != "redshift":
+        return (
+            f"count(CASE WHEN {present} THEN 1 END) - "
+            f"count(DISTINCT CASE WHEN {present} THEN ROW({keys}) END)"
+        )
+    # Redshift has no row values: a grouped subquery (its own pass over the table)
+    filt = f"({where}) AND {present}" if where else present
+    return (
+        f"(SELECT coalesce(sum(lr_n - 1), 0) FROM (SELECT count(*) AS lr_n FROM {table_sql} AS t "
+        f"WHERE {filt} GROUP BY {keys}) AS lr_groups)"
+    )
+
+
+def compile_checks(
+    args: c.CheckArgs,
+    *,
+    table_sql: str,
+    dialect: CheckDialect,
+    other_table: Any = None,
+) -> CompiledChecks:
+    """Compile ``args.checks`` on ``table_sql`` (the quoted, qualified table) for
+    ``dialect``; ``other_table(name)`` quotes a relationship's target table."""
+    if dialect not in ("duckdb", "trino", "redshift"):
+        raise ValueError(f"unknown check dialect {dialect!r}")
+    compiled = CompiledChecks(args, dialect, table_sql)
+    for number, check in enumerate(args.checks):
+        alias = f"c{number}"
+        label = check.label
+        expr: str | None = None
+        if check.kind == "relationship":
+            key = f"r{number}"
+            target = other_table(check.to_table) if other_table else ident(check.to_table, dialect)
+            to_col = ident(check.to_column, dialect)
+            compiled.joins.append(
+                f"LEFT JOIN (SELECT DISTINCT {to_col} AS {_KEY} FROM {target} "
+                f"WHERE {to_col} IS NOT NULL) AS {key} ON {_column(check, dialect)} = {key}.{_KEY}"
+            )
+            compiled.predicates[label] = _predicate(check, dialect, key)
+        elif check.kind in c.ROW_LEVEL:
+            compiled.predicates[label] = _predicate(check, dialect, "")
+        if label in compiled.predicates:
+            expr = f"sum(CASE WHEN {compiled.predicates[label]} THEN 1 ELSE 0 END)"
+        elif check.kind == "unique":
+            expr = _unique(check, dialect, table_sql, args.where)
+        elif check.kind == "freshness":
+            expr = _text(f"max(t.{ident(check.column, dialect)})")
+        elif check.kind == "custom_sql":
+            expr = f"(SELECT count(*) FROM (\n{check.sql}\n) AS lr_custom{number})"
+        if expr is not None:
+            compiled.columns[label] = alias
+            compiled.expressions.append(f"{expr} AS {alias}")
+    return compiled
+
+
+def schema_query(schema: str, table: str, dialect: CheckDialect) -> str:
+    """The table's columns and types from the catalog (no data read)."""
+    where = f"table_schema = {literal(schema, dialect)} AND table_name = {literal(table, dialect)}"
+    if dialect == "duckdb":
+        return (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_catalog = current_database() AND {where} ORDER BY ordinal_position"
+        )
+    if dialect == "redshift":  # svv_columns sees external (Spectrum) tables too
+        return (
+            "SELECT column_name, data_type FROM svv_columns "
+            f"WHERE {where} ORDER BY ordinal_position"
+        )
+    return (
+        "SELECT column_name, data_type FROM information_schema.columns "
+        f"WHERE {where} ORDER BY ordinal_position"
+    )
+
+
+def expected_type(hive_type: str, dialect: CheckDialect) -> str | None:
+    """How the catalog of ``dialect`` spells a table spec's type (None: names only)."""
+    parsed = parse_type(hive_type)
+    if dialect == "duckdb":
+        return normal_type(parsed.duckdb())
+    if dialect == "trino":
+        return normal_type(parsed.trino())
+    return None
+
+
+def normal_type(text: str) -> str:
+    """A catalog's type name, compared loosely: lower case, no blanks or quotes."""
+    return "".join(str(text).lower().replace('"', "").split())

@@ -1,0 +1,109 @@
+"""What `lakeroutine --help` and `lakeroutine validate` may import and build (start-up cost).
+
+Each command runs in a fresh interpreter with every installed plugin, then reports what it
+imported, which of the task argument models it built and how many entry-point scans were
+made; the boundaries, not timings, are asserted (benchmarks/startup.py times them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
+
+PROBE = r"""
+import sys
+scans = []
+if sys.argv[1] == "count":  # stdlib's entry_points, counted: each full scan of the metadata
+    import importlib.metadata
+    _entry_points = importlib.metadata.entry_points
+    def counted(**selection):
+        scans.append(selection)
+        return _entry_points(**selection)
+    importlib.metadata.entry_points = counted
+from lakeroutine.cli import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exc:
+    code = exc.code
+modules = sorted(sys.modules)  # before the probe imports anything of its own
+built = {}
+if "lakeroutine_duckdb.models" in sys.modules:
+    models = sys.modules["lakeroutine_duckdb.models"]
+    built = {name: getattr(models, name).__pydantic_complete__ for name in (
+        "DuckDBParams", "CreateTableArgs", "RunQueryArgs", "CtasArgs", "AddPartitionsArgs",
+        "CreateDatabaseArgs")}
+import json
+print(json.dumps({"code": code, "modules": modules, "scans": scans, "built": built}))
+"""
+
+HEAVY = ("boto3", "botocore", "pyarrow", "duckdb", "pandas", "azure", "google", "asyncssh")
+
+
+def probe(argv: list[str], cwd: Path, count_scans: bool = False) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEROUTINE_")}
+    mode = "count" if count_scans else "plain"
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, mode, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def roots(modules: list[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    """The quickstart's routine with its files landed, in a folder of its own."""
+    for name in ("routine.json", "land_files.py"):
+        shutil.copy(QUICKSTART / name, tmp_path / name)
+    subprocess.run([sys.executable, "land_files.py"], cwd=tmp_path, check=True, capture_output=True)
+    return tmp_path
+
+
+def test_help_imports_argparse_and_the_package_only(tmp_path: Path) -> None:
+    """--help loads no plugin, model, logging set-up or metadata: only the parser."""
+    found = probe(["--help"], tmp_path)
+    assert found["code"] == 0
+    modules = set(found["modules"])
+    ours = {name for name in modules if name.startswith("lakeroutine")}
+    assert ours == {"lakeroutine", "lakeroutine.cli", "lakeroutine.hookspecs"}
+    for name in ("pydantic", "importlib.metadata", "logging", "json", "pathlib", "shutil"):
+        assert name not in modules, f"--help imported {name}"
+    assert not roots(found["modules"]) & set(HEAVY)
+
+
+def test_validate_imports_and_builds_only_what_the_routine_uses(quickstart: Path) -> None:
+    """validate of the quickstart (StagingExecutor and DuckDBExecutor) imports those two
+    executors and no other, builds the models of the tasks the routine names and not the
+    rest, scans the installed entry points once, and imports no service or data library."""
+    found = probe(["validate", "routine.json"], quickstart, count_scans=True)
+    assert found["code"] == 0
+    modules = set(found["modules"])
+    assert {"lakeroutine.staging.executor", "lakeroutine_duckdb.executor"} <= modules
+    for unused in ("athena", "glue", "redshift"):
+        assert f"lakeroutine_{unused}.executor" not in modules
+    for name in ("lakeroutine.outputs", "lakeroutine.state.clear", "lakeroutine.state.report"):
+        assert name not in modules, f"validate imported {name}"
+    assert found["built"] == {
+        "DuckDBParams": True,
+        "CreateTableArgs": True,
+        "RunQueryArgs": True,
+        "CtasArgs": False,
+        "AddPartitionsArgs": False,
+        "CreateDatabaseArgs": False,
+    }
+    assert len(found["scans"]) == 1, found["scans"]  # ours; pydantic told it found none
+    assert not roots(found["modules"]) & set(HEAVY)
