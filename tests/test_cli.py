@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from lakeroutine.cli import main
@@ -89,7 +90,7 @@ def test_dry_run_and_validate_change_nothing(lake, capsys):
     lake.write("a.csv", "1")
     path = staging_routine(lake)
     assert main(["validate", str(path)]) == 0
-    assert "valid (1 executors, 2 tasks)" in capsys.readouterr().out
+    assert "valid (1 executor, 2 tasks)" in capsys.readouterr().out
     assert main(["run", str(path), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "would run StagingExecutor.transfer",
@@ -113,8 +114,12 @@ def test_plugins_json_and_text(capsys):
     assert builtin["executors"] == {"StagingExecutor": ["post_staging", "transfer"]}
     assert builtin["storages"] == ["file"]
     assert "register_executors" in builtin["hooks"]
+    core = Path(__file__).resolve().parents[1] / "core"  # the test environment's editable install
+    assert builtin["installed_from"] == {"kind": "editable", "location": str(core)}
     assert main(["plugins"]) == 0
-    assert "executor StagingExecutor: post_staging, transfer" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "executor StagingExecutor: post_staging, transfer" in out
+    assert f"lakeroutine.builtin (lakeroutine {builtin['version']}, editable from {core})" in out
 
 
 def test_schema_describes_every_executor(capsys):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -45,3 +47,35 @@ def test_the_quickstart_runs(tmp_path):
     staged = sorted(p.name for p in (folder / "lake" / "staging" / "sales").iterdir())
     assert len(staged) == 3 and all(name.endswith(".parquet") for name in staged)
     assert len(list((folder / "lake" / "landing" / "sales_archive").iterdir())) == 3
+
+
+def _script(path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(path), *args], capture_output=True, text=True, timeout=180
+    )
+
+
+@pytest.mark.slow
+def test_the_sftp_to_s3_local_script_runs_as_written(tmp_path):
+    pytest.importorskip("lakeroutine_sftp")
+    pytest.importorskip("lakeroutine_s3")
+    report = tmp_path / "report.json"
+    done = _script(EXAMPLES / "sftp-to-s3" / "run_local.py", "--report", str(report))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(report.read_text())["status"] == "succeeded"
+    assert "s3://lake/staging/partner/day1/a.csv:\nname,age,job\nann,31,cook\n" in done.stdout
+    assert "archived on the SFTP server: /outgoing_archive/b.csv" in done.stdout
+    assert "left in /outgoing/: notes.txt" in done.stdout
+    assert "Warning" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_aws_local_script_reports_a_refused_run_and_its_exit_code(tmp_path):
+    pytest.importorskip("lakeroutine_glue")
+    done = _script(EXAMPLES / "aws" / "run_local.py", "--var", "bucket=no-such-bucket")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "FileNotFoundError" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert "bucket 'no-such-bucket' does not exist" in lines[-2]
+    assert lines[-2].startswith("lakeroutine: error: ")
+    assert lines[-1] == "the routine did not run (exit 2): its error is above"

@@ -448,4 +448,4 @@ def test_the_cli_traces_hook_calls(site: SitePackages) -> None:
 
     assert traced.returncode == 0, traced.stderr
     assert "register_executors [hook]\n    plugin: traced\n" in traced.stderr
-    assert "traced (lr-traced 1.0)" in traced.stdout
+    assert "traced (lr-traced 1.0, " in traced.stdout

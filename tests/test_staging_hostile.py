@@ -84,7 +84,7 @@ def test_on_refused_fail_stages_the_rest_then_fails(lake, registry):
     lake.write("good.csv", "fine")
     result = run_routine(staging(lake, on_refused="fail"), registry=registry)
     assert result.status == "failed"
-    assert "1 landing files could not be staged" in result.tasks[0].error
+    assert "1 landing file could not be staged and was left" in result.tasks[0].error
     assert lake.files(lake.staging) == {"good.csv": b"fine"}
     assert set(lake.files(lake.landing)) == {"new\nline.csv", "good.csv"}  # nothing removed
 

@@ -297,3 +297,34 @@ def test_read_steps_of_a_malformed_file_says_where(tmp_path):
     path.write_text('{"routine_name": "x"}')
     with pytest.raises(RoutineError, match=r"field 'executors': the routine has no executors"):
         read_steps(path)
+
+
+def test_a_step_id_that_came_to_name_another_task_is_refused_within_its_run(tmp_path):
+    """A scheduler reads the file again for every step: when a task is inserted before a
+    duplicate between two steps of one run, ``a.echo#2`` would now run "first"."""
+    path = tmp_path / "routine.json"
+    spec = routine(tmp_path, ("a", [echo("first"), echo("second")]))
+    path.write_text(json.dumps(spec))
+    ids = [s.id for s in read_steps(path)]
+    assert ids == [s.id for s in list_steps(path, registry=probe_registry())]  # both digests
+    assert [s.digest for s in read_steps(path)] == [
+        s.digest for s in list_steps(path, registry=probe_registry())
+    ]
+    one_run = {"run_id": "sched-1", "run_date": "2026-11-01", "registry": probe_registry()}
+    first = run_routine(path, steps=["a.echo"], **one_run)
+    assert first.status == "succeeded"
+
+    spec["executors"]["a"]["tasks"].insert(0, echo("inserted"))
+    path.write_text(json.dumps(spec))
+    ProbeExecutor.calls.clear()
+    with pytest.raises(RoutineError) as refused:
+        run_routine(path, steps=["a.echo#2"], **one_run)
+    message = str(refused.value)
+    assert "step 'a.echo#2' names another task than when run sched-1 began" in message
+    assert "the task it named is now step 'a.echo#3'" in message
+    assert ProbeExecutor.calls == []  # nothing ran
+
+    # the step that still names its task runs; a new run starts from the file as it is
+    assert run_routine(path, steps=["a.echo#3"], **one_run).tasks[0].output == {"message": "second"}
+    again = run_routine(path, steps=["a.echo#2"], **{**one_run, "run_id": "sched-2"})
+    assert again.tasks[0].output == {"message": "first"}

@@ -103,6 +103,10 @@ def test_installed_plugin_is_listed_with_its_distribution(venv: FreshVenv) -> No
     hello = plugins["hello"]
     assert hello["distribution"] == "lakeroutine-hello"
     assert hello["version"] == "0.1.0"
+    # where it came from (PEP 610's direct_url.json): a local folder, not an index
+    assert hello["installed_from"] == {"kind": "local folder", "location": str(venv.example)}
+    text = venv.lakeroutine("plugins").stdout
+    assert f"hello (lakeroutine-hello 0.1.0, from local folder {venv.example})" in text
     assert hello["executors"] == {"HelloExecutor": ["ask", "greet"]}
     assert hello["tasks"] == ["StagingExecutor.count_landing"]
     assert hello["hooks"] == [

@@ -216,8 +216,27 @@ def test_a_report_in_a_read_only_folder_is_refused_before_running(lake, capsys):
         assert main(["run", str(staging(lake)), "--report", str(folder / "r.json")]) == 2
     finally:
         folder.chmod(0o700)
-    assert "cannot write into" in capsys.readouterr().err
+    assert "cannot write a file there" in capsys.readouterr().err
     assert lake.files(lake.landing) == {"a.csv": b"1"}
+
+
+def test_a_report_where_no_file_can_be_made_is_refused_even_for_root(lake, capsys):
+    # /proc refuses new folders and files to everyone, root included: a permission check
+    # passes there, only writing proves it
+    lake.write("a.csv", "1")
+    report = "/proc/no/such/report.json"
+    assert main(["run", str(staging(lake)), "--report", report]) == 2
+    err = capsys.readouterr().err
+    assert f"--report {report}: cannot write a file there" in err
+    assert "Traceback" not in err and "succeeded" not in err
+    assert lake.files(lake.landing) == {"a.csv": b"1"} and not lake.staging.exists()
+
+
+def test_a_report_folder_is_made_before_the_run_and_the_probe_leaves_nothing(lake, capsys):
+    lake.write("a.csv", "1")
+    report = lake.root / "new" / "deeper" / "r.json"
+    assert main(["run", str(staging(lake)), "--report", str(report), "--no-outputs"]) == 0
+    assert [p.name for p in report.parent.iterdir()] == ["r.json"]
 
 
 # -- point 12: errors name the user's field ------------------------------------------------
@@ -421,7 +440,10 @@ def test_a_known_executor_that_is_not_installed_says_what_to_install(lake, capsy
     )
     assert main(["validate", str(path)]) == 2  # LAKEROUTINE_PLUGINS="": the core only
     err = capsys.readouterr().err
-    assert "AthenaExecutor is not installed: pip install lakeroutine-athena" in err
+    assert (
+        "AthenaExecutor is not installed: pip install ./plugins/athena (from a clone of the "
+        "lakeroutine repository; 'lakeroutine-athena' on PyPI once published)"
+    ) in err
     assert "did you mean" not in err
 
 

@@ -2,7 +2,8 @@
 
 Starts moto on loopback, lands sample CSV files in s3://lake/landing/sales/, then runs
 ``routine.json`` with the ordinary ``lakeroutine run`` command line and prints where the
-report is. ``python examples/aws/run_local.py [--files N] [--report FILE]``.
+report is; a run that does not succeed ends with the routine's error and its exit code.
+``python examples/aws/run_local.py [--files N] [--report FILE] [--var K=V]...``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=3, help="CSV files to land (default 3)")
     parser.add_argument("--report", type=Path, help="where to write the JSON run report")
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="K=V", help="set a routine ${var}"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -47,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
                     "poll_s=0.05",
                     "--report",
                     str(report),
+                    *(item for var in args.var for item in ("--var", var)),
                 ]
             )
+        if not report.exists():  # refused before it ran (the CLI said why): no report
+            log.error("the routine did not run (exit %d): its error is above", code)
+            return code
         log.info("exit code %d; report: %s", code, report)
         if args.report is None:
             sys.stdout.write(report.read_text())

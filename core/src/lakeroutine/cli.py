@@ -116,7 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="if another run of this routine holds its lock, wait for it (at most SECONDS); "
         "default: exit 2 at once",
     )
-    run.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
+    run.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a JSON report of the run to a file or a storage URI (s3://...)",
+    )
     run.add_argument(
         "--no-outputs",
         action="store_true",
@@ -133,13 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _routine_arguments(validate)
 
-    state = commands.add_parser("state", help="see or clear a routine's saved state")
+    state = commands.add_parser(
+        "state",
+        parents=[common],
+        help="see or clear a routine's saved state",
+        description="What a routine's runs keep between runs: the last run, the run lock, "
+        "the staging journals and the ids of queries and job runs to re-attach to.",
+    )
     state_commands = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
-    show = state_commands.add_parser("show", help="last run, lock, journal counts, saved ids")
-    show.add_argument("routine")
-    show.add_argument("--json", action="store_true", help="as JSON")
-    clear = state_commands.add_parser("clear", help="forget a routine's state (or one task's)")
-    clear.add_argument("routine")
+    show = state_commands.add_parser(
+        "show", parents=[common], help="last run, lock, journal counts, saved ids"
+    )
+    show.add_argument("routine", help="routine file whose state to show")
+    show.add_argument("--json", action="store_true", help="as JSON (with the journals' scopes)")
+    clear = state_commands.add_parser(
+        "clear", parents=[common], help="forget a routine's state (or one task's)"
+    )
+    clear.add_argument("routine", help="routine file whose state to forget")
     clear.add_argument("--task", metavar="INSTANCE.TASK", help="forget only this task's values")
     clear.add_argument(
         "--force", action="store_true", help="even while a run holds the lock (asks first)"
@@ -147,7 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("--yes", action="store_true", help="do not ask (with --force)")
     for sub in (show, clear):
         sub.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
-        sub.add_argument("--var", action="append", default=[], metavar="K=V")
+        sub.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="K=V",
+            help="set a ${var} the routine's state URL uses (repeatable)",
+        )
 
     plugins = commands.add_parser(
         "plugins", parents=[common], help="list installed plugins and what they add"
@@ -220,13 +240,40 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     try:
-        yield handler
+        with _library_warnings(debug, handler):
+            yield handler
     finally:
         for flag, value in zip(flags, saved_flags, strict=True):
             setattr(logging, flag, value)
         root.handlers[:], root.level, root.propagate = saved
         for logger, saved_level in zip(noisy, saved_levels, strict=True):
             logger.setLevel(saved_level)
+
+
+@contextmanager
+def _library_warnings(debug: bool, handler: logging.Handler) -> Iterator[None]:
+    """Python warnings while a command runs: a library's (asyncssh's and cryptography's
+    deprecations...) are shown as debug lines with ``--debug`` and hidden otherwise;
+    lakeroutine's own still show."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.simplefilter("ignore")
+            warnings.filterwarnings("default", module=r"lakeroutine")
+            yield
+            return
+        captured = logging.getLogger("py.warnings")
+        saved = (captured.handlers[:], captured.level, captured.propagate)
+        captured.handlers[:], captured.propagate = [handler], False
+        captured.setLevel(logging.DEBUG)
+        logging.captureWarnings(True)
+        try:
+            yield
+        finally:
+            logging.captureWarnings(False)
+            captured.handlers[:], captured.level, captured.propagate = saved
 
 
 def _line_formatter() -> logging.Formatter:
@@ -309,30 +356,33 @@ def _checked(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_validate(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from lakeroutine.wording import counted
+
     orchestrator, routine = _checked(args)
     skipped = orchestrator.preflight(offline=args.offline)
     count = sum(len(step.tasks) for step in routine.steps)
     note = f"; offline, not checked: {', '.join(skipped)}" if skipped else ""
     _say(
         sys.stdout,
-        f"{routine.label}: valid ({len(routine.steps)} executors, {count} tasks){note}\n",
+        f"{routine.label}: valid ({counted(len(routine.steps), 'executor')}, "
+        f"{counted(count, 'task')}){note}\n",
     )
     return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
-    from pathlib import Path
-
     from lakeroutine.errors import RoutineError
     from lakeroutine.orchestrator import interrupt_on_sigterm
-    from lakeroutine.results import check_writable
+    from lakeroutine.report_target import check_report_target, is_local, write_report
 
     if args.offline and not args.dry_run:
         raise RoutineError("--offline goes with --dry-run: a run checks everything it uses")
-    report = Path(args.report) if args.report else None
-    if report is not None:
-        check_writable(report)  # before anything runs, not after files have moved
+    report: str | None = args.report
+    if report is not None and is_local(report):
+        check_report_target(report)  # before anything runs, not after files have moved
     orchestrator, _routine = _checked(args)
+    if report is not None and not is_local(report):
+        check_report_target(report, orchestrator.registry)  # a URI: its storage's plugin
     interrupt_on_sigterm()
     result = orchestrator.run(
         only=args.only,
@@ -342,7 +392,7 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
         wait_for_lock=args.wait,
     )
     if report is not None:
-        result.write_json(report)
+        write_report(result, report, orchestrator.registry)
     if args.dry_run:
         for item in result.tasks:
             _say(sys.stdout, f"would run {item.executor}.{item.task}\n")
@@ -361,8 +411,9 @@ def _cmd_state(args: argparse.Namespace, handler: logging.Handler) -> int:
 
     from lakeroutine.plugins import load_plugins
     from lakeroutine.routine import validate_routine
+    from lakeroutine.state.base import StateError
     from lakeroutine.state.clear import clear_state
-    from lakeroutine.state.report import render, summary
+    from lakeroutine.state.report import forgotten, render, summary
 
     registry = load_plugins()
     routine = validate_routine(
@@ -375,10 +426,19 @@ def _cmd_state(args: argparse.Namespace, handler: logging.Handler) -> int:
             text = json.dumps(info, indent=2) + "\n" if args.json else render(info)
             sys.stdout.write(text)
             return EXIT_OK
-        forgotten = clear_state(
+        try:
+            before: dict[str, Any] | None = summary(store)
+        except StateError:  # unreadable: clearing it is the way out
+            before = None
+        clear_state(
             store, routine, task=args.task, force=args.force, confirm=None if args.yes else _ask
         )
-        sys.stdout.write(f"forgot {len(forgotten)} item(s) of {store.where}\n")
+        said = (
+            forgotten(before, routine.name, args.task)
+            if before is not None
+            else f"forgot the unreadable state of routine {routine.name} in {store.where}"
+        )
+        _say(sys.stdout, said + "\n")
         return EXIT_OK
     finally:
         store.close()
@@ -397,6 +457,7 @@ def _ask(question: str) -> bool:
 def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
     import json
 
+    from lakeroutine.install import describe_origin, installed_from
     from lakeroutine.plugins import load_plugins
 
     registry = load_plugins()
@@ -420,6 +481,7 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
                 "name": info.name,
                 "distribution": info.distribution,
                 "version": info.version,
+                "installed_from": installed_from(info.distribution),
                 "executors": executors,
                 "tasks": sorted(added),
                 "storages": sorted(storages),
@@ -431,7 +493,8 @@ def _cmd_plugins(args: argparse.Namespace, handler: logging.Handler) -> int:
         sys.stdout.write(json.dumps(listing, indent=2) + "\n")
         return EXIT_OK
     for item in listing:
-        sys.stdout.write(f"{item['name']} ({item['distribution']} {item['version']})\n")
+        origin = describe_origin(item["installed_from"])
+        sys.stdout.write(f"{item['name']} ({item['distribution']} {item['version']}, {origin})\n")
         for name, tasks in item["executors"].items():
             sys.stdout.write(f"  executor {name}: {', '.join(tasks)}\n")
         for name in item["tasks"]:

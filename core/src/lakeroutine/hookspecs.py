@@ -78,7 +78,8 @@ def routine_started(routine: Routine, run_id: str) -> None:
 
 @hookspec
 def routine_finished(routine: Routine, result: RunResult) -> None:
-    """A routine has finished, whatever its status (see ``result.status``)."""
+    """A routine that started has finished, whatever its status (see ``result.status``); a
+    run refused before its first task (a preflight check) calls neither hook."""
 
 
 @hookspec

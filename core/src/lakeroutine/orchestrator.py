@@ -32,6 +32,7 @@ from lakeroutine.results import (
     DEFERRED,
     FAILED,
     PLANNED,
+    REFUSED,
     SKIPPED,
     SUCCEEDED,
     RunResult,
@@ -152,29 +153,79 @@ class Orchestrator:
             ]
             return result
 
+        what = self._what(steps, selected)
         lock = self._take_lock(result, wait_for_lock)
         executors: dict[str, Executor] = {}
+        begun = False
         try:
+            if steps is not None:
+                self._check_steps_unchanged(selected)
             executors = self._build_executors(selected)
-            self._say("routine %s started (run %s)", self.routine.name, self.routine.run_id)
+            self._say("%s started (run %s)", what, self.routine.run_id)
+            begun = True
             self._notify("routine_started", routine=self.routine, run_id=self.routine.run_id)
             self._run_steps(selected, executors, result, keep_going)
         except PluginError:
             result.status = FAILED
             raise
+        except RoutineError:  # a preflight check refused the run: nothing ran
+            result.status = REFUSED
+            raise
         finally:
             self._close(executors)
             self._let_go(lock, result)
             result.duration_s = time.perf_counter() - started
-            level = logging.INFO if result.status == SUCCEEDED else logging.WARNING
-            if self._say == log.debug:
-                level = logging.DEBUG
-            log.log(level, "routine %s %s: %s", self.routine.name, result.status, result.summary())
-            try:
-                self._notify("routine_finished", routine=self.routine, result=result)
-            except PluginError as exc:
-                log.error("%s", exc)
+            self._log_end(what, result)
+            if begun:  # a refused run never started: no routine_finished either
+                try:
+                    self._notify("routine_finished", routine=self.routine, result=result)
+                except PluginError as exc:
+                    log.error("%s", exc)
         return result
+
+    def _check_steps_unchanged(self, selected: list[ExecutorStep]) -> None:
+        """A scheduler runs one run's steps one by one, each reading the routine file again:
+        the first step of a run records what each step id names; a later step whose id now
+        names another task (the file changed: a task inserted before a duplicate ``#n``) is
+        refused rather than run in place of the one the scheduler shows."""
+        state = self.context.state
+        current = {t.step_id: t.digest for block in self.routine.steps for t in block.tasks}
+        record = state.get_values(RUN_SCOPE).get("steps")
+        if not isinstance(record, dict) or record.get("run_id") != self.routine.run_id:
+            state.set_value(RUN_SCOPE, "steps", {"run_id": self.routine.run_id, "of": current})
+            return
+        began = record.get("of") or {}
+        for task in (t for block in selected for t in block.tasks):
+            then = began.get(task.step_id)
+            if then is None or then == task.digest:
+                continue  # a step added since, or unchanged
+            now_at = [step_id for step_id, d in current.items() if d == then]
+            where = f"; the task it named is now step {now_at[0]!r}" if now_at else ""
+            raise RoutineError(
+                f"step {task.step_id!r} names another task than when run "
+                f"{self.routine.run_id} began: the routine file changed since{where}. "
+                "Refused: the scheduler shows the step as it was. Restore the file to end "
+                "this run, or start a new run",
+                file=self._file_label(),
+            )
+
+    def _what(self, steps: Sequence[str | int] | None, selected: list[ExecutorStep]) -> str:
+        """How the log names this run: the routine, or the step a scheduler runs of it."""
+        if steps is None:
+            return f"routine {self.routine.name}"
+        ids = [task.step_id for block in selected for task in block.tasks]
+        noun = "step" if len(ids) == 1 else "steps"
+        return f"{noun} {', '.join(ids)} (routine {self.routine.name})"
+
+    def _log_end(self, what: str, result: RunResult) -> None:
+        """The run's last line: its status and counts; a refused run says nothing ran."""
+        level = logging.INFO if result.status == SUCCEEDED else logging.WARNING
+        if self._say == log.debug:
+            level = logging.DEBUG
+        if result.status == REFUSED:
+            log.log(level, "%s refused before its first task: nothing ran", what)
+            return
+        log.log(level, "%s %s: %s", what, result.status, result.summary())
 
     def _take_lock(self, result: RunResult, wait: bool | float) -> RunLock:
         """Hold the routine's run lock (LockHeld, nothing run, if another run holds it,

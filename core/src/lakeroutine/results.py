@@ -9,13 +9,14 @@ from typing import Any
 
 from lakeroutine.types import jsonable
 
-SUCCEEDED, FAILED, SKIPPED, CANCELLED, PLANNED, DEFERRED = (
+SUCCEEDED, FAILED, SKIPPED, CANCELLED, PLANNED, DEFERRED, REFUSED = (
     "succeeded",
     "failed",
     "skipped",
     "cancelled",
     "planned",
     "deferred",
+    "refused",  # a run stopped before its first task (a preflight check): nothing ran
 )
 
 
@@ -98,18 +99,21 @@ class RunResult:
 
 
 def check_writable(path: Path) -> None:
-    """Raise RoutineError unless a report can be written at ``path`` (checked before a run
-    so that a bad ``--report`` stops it before anything moves). Creates nothing."""
+    """Raise RoutineError unless a report can be written at ``path``: its folder is created
+    and a temporary file written and removed there, before a run, so that a bad
+    ``--report`` stops it before anything moves (a permission check alone can be wrong)."""
     import os
+    import tempfile
 
     from lakeroutine.errors import RoutineError
 
     if path.is_dir():
         raise RoutineError(f"--report {path}: is a folder, not a file")
-    existing = path.parent.resolve()
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise RoutineError(f"--report {path}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise RoutineError(f"--report {path}: cannot write into {existing}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise RoutineError(f"--report {path}: cannot write a file there ({why})") from None

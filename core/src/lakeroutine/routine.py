@@ -31,7 +31,7 @@ from lakeroutine.executor import Executor, TaskDef
 from lakeroutine.redact import remember
 from lakeroutine.state.base import StateError
 from lakeroutine.state.registry import DEFAULT_DIR, state_url
-from lakeroutine.step_ids import next_step_id
+from lakeroutine.step_ids import next_step_id, task_digest
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.variables import Substituter, VariableError, resolve_variables
 
@@ -129,6 +129,7 @@ class TaskStep:
     state_key: str = ""
     step_id: str = ""
     position: int = 0
+    digest: str = ""  # the task as written (lakeroutine.step_ids.task_digest)
 
 
 @dataclass
@@ -176,7 +177,8 @@ def read_routine_file(path: Path) -> dict[str, Any]:
             import yaml
         except ImportError:
             raise RoutineError(
-                "YAML routines need PyYAML: pip install 'lakeroutine[yaml]'", file=str(path)
+                "YAML routines need PyYAML: pip install pyyaml (the core's extra 'yaml')",
+                file=str(path),
             ) from None
         try:
             data = yaml.safe_load(text)
@@ -365,9 +367,11 @@ def validate_routine(
         if entry is None:
             registered = ", ".join(sorted(registry.executors))
             if executor_name in KNOWN_EXECUTORS:
+                from lakeroutine.install import install_hint
+
                 message = (
-                    f"{executor_name} is not installed: pip install "
-                    f"{KNOWN_EXECUTORS[executor_name]}"
+                    f"{executor_name} is not installed: "
+                    f"{install_hint(KNOWN_EXECUTORS[executor_name])}"
                 )
             else:
                 hint = did_you_mean(executor_name, registry.executors)
@@ -471,6 +475,7 @@ def validate_routine(
                     f"{state_key}#{repeat}" if repeat else state_key,
                     step_id,
                     step_count,
+                    task_digest(executor_name, name, entry_model.args),
                 )
             )
             step_count += 1

@@ -60,7 +60,10 @@ NEXT_STEPS = """\
 `lake/staging/orders/`, archives the originals to `lake/landing/orders_archive/`, then
 makes a DuckDB table over the Parquet files and queries it.
 
-Run it (needs `pip install 'lakeroutine[parquet]' lakeroutine-duckdb`):
+Run it. It needs the core with pyarrow and the DuckDB plugin; until they are on PyPI,
+install them from a clone of the lakeroutine repository, in its folder:
+`pip install './core[parquet]' ./plugins/duckdb` (once published:
+`pip install 'lakeroutine[parquet]' lakeroutine-duckdb`). Then:
 
     lakeroutine validate routine.json
     lakeroutine run routine.json
@@ -68,12 +71,14 @@ Run it (needs `pip install 'lakeroutine[parquet]' lakeroutine-duckdb`):
 What to change:
 
 - `parent_directory` / `dump_directory`: your landing and staging folders (or `s3://`
-  URLs with `pip install lakeroutine-s3`).
+  URLs with the S3 plugin: `pip install ./plugins/s3` from the clone, `lakeroutine-s3` on
+  PyPI once published).
 - `py_exec_path`: your own transformation, `my_module:function` or `file.py:function`,
   called as `function(source, target, **py_exec_args)`.
 - `columns`: your files' columns; `sql`: your query (`${name}` takes the routine's
   `vars`; values from outside go in `parameters`).
-- To run on AWS, swap `DuckDBExecutor` for `AthenaExecutor` (`pip install lakeroutine-athena`).
+- To run on AWS, swap `DuckDBExecutor` for `AthenaExecutor` (`pip install ./plugins/athena`
+  from the clone, `lakeroutine-athena` on PyPI once published).
 """
 
 

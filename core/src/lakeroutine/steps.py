@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.errors import RoutineError, did_you_mean
-from lakeroutine.step_ids import next_step_id, step_slug
+from lakeroutine.step_ids import next_step_id, step_slug, task_digest
 
 if TYPE_CHECKING:  # imported when used: read_steps must stay cheap
     from lakeroutine.plugins import Registry
@@ -59,6 +59,7 @@ class StepInfo:
     retries: int
     retry_delay_s: float
     timeout_s: float | None
+    digest: str = ""  # the task as written: a changed digest means the id names another task
 
     def to_dict(self) -> dict[str, Any]:
         """The step as JSON-able values."""
@@ -92,6 +93,7 @@ def steps_of(routine: Routine) -> list[StepInfo]:
             task.retries,
             task.retry_delay_s,
             task.timeout_s,
+            task.digest,
         )
         for block in routine.steps
         for task in block.tasks
@@ -129,6 +131,7 @@ def read_steps(path: str | os.PathLike[str]) -> list[StepInfo]:
                     _number(entry.get("retries"), int, 0),
                     _number(entry.get("retry_delay_s"), float, 0.0),
                     _number(entry.get("timeout_s"), float, None),
+                    task_digest(str(executor), name, entry.get("args")),
                 )
             )
     return _check_slugs(found, file)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 # What each function needs beyond the core, read (never imported) by `lakeroutine validate`.
-__lakeroutine_requires__ = {"csv_to_parquet": {"pyarrow": "pip install 'lakeroutine[parquet]'"}}
+__lakeroutine_requires__ = {
+    "csv_to_parquet": {"pyarrow": "pip install pyarrow (the core's extra 'parquet')"}
+}
 
 
 def csv_to_parquet(
@@ -21,7 +23,7 @@ def csv_to_parquet(
     compression: str = "snappy",
 ) -> Path:
     """Write a CSV file as Parquet, renaming columns by ``mapper`` (the notebook's argument).
-    Column types are inferred. Needs pyarrow: ``pip install 'lakeroutine[parquet]'``.
+    Column types are inferred. Needs pyarrow (the core's extra ``parquet``).
 
     The output is ``target``'s whole name plus ``.parquet`` (``sales.csv`` ->
     ``sales.csv.parquet``, ``sales.2024-01-01`` -> ``sales.2024-01-01.parquet``), so two
@@ -31,7 +33,7 @@ def csv_to_parquet(
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise ImportError(
-            "csv_to_parquet needs pyarrow: pip install 'lakeroutine[parquet]'"
+            "csv_to_parquet needs pyarrow: pip install pyarrow (the core's extra 'parquet')"
         ) from exc
     table = pa_csv.read_csv(source, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
     if mapper:

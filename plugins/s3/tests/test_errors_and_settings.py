@@ -61,7 +61,7 @@ def test_without_the_plugin_an_s3_url_names_the_package(tmp_path):
     }
     with pytest.raises(RoutineError) as caught:
         validate_routine(routine, registry=load_plugins(entry_points=False))
-    assert "pip install lakeroutine-s3" in str(caught.value)
+    assert "pip install ./plugins/s3 (from a clone" in str(caught.value)
     assert "parent_directory" in str(caught.value)
     # With the plugin the same routine is valid.
     validate_routine(routine, registry=load_plugins())

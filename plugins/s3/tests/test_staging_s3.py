@@ -212,7 +212,7 @@ def test_a_copy_that_does_not_match_its_listing_is_removed_and_its_source_kept(
     transfer = result.tasks[0]
     if on_refused == "fail":
         assert result.status == "failed"
-        assert "1 landing files could not be staged" in transfer.error
+        assert "1 landing file could not be staged and was left" in transfer.error
         assert "changed since it was listed" in transfer.error
     else:
         assert result.status == "succeeded"

@@ -322,6 +322,33 @@ ColumnTypeName = Annotated[str, AfterValidator(check_type)]
 # --------------------------------------------------------------------------- the spec
 
 
+def columns_as_mapping(value: Any) -> Any:
+    """Columns given as a list of ``{"name", "type"}`` objects (Redshift's form) as the
+    ``{name: type}`` mapping the table spec keeps; anything else is left to validation.
+    One table description serves every executor, whichever form it is written in."""
+    if not isinstance(value, list):
+        return value
+    mapping: dict[str, Any] = {}
+    for number, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"name", "type"}:
+            raise ValueError(
+                f"column {number}: give {{'name': ..., 'type': ...}} (or columns as an "
+                "object of name: type)"
+            )
+        if item["name"] in mapping:
+            raise ValueError(f"column {item['name']!r} is given twice")
+        mapping[item["name"]] = item["type"]
+    return mapping
+
+
+def columns_as_list(value: Any) -> Any:
+    """Columns given as a ``{name: type}`` mapping (the table spec's form, as Athena and
+    DuckDB take it) as a list of ``{"name", "type"}`` objects; anything else is left."""
+    if not isinstance(value, dict):
+        return value
+    return [{"name": name, "type": type_name} for name, type_name in value.items()]
+
+
 def _check_columns(columns: dict[str, str], what: str) -> dict[str, str]:
     checked: dict[str, str] = {}
     for name, type_name in columns.items():
@@ -361,6 +388,11 @@ class TableSpec(BaseModel):
     header_lines: int = Field(0, ge=0, le=100, description="csv: header lines to skip")
     quote: str | None = Field(None, description="csv: quote character")
     properties: dict[str, str] = Field(default_factory=dict, description="TBLPROPERTIES")
+
+    @field_validator("columns", "partitioned_by", mode="before")
+    @classmethod
+    def _either_form(cls, value: Any) -> Any:
+        return columns_as_mapping(value)
 
     @field_validator("columns")
     @classmethod

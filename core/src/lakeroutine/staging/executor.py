@@ -43,6 +43,7 @@ from lakeroutine.state import TaskState
 from lakeroutine.storage.base import FileInfo, SourceChanged, Storage, StorageError
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.types import Location
+from lakeroutine.wording import counted
 
 log = logging.getLogger("lakeroutine.staging")
 
@@ -311,9 +312,9 @@ class StagingExecutor(Executor):
         finally:
             progress.close()
         log.info(
-            "%s: staged %d files (%d already staged, %d refused) into %s",
+            "%s: staged %s (%d already staged, %d refused) into %s",
             ctx.executor,
-            counts["staged"],
+            counted(counts["staged"], "file"),
             counts["skipped"],
             counts["refused"],
             self.dump,
@@ -347,7 +348,11 @@ class StagingExecutor(Executor):
         if self._block_state.get("unfinished_transfer") is not None:
             removed = sweep(self.dump)
             if removed:
-                log.info("%s: removed %d temporary files of a killed run", ctx.executor, removed)
+                log.info(
+                    "%s: removed %s of a killed run",
+                    ctx.executor,
+                    counted(removed, "temporary file"),
+                )
         self._block_state.set("unfinished_transfer", ctx.run_id)
 
     @property
@@ -542,10 +547,10 @@ class StagingExecutor(Executor):
             self.journal.record_staged(info, urls if len(urls) <= 100 else [])
         size = sum(info.size for info in batch)
         log.info(
-            "%s: staged %d files as %d outputs into %s",
+            "%s: staged %s as %s into %s",
             ctx.executor,
-            len(batch),
-            len(outputs),
+            counted(len(batch), "file"),
+            counted(len(outputs), "output"),
             self.dump,
         )
         result: dict[str, Any] = {
@@ -596,7 +601,7 @@ class StagingExecutor(Executor):
             self._finish(chunk, ctx, counts, progress)
         progress.close()
         self._forget_vanished()
-        log.info("%s: %s %d landing files", ctx.executor, mode + "d", counts[mode + "d"])
+        log.info("%s: %sd %s", ctx.executor, mode, counted(counts[mode + "d"], "landing file"))
         result: dict[str, Any] = {**counts, "mode": mode}
         if mode == "archive":
             result["archive_directory"] = self.archive
@@ -785,7 +790,8 @@ class _Refusals:
         if self.count and on_refused == "fail":
             first = self.items[0]
             raise TaskError(
-                f"{self.count} landing files could not be staged and were left in landing "
+                f"{counted(self.count, 'landing file')} could not be staged and "
+                f"{'was' if self.count == 1 else 'were'} left in landing "
                 f"(first: {first['file']}: {first['reason']})"
             )
 

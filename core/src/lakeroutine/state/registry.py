@@ -34,7 +34,9 @@ def unknown_scheme(scheme: str, known: list[str]) -> str:
     """The message for a state URL no installed plugin serves, naming what to install."""
     hint = ""
     if scheme in KNOWN_PROVIDERS:
-        hint = f"; install it with: pip install {KNOWN_PROVIDERS[scheme]}"
+        from lakeroutine.install import install_hint
+
+        hint = f"; install it with: {install_hint(KNOWN_PROVIDERS[scheme])}"
     return (
         f"no state store plugin serves {scheme}:// URLs (installed: "
         f"{', '.join(sorted(known)) or 'none'}){hint}"

@@ -40,7 +40,9 @@ class UnknownScheme(ValueError):
     def __init__(self, scheme: str, known: list[str]) -> None:
         hint = ""
         if scheme in KNOWN_PROVIDERS:
-            hint = f"; install it with: pip install {KNOWN_PROVIDERS[scheme]}"
+            from lakeroutine.install import install_hint
+
+            hint = f"; install it with: {install_hint(KNOWN_PROVIDERS[scheme])}"
         super().__init__(
             f"no storage plugin serves {scheme}:// URLs (installed: "
             f"{', '.join(sorted(known)) or 'none'}){hint}"

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import DAG, TaskGroup
 
-from lakeroutine_airflow.naming import parse_time_vars
+from lakeroutine_airflow.naming import airflow_id, checked_id, parse_time_vars
 from lakeroutine_airflow.operator import RoutineStepOperator
 
 
@@ -78,12 +78,14 @@ def _add_steps(
     """One RoutineStepOperator per step, chained in routine order (plus the report task)."""
     tasks = []
     for step in steps:
+        first = not tasks
         task = RoutineStepOperator(
             task_id=step.slug,
             routine_path=str(path),
             step_id=step.id,
             routine_vars=dict(vars or {}),
             deferrable=deferrable,
+            report_check=report if first else None,
             retries=step.retries,
             retry_delay=dt.timedelta(seconds=step.retry_delay_s),
             doc_md=f"lakeroutine step `{step.id}` (`{step.executor}.{step.task}`)",
@@ -118,7 +120,9 @@ def routine_dag(
 ) -> DAG:
     """A DAG running the routine file ``path``, one task per routine task, in order.
 
-    ``dag_id`` defaults to the routine's ``routine_name``; ``dag_kwargs`` go to the DAG
+    ``dag_id`` defaults to the routine's ``routine_name`` with every character Airflow
+    refuses replaced by ``_`` (a ``dag_id`` given that Airflow refuses is a RoutineError
+    naming it); ``dag_kwargs`` go to the DAG
     (``schedule``, ``start_date``, ``catchup``, ``tags``...; ``max_active_runs`` defaults to
     1: one run of a routine at a time, as its run state expects). ``vars`` values may be Airflow
     templates (``{"day": "{{ ds }}"}``), rendered when each task runs. ``deferrable``: long
@@ -130,7 +134,8 @@ def routine_dag(
     if description and "description" not in dag_kwargs:
         dag_kwargs["description"] = description
     dag_kwargs.setdefault("max_active_runs", 1)  # one run of a routine at a time
-    with DAG(dag_id=dag_id or name, **dag_kwargs) as dag:
+    dag_id = checked_id(dag_id, "dag_id") if dag_id else airflow_id(name)
+    with DAG(dag_id=dag_id, **dag_kwargs) as dag:
         _add_steps(resolved, steps, vars, deferrable, report, name)
     return dag
 
@@ -153,6 +158,11 @@ class RoutineTaskGroup(TaskGroup):
         name, description, steps = _load(resolved, vars)
         if description and "tooltip" not in group_kwargs:
             group_kwargs["tooltip"] = description
-        super().__init__(group_id=group_id or name, **group_kwargs)
+        group_id = (
+            checked_id(group_id, "group_id", group=True)
+            if group_id
+            else airflow_id(name, group=True)
+        )
+        super().__init__(group_id=group_id, **group_kwargs)
         with self:
             _add_steps(resolved, steps, vars, deferrable, report, name)

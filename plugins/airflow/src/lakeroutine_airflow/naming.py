@@ -27,6 +27,34 @@ def lakeroutine_run_id(airflow_run_id: str) -> str:
     return cleaned
 
 
+def airflow_id(name: str, *, group: bool = False) -> str:
+    """A routine name as an Airflow DAG id (or TaskGroup id, ``group=True``): every
+    character Airflow refuses replaced by ``_`` (``"sales daily (EU)"`` becomes
+    ``sales_daily__EU_``), cut to Airflow's length limit with a digest when longer."""
+    allowed = r"[^A-Za-z0-9_-]" if group else r"[^A-Za-z0-9_.-]"
+    cleaned = re.sub(allowed, "_", name) or "routine"
+    limit = 200 if group else 250
+    if len(cleaned) > limit:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        cleaned = f"{cleaned[: limit - 13]}_{digest}"
+    return cleaned
+
+
+def checked_id(value: str, what: str, *, group: bool = False) -> str:
+    """``value`` if Airflow takes it as a DAG id (TaskGroup id), else one RoutineError
+    naming ``what`` (the argument) instead of Airflow's own error."""
+    if airflow_id(value, group=group) != value:
+        from lakeroutine.errors import RoutineError
+
+        allowed = "letters, digits, '_' and '-'" + ("" if group else " and '.'")
+        raise RoutineError(
+            f"{what} {value!r}: Airflow takes only {allowed} "
+            f"(at most {200 if group else 250} characters); "
+            f"for example {airflow_id(value, group=group)!r}"
+        )
+    return value
+
+
 def run_identity(context: Mapping[str, Any]) -> tuple[str, dt.datetime]:
     """The lakeroutine ``run_id`` and ``run_date`` of the DAG run a task belongs to: the
     run date is the logical date (or, for a run without one, when it was due to run)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -29,7 +30,7 @@ class RoutineStepFailed(AirflowException):
 class RoutineStepOperator(BaseOperator):
     """Runs the step ``step_id`` of the routine file ``routine_path``."""
 
-    template_fields = ("routine_vars",)
+    template_fields = ("routine_vars", "report_check")
     ui_color = "#e8f4f8"
 
     def __init__(
@@ -39,6 +40,7 @@ class RoutineStepOperator(BaseOperator):
         step_id: str,
         routine_vars: Mapping[str, Any] | None = None,
         deferrable: bool = False,
+        report_check: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -46,11 +48,20 @@ class RoutineStepOperator(BaseOperator):
         self.step_id = step_id
         self.routine_vars = dict(routine_vars or {})
         self.deferrable = deferrable
+        self.report_check = report_check  # the first step proves the run's report writable
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Run the step; defer its first long wait to the triggerer if ``deferrable``."""
+        from lakeroutine.errors import RoutineError
         from lakeroutine.waiting import Deferral
 
+        if self.report_check:  # the first step: the run's report must be writable first
+            from lakeroutine_airflow.report import check_target
+
+            try:
+                check_target(self.report_check, Path(self.routine_path).parent)
+            except RoutineError as exc:
+                raise AirflowFailException(str(exc)) from None
         return self._run_step(context, Deferral() if self.deferrable else None)
 
     def resume(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:

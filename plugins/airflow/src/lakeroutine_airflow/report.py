@@ -57,6 +57,7 @@ class RoutineReportOperator(BaseOperator):
             "tasks": entries,
         }
         target = write_report(report, self.report, Path(self.routine_path).parent)
+        self.log.info("routine %s %s: %s", self.routine_name, report["status"], _summary(entries))
         self.log.info("lakeroutine report of %s written to %s", run_id, target)
         if report["status"] != "succeeded":
             failed = [e["step"] for e in entries if e["status"] != "succeeded"]
@@ -67,15 +68,45 @@ class RoutineReportOperator(BaseOperator):
         return target
 
 
+def _summary(entries: list[dict[str, Any]]) -> str:
+    """The run's counts, as ``lakeroutine run`` ends: ``3 steps: 2 succeeded, 1 not run``."""
+    from lakeroutine.wording import counted
+
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"{counted(len(entries), 'step')}: {parts}"
+
+
+def resolve_target(target: str, base_dir: Path) -> str:
+    """``target`` with a relative local path taken from ``base_dir`` (the routine's folder)."""
+    from lakeroutine.storage.registry import scheme_of
+
+    if scheme_of(target) != "file":
+        return target
+    path = Path(target.removeprefix("file://")).expanduser()
+    return str(path if path.is_absolute() else base_dir / path)
+
+
+def check_target(target: str, base_dir: Path) -> None:
+    """RoutineError unless the report can be written at ``target`` (written there to
+    know): the DAG run's first step calls it, before anything runs."""
+    from lakeroutine.plugins import load_plugins
+    from lakeroutine.report_target import check_report_target, is_local
+
+    resolved = resolve_target(target, base_dir)
+    check_report_target(resolved, None if is_local(resolved) else load_plugins())
+
+
 def write_report(report: dict[str, Any], target: str, base_dir: Path) -> str:
     """Write ``report`` as JSON to ``target`` atomically, through lakeroutine's storages
     (a local path, relative to ``base_dir``, or e.g. ``s3://bucket/key.json``)."""
     from lakeroutine.plugins import load_plugins
     from lakeroutine.storage.registry import scheme_of
 
+    target = resolve_target(target, base_dir)
     if scheme_of(target) == "file":
-        path = Path(target.removeprefix("file://")).expanduser()
-        target = str(path if path.is_absolute() else base_dir / path)
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     storage = load_plugins().storages().for_url(target)
     with tempfile.TemporaryDirectory() as folder:

@@ -103,11 +103,27 @@ class StepRunner:
         # a check task's outcomes, yielded (events only logged are lost when the op fails)
         yield from check_evaluations(jsonable(entry.output))
         if entry.status == SUCCEEDED:
+            run = context.dagster_run
+            keys = run.step_keys_to_execute
+            whole = keys is None or set(keys) >= set(self.steps) or run.parent_run_id is not None
+            if step.position == len(self.steps) - 1 and whole:  # not a selection of ops
+                self._routine_summary(context, result.routine_name)
             yield dg.Output(None, output_name=OUTPUT, metadata=metadata)
             return
         if entry.status == CANCELLED:  # interrupted: its AWS work was cancelled
             raise dg.DagsterExecutionInterruptedError(entry.error)
         raise dg.Failure(description=entry.error or f"{step.id} {entry.status}", metadata=metadata)
+
+    def _routine_summary(self, context: Any, routine_name: str) -> None:
+        """The routine's own summary, once its last step has succeeded in a run of the whole
+        job (or a re-execution): each step runs only after the one before succeeded, in this
+        run or the run a re-execution resumes."""
+        from lakeroutine.wording import counted
+
+        count = len(self.steps)
+        context.log.info(
+            f"routine {routine_name} succeeded: {counted(count, 'step')}: {count} succeeded"
+        )
 
 
 def report_metadata(entry: TaskResult, run_id: str) -> dict[str, Any]:

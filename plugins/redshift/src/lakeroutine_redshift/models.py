@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
+from lakeroutine.sql.tables import columns_as_list
 from lakeroutine.types import ExistingFile, S3Url
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from lakeroutine_redshift.script import Statement, split_sql
 from lakeroutine_redshift.sql import ENCODINGS, check_identifier, check_type
@@ -172,9 +173,18 @@ class RedshiftTable(Params):
     def _split(cls, data: Any) -> Any:
         return _qualified(data)
 
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _either_form(cls, value: Any) -> Any:
+        """``{"name": "varchar(64)", ...}``, the shared table spec's form, is taken too."""
+        return columns_as_list(value)
+
     name: Identifier
     schema_: Identifier | None = Field(None, alias="schema")
-    columns: list[Column] = Field(min_length=1)
+    columns: list[Column] = Field(
+        min_length=1,
+        description='[{"name", "type", "nullable", "encode"}], or {"name": "type", ...}',
+    )
     diststyle: Literal["auto", "even", "key", "all"] | None = None
     distkey: Identifier | None = None
     sortkey: list[Identifier] = Field(default_factory=list)

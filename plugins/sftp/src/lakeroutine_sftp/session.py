@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from lakeroutine import redact
 from lakeroutine.storage.base import StorageError
 
-from lakeroutine_sftp.settings import SftpSettings
+from lakeroutine_sftp.settings import SECTION, SftpSettings
 from lakeroutine_sftp.urls import SftpLocation
 
 log = logging.getLogger("lakeroutine.sftp")
@@ -127,9 +127,9 @@ class Sessions:
         if not settings.check_host_keys:
             options["known_hosts"] = None
         elif settings.known_hosts:
-            options["known_hosts"] = os.path.expanduser(settings.known_hosts)
+            options["known_hosts"] = _named_file(settings.known_hosts, "known_hosts")
         if settings.key_file:
-            options["client_keys"] = [os.path.expanduser(settings.key_file)]
+            options["client_keys"] = [_named_file(settings.key_file, "key_file")]
         if settings.passphrase:
             options["passphrase"] = settings.passphrase.get_secret_value()
         if settings.password:
@@ -171,3 +171,15 @@ class Sessions:
             self._sessions.clear()
 
         self.loop.run(close_all())
+
+
+def _named_file(path: str, field: str) -> str:
+    """``path`` expanded, or a StorageError naming the file and its option when it cannot be
+    read (asyncssh would only say FileNotFoundError, as if the server were unreachable)."""
+    expanded = os.path.expanduser(path)
+    if not os.path.isfile(expanded):
+        why = "is a folder" if os.path.isdir(expanded) else "does not exist"
+        raise StorageError(f"storage_options.{SECTION}.{field}: {expanded} {why}")
+    if not os.access(expanded, os.R_OK):
+        raise StorageError(f"storage_options.{SECTION}.{field}: {expanded} cannot be read")
+    return expanded
