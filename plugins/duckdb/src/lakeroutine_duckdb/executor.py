@@ -7,6 +7,7 @@ the running query. duckdb is imported when the first task runs.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -125,20 +126,20 @@ class DuckDBExecutor(Executor):
     def _lineage_table(
         self, table: str, location: str | None = None, columns: list[tuple[str, str]] | None = None
     ) -> Table:
-        """The table as lineage names it (:mod:`lakeroutine.lineage`)."""
+        """The table as lineage names it (:mod:`lakeroutine.lineage`): ``schema.table``."""
+        name = table if "." in table else self._label(table)
         database = str(self.params.database)
-        return Table(
-            "duckdb", self._label(table), host=database, location=location, columns=columns
-        )
+        return Table("duckdb", name, host=database, location=location, columns=columns)
 
     def _declare_query(self, ctx: TaskContext, sql: str) -> None:
         """The query and the tables it reads, for lineage (as DuckDB's parser finds them)."""
         ctx.lineage.query(sql, dialect="duckdb")
         try:
-            tables = sorted(self.con.get_table_names(sql))
+            tree = self.con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0]
         except Exception:  # lineage is best effort: the query itself reports its errors
             return
-        ctx.lineage.read(*(self._lineage_table(name) for name in tables))
+        names = dsql.tables_read(json.loads(tree), self.params.schema_name)
+        ctx.lineage.read(*(self._lineage_table(name) for name in names))
 
     def _make_view(self, ctx: TaskContext, sql: str, table: str, location: str) -> None:
         """Run the CREATE VIEW ``sql`` and note the folder the view reads in its comment."""
