@@ -59,7 +59,7 @@ def validate_event(event: dict[str, Any]) -> None:
 class Recorder(BaseHTTPRequestHandler):
     """Records each POST body (JSON) and answers 200."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length)
         self.server.received.append(  # type: ignore[attr-defined]

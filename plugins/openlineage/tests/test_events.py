@@ -146,9 +146,7 @@ def test_repeated_tasks_get_their_step_ids_as_job_names(tmp_path, lineage_file):
     assert names == ["probe.lake.declare"] * 2 + ["probe.lake.declare#2"] * 2
 
 
-def test_the_same_run_id_gives_the_same_openlineage_ids_in_another_process(
-    tmp_path, lineage_file
-):
+def test_the_same_run_id_gives_the_same_openlineage_ids_in_another_process(tmp_path, lineage_file):
     for _ in range(2):
         spec = probe_routine(tmp_path, "declare")
         run_routine(spec, registry=registry(), run_id="nightly-1")
