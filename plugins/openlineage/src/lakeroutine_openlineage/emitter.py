@@ -54,6 +54,7 @@ class RunChannel:
         self.broken = False
         self.pending = 0
         self.done = threading.Condition()
+        self.runs: dict[str, Any] = {}  # step id -> its events.TaskRun, built once
 
     def fail(self, why: str) -> None:
         """Stop sending this run's events; say why once."""

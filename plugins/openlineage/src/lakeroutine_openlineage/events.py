@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from lakeroutine import __version__ as lakeroutine_version
@@ -66,6 +67,7 @@ class TaskRun:
         self.parent_job = routine_name
         self.parent_run_id = run_uuid(namespace, routine_name, run_id)
         self.root = root  # (job name, run id) of a scheduler's run above the routine's
+        self._parent_facet: parent_run.ParentRunFacet | None = None
 
     def event(
         self,
@@ -75,7 +77,11 @@ class TaskRun:
         error: str | None = None,
     ) -> RunEvent:
         """The event of ``state``, with what ``lineage`` declares and ``error`` (masked)."""
-        run_facets: dict[str, Any] = {"parent": self._parent(), "processing_engine": _ENGINE}
+        if self._parent_facet is None:
+            self._parent_facet = _parent_facet(
+                self.namespace, self.parent_job, self.parent_run_id, self.root
+            )
+        run_facets: dict[str, Any] = {"parent": self._parent_facet, "processing_engine": _ENGINE}
         job_facets: dict[str, Any] = {"jobType": _JOB_TYPE}
         inputs: list[InputDataset] = []
         outputs: list[OutputDataset] = []
@@ -100,20 +106,25 @@ class TaskRun:
             producer=PRODUCER,
         )
 
-    def _parent(self) -> parent_run.ParentRunFacet:
-        root = None
-        if self.root is not None:
-            root_job, root_run = self.root
-            root = parent_run.Root(
-                run=parent_run.RootRun(runId=root_run),
-                job=parent_run.RootJob(namespace=self.namespace, name=root_job),
-            )
-        return parent_run.ParentRunFacet(
-            run=parent_run.Run(runId=self.parent_run_id),
-            job=parent_run.Job(namespace=self.namespace, name=self.parent_job),
-            root=root,
-            producer=PRODUCER,
+
+@lru_cache(maxsize=64)
+def _parent_facet(
+    namespace: str, job: str, run_id: str, root: tuple[str, str] | None
+) -> parent_run.ParentRunFacet:
+    """The routine's run (and a scheduler's above it): one facet for all its tasks."""
+    above = None
+    if root is not None:
+        root_job, root_run = root
+        above = parent_run.Root(
+            run=parent_run.RootRun(runId=root_run),
+            job=parent_run.RootJob(namespace=namespace, name=root_job),
         )
+    return parent_run.ParentRunFacet(
+        run=parent_run.Run(runId=run_id),
+        job=parent_run.Job(namespace=namespace, name=job),
+        root=above,
+        producer=PRODUCER,
+    )
 
 
 _ENGINE = processing_engine_run.ProcessingEngineRunFacet(

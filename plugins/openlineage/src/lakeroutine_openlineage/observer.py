@@ -60,14 +60,14 @@ def task_event(
     channel = _channel(routine, ctx)
     if channel.broken:
         return
-    namespace = job_namespace()
-    run = TaskRun(
-        routine.name,
-        ctx.run_id,
-        ctx.step or f"{ctx.executor}.{ctx.task}",
-        namespace=namespace,
-        root=scheduler_root(namespace),
-    )
+    step = ctx.step or f"{ctx.executor}.{ctx.task}"
+    run = channel.runs.get(step)
+    if run is None:
+        namespace = job_namespace()
+        root = scheduler_root(namespace)
+        run = channel.runs[step] = TaskRun(
+            routine.name, ctx.run_id, step, namespace=namespace, root=root
+        )
     event = run.event(state, lineage=ctx.lineage if with_lineage else None, error=error)
     _emitter.send(channel, event)
 
