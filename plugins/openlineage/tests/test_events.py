@@ -162,3 +162,20 @@ def test_a_task_declaring_something_else_than_a_dataset_fails_clearly(tmp_path, 
     with pytest.raises(TypeError, match="Location or Table"):
         TaskLineage().read("s3://bucket/prefix/")  # type: ignore[arg-type]
     assert TaskContext.__dataclass_fields__["lineage"].default_factory is TaskLineage
+
+
+def test_secrets_stay_out_of_the_sql_facet_and_the_clients_debug_log(
+    tmp_path, lineage_file, monkeypatch, caplog
+):
+    import logging
+
+    monkeypatch.setenv("DB_PASSWORD", "s3cret-in-sql-9")
+    sql = "ALTER USER etl PASSWORD '${env:DB_PASSWORD}'"
+    spec = probe_routine(tmp_path, {"task": "declare", "args": {"sql": sql}})
+    with caplog.at_level(logging.DEBUG):
+        assert run_routine(spec, registry=registry()).ok
+    complete = read_events(lineage_file)[1]
+    assert complete["job"]["facets"]["sql"]["query"] == "ALTER USER etl PASSWORD '***'"
+    assert "s3cret-in-sql-9" not in lineage_file.read_text()
+    assert "OpenLineageClient will *try* to emit event" in caplog.text  # the client logged it
+    assert "s3cret-in-sql-9" not in caplog.text

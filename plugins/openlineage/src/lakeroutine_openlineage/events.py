@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -75,8 +75,10 @@ class TaskRun:
         *,
         lineage: TaskLineage | None = None,
         error: str | None = None,
+        mask: Callable[[str], str] = str,
     ) -> RunEvent:
-        """The event of ``state``, with what ``lineage`` declares and ``error`` (masked)."""
+        """The event of ``state``, with what ``lineage`` declares and ``error``; ``mask``
+        takes the secrets out of the SQL and the error."""
         if self._parent_facet is None:
             self._parent_facet = _parent_facet(
                 self.namespace, self.parent_job, self.parent_run_id, self.root
@@ -90,11 +92,11 @@ class TaskRun:
             outputs = [_output(item) for item in lineage.outputs]
             if lineage.sql:
                 job_facets["sql"] = sql_job.SQLJobFacet(
-                    query=lineage.sql, dialect=lineage.dialect, producer=PRODUCER
+                    query=mask(lineage.sql), dialect=lineage.dialect, producer=PRODUCER
                 )
         if error is not None:
             run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-                message=error, programmingLanguage="python", producer=PRODUCER
+                message=mask(error), programmingLanguage="python", producer=PRODUCER
             )
         return RunEvent(
             eventType=state,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import TaskCancelled
 from lakeroutine.orchestrator import describe_error
+from lakeroutine.redact import guard_loggers, mask
 from openlineage.client.event_v2 import RunState
 
 from lakeroutine_openlineage.emitter import Emitter, RunChannel, config_key, flush_timeout_s
@@ -36,6 +37,7 @@ def scheduler_root(namespace: str, env: Any = os.environ) -> tuple[str, str] | N
 def start_run(routine: Routine, run_id: str) -> None:
     """A routine run begins: a channel for its events."""
     channel = RunChannel(f"{routine.name} run {run_id}", config_key(), routine_mask(routine))
+    guard_loggers(["openlineage"])  # the client logs whole events at DEBUG
     with _lock:
         _channels[id(routine)] = channel
 
@@ -68,7 +70,12 @@ def task_event(
         run = channel.runs[step] = TaskRun(
             routine.name, ctx.run_id, step, namespace=namespace, root=root
         )
-    event = run.event(state, lineage=ctx.lineage if with_lineage else None, error=error)
+    event = run.event(
+        state,
+        lineage=ctx.lineage if with_lineage else None,
+        error=error,
+        mask=lambda text: mask(ctx.run.redactor(text)),  # the run's secrets, and others known
+    )
     _emitter.send(channel, event)
 
 
@@ -79,12 +86,13 @@ def task_failed(routine: Routine, ctx: TaskContext, error: BaseException, will_r
     if isinstance(error, TaskCancelled):
         task_event(routine, ctx, RunState.ABORT, with_lineage=True)
         return
-    text = ctx.run.redactor(describe_error(error))
+    text = describe_error(error)  # masked with the SQL, when the event is built
     task_event(routine, ctx, RunState.FAIL, with_lineage=True, error=text)
 
 
 def routine_mask(routine: Routine) -> Any:
-    from lakeroutine.redact import Redactor, mask
+    """Masks the routine's secrets and every other one the process knows."""
+    from lakeroutine.redact import Redactor
 
     own = Redactor(routine.secrets)
     return lambda text: mask(own(text))
@@ -95,6 +103,6 @@ def _channel(routine: Routine, ctx: TaskContext) -> RunChannel:
         channel = _channels.get(id(routine))
         if channel is None:  # no routine_started seen (a caller of hooks of its own)
             channel = _channels[id(routine)] = RunChannel(
-                f"{routine.name} run {ctx.run_id}", config_key(), ctx.run.redactor
+                f"{routine.name} run {ctx.run_id}", config_key(), routine_mask(routine)
             )
         return channel
