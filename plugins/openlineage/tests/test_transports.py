@@ -159,6 +159,19 @@ def test_openlineage_disabled_sends_nothing(tmp_path, monkeypatch, lineage_file)
     assert read_events(lineage_file) == []
 
 
+def test_unconfigured_sends_nothing_and_says_nothing(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)  # no openlineage.yml here
+    monkeypatch.setenv("HOME", str(tmp_path))  # nor in ~/.openlineage
+    with caplog.at_level(logging.DEBUG):
+        assert run_routine(probe_routine(tmp_path, DECLARE), registry=registry()).ok
+    assert not [r for r in caplog.records if r.name.startswith(("openlineage", "lakeroutine.open"))]
+    (tmp_path / "openlineage.yml").write_text("transport:\n  type: console\n")
+    with caplog.at_level(logging.INFO):
+        assert run_routine(probe_routine(tmp_path, DECLARE), registry=registry()).ok
+    consoled = [r for r in caplog.records if r.name == "openlineage.client.transport.console"]
+    assert len(consoled) == 2
+
+
 def test_loading_plugins_does_not_import_the_client():
     code = (
         "import sys, lakeroutine\n"

@@ -37,6 +37,22 @@ def config_key(env: Any = os.environ) -> tuple[Any, ...]:
     return (os.getcwd(), names)
 
 
+def configured(env: Any = os.environ) -> bool:
+    """Whether the OpenLineage client is configured at all, where it looks: an
+    ``OPENLINEAGE_URL``, ``OPENLINEAGE_CONFIG`` or ``OPENLINEAGE__...`` variable, an
+    ``openlineage.yml`` in the working folder or in ``~/.openlineage``. Unconfigured (or
+    ``OPENLINEAGE_DISABLED=true``), nothing is sent: the client's fallback, printing every
+    event to its console logger, is then asked for explicitly (``transport: {type: console}``)."""
+    if env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OPENLINEAGE_URL") or env.get("OPENLINEAGE_CONFIG"):
+        return True
+    if any(name.startswith("OPENLINEAGE__") for name in env):
+        return True
+    home = os.path.join(os.path.expanduser("~/.openlineage"), "openlineage.yml")
+    return os.path.isfile("openlineage.yml") or os.path.isfile(home)
+
+
 def build_client() -> Any:
     """An OpenLineage client configured the client's usual way."""
     from openlineage.client import OpenLineageClient
@@ -47,11 +63,13 @@ def build_client() -> Any:
 class RunChannel:
     """The events of one routine run: counts what is in flight; ``broken`` once one fails."""
 
-    def __init__(self, label: str, key: tuple[Any, ...], mask: Callable[[str], str]) -> None:
+    def __init__(
+        self, label: str, key: tuple[Any, ...], mask: Callable[[str], str], enabled: bool = True
+    ) -> None:
         self.label = label
         self.key = key
         self.mask = mask
-        self.broken = False
+        self.broken = not enabled  # an unconfigured client: nothing to send, nothing to say
         self.pending = 0
         self.done = threading.Condition()
         self.runs: dict[str, Any] = {}  # step id -> its events.TaskRun, built once

@@ -11,7 +11,13 @@ from lakeroutine.orchestrator import describe_error
 from lakeroutine.redact import guard_loggers, mask
 from openlineage.client.event_v2 import RunState
 
-from lakeroutine_openlineage.emitter import Emitter, RunChannel, config_key, flush_timeout_s
+from lakeroutine_openlineage.emitter import (
+    Emitter,
+    RunChannel,
+    config_key,
+    configured,
+    flush_timeout_s,
+)
 from lakeroutine_openlineage.events import TaskRun, job_namespace, run_uuid
 
 if TYPE_CHECKING:
@@ -36,7 +42,8 @@ def scheduler_root(namespace: str, env: Any = os.environ) -> tuple[str, str] | N
 
 def start_run(routine: Routine, run_id: str) -> None:
     """A routine run begins: a channel for its events."""
-    channel = RunChannel(f"{routine.name} run {run_id}", config_key(), routine_mask(routine))
+    label = f"{routine.name} run {run_id}"
+    channel = RunChannel(label, config_key(), routine_mask(routine), configured())
     guard_loggers(["openlineage"])  # the client logs whole events at DEBUG
     with _lock:
         _channels[id(routine)] = channel
@@ -102,7 +109,8 @@ def _channel(routine: Routine, ctx: TaskContext) -> RunChannel:
     with _lock:
         channel = _channels.get(id(routine))
         if channel is None:  # no routine_started seen (a caller of hooks of its own)
+            label = f"{routine.name} run {ctx.run_id}"
             channel = _channels[id(routine)] = RunChannel(
-                f"{routine.name} run {ctx.run_id}", config_key(), routine_mask(routine)
+                label, config_key(), routine_mask(routine), configured()
             )
         return channel
