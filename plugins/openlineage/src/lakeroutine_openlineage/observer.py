@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import TaskCancelled
-from lakeroutine.orchestrator import describe_error
+from lakeroutine.errors import LakeroutineError
 from lakeroutine.redact import guard_loggers, mask
 from openlineage.client.event_v2 import RunState
 
@@ -95,6 +95,12 @@ def task_failed(routine: Routine, ctx: TaskContext, error: BaseException, will_r
         return
     text = describe_error(error)  # masked with the SQL, when the event is built
     task_event(routine, ctx, RunState.FAIL, with_lineage=True, error=text)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error as the run's report says it: lakeroutine's own as they are, others with
+    their type."""
+    return str(exc) if isinstance(exc, LakeroutineError) else f"{type(exc).__name__}: {exc}"
 
 
 def routine_mask(routine: Routine) -> Any:
