@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lakeroutine.errors import TaskError
+from lakeroutine.lineage import TaskLineage
 from lakeroutine.state.base import StateStore, TaskState
 from lakeroutine.state.sqlite import SqliteStateStore, safe_name
 
@@ -94,7 +95,9 @@ class RunContext:
 class TaskContext:
     """One attempt of one task of one executor block: ``executor`` is the block's instance
     name (the routine's key), ``attempt`` counts from 1, ``started_at`` is when this attempt
-    began (UTC) and ``run`` the :class:`RunContext` (``run_id``, ``redactor``...)."""
+    began (UTC) and ``run`` the :class:`RunContext` (``run_id``, ``redactor``...). ``step`` is
+    the step id (:mod:`lakeroutine.steps`); ``lineage`` is where the task declares what it
+    read and wrote (:mod:`lakeroutine.lineage`)."""
 
     run: RunContext
     executor: str
@@ -105,6 +108,8 @@ class TaskContext:
     waits: dict[str, int] = field(default_factory=dict)  # counted by lakeroutine.waiting
     cancel_event: threading.Event = field(default_factory=threading.Event)
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    step: str = ""
+    lineage: TaskLineage = field(default_factory=TaskLineage)
     _cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     @property

@@ -89,7 +89,8 @@ def task_started(routine: Routine, ctx: TaskContext) -> None:
 
 @hookspec
 def task_finished(routine: Routine, ctx: TaskContext, result: TaskResult) -> None:
-    """A task succeeded; ``result.output`` holds what it returned."""
+    """A task succeeded; ``result.output`` holds what it returned, ``ctx.lineage`` what it
+    declared it read and wrote (:mod:`lakeroutine.lineage`)."""
 
 
 @hookspec

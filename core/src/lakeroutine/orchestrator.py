@@ -381,6 +381,7 @@ class Orchestrator:
                 attempt=attempt,
                 state_key=task.state_key,
                 deferral=self._deferral,
+                step=task.step_id,
             )
             self._say("task %s started%s", label, f" (attempt {attempt})" if attempt > 1 else "")
             try:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from lakeroutine import lineage
 from lakeroutine.concurrency import parallel_map
 from lakeroutine.context import RunContext, TaskContext, digest
 from lakeroutine.errors import RoutineError, TaskError
@@ -277,6 +278,7 @@ class StagingExecutor(Executor):
         progress = ctx.progress("staging")
         counts = {"staged": 0, "skipped": 0, "refused": 0, "outputs": 0, "bytes": 0}
         refusals = _Refusals(ctx)
+        written: list[int] = []  # bytes of each staged file's outputs (for lineage)
 
         def stage(item: FileInfo | names.Refused) -> tuple[str, int, int]:
             ctx.check_cancelled()
@@ -299,6 +301,7 @@ class StagingExecutor(Executor):
                 refusals.add(info, str(exc))
                 return "refused", 0, 0
             self.journal.record_staged(info, [o.url for o in outputs])
+            written.append(sum(o.size or 0 for o in outputs))
             return "staged", len(outputs), info.size
 
         try:
@@ -320,6 +323,7 @@ class StagingExecutor(Executor):
             self.dump,
         )
         self._block_state.delete("unfinished_transfer")
+        self._declare_transfer(ctx, counts["staged"], counts["bytes"], counts["outputs"], written)
         result = {**counts, "dump_directory": self.dump}
         if refusals.items:
             result["refused_files"] = refusals.items
@@ -495,6 +499,7 @@ class StagingExecutor(Executor):
         if not batch:
             self._block_state.delete("unfinished_transfer")
             log.info("%s: nothing new to stage in %s", ctx.executor, self.parent)
+            self._declare_transfer(ctx, 0, 0, 0, [])
             refusals.finish(self.params.on_refused)
             return {
                 "staged": 0,
@@ -546,6 +551,7 @@ class StagingExecutor(Executor):
         for info in batch:
             self.journal.record_staged(info, urls if len(urls) <= 100 else [])
         size = sum(info.size for info in batch)
+        self._declare_transfer(ctx, len(batch), size, len(outputs), [o.size or 0 for o in outputs])
         log.info(
             "%s: staged %s as %s into %s",
             ctx.executor,
@@ -564,6 +570,20 @@ class StagingExecutor(Executor):
             result["refused_files"] = refusals.items
         refusals.finish(self.params.on_refused)
         return result
+
+    def _declare_transfer(
+        self, ctx: TaskContext, files: int, size: int, outputs: int, written: list[int]
+    ) -> None:
+        """What transfer read and wrote, for lineage (:mod:`lakeroutine.lineage`)."""
+        ctx.lineage.read(self._location(self.source, self.parent, files, size))
+        ctx.lineage.wrote(self._location(self.target, self.dump, outputs, sum(written)))
+
+    @staticmethod
+    def _location(storage: Storage, url: str, files: int, size: int | None) -> lineage.Location:
+        service = getattr(storage, "service_name", None)
+        return lineage.Location(
+            url, files=files, bytes=size, service=service(url) if service else None
+        )
 
     # -- post_staging ------------------------------------------------------------------------
 
@@ -602,6 +622,10 @@ class StagingExecutor(Executor):
         progress.close()
         self._forget_vanished()
         log.info("%s: %sd %s", ctx.executor, mode, counted(counts[mode + "d"], "landing file"))
+        done = counts[mode + "d"]
+        ctx.lineage.read(self._location(self.source, self.parent, done, None))
+        if mode == "archive":
+            ctx.lineage.wrote(self._location(self.archive_store, self.archive, done, None))
         result: dict[str, Any] = {**counts, "mode": mode}
         if mode == "archive":
             result["archive_directory"] = self.archive

@@ -109,6 +109,16 @@ class AthenaExecutor(AwsExecutor):
     def _table_name(self, table: str) -> str:
         return f"{self.params.database}.{table}"
 
+    def _lineage_table(self, table: str, location: str | None = None, spec: Any = None) -> Any:
+        """The table as lineage names it (:mod:`lakeroutine.lineage`)."""
+        from lakeroutine.lineage import Table
+
+        columns = None
+        if spec is not None:
+            columns = [*spec.columns.items(), *spec.partitioned_by.items()]
+        region = self.client.meta.region_name
+        return Table("athena", self._table_name(table), region, location=location, columns=columns)
+
     @task
     def create_database(self, args: CreateDatabaseArgs, ctx: TaskContext) -> dict[str, Any]:
         """Create the database (the params' one unless ``name`` is given) if it is missing."""
@@ -130,6 +140,8 @@ class AthenaExecutor(AwsExecutor):
             outcomes.append(runner.run(drop, step="drop"))
         ddl = hive_create_table(spec, database=database, if_not_exists=args.if_exists == "skip")
         outcomes.append(runner.run(ddl, step="create"))
+        ctx.lineage.query(ddl, dialect="athena")
+        ctx.lineage.wrote(self._lineage_table(spec.name, spec.location, spec))
         return summary(outcomes, table=self._table_name(spec.name), location=spec.location)
 
     @task
@@ -160,12 +172,16 @@ class AthenaExecutor(AwsExecutor):
     def run_query(self, args: RunQueryArgs, ctx: TaskContext) -> dict[str, Any]:
         """Run a query; its rows go to ``output`` if given, and the first few to the report.
         Any statement may have rows (SHOW and DESCRIBE are DDL to Athena)."""
+        from lakeroutine.lineage import Location
+
         from lakeroutine_athena.results import ResultReader, preview_rows, save_rows
 
         outcome = self._runner(ctx).run(args.query, parameters=args.execution_parameters("trino"))
+        ctx.lineage.query(args.query, dialect="athena")
         reader = ResultReader(self.client, outcome.query_execution_id)
         if args.output:
             extra = save_rows(ctx, reader, args.output, self.params.preview_rows)
+            ctx.lineage.wrote(Location(args.output, files=1, rows=extra.get("rows")))
         else:
             extra = preview_rows(reader, self.params.preview_rows)
         return summary([outcome], **extra)
@@ -192,6 +208,8 @@ class AthenaExecutor(AwsExecutor):
             partitioned_by=args.partitioned_by,
         )
         outcomes.append(runner.run(sql, step="ctas", parameters=args.execution_parameters("trino")))
+        ctx.lineage.query(sql, dialect="athena")
+        ctx.lineage.wrote(self._lineage_table(args.table, args.location))
         return summary(outcomes, table=self._table_name(args.table), location=args.location)
 
     @task

@@ -83,6 +83,14 @@ class AzureStorage(ConditionalDeletes):
         """The location as one comparable text ending in ``/`` (no network)."""
         return urls.canonical(url)
 
+    def service_name(self, url: str) -> str | None:
+        """The storage account, which ``az://`` URLs do not name (for lineage's dataset names,
+        :mod:`lakeroutine.lineage`); None if no account is configured."""
+        try:
+            return str(self.azure.service.account_name)
+        except Exception:
+            return None
+
     def name_problem(self, base: str, relpath: str) -> str | None:
         """Why this storage cannot hold ``relpath`` below ``base``, else None."""
         key = urls.parse(base).prefix + relpath

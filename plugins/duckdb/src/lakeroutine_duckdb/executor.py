@@ -7,6 +7,7 @@ the running query. duckdb is imported when the first task runs.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import TaskError
 from lakeroutine.executor import Executor, task
+from lakeroutine.lineage import Location, Table
 from lakeroutine.sql.table_tasks import TableArgs
 from lakeroutine.sql.tables import partition_path, quote_identifier, quote_literal
 
@@ -122,6 +124,24 @@ class DuckDBExecutor(Executor):
     def _exists(self, ctx: TaskContext, table: str) -> bool:
         return self._view(ctx, table)[0]
 
+    def _lineage_table(
+        self, table: str, location: str | None = None, columns: list[tuple[str, str]] | None = None
+    ) -> Table:
+        """The table as lineage names it (:mod:`lakeroutine.lineage`): ``schema.table``."""
+        name = table if "." in table else self._label(table)
+        database = str(self.params.database)
+        return Table("duckdb", name, host=database, location=location, columns=columns)
+
+    def _declare_query(self, ctx: TaskContext, sql: str) -> None:
+        """The query and the tables it reads, for lineage (as DuckDB's parser finds them)."""
+        ctx.lineage.query(sql, dialect="duckdb")
+        try:
+            tree = self.con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0]
+        except Exception:  # lineage is best effort: the query itself reports its errors
+            return
+        names = dsql.tables_read(json.loads(tree), self.params.schema_name)
+        ctx.lineage.read(*(self._lineage_table(name) for name in names))
+
     def _make_view(self, ctx: TaskContext, sql: str, table: str, location: str) -> None:
         """Run the CREATE VIEW ``sql`` and note the folder the view reads in its comment."""
         self._rows(ctx, sql)
@@ -153,6 +173,10 @@ class DuckDBExecutor(Executor):
         view = dsql.create_view(spec, target=self._target(spec.name), replace=exists)
         self._make_view(ctx, view, spec.name, spec.location)
         rows = self._rows(ctx, f"SELECT count(*) FROM {self._target(spec.name)}")[0][0]
+        columns = [*spec.columns.items(), *spec.partitioned_by.items()]
+        ctx.lineage.query(view, dialect="duckdb")
+        ctx.lineage.read(Location(spec.location))
+        ctx.lineage.wrote(self._lineage_table(spec.name, spec.location, columns))
         return {**result, "action": "replaced" if exists else "created", "rows": rows}
 
     @task
@@ -214,6 +238,7 @@ class DuckDBExecutor(Executor):
         """Run one statement, as Athena would; its rows go to ``output`` if given, and the
         first few to the report."""
         self._check_sql(args.query, query_only=args.output is not None)
+        self._declare_query(ctx, args.query)
         preview = self.params.preview_rows
         if args.output is None:
             columns, rows = self._first_rows(ctx, args.query, list(args.parameters), preview)
@@ -235,6 +260,7 @@ class DuckDBExecutor(Executor):
             temporary.unlink(missing_ok=True)
         read_back = f"SELECT * FROM {dsql.READERS[file_format]}(?)"
         columns, rows = self._first_rows(ctx, read_back, [str(target)], preview)
+        ctx.lineage.wrote(Location(str(target), files=1, rows=count, bytes=target.stat().st_size))
         return {"rows": count, "columns": columns, "preview": rows, "output": str(target)}
 
     @task
@@ -259,6 +285,9 @@ class DuckDBExecutor(Executor):
             f"SELECT * FROM {dsql.READERS[args.format]}({glob}, hive_partitioning = true)"
         )
         self._make_view(ctx, view, args.table, args.location)
+        self._declare_query(ctx, args.query)
+        ctx.lineage.wrote(Location(args.location, rows=count))
+        ctx.lineage.wrote(self._lineage_table(args.table, args.location))
         return {
             "table": self._label(args.table),
             "location": args.location,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from lakeroutine.sql.tables import TableSpec, parse_type, quote_identifier, quote_literal
 
@@ -118,3 +119,27 @@ def check_athena_statement(statements: Sequence[tuple[str, str]], *, query_only:
         raise ValueError(f"{kind} is not a query (SELECT, WITH or VALUES)")
     if kind == "CREATE" and not _ATHENA_CREATE.match(body):
         raise ValueError("Athena creates only tables, views and databases")
+
+
+def tables_read(tree: Any, schema: str) -> list[str]:
+    """The tables (``schema.table``) a statement reads, from DuckDB's ``json_serialize_sql``
+    tree: every base table, less the names its WITH clauses define."""
+    found: set[tuple[str, str]] = set()
+    ctes: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+                found.add((node.get("schema_name") or "", node["table_name"]))
+            for entry in (node.get("cte_map") or {}).get("map", []):
+                ctes.add(str(entry.get("key", "")).lower())
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    return sorted(
+        f"{owner or schema}.{table}" for owner, table in found if owner or table.lower() not in ctes
+    )

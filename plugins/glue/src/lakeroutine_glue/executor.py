@@ -54,7 +54,15 @@ class GlueExecutor(AwsExecutor):
     @task
     def create_table(self, args: CreateTableArgs, ctx: TaskContext) -> dict[str, Any]:
         """Register a table of the shared spec in the catalog (formats, SerDe, partitions)."""
-        return catalog_tasks.create_table(self.client, self.database, args, ctx)
+        from lakeroutine.lineage import Table
+
+        result = catalog_tasks.create_table(self.client, self.database, args, ctx)
+        spec = args.table
+        columns = [*spec.columns.items(), *spec.partitioned_by.items()]
+        region = self.client.meta.region_name
+        name = f"{self.database}.{spec.name}"
+        ctx.lineage.wrote(Table("glue", name, region, location=spec.location, columns=columns))
+        return result
 
     @task
     def add_partitions(self, args: AddPartitionsArgs, ctx: TaskContext) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from lakeroutine.aws import AwsExecutor
 from lakeroutine.context import TaskContext
 from lakeroutine.executor import task
+from lakeroutine.lineage import Location
 
 from lakeroutine_redshift import statements
 from lakeroutine_redshift.checks import CheckArgs
@@ -21,6 +22,7 @@ from lakeroutine_redshift.models import (
     UnloadArgs,
 )
 from lakeroutine_redshift.results import fetch_rows
+from lakeroutine_redshift.sql import mask_secrets
 
 
 def _param_text(value: str | int | float | bool) -> str:
@@ -38,7 +40,22 @@ class RedshiftExecutor(AwsExecutor):
     params: RedshiftParams
 
     def _run(self, ctx: TaskContext, steps: list[SqlStep]) -> list[dict[str, Any]]:
+        texts = [
+            t for step in steps for t in (step.sql if isinstance(step.sql, list) else [step.sql])
+        ]
+        masked = ";\n".join(mask_secrets(str(t)) for t in texts)  # no password in lineage
+        ctx.lineage.query(masked, dialect="redshift")
         return StatementRunner(self.client, self.params, ctx).run(steps)
+
+    def _lineage_table(self, table: Any, columns: Any = None, rows: int | None = None) -> Any:
+        """The table as lineage names it (:mod:`lakeroutine.lineage`): database.schema.table
+        on the cluster or workgroup, in the client's region."""
+        from lakeroutine.lineage import Table
+
+        name = f"{self.params.database}.{table.schema_ or 'public'}.{table.name}"
+        where = self.params.cluster_identifier or self.params.workgroup_name
+        region = self.client.meta.region_name
+        return Table("redshift", name, region, host=where, columns=columns, rows=rows)
 
     @task
     def execute_sql(self, args: ExecuteSqlArgs, ctx: TaskContext) -> dict[str, Any]:
@@ -69,6 +86,8 @@ class RedshiftExecutor(AwsExecutor):
         """Create a table (columns, DISTSTYLE, DISTKEY, SORTKEY) if it does not exist."""
         table = args.table
         (report,) = self._run(ctx, [SqlStep(statements.create_table(table))])
+        columns = [(c.name, str(c.type)) for c in table.columns]
+        ctx.lineage.wrote(self._lineage_table(table, columns))
         name = f"{table.schema_}.{table.name}" if table.schema_ else table.name
         return {"table": name, "statement_id": report["id"], "statement": report}
 
@@ -79,6 +98,8 @@ class RedshiftExecutor(AwsExecutor):
         reports = self._run(ctx, [SqlStep(sql) for sql in steps])
         copy_index = next(i for i, sql in enumerate(steps) if str(sql).startswith("COPY "))
         table = args.table
+        ctx.lineage.read(Location(args.source))
+        ctx.lineage.wrote(self._lineage_table(table, rows=reports[copy_index]["rows"]))
         return {
             "table": f"{table.schema_}.{table.name}" if table.schema_ else table.name,
             "mode": args.mode,
@@ -92,6 +113,7 @@ class RedshiftExecutor(AwsExecutor):
     def unload_to_s3(self, args: UnloadArgs, ctx: TaskContext) -> dict[str, Any]:
         """UNLOAD a query's result to an S3 prefix as Parquet or CSV."""
         (report,) = self._run(ctx, [SqlStep(statements.unload(args))])
+        ctx.lineage.wrote(Location(args.destination, rows=report["rows"]))
         return {
             "destination": args.destination,
             "format": args.format,

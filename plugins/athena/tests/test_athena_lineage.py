@@ -1,0 +1,63 @@
+"""AthenaExecutor tasks over moto's server tell their lineage with lakeroutine-openlineage
+installed: the table by its catalog name (``awsathena://athena.REGION.amazonaws.com``,
+``AwsDataCatalog.db.table``), its schema, a symlink to its S3 location named as staging
+names that folder, and the SQL facet."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+TABLE = {
+    "name": "sales",
+    "columns": {"name": "string", "amount": "double"},
+    "partitioned_by": {"dt": "date"},
+    "format": "parquet",
+    "location": "s3://lake/staging/sales/",
+}
+
+
+def test_athena_tasks_emit_catalog_tables(athena: Any, run, tmp_path, monkeypatch) -> None:
+    events_file = tmp_path / "lineage.jsonl"
+    config = tmp_path / "openlineage.yml"
+    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
+    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    ctas = {
+        "task": "ctas",
+        "args": {
+            "table": "sales_by_day",
+            "sql": "SELECT dt, sum(amount) AS amount FROM lake.sales GROUP BY dt",
+            "location": "s3://lake/marts/sales_by_day/",
+        },
+    }
+    result = run(athena.routine({"task": "create_table", "args": {"table": TABLE}}, ctas))
+    assert result.status == "succeeded", [t.error for t in result.tasks]
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
+    create, made = events[1], events[3]
+
+    [table] = create["outputs"]
+    namespace = "awsathena://athena.us-east-1.amazonaws.com"  # the emulator's region
+    assert table["namespace"] == namespace
+    assert table["name"] == "AwsDataCatalog.lake.sales"
+    assert [(f["name"], f["type"]) for f in table["facets"]["schema"]["fields"]] == [
+        ("name", "string"),
+        ("amount", "double"),
+        ("dt", "date"),
+    ]
+    [link] = table["facets"]["symlinks"]["identifiers"]
+    assert (link["namespace"], link["name"], link["type"]) == (
+        "s3://lake",
+        "staging/sales",
+        "LOCATION",
+    )
+    assert create["job"]["facets"]["sql"]["query"] == athena.queries[0]
+    assert create["job"]["facets"]["sql"]["dialect"] == "athena"
+
+    [mart] = made["outputs"]
+    assert (mart["namespace"], mart["name"]) == (namespace, "AwsDataCatalog.lake.sales_by_day")
+    assert mart["facets"]["symlinks"]["identifiers"][0]["name"] == "marts/sales_by_day"
+    assert "FROM lake.sales GROUP BY dt" in made["job"]["facets"]["sql"]["query"]

@@ -1,0 +1,44 @@
+"""Staging on S3 (moto's server) tells its lineage with lakeroutine-openlineage installed:
+prefix-level datasets named ``s3://BUCKET`` / ``key/prefix`` (``s3a://`` gives the same name),
+one dataset per location whatever the number of files, with file and byte counts."""
+
+from __future__ import annotations
+
+import json
+import os
+
+FILES = {f"dt=2026-11-0{i % 3 + 1}/sales_{i}.csv": f"a,b\n{i},x{i}\n" for i in range(9)}
+
+
+def test_staging_on_s3_emits_prefix_level_datasets(bucket, routine, run, tmp_path, monkeypatch):
+    events_file = tmp_path / "lineage.jsonl"
+    config = tmp_path / "openlineage.yml"
+    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
+    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    monkeypatch.setenv("LAKEROUTINE_PLUGINS", "s3,openlineage")
+    for rel, body in FILES.items():
+        bucket.put("landing/sales/" + rel, body)
+    result = run(
+        routine(
+            parent_directory="s3a://lake/landing/sales/",
+            dump_directory="s3://lake/staging/sales",
+            archive_or_delete="archive",
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
+    transfer, post = events[1], events[3]
+    [landing], [staged] = transfer["inputs"], transfer["outputs"]
+    assert (landing["namespace"], landing["name"]) == ("s3://lake", "landing/sales")
+    assert (staged["namespace"], staged["name"]) == ("s3://lake", "staging/sales")
+    size = sum(len(body) for body in FILES.values())
+    assert staged["outputFacets"]["outputStatistics"]["fileCount"] == len(FILES)
+    assert staged["outputFacets"]["outputStatistics"]["size"] == size
+    assert landing["inputFacets"]["inputStatistics"]["size"] == size
+    [read], [archive] = post["inputs"], post["outputs"]
+    assert (read["namespace"], read["name"]) == ("s3://lake", "landing/sales")
+    assert archive["namespace"] == "s3://lake" and archive["name"].startswith("landing/sales")
+    assert archive["outputFacets"]["outputStatistics"]["fileCount"] == len(FILES)
