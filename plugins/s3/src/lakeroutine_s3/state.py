@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from lakeroutine.state.base import StateError, corrupt
 from lakeroutine.state.lock import Conflict, LeaseLock
-from lakeroutine.state.sqlite import safe_name
+from lakeroutine.state.sqlite import state_key
 
 from lakeroutine_s3.state_log import S3Records
 from lakeroutine_s3.state_objects import StateObjects
@@ -52,7 +52,7 @@ def open_s3_state(url: str, *, routine: str) -> S3StateStore:
 
     settings = S3Settings.from_options(options)  # ValueError names a bad option
     prefix = parts.path.strip("/")
-    root = f"{prefix}/{safe_name(routine)}/" if prefix else f"{safe_name(routine)}/"
+    root = f"{prefix}/{state_key(routine)}/" if prefix else f"{state_key(routine)}/"
     return S3StateStore(parts.netloc, root, routine, settings, lease_s)
 
 
@@ -85,6 +85,7 @@ class S3StateStore:
                 except StorageError as exc:
                     raise StateError(f"state {self.where}: {exc}") from None
                 self._objects = StateObjects(client, self.bucket, self.routine)
+                self._objects.guard = self.run_lock().check  # no write once the lock is lost
             return self._objects
 
     # -- values ---------------------------------------------------------------------------
@@ -216,9 +217,21 @@ class S3StateStore:
             for scope in scopes:
                 self.clear_values(scope)
             return scopes
-        keys = [k for k in self.objects.keys(self.root) if k != f"{self.root}lock.json"]
+        lock_key = f"{self.root}lock.json"
+        keys = [k for k in self.objects.keys(self.root) if k != lock_key]
+        if self._lock_unreadable():  # the way out its own error names
+            keys.append(lock_key)
         self.objects.delete_many(keys)
         return [self.objects.url(k) for k in keys]
+
+    def _lock_unreadable(self) -> bool:
+        """Whether ``lock.json`` exists but cannot be read as a lease (a readable one, even
+        a live run's, is never removed by ``forget``: only its holder or its expiry end it)."""
+        try:
+            self.run_lock().holder()
+        except StateError:
+            return True
+        return False
 
     def close(self) -> None:
         """Nothing is held open (buffered changes are written by :meth:`checkpoint`)."""
@@ -239,10 +252,10 @@ class S3Lease:
         return data, etag
 
     def create(self, record: dict[str, Any]) -> str:
-        return self.store.objects.put_new(self.key, record)
+        return self.store.objects.put_new(self.key, record, guarded=False)
 
     def replace(self, record: dict[str, Any], token: str) -> str:
-        return self.store.objects.replace(self.key, record, token)
+        return self.store.objects.replace(self.key, record, token, guarded=False)
 
     def remove(self, token: str) -> None:
-        self.store.objects.delete_if(self.key, token)
+        self.store.objects.delete_if(self.key, token, guarded=False)
