@@ -54,9 +54,13 @@ class LockHeld(StateError, RoutineError):
         )
 
 
+class CorruptState(StateError):
+    """A state file or object that cannot be read (its message names the way out)."""
+
+
 def corrupt(where: str, detail: str, routine_hint: str = "ROUTINE") -> StateError:
     """The one-line error for a state file or object that cannot be read."""
-    return StateError(
+    return CorruptState(
         f"state {where} is corrupt ({detail}); forget this routine's state with: "
         f"lakeroutine state clear {routine_hint}"
     )

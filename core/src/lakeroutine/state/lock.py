@@ -179,6 +179,28 @@ class LeaseLock:
                 "write the routine's state (another run may hold it)"
             )
 
+    def verify(self) -> None:
+        """:meth:`check`, then read the lease record itself: a lease taken over or deleted
+        since the last renewal is lost now (one read: a store calls it before a checkpoint,
+        where a run that lost its lease would otherwise write its buffered changes)."""
+        self.check()
+        if self._holder is None:
+            return
+        with self._mutex:
+            token = self._token
+        _record, current = self.backend.read()
+        if current != token:
+            log.error(
+                "lost the run lock on %s: another run took it, or it was deleted",
+                self.backend.where,
+            )
+            with self._mutex:
+                self._token = None
+            self._lost.set()
+            if self._on_lost is not None:
+                self._on_lost()
+            self.check()
+
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -20,7 +20,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lakeroutine.state.base import StateError, corrupt
+from lakeroutine.state.base import CorruptState, StateError, corrupt
 from lakeroutine.state.lock import Conflict, LeaseLock
 from lakeroutine.state.sqlite import state_key
 
@@ -200,9 +200,13 @@ class S3StateStore:
             return self._lock
 
     def checkpoint(self) -> None:
-        """Write every buffered record change (one segment per table at most)."""
+        """Write every buffered record change (one segment per table at most), once the
+        lease is proven still this run's (a run that lost it writes nothing more)."""
         with self._mutex:
             tables = list(self._records.values())
+            lock = self._lock
+        if lock is not None and any(table.pending() for table in tables):
+            lock.verify()
         for table in tables:
             table.checkpoint()
 
@@ -246,9 +250,16 @@ class S3Lease:
         self.where = f"s3://{store.bucket}/{self.key}"
 
     def read(self) -> tuple[dict[str, Any] | None, str | None]:
-        data, etag = self.store.objects.get(self.key)
+        try:
+            data, etag = self.store.objects.get(self.key)
+        except CorruptState:
+            data, etag = "not JSON", None
         if data is not None and not isinstance(data, dict):
-            raise corrupt(f"object {self.where}", "not a lease", self.store.routine)
+            detail = data if isinstance(data, str) else "not a lease"
+            raise StateError(
+                f"run lock {self.where} is unreadable ({detail}); if no run is live, clear it "
+                f"with: lakeroutine state clear {self.store.routine} --force"
+            )
         return data, etag
 
     def create(self, record: dict[str, Any]) -> str:

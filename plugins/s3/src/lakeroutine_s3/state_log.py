@@ -235,6 +235,10 @@ class S3Records:
         if len(self._since_snapshot) >= COMPACT_AFTER:
             self.compact()
 
+    def pending(self) -> bool:
+        """Whether changes wait to be written."""
+        return bool(self._pending)
+
     def checkpoint(self) -> None:
         """Flush; an emptied table is compacted at once (its log shrinks to one object)."""
         with self._mutex:
