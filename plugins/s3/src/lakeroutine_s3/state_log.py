@@ -56,6 +56,7 @@ class S3Records:
         self._changes = 0  # changes buffered so far
         self._durable = 0  # of which written
         self._flushing = False  # a segment is being written (with the mutex let go)
+        self._compacting = False
         self.after: S3Records | None = None  # written before this table (see Records)
 
     def _key(self, kind: str, seq: int) -> str:
@@ -247,25 +248,31 @@ class S3Records:
                 self.compact()
 
     def compact(self) -> None:
-        """Write the whole table as a snapshot, then delete what it replaces."""
+        """Write the whole table as a snapshot, then delete what it replaces (once at a
+        time: the flush it starts with may itself reach the compaction threshold)."""
         with self._mutex:
-            index = self._load()
-            if self._pending:
-                self.flush()
-            seq = self._next_seq - 1
-            if seq <= 0:
+            if self._compacting:
                 return
-            key = self._key("snapshot", seq)
-            body = {"table": self.table, "scope": self.scope, "seq": seq, "records": index}
-            self._create(key, body)
-            old = self._obsolete + self._since_snapshot
-            if self._snapshot_key:
-                old.append(self._snapshot_key)
-            self.objects.delete_many(old)
-            self._snapshot_key = key
-            self._obsolete = []
-            self._since_snapshot = []
-            self._next_seq = seq + 1
+            self._compacting = True
+            try:
+                index = self._load()
+                self.flush()
+                seq = self._next_seq - 1
+                if seq <= 0 or not self._since_snapshot:
+                    return
+                key = self._key("snapshot", seq)
+                body = {"table": self.table, "scope": self.scope, "seq": seq, "records": index}
+                self._create(key, body)
+                old = self._obsolete + self._since_snapshot
+                if self._snapshot_key:
+                    old.append(self._snapshot_key)
+                self.objects.delete_many(old)
+                self._snapshot_key = key
+                self._obsolete = []
+                self._since_snapshot = []
+                self._next_seq = seq + 1
+            finally:
+                self._compacting = False
 
     def _create(self, key: str, body: dict[str, Any]) -> None:
         try:
