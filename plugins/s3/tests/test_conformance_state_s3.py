@@ -22,7 +22,10 @@ class TestS3StateStore(StateStoreConformance):
     def state_url(self, s3_client: Any) -> str:
         s3_client.create_bucket(Bucket=STATE_BUCKET)
         self.client = s3_client
-        return f"s3://{STATE_BUCKET}/state/?lease_s=2"
+        return f"s3://{STATE_BUCKET}/state/?lease_s=4"
+
+    def state_url_at(self, location: str) -> str | None:
+        return location + "?lease_s=4" if location.startswith("s3://") else None
 
     def _keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=STATE_BUCKET)

@@ -228,6 +228,11 @@ class StateStoreConformance:
         folder = Path(state_url)
         return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
+    def state_url_at(self, location: str) -> str | None:
+        """A URL of this store placing the state at storage ``location`` (a folder or
+        prefix URL), or None if it cannot live there; default: local folders."""
+        return None if "://" in location else location + ".state"
+
     def corrupt(self, state_url: str, routine: str, what: str) -> bool:
         """Break the store's ``what`` (``lock``, ``journal`` or ``values``) of ``routine``;
         False if this store cannot (the case is skipped)."""
@@ -280,7 +285,9 @@ class StateStoreConformance:
 
     # -- the kill cases --------------------------------------------------------------------
 
-    def _staging_routine(self, root: Path, route: Route, state_url: str, mode: str) -> Path:
+    def _staging_routine(
+        self, root: Path, route: Route, state_url: str, mode: str, transform: bool = True
+    ) -> Path:
         routine = {
             "routine_name": "kit kill",
             "state": state_url,
@@ -304,6 +311,9 @@ class StateStoreConformance:
                 }
             },
         }
+        if not transform:  # a plain copy (server-side where both ends are one store)
+            params = routine["executors"]["StagingExecutor"]["params"]  # type: ignore[index]
+            del params["py_exec_path"], params["py_exec_args"]
         path = root / "routine.json"
         path.write_text(json.dumps(routine))
         return path
@@ -328,20 +338,24 @@ class StateStoreConformance:
         )
 
     @pytest.mark.slow
-    @pytest.mark.parametrize("mode", ["archive", "delete"])
+    @pytest.mark.parametrize(
+        ("mode", "transform"), [("archive", True), ("delete", True), ("archive", False)]
+    )
     def test_killed_at_each_step_then_rerun(
         self,
         tmp_path: Path,
         route: Route,
         state_url: str,
         mode: str,
+        transform: bool,
         machine: str,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """SIGKILL in transfer (on the 1st file and a third of the way) and in post_staging
-        (after its first file and a third of them), each rerun on ``machine``: then one run
-        ends with every landing file staged once and archived or deleted once, the secret in
-        the landing location never in the state or the output."""
+        """SIGKILL in transfer (on the 1st file and a third of the way: by a transformation
+        stamping a load time, or from outside while plain copies are made) and in
+        post_staging (after its first file and a third of them), each rerun on ``machine``:
+        then one run ends with every landing file staged once and archived or deleted once,
+        the secret in the landing location never in the state or the output."""
         landing = f"landing-{TOKEN}"
         total = route.files
         originals = {
@@ -349,7 +363,7 @@ class StateStoreConformance:
         }
         for rel, body in originals.items():
             route.write(landing, rel, body)
-        routine = self._staging_routine(tmp_path, route, state_url, mode)
+        routine = self._staging_routine(tmp_path, route, state_url, mode, transform)
         machines = iter(range(1, 100))
 
         def start(die_at: int = 0) -> subprocess.Popen[bytes]:
@@ -359,11 +373,14 @@ class StateStoreConformance:
             return self._start(routine, route, die_at, cwd)
 
         kills = 0
-        for die_at in (1, total // 3):  # in transfer, by the transformation itself
-            process = start(die_at)
-            _out, err = process.communicate(timeout=180)
-            assert process.returncode == -signal.SIGKILL, err.decode()
-            kills += 1
+        for share in (1, total // 3):  # in transfer
+            if transform:  # by the transformation itself, on its n-th file
+                process = start(share)
+                _out, err = process.communicate(timeout=180)
+                assert process.returncode == -signal.SIGKILL, err.decode()
+                kills += 1
+            else:  # from outside, once n copies are published
+                kills += kill_when(start(), lambda s=share: route.count("staging") >= s)
         assert 0 < route.count("staging") < total  # the kills landed mid-transfer
         if mode == "archive":  # in post_staging, from outside, once it is under way
             for share in (1, total // 3):
@@ -390,7 +407,7 @@ class StateStoreConformance:
         tally(
             self._where(route),
             kill_points=kills,
-            kill_runs=kills + 1,
+            runs=kills + 1,
             files=total,
             lost=len(lost),
             doubled=len(doubled),
@@ -431,9 +448,50 @@ class StateStoreConformance:
         assert retry.returncode == 0, retry.stderr
         assert "already running" not in retry.stderr
         staged = route.read("staging")
-        tally(self._where(), kill_points=1, kill_runs=2, files=30, faults=0)
+        tally(self._where(), kill_points=1, runs=2, files=30)
         assert {k: unstamped(v) for k, v in staged.items()} == originals
         assert route.read(f"landing-{TOKEN}_archive") == originals
+
+    @pytest.mark.parametrize("field", ["parent_directory", "dump_directory", "archive_directory"])
+    def test_state_inside_a_staging_location_is_refused(
+        self,
+        tmp_path: Path,
+        route: Route,
+        field: str,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """State kept inside landing, staging or the archive would be staged, archived or
+        deleted as data (its live lease too): validate refuses it, naming the fields, and
+        nothing is written."""
+        from lakeroutine.cli import main
+
+        which = {"parent_directory": "landing", "dump_directory": "staging"}.get(field, "arch")
+        state = self.state_url_at(route.url(which) + ".state/")
+        if state is None:
+            pytest.skip(f"{self.store_name} state cannot live on {route.name}")
+        route.write("landing", "a.csv", b"1\n")
+        params = {
+            "parent_directory": route.url("landing"),
+            "dump_directory": route.url("staging"),
+            "archive_directory": route.url("arch"),
+            **self._storage_params(route),
+        }
+        routine = {
+            "routine_name": "kit apart",
+            "state": state,
+            "executors": {"StagingExecutor": {"params": params, "tasks": ["transfer"]}},
+        }
+        path = tmp_path / "apart.json"
+        path.write_text(json.dumps(routine))
+        for key, value in self._env(route).items():
+            monkeypatch.setenv(key, value)
+        for command in ("validate", "run"):
+            assert main([command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "state" in err and field in err, err
+        assert route.read("staging") == {} and route.read("landing") == {"a.csv": b"1\n"}
+        tally(self._where(route), faults=1)
 
     # -- the lock ---------------------------------------------------------------------------
 
@@ -486,7 +544,7 @@ class StateStoreConformance:
         """A lease deleted under a live run is lost at its next renewal (not after most of
         the lease); a lease taken over likewise; after either, the run writes no state."""
         from lakeroutine.state import StateError
-        from lakeroutine.state.lock import this_process
+        from lakeroutine.state.lock import Conflict, this_process
 
         if not self.lease:
             pytest.skip(f"{self.store_name}: the run lock is not a lease")
@@ -501,8 +559,13 @@ class StateStoreConformance:
             other = self._store(state_url, "kit lease")
             if fault == "deleted":
                 backend = other.run_lock().backend
-                _record, token = backend.read()
-                backend.remove(token)
+                for _attempt in range(20):  # the holder may renew between read and delete
+                    _record, token = backend.read()
+                    try:
+                        backend.remove(token)
+                        break
+                    except Conflict:
+                        continue
             else:
                 other.run_lock().acquire(this_process("run-a"))  # the same run, re-attached
             deadline = time.monotonic() + lock.ttl_s / 2 + 5
