@@ -210,8 +210,12 @@ class LeaseLock:
             token, self._token = self._token, None
             self._holder = None
         if token is not None:
-            with contextlib.suppress(Conflict):
+            try:
                 self.backend.remove(token)
+            except Conflict:
+                pass  # taken over meanwhile: the lease is no longer ours to remove
+            except StateError as exc:  # the store unreachable: the lease ends on its own
+                log.warning("could not release the run lock (it expires in time): %s", exc)
 
 
 def _info(record: dict[str, Any] | None, where: str, routine: str = "ROUTINE") -> LockInfo | None:
