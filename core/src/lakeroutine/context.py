@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lakeroutine.errors import TaskError
 from lakeroutine.lineage import TaskLineage
 from lakeroutine.state.base import StateStore, TaskState
-from lakeroutine.state.sqlite import SqliteStateStore, safe_name
+from lakeroutine.state.sqlite import SqliteStateStore, state_key
 
 if TYPE_CHECKING:
     from lakeroutine.redact import Redactor
@@ -83,7 +83,7 @@ class RunContext:
         """The routine's state store (``state_store``, else SQLite in ``state_dir``)."""
         if self.state_store is not None:
             return self.state_store
-        path = self.state_dir / f"{safe_name(self.routine_name)}.sqlite"
+        path = self.state_dir / f"{state_key(self.routine_name)}.sqlite"
         return SqliteStateStore(path, routine=self.routine_name)
 
     def storage_for(self, url: str) -> Storage:

@@ -251,11 +251,13 @@ class Orchestrator:
         try:
             if lock.lost():
                 log.error("the run lock on %s was lost: the run stopped", state.where)
+                result.status = FAILED  # its last writes may not have been saved
             else:
                 state.set_value(RUN_SCOPE, "last", self._run_record(result, result.status))
                 state.checkpoint()
         except StateError as exc:
             log.error("%s", self.redactor(str(exc)))
+            result.status = FAILED  # state not saved: a rerun may redo work, never exit 0
         finally:
             lock.release()
             state.close()

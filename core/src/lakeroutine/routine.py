@@ -385,7 +385,14 @@ def validate_routine(
             )
             continue
         cls = entry.cls
-        context = {"base_dir": base_dir, "storages": storages, "env": env, "variables": resolved}
+        context = {
+            "base_dir": base_dir,
+            "storages": storages,
+            "env": env,
+            "variables": resolved,
+            "state_url": url,  # executors keep their locations apart from the state's
+            "state_field": state_field,
+        }
         params: BaseModel | None = None
         try:
             raw_params = substituter.substitute(block.params)

@@ -71,15 +71,11 @@ def start(root: Path, die_at: int = 0, shared: bool = False) -> subprocess.Popen
     )
 
 
+# Kills with a transformation and with the state on S3 (rerun from another machine) are
+# cases of the state-store conformance kit (test_conformance_state_s3.py); these add an
+# object uploaded in parts, whose ETag is not an MD5.
 @pytest.mark.parametrize(
-    ("mode", "transform", "shared"),
-    [
-        ("archive", False, False),
-        ("delete", False, False),
-        ("archive", True, False),
-        ("archive", False, True),
-        ("archive", True, True),
-    ],
+    ("mode", "transform", "shared"), [("archive", False, False), ("delete", False, False)]
 )
 def test_killed_s3_runs_resume_without_loss_or_doubles(bucket, tmp_path, mode, transform, shared):
     """With ``shared``, the state is on S3 and each run starts on another "machine"."""

@@ -175,3 +175,48 @@ def test_a_holder_that_cannot_renew_its_lease_is_told_to_stop(bucket: Any, proxy
     assert holder is not None and holder.run_id == "second"
     taker.release()
     assert _store().run_lock().holder() is None
+
+
+def test_a_failed_final_state_save_fails_the_run(bucket: Any, proxy, run) -> None:
+    """The run's last state write is refused by S3 (after its task succeeded): the run is
+    failed, not succeeded (the CLI exits 1), and the error names the state object."""
+    import threading
+
+    from lakeroutine import hookimpl
+    from lakeroutine.executor import Executor, task
+    from lakeroutine.executor import Params as NoParams
+
+    blocked = threading.Event()
+    failing = proxy(
+        fault_rate=1.0,
+        faults=("internal",),
+        only=lambda op: blocked.is_set() and op == "PutObject",
+    )
+
+    class BreakState(Executor):
+        """Its one task makes S3 refuse every later PutObject (of the state too)."""
+
+        name = "BreakState"
+        Params = NoParams
+
+        @task
+        def block(self) -> dict[str, Any]:
+            blocked.set()
+            return {}
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register: Any) -> None:
+            register(BreakState)
+
+    routine = {
+        "routine_name": "final_save",
+        "state": f"s3://lake/state/?endpoint_url={failing.url}&max_attempts=1",
+        "executors": {"BreakState": {"params": {}, "tasks": ["block"]}},
+    }
+    result = run(routine, plugins=[Plugin()])
+
+    assert [t.status for t in result.tasks] == ["succeeded"]
+    assert result.status == "failed"
+    blocked.clear()
+    assert _store(routine="final_save").run_lock().holder() is None  # released all the same

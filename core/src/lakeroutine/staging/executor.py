@@ -11,6 +11,7 @@ delete), so a file replaced meanwhile always survives.
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import hashlib
 import logging
@@ -79,6 +80,24 @@ def _canonical(location: str, info: ValidationInfo) -> str:
         return storages.for_url(location).canonical(location)
     except Exception:  # an unknown scheme is reported by the field's own check
         return _dir_key(location)
+
+
+def _check_state_apart(info: ValidationInfo, **locations: str) -> None:
+    """The routine's state store must not lie inside a location it stages from or to (its
+    lease, journal and records would be staged as data, its live lease deleted): compared
+    as the storage of the state's URL resolves it (symlinks, ``s3a``)."""
+    context = info.context or {}
+    url = context.get("state_url")
+    if not url:
+        return
+    field = context.get("state_field", "state")
+    state = _canonical(url.split("?", 1)[0], info)
+    for name, location in locations.items():
+        if state.startswith(location):
+            raise ValueError(
+                f"the routine's state location ({field}) must not be inside {name}: the "
+                "run would stage, archive or delete its own state"
+            )
 
 
 class _Refuse(Exception):
@@ -154,6 +173,9 @@ class StagingParams(Params):
             raise ValueError("archive_directory and parent_directory must not overlap")
         if archive.startswith(dump) or dump.startswith(archive):
             raise ValueError("archive_directory and dump_directory must not overlap")
+        _check_state_apart(
+            info, parent_directory=parent, dump_directory=dump, archive_directory=archive
+        )
         return self
 
     @model_validator(mode="after")
@@ -203,6 +225,7 @@ class StagingExecutor(Executor):
         )
         self._journal: StagingJournal | None = None
         self._landing_key = self.source.canonical(self.parent)
+        self._landing_digest = "landing:" + digest(self._landing_key)
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -223,7 +246,14 @@ class StagingExecutor(Executor):
         if self._journal is None:
             scope = f"{self.name}:{digest(self.parent, self.dump)}"
             outputs_scope = digest(self.target.canonical(self.dump))
-            self._journal = StagingJournal(self.context.state, scope, outputs_scope)
+            self._journal = StagingJournal(
+                self.context.state,
+                scope,
+                outputs_scope,
+                source_url=lambda name: self.source.join(self.parent, name),
+                output_url=lambda name: self.target.join(self.dump, name),
+                archive_url=lambda name: self.archive_store.join(self.archive, name),
+            )
         return self._journal
 
     def _selected(self, info: FileInfo) -> bool:
@@ -300,7 +330,7 @@ class StagingExecutor(Executor):
             except _Refuse as exc:
                 refusals.add(info, str(exc))
                 return "refused", 0, 0
-            self.journal.record_staged(info, [o.url for o in outputs])
+            self.journal.record_staged(info, [o.relpath for o in outputs])
             written.append(sum(o.size or 0 for o in outputs))
             return "staged", len(outputs), info.size
 
@@ -367,7 +397,7 @@ class StagingExecutor(Executor):
     def _claim(self, source: str, outputs: list[str]) -> set[str]:
         """Own each output name for ``source`` before writing it; a name another landing
         file (or block) wrote is refused. Returns the names ``source`` owned already."""
-        owned, taken = self.journal.claim_outputs(source, outputs)
+        owned, taken = self.journal.claim_outputs(source, outputs, self._legacy_keys(source))
         if taken:
             name, owner = next(iter(taken.items()))
             raise _Refuse(
@@ -414,18 +444,25 @@ class StagingExecutor(Executor):
                 )
             with lock:
                 written_names.add(name)
-            return copy
+            return dataclasses.replace(copy, relpath=name)  # its staging name
 
         try:
             return list(parallel_map(write, outputs, workers))
         except _Refuse:
             # Give back the new names not written; keep those written (they are ours).
             unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
-            self.journal.release_outputs(source_key, unwritten)
+            self.journal.release_outputs(source_key, unwritten, self._legacy_keys(source_key))
             raise
 
     def _source_key(self, info: FileInfo) -> str:
-        return f"{self._landing_key}\0{info.relpath}"
+        """Who owns an output in the state: a digest of the landing location (never its
+        text, which may hold a secret) and the landing name."""
+        return f"{self._landing_digest}\0{info.relpath}"
+
+    def _legacy_keys(self, source_key: str) -> tuple[str, ...]:
+        """The same owner as claims written before owners were keyed by digest spelled it."""
+        digest_part, _, relpath = source_key.partition("\0")
+        return (f"{self._landing_key}\0{relpath}",) if digest_part == self._landing_digest else ()
 
     def _copy_verified(self, info: FileInfo) -> FileInfo:
         name = info.relpath  # proven safe by names.name_problem
@@ -542,14 +579,16 @@ class StagingExecutor(Executor):
             try:
                 # The notebook's outputs belong to the block as a whole (its landing).
                 outputs = self._publish(
-                    f"{self._landing_key}\0", self._outputs(dump_dir, ""), self.params.max_workers
+                    f"{self._landing_digest}\0",
+                    self._outputs(dump_dir, ""),
+                    self.params.max_workers,
                 )
             except _Refuse as exc:
                 raise TaskError(f"the notebook's output was refused: {exc}") from None
         self._block_state.delete("unfinished_transfer")
-        urls = [o.url for o in outputs]
+        written = [o.relpath for o in outputs]
         for info in batch:
-            self.journal.record_staged(info, urls if len(urls) <= 100 else [])
+            self.journal.record_staged(info, written if len(written) <= 100 else [])
         size = sum(info.size for info in batch)
         self._declare_transfer(ctx, len(batch), size, len(outputs), [o.size or 0 for o in outputs])
         log.info(
@@ -733,10 +772,9 @@ class StagingExecutor(Executor):
                     # An earlier archived file of that name: never overwrite it.
                     stem, dot, suffix = posixpath.basename(info.relpath).partition(".")
                     new_name = f"{stem}.{ctx.run_id}{dot}{suffix}"
-                    url = self.archive_store.join(
-                        self.archive, posixpath.join(posixpath.dirname(info.relpath), new_name)
-                    )
-                    self.journal.set_status(info.relpath, ARCHIVING, url)
+                    name = posixpath.join(posixpath.dirname(info.relpath), new_name)
+                    url = self.archive_store.join(self.archive, name)
+                    self.journal.set_status(info.relpath, ARCHIVING, name)
                     continue
                 written = existing  # this file, archived by a run that was killed
             if written.size != info.size:

@@ -23,20 +23,19 @@ BATCH = 1000  # record changes a store may buffer before it must write them
 
 
 def dumps(value: Any, **options: Any) -> str:
-    """``value`` as JSON for a state store, with every secret the process knows masked:
-    state is one of the places text leaves the process, so a secret never lands there."""
+    """``value`` as JSON for a state store. State is read back, so a secret is never masked
+    there (a masked value would be read back wrong): what is stored must hold none (names
+    relative to a location, digests of locations), and a value holding a secret the process
+    knows is refused with a :class:`StateError` instead of being written."""
     from lakeroutine.redact import mask
 
-    def masked(item: Any) -> Any:
-        if isinstance(item, str):
-            return mask(item)
-        if isinstance(item, dict):
-            return {key: masked(val) for key, val in item.items()}
-        if isinstance(item, (list, tuple)):
-            return [masked(val) for val in item]
-        return item
-
-    return json.dumps(masked(value), **options)
+    text = json.dumps(value, **options)
+    if mask(text) != text:
+        raise StateError(
+            "refused to write a secret into the run state (a value to save holds a secret "
+            "this run read, e.g. from ${env:...}); state keeps names and digests, never secrets"
+        )
+    return text
 
 
 class StateError(LakeroutineError):
@@ -55,9 +54,13 @@ class LockHeld(StateError, RoutineError):
         )
 
 
+class CorruptState(StateError):
+    """A state file or object that cannot be read (its message names the way out)."""
+
+
 def corrupt(where: str, detail: str, routine_hint: str = "ROUTINE") -> StateError:
     """The one-line error for a state file or object that cannot be read."""
-    return StateError(
+    return CorruptState(
         f"state {where} is corrupt ({detail}); forget this routine's state with: "
         f"lakeroutine state clear {routine_hint}"
     )

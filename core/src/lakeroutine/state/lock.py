@@ -58,11 +58,12 @@ class LeaseLock:
         self._thread: threading.Thread | None = None
         self._mutex = threading.Lock()
         self._on_lost: Callable[[], None] | None = None
+        self._valid_until = 0.0  # when the lease this process holds ends, unless renewed
 
     def holder(self) -> LockInfo | None:
         """The live holder, or None if the lock is free or its lease expired."""
         record, _token = self.backend.read()
-        info = _info(record, self.backend.where)
+        info = _info(record, self.backend.where, self.routine)
         if info is None or (info.expires is not None and info.expires <= time.time()):
             return None
         return info
@@ -77,7 +78,7 @@ class LeaseLock:
         deadline = time.monotonic() + wait_s
         while True:
             record, token = self.backend.read()
-            current = _info(record, self.backend.where)
+            current = _info(record, self.backend.where, self.routine)
             mine = LockInfo(holder.run_id, holder.host, holder.pid, time.time(), self._expiry())
             try:
                 if token is None:
@@ -90,6 +91,16 @@ class LeaseLock:
                             self.backend.where,
                             current.describe(),
                         )
+                elif current.run_id == holder.run_id:
+                    # A scheduler's retry of the same run (its worker was killed): the run is
+                    # one run, so it re-attaches at once, as with a lock the kernel releases.
+                    # A holder still alive loses its lease and stops writing.
+                    self._token = self.backend.replace(mine.to_json(), token)
+                    log.warning(
+                        "re-attached to the run lock on %s held by the same run (%s)",
+                        self.backend.where,
+                        current.describe(),
+                    )
                 else:
                     raise LockHeld(current, self.backend.where, self.routine)
             except (Conflict, LockHeld) as exc:
@@ -103,6 +114,7 @@ class LeaseLock:
                 time.sleep(min(POLL_S, max(0.01, deadline - time.monotonic())))
                 continue
             self._holder = mine
+            self._valid_until = mine.expires or 0.0
             self._start_renewing()
             return
 
@@ -119,7 +131,6 @@ class LeaseLock:
 
     def _renew_loop(self) -> None:
         assert self._holder is not None
-        valid_until = self._holder.expires or 0.0
         while not self._stop.wait(self.ttl_s / 4):
             with self._mutex:
                 if self._stop.is_set() or self._token is None:
@@ -133,12 +144,15 @@ class LeaseLock:
                 )
                 try:
                     self._token = self.backend.replace(renewed.to_json(), self._token)
-                    valid_until = renewed.expires or 0.0
+                    self._valid_until = renewed.expires or 0.0
                     continue
-                except Conflict:
-                    log.error("lost the run lock on %s: another run took it", self.backend.where)
+                except Conflict:  # taken over, or the lease record deleted: lost at once
+                    log.error(
+                        "lost the run lock on %s: another run took it, or it was deleted",
+                        self.backend.where,
+                    )
                 except Exception as exc:  # a network blip: try again until the lease ends
-                    if time.time() < valid_until - self.ttl_s / 6:
+                    if time.time() < self._valid_until - self.ttl_s / 6:
                         log.warning("could not renew the run lock (will retry): %s", exc)
                         continue
                     log.error(
@@ -153,6 +167,40 @@ class LeaseLock:
     def lost(self) -> bool:
         return self._lost.is_set()
 
+    def check(self) -> None:
+        """Raise :class:`StateError` if this process held the lock and no longer does (its
+        lease lost, or past its end unrenewed): a store calls it before every state write,
+        so a run that lost its lease never writes over its successor's state."""
+        if self._holder is None:
+            return  # not held by this process (state show, clear --force): nothing fenced
+        if self._lost.is_set() or time.time() >= self._valid_until:
+            raise StateError(
+                f"the run lock on {self.backend.where} was lost: this run may no longer "
+                "write the routine's state (another run may hold it)"
+            )
+
+    def verify(self) -> None:
+        """:meth:`check`, then read the lease record itself: a lease taken over or deleted
+        since the last renewal is lost now (one read: a store calls it before a checkpoint,
+        where a run that lost its lease would otherwise write its buffered changes)."""
+        self.check()
+        if self._holder is None:
+            return
+        with self._mutex:
+            token = self._token
+        _record, current = self.backend.read()
+        if current != token:
+            log.error(
+                "lost the run lock on %s: another run took it, or it was deleted",
+                self.backend.where,
+            )
+            with self._mutex:
+                self._token = None
+            self._lost.set()
+            if self._on_lost is not None:
+                self._on_lost()
+            self.check()
+
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -160,20 +208,25 @@ class LeaseLock:
             self._thread = None
         with self._mutex:
             token, self._token = self._token, None
+            self._holder = None
         if token is not None:
-            with contextlib.suppress(Conflict):
+            try:
                 self.backend.remove(token)
+            except Conflict:
+                pass  # taken over meanwhile: the lease is no longer ours to remove
+            except StateError as exc:  # the store unreachable: the lease ends on its own
+                log.warning("could not release the run lock (it expires in time): %s", exc)
 
 
-def _info(record: dict[str, Any] | None, where: str) -> LockInfo | None:
+def _info(record: dict[str, Any] | None, where: str, routine: str = "ROUTINE") -> LockInfo | None:
     if record is None or record.get("released"):
         return None
     try:
         return LockInfo.from_json(record)
     except (KeyError, TypeError, ValueError) as exc:
         raise StateError(
-            f"run lock {where} is unreadable ({exc}); if no run is live, clear it with: "
-            "lakeroutine state clear ROUTINE --force"
+            f"run lock {where} is unreadable ({type(exc).__name__}: {exc}); if no run is live, "
+            f"clear it with: lakeroutine state clear {routine} --force"
         ) from None
 
 

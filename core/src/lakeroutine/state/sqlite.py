@@ -7,6 +7,7 @@ keeps. Every write is durable when it returns (WAL, autocommit), so ``durable`` 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -29,15 +30,26 @@ SCHEMA = (
 
 
 def safe_name(name: str) -> str:
-    """A routine name as a file name."""
+    """A routine name as a file name (lossy: see :func:`state_key`)."""
     cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return cleaned or "routine"
+
+
+def state_key(name: str) -> str:
+    """A routine name as a state file or key name, one per name: a name that is already safe
+    keeps it (existing state stays readable); any other gets ``~`` and a digest of the name
+    (``ingest eu`` -> ``ingest_eu~3f2a...``), which no safe name holds, so routines differing
+    only in punctuation never share state or a lock."""
+    cleaned = safe_name(name)
+    if cleaned == name and name.strip("."):
+        return name
+    return f"{cleaned}~{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
 def open_local(url: str, *, routine: str) -> SqliteStateStore:
     """The factory of the built-in ``file`` scheme: ``url`` is a local folder."""
     folder = Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
-    return SqliteStateStore(folder / f"{safe_name(routine)}.sqlite", routine=routine)
+    return SqliteStateStore(folder / f"{state_key(routine)}.sqlite", routine=routine)
 
 
 class SqliteStateStore:

@@ -224,12 +224,20 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def copy_or_die(source: Path, target: Path, die_at: int | str = 0, counter: str = "") -> None:
+STAMP = b"\n#staged-at "  # what ``copy_or_die(stamp=True)`` appends, before a time
+
+
+def copy_or_die(
+    source: Path, target: Path, die_at: int | str = 0, counter: str = "", stamp: bool = False
+) -> None:
     """A per-file transformation for crash tests, ``"lakeroutine.testing:copy_or_die"``: copy
     the file, but SIGKILL this very process on the ``die_at``-th file (0: never), counted
-    across threads and runs in the file ``counter``."""
+    across threads and runs in the file ``counter``. With ``stamp`` the copy ends with
+    :data:`STAMP` and the time, as a load-time column would: no two runs write the same
+    bytes (``unstamped`` gives the original back)."""
     import shutil
     import signal
+    import time
 
     if int(die_at):
         fd = os.open(counter, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
@@ -238,6 +246,14 @@ def copy_or_die(source: Path, target: Path, die_at: int | str = 0, counter: str 
         if os.path.getsize(counter) >= int(die_at):
             os.kill(os.getpid(), signal.SIGKILL)
     shutil.copyfile(source, target)
+    if stamp:
+        with open(target, "ab") as handle:
+            handle.write(STAMP + str(time.time_ns()).encode())
+
+
+def unstamped(content: bytes) -> bytes:
+    """``content`` without the stamp ``copy_or_die(stamp=True)`` appended."""
+    return content.rsplit(STAMP, 1)[0] if STAMP in content else content
 
 
 def kill_when(process: Any, condition: Callable[[], bool], timeout: float = 60) -> bool:

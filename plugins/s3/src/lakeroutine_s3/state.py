@@ -20,9 +20,9 @@ import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lakeroutine.state.base import StateError, corrupt
+from lakeroutine.state.base import CorruptState, StateError, corrupt
 from lakeroutine.state.lock import Conflict, LeaseLock
-from lakeroutine.state.sqlite import safe_name
+from lakeroutine.state.sqlite import state_key
 
 from lakeroutine_s3.state_log import S3Records
 from lakeroutine_s3.state_objects import StateObjects
@@ -52,7 +52,7 @@ def open_s3_state(url: str, *, routine: str) -> S3StateStore:
 
     settings = S3Settings.from_options(options)  # ValueError names a bad option
     prefix = parts.path.strip("/")
-    root = f"{prefix}/{safe_name(routine)}/" if prefix else f"{safe_name(routine)}/"
+    root = f"{prefix}/{state_key(routine)}/" if prefix else f"{state_key(routine)}/"
     return S3StateStore(parts.netloc, root, routine, settings, lease_s)
 
 
@@ -85,6 +85,7 @@ class S3StateStore:
                 except StorageError as exc:
                     raise StateError(f"state {self.where}: {exc}") from None
                 self._objects = StateObjects(client, self.bucket, self.routine)
+                self._objects.guard = self.run_lock().check  # no write once the lock is lost
             return self._objects
 
     # -- values ---------------------------------------------------------------------------
@@ -199,9 +200,13 @@ class S3StateStore:
             return self._lock
 
     def checkpoint(self) -> None:
-        """Write every buffered record change (one segment per table at most)."""
+        """Write every buffered record change (one segment per table at most), once the
+        lease is proven still this run's (a run that lost it writes nothing more)."""
         with self._mutex:
             tables = list(self._records.values())
+            lock = self._lock
+        if lock is not None and any(table.pending() for table in tables):
+            lock.verify()
         for table in tables:
             table.checkpoint()
 
@@ -216,9 +221,21 @@ class S3StateStore:
             for scope in scopes:
                 self.clear_values(scope)
             return scopes
-        keys = [k for k in self.objects.keys(self.root) if k != f"{self.root}lock.json"]
+        lock_key = f"{self.root}lock.json"
+        keys = [k for k in self.objects.keys(self.root) if k != lock_key]
+        if self._lock_unreadable():  # the way out its own error names
+            keys.append(lock_key)
         self.objects.delete_many(keys)
         return [self.objects.url(k) for k in keys]
+
+    def _lock_unreadable(self) -> bool:
+        """Whether ``lock.json`` exists but cannot be read as a lease (a readable one, even
+        a live run's, is never removed by ``forget``: only its holder or its expiry end it)."""
+        try:
+            self.run_lock().holder()
+        except StateError:
+            return True
+        return False
 
     def close(self) -> None:
         """Nothing is held open (buffered changes are written by :meth:`checkpoint`)."""
@@ -233,16 +250,23 @@ class S3Lease:
         self.where = f"s3://{store.bucket}/{self.key}"
 
     def read(self) -> tuple[dict[str, Any] | None, str | None]:
-        data, etag = self.store.objects.get(self.key)
+        try:
+            data, etag = self.store.objects.get(self.key)
+        except CorruptState:
+            data, etag = "not JSON", None
         if data is not None and not isinstance(data, dict):
-            raise corrupt(f"object {self.where}", "not a lease", self.store.routine)
+            detail = data if isinstance(data, str) else "not a lease"
+            raise StateError(
+                f"run lock {self.where} is unreadable ({detail}); if no run is live, clear it "
+                f"with: lakeroutine state clear {self.store.routine} --force"
+            )
         return data, etag
 
     def create(self, record: dict[str, Any]) -> str:
-        return self.store.objects.put_new(self.key, record)
+        return self.store.objects.put_new(self.key, record, guarded=False)
 
     def replace(self, record: dict[str, Any], token: str) -> str:
-        return self.store.objects.replace(self.key, record, token)
+        return self.store.objects.replace(self.key, record, token, guarded=False)
 
     def remove(self, token: str) -> None:
-        self.store.objects.delete_if(self.key, token)
+        self.store.objects.delete_if(self.key, token, guarded=False)

@@ -52,6 +52,11 @@ class S3Records:
         self._obsolete: list[str] = []  # keys a newer snapshot made useless
         self._snapshot_key: str | None = None
         self._mutex = threading.RLock()
+        self._written = threading.Condition(self._mutex)  # a segment was written (or failed)
+        self._changes = 0  # changes buffered so far
+        self._durable = 0  # of which written
+        self._flushing = False  # a segment is being written (with the mutex let go)
+        self._compacting = False
         self.after: S3Records | None = None  # written before this table (see Records)
 
     def _key(self, kind: str, seq: int) -> str:
@@ -123,6 +128,7 @@ class S3Records:
         with self._mutex:
             self._load()[key] = dict(record)
             self._pending[key] = dict(record)
+            self._changes += 1
             if durable or len(self._pending) >= BATCH:
                 self.flush()
 
@@ -146,6 +152,7 @@ class S3Records:
                     changed = {**record, **fields}
                     index[key] = changed
                     self._pending[key] = changed
+                    self._changes += 1
                 if len(self._pending) >= BATCH:
                     self.flush()
             if durable:
@@ -157,6 +164,7 @@ class S3Records:
             for key in keys:
                 if index.pop(key, None) is not None or key in self._pending:
                     self._pending[key] = None
+                    self._changes += 1
                 if len(self._pending) >= BATCH:
                     self.flush()
             if durable:
@@ -180,25 +188,57 @@ class S3Records:
         return counts
 
     def flush(self) -> None:
-        """Write the buffered changes as one segment (then compact if it is time)."""
+        """Make every change buffered before this call durable: one segment holds all the
+        changes buffered meanwhile (a group commit), so threads that each need their
+        change durable, such as output claims before their outputs are written, share
+        requests; then compact if it is time."""
         if self.after is not None:
             self.after.flush()  # what this table's changes rely on goes first
-        with self._mutex:
-            if not self._pending:
-                return
-            key = self._key("segment", self._next_seq)
-            body = {
-                "table": self.table,
-                "scope": self.scope,
-                "seq": self._next_seq,
-                "changes": [[k, v] for k, v in self._pending.items()],
-            }
-            self._create(key, body)
-            self._pending.clear()
-            self._since_snapshot.append(key)
-            self._next_seq += 1
-            if len(self._since_snapshot) >= COMPACT_AFTER:
-                self.compact()
+        with self._written:
+            target = self._changes
+            while self._durable < target:
+                if self._flushing:  # another thread is writing: wait, then look again
+                    self._written.wait()
+                    continue
+                self._write_segment()
+
+    def _write_segment(self) -> None:
+        """Write the pending changes as the next segment; the mutex is let go meanwhile so
+        other threads keep buffering (they join the next segment)."""
+        pending, upto, seq = self._pending, self._changes, self._next_seq
+        if not pending:
+            self._durable = upto
+            return
+        self._pending, self._next_seq, self._flushing = {}, seq + 1, True
+        key = self._key("segment", seq)
+        body = {
+            "table": self.table,
+            "scope": self.scope,
+            "seq": seq,
+            "changes": [[k, v] for k, v in pending.items()],
+        }
+        try:
+            self._mutex.release()
+            try:
+                self._create(key, body)
+            finally:
+                self._mutex.acquire()
+        except BaseException:
+            self._pending = {**pending, **self._pending}  # not written: still pending
+            if self._next_seq == seq + 1:
+                self._next_seq = seq
+            raise
+        finally:
+            self._flushing = False
+            self._written.notify_all()
+        self._since_snapshot.append(key)
+        self._durable = max(self._durable, upto)
+        if len(self._since_snapshot) >= COMPACT_AFTER:
+            self.compact()
+
+    def pending(self) -> bool:
+        """Whether changes wait to be written."""
+        return bool(self._pending)
 
     def checkpoint(self) -> None:
         """Flush; an emptied table is compacted at once (its log shrinks to one object)."""
@@ -208,25 +248,31 @@ class S3Records:
                 self.compact()
 
     def compact(self) -> None:
-        """Write the whole table as a snapshot, then delete what it replaces."""
+        """Write the whole table as a snapshot, then delete what it replaces (once at a
+        time: the flush it starts with may itself reach the compaction threshold)."""
         with self._mutex:
-            index = self._load()
-            if self._pending:
-                self.flush()
-            seq = self._next_seq - 1
-            if seq <= 0:
+            if self._compacting:
                 return
-            key = self._key("snapshot", seq)
-            body = {"table": self.table, "scope": self.scope, "seq": seq, "records": index}
-            self._create(key, body)
-            old = self._obsolete + self._since_snapshot
-            if self._snapshot_key:
-                old.append(self._snapshot_key)
-            self.objects.delete_many(old)
-            self._snapshot_key = key
-            self._obsolete = []
-            self._since_snapshot = []
-            self._next_seq = seq + 1
+            self._compacting = True
+            try:
+                index = self._load()
+                self.flush()
+                seq = self._next_seq - 1
+                if seq <= 0 or not self._since_snapshot:
+                    return
+                key = self._key("snapshot", seq)
+                body = {"table": self.table, "scope": self.scope, "seq": seq, "records": index}
+                self._create(key, body)
+                old = self._obsolete + self._since_snapshot
+                if self._snapshot_key:
+                    old.append(self._snapshot_key)
+                self.objects.delete_many(old)
+                self._snapshot_key = key
+                self._obsolete = []
+                self._since_snapshot = []
+                self._next_seq = seq + 1
+            finally:
+                self._compacting = False
 
     def _create(self, key: str, body: dict[str, Any]) -> None:
         try:

@@ -8,7 +8,7 @@ fails. Every other failure is a one-line :class:`StateError` without credentials
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lakeroutine.aws import error_code
@@ -27,13 +27,21 @@ class StateObjects:
         self.s3 = client
         self.bucket = bucket
         self.routine = routine
+        # Called before every write but the lease's own: raises once the run lost its lock.
+        self.guard: Callable[[], None] | None = None
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
     def _fail(self, exc: Exception, key: str) -> StateError:
+        if error_code(exc) == "NoSuchKey":  # the object is missing, not the bucket
+            return StateError(f"state {self.url(key)}: no such object")
         message = str(location_error(exc, self.bucket, self.s3))
         return StateError(f"state {self.url(key)}: {message}")
+
+    def _guard(self, guarded: bool) -> None:
+        if guarded and self.guard is not None:
+            self.guard()
 
     def get(self, key: str) -> tuple[Any, str | None]:
         """The object's JSON and ETag, or (None, None) if there is no such object."""
@@ -49,28 +57,33 @@ class StateObjects:
         except ValueError as exc:
             raise corrupt(f"object {self.url(key)}", f"not JSON: {exc}", self.routine) from None
 
-    def _put(self, key: str, data: Any, **condition: str) -> str:
+    def _put(self, key: str, data: Any, guarded: bool, **condition: str) -> str:
+        self._guard(guarded)
         body = dumps(data, separators=(",", ":")).encode()
         try:
             answer = self.s3.client.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **condition
             )
         except Exception as exc:
-            if is_precondition_failed(exc) or error_code(exc) == "ConditionalRequestConflict":
+            code = error_code(exc)
+            if is_precondition_failed(exc) or code == "ConditionalRequestConflict":
+                raise Conflict(key) from None
+            if code == "NoSuchKey" and "IfMatch" in condition:  # deleted: not that version
                 raise Conflict(key) from None
             raise self._fail(exc, key) from None
         return str(answer["ETag"])
 
-    def put_new(self, key: str, data: Any) -> str:
+    def put_new(self, key: str, data: Any, *, guarded: bool = True) -> str:
         """Create ``key``; Conflict if it exists."""
-        return self._put(key, data, IfNoneMatch="*")
+        return self._put(key, data, guarded, IfNoneMatch="*")
 
-    def replace(self, key: str, data: Any, etag: str) -> str:
-        """Replace ``key`` if it is still version ``etag``; Conflict otherwise."""
-        return self._put(key, data, IfMatch=etag)
+    def replace(self, key: str, data: Any, etag: str, *, guarded: bool = True) -> str:
+        """Replace ``key`` if it is still version ``etag``; Conflict otherwise (deleted too)."""
+        return self._put(key, data, guarded, IfMatch=etag)
 
-    def delete_if(self, key: str, etag: str) -> None:
+    def delete_if(self, key: str, etag: str, *, guarded: bool = True) -> None:
         """Delete ``key`` if it is still version ``etag``; Conflict otherwise (gone is fine)."""
+        self._guard(guarded)
         try:
             self.s3.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
         except Exception as exc:
@@ -103,6 +116,7 @@ class StateObjects:
 
     def delete_many(self, keys: list[str]) -> None:
         """Delete immutable objects (log segments, old snapshots); missing is fine."""
+        self._guard(bool(keys))
         for start in range(0, len(keys), DELETE_BATCH):
             chunk = keys[start : start + DELETE_BATCH]
             try:
