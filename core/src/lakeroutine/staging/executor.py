@@ -387,6 +387,23 @@ class StagingExecutor(Executor):
                 log.info("%s: removed %d temporary files of a killed run", ctx.executor, removed)
         self._block_state.set("unfinished_transfer", ctx.run_id)
 
+    def _sweep_archive_after_a_killed_run(self, ctx: TaskContext) -> None:
+        """An archive write killed mid-way leaves its private temporary in the archive:
+        removed by the next post_staging (as transfer sweeps staging)."""
+        sweep = getattr(self.archive_store, "sweep_temporaries", None)
+        if sweep is None or self.params.archive_or_delete != "archive":
+            return
+        state = self._post_staging_state
+        if state.get("unfinished_post_staging") is not None:
+            removed = sweep(self.archive)
+            if removed:
+                log.info("%s: removed %d temporary files of a killed run", ctx.executor, removed)
+        state.set("unfinished_post_staging", ctx.run_id)
+
+    @property
+    def _post_staging_state(self) -> TaskState:
+        return TaskState(self.context.state, f"{self.journal.scope}:post_staging")
+
     @property
     def _block_state(self) -> TaskState:
         """State of this block's locations, whatever its transformation's args."""
@@ -620,6 +637,7 @@ class StagingExecutor(Executor):
         # alone. Work goes in chunks of the listing, so memory stays flat.
         progress = ctx.progress("archiving" if mode == "archive" else "deleting")
         progress.set_total(self.journal.count())  # at most this many to finish
+        self._sweep_archive_after_a_killed_run(ctx)
         self._finish_claimed(ctx, counts, progress)
         chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
@@ -640,6 +658,7 @@ class StagingExecutor(Executor):
             self._finish(chunk, ctx, counts, progress)
         progress.close()
         self._forget_vanished()
+        self._post_staging_state.delete("unfinished_post_staging")
         log.info("%s: %s %d landing files", ctx.executor, mode + "d", counts[mode + "d"])
         result: dict[str, Any] = {**counts, "mode": mode}
         if mode == "archive":

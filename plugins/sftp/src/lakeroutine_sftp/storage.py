@@ -313,15 +313,18 @@ class SftpStorage:
                 else:
                     attrs, md5 = await self._stream_copy(sftp, src, temp)
                 await self._check_version(sftp, src, source)
-                if attrs.size != source.size:
-                    raise StorageError(f"copy of {source.url} to {url} is incomplete")
+                if attrs.size != source.size:  # rewritten in place while copied
+                    raise SourceChanged(f"{source.url} changed while it was copied to {url}")
                 return await self._publish(sftp, location, temp, attrs, md5, overwrite=overwrite)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await _remove_quietly(sftp, temp)
                 raise
 
-        return self._run(url, copy, f"cannot copy {source.url} to {url}")
+        try:
+            return self._run(url, copy, f"cannot copy {source.url} to {url}")
+        except _errors().SFTPPermissionDenied as exc:
+            raise PermissionError(f"{source.url} cannot be read: {exc.reason}") from None
 
     def delete_many(self, urls_: Iterable[str]) -> None:
         """Removed many at a time; missing files are fine."""

@@ -510,8 +510,11 @@ class LocalPlace(Place):
             for name in names:
                 path = os.path.join(top, name)
                 if os.path.isfile(path) and not os.path.islink(path):
-                    with open(path, "rb") as handle:
-                        found[os.fsdecode(os.path.relpath(path, base))] = handle.read()
+                    try:
+                        with open(path, "rb") as handle:
+                            found[os.fsdecode(os.path.relpath(path, base))] = handle.read()
+                    except FileNotFoundError:  # renamed or removed by a run meanwhile
+                        continue
         return found
 
     def everything(self) -> dict[str, bytes]:
