@@ -173,6 +173,7 @@ class StorageConformance:
     ``landing_place`` and ``staging_place`` fixtures (each a :class:`Place`)."""
 
     kill_files = 60  # files landed for the kill-mid-archive case
+    plugins: tuple[Any, ...] = ()  # plugin objects registered in code (beside entry points)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -210,12 +211,11 @@ class StorageConformance:
         path.write_text(json.dumps(spec))
         return path
 
-    @staticmethod
-    def run(path: Path, **kwargs: Any) -> Any:
+    def run(self, path: Path, **kwargs: Any) -> Any:
         from lakeroutine.orchestrator import run_routine
         from lakeroutine.plugins import load_plugins
 
-        return run_routine(path, registry=load_plugins(), **kwargs)
+        return run_routine(path, registry=load_plugins(plugins=list(self.plugins)), **kwargs)
 
     @staticmethod
     def outside(route: tuple[Place, Place]) -> dict[str, dict[str, bytes]]:
@@ -445,6 +445,8 @@ class StorageConformance:
         """Files with no content hash (no Content-MD5, a multipart ETag): ``lakeroutine run``
         is killed while it archives, then run again: each file archived exactly once."""
         landing, staging = route
+        if self.plugins:
+            pytest.skip("plugins registered in code do not reach a `lakeroutine run` process")
         originals = {f"d{n % 3}/nohash{n:03}.csv": b"row %d\n" % n for n in range(self.kill_files)}
         for name, body in originals.items():
             if not landing.put_without_hash(LANDING, name, body):
@@ -523,7 +525,7 @@ class LocalPlace(Place):
     def aliases(self, folder: str) -> list[str]:
         """Without the trailing slash, as a ``file://`` URL, through ``.`` and ``..``,
         through a symbolic link to it and through a link to its parent."""
-        path = self.url(folder).rstrip("/")
+        path = os.path.join(str(self.root), folder).rstrip("/")
         link = self.root / f"link-to-{folder.replace('/', '-')}"
         parent_link = self.root.parent / f"{self.root.name}-parent-link"
         for alias, target in ((link, path), (parent_link, str(self.root))):
