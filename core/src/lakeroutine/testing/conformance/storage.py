@@ -93,7 +93,8 @@ def text_name(name: str | bytes) -> str:
 
 
 def count(label: str, **amounts: int) -> None:
-    """Add what a case tried to the tally of ``label`` (a storage or route)."""
+    """Add what a passed case tried to the tally of ``label`` (a storage or route)."""
+    amounts = {"cases": 1, **amounts}
     tally = TALLY.setdefault(label, Counter())
     tally.update(amounts)
     target = os.environ.get("LAKEROUTINE_KIT_TALLY")
@@ -341,7 +342,7 @@ class StorageConformance:
         path = self.routine(route, tmp_path, parent_directory=root, archive_or_delete="archive")
         with pytest.raises(RoutineError, match="archive_directory"):
             self.run(path)
-        count(self.label(route), names=0)
+        count(self.label(route), faults=1)
 
     # -- files changing, unreadable, without hashes --------------------------------------------
 
