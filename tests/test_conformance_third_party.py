@@ -66,3 +66,17 @@ class TestFolderStorage(StorageConformance):
     @pytest.fixture
     def staging_place(self, landing_place):
         return landing_place
+
+
+def test_contributing_shows_this_sample_as_it_is():
+    """The sample in CONTRIBUTING's "storage conformance kit" section is this file's code."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "CONTRIBUTING.md").read_text()
+    section = text[text.index("### The storage conformance kit") :]
+    [block] = re.findall(r"^```py\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)[:1]
+    source = Path(__file__).read_text()
+    for part in re.split(r"^ *# \.\.\..*\n", block, flags=re.MULTILINE):
+        assert part.strip("\n") in source, part
