@@ -38,6 +38,7 @@ from lakeroutine.results import (
     TaskResult,
 )
 from lakeroutine.routine import ExecutorStep, Routine, TaskStep, select_steps, validate_routine
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.state.base import RUN_SCOPE, RunLock, StateError
 from lakeroutine.state.lock import this_process
 from lakeroutine.waiting import WaitPending
@@ -54,10 +55,11 @@ DAY_S = 24 * 3600.0  # how long wait_for_lock=True waits at most
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for the report: our own errors as they are, others with their type."""
+    """One line for the report: our own errors as they are, others with their type (a
+    service's answer cut to status, code and a short message: never a raw HTML/XML body)."""
     if isinstance(exc, (TaskError, RoutineError)):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {service_error_text(exc)}"
 
 
 class Orchestrator:

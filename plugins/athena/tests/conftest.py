@@ -181,3 +181,15 @@ def athena(
         yield emulator
     finally:
         emulator.close()
+
+
+@pytest.fixture(autouse=True)
+def _moto_emulates_athena(request: pytest.FixtureRequest) -> None:
+    """Fail in one line, not with moto's HTML 404 page, when a test needs moto's Athena and
+    the installed moto cannot speak the installed botocore's Athena protocol
+    (plugins/athena/README.md, Testing)."""
+    from lakeroutine.testing.moto_support import moto_cannot_emulate
+
+    gap = moto_cannot_emulate("athena")
+    if gap and "moto_endpoint" in request.fixturenames:
+        pytest.fail(gap, pytrace=False)

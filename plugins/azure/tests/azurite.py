@@ -39,25 +39,44 @@ def azurite_command() -> str:
         return str(local)
     npm = shutil.which("npm")
     if npm:  # first run on this checkout: install it where .ci/run would (about a minute)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(ROOT / ".azurite"),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "azurite@3.37.0",
-            ],
-            check=True,
-            timeout=600,
-        )
+        with _install_lock():  # one pytest-xdist worker installs, the others wait for it
+            if local.exists():
+                return str(local)
+            _npm_install(npm)
         if local.exists():
             return str(local)
     raise RuntimeError(
         "Azurite is not installed: `npm install --prefix .azurite azurite@3.37.0` from the "
         "repository root (.ci/run does it), or set AZURITE_BLOB"
+    )
+
+
+@contextlib.contextmanager
+def _install_lock() -> Iterator[None]:
+    """An exclusive lock on ``.azurite/.install-lock`` while Azurite is installed."""
+    import fcntl
+
+    (ROOT / ".azurite").mkdir(exist_ok=True)
+    with open(ROOT / ".azurite" / ".install-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _npm_install(npm: str) -> None:
+    """``npm install azurite@3.37.0`` into ``.azurite/``."""
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(ROOT / ".azurite"),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "azurite@3.37.0",
+        ],
+        check=True,
+        timeout=600,
     )
 
 

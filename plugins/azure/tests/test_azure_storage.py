@@ -153,3 +153,15 @@ def test_check_location(container, storage):
     storage.check_location("az://lake/l/", write=False)
     with pytest.raises(StorageError, match="container 'nope' does not exist"):
         storage.check_location("az://nope/l/", write=False)
+
+
+def test_azure_errors_are_one_short_line(container):
+    """Azure's errors carry the whole XML answer and a RequestId trailer: cut to one line."""
+    from lakeroutine.service_errors import service_error_text
+
+    with pytest.raises(Exception) as caught:
+        container.client.download_blob("no/such/blob.csv").readall()
+    assert "<?xml" in str(caught.value) or "RequestId" in str(caught.value)
+    text = service_error_text(caught.value)
+    assert text.startswith("HTTP 404 BlobNotFound: The specified blob does not exist"), text
+    assert "<" not in text and "RequestId" not in text and "\n" not in text

@@ -150,3 +150,14 @@ def test_check_location(gcs_bucket, storage):
     storage.check_location("gs://lake/l/", write=False)
     with pytest.raises(StorageError, match="bucket 'nope' does not exist"):
         storage.check_location("gs://nope/l/", write=False)
+
+
+def test_gcs_errors_are_one_short_line(gcs_bucket):
+    """google-api-core's errors carry the request and the JSON answer: cut to one line."""
+    from lakeroutine.service_errors import service_error_text
+
+    with pytest.raises(Exception) as caught:
+        gcs_bucket.bucket.blob("no/such/blob.csv").download_as_bytes()
+    text = service_error_text(caught.value)
+    assert text.startswith("HTTP 404"), text
+    assert "{" not in text and "\n" not in text and len(text) <= 250

@@ -70,6 +70,13 @@ class Lake:
         return path
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """A line at the top of the run for each AWS service moto cannot emulate here."""
+    from lakeroutine.testing.moto_support import emulation_gaps
+
+    return emulation_gaps()
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     return Lake(tmp_path)

@@ -13,6 +13,7 @@ from lakeroutine.aws import AwsExecutor, connection_param, error_code, make_clie
 from lakeroutine.context import TaskContext
 from lakeroutine.errors import RoutineError
 from lakeroutine.executor import task
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.sql.table_tasks import TableArgs
 from lakeroutine.sql.tables import (
     hive_add_partitions,
@@ -63,10 +64,16 @@ class AthenaExecutor(AwsExecutor):
         except BotoCoreError as exc:
             param = connection_param(exc)
             field = f"params.{param}" if param else None
-            raise RoutineError(f"cannot reach Athena: {exc}", field=field) from None
+            reason = service_error_text(exc)
+            raise RoutineError(f"cannot reach Athena: {reason}", field=field) from None
         workgroup = found.get("WorkGroup")
         if not workgroup or workgroup.get("State") == "DISABLED":
-            problem = found.get("error") or ("disabled" if workgroup else "no such workgroup")
+            error = found.get("error")
+            problem = (
+                service_error_text(error)
+                if error
+                else ("disabled" if workgroup else "no such workgroup")
+            )
             raise RoutineError(
                 f"Athena workgroup {self.params.workgroup!r}: {problem}", field="params.workgroup"
             )
@@ -90,7 +97,7 @@ class AthenaExecutor(AwsExecutor):
             make_client("s3", self.params).head_bucket(Bucket=bucket)
         except ClientError as exc:
             missing = error_code(exc) in ("404", "NoSuchBucket")
-            problem = "does not exist" if missing else f"is unusable: {exc}"
+            problem = "does not exist" if missing else f"is unusable: {service_error_text(exc)}"
             raise RoutineError(
                 f"bucket {bucket!r} of output_location {problem}", field="params.output_location"
             ) from None

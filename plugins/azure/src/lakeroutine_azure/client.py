@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from lakeroutine import redact
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.storage.base import StorageError
 
 from lakeroutine_azure.settings import AzureSettings
@@ -165,11 +166,5 @@ def location_error(exc: BaseException, container: str, client: AzureClient | Non
     elif status == 403:
         message = f"access denied to az://{container} (check the credential's permissions)"
     else:
-        message = f"cannot use az://{container}: {type(exc).__name__}: {short(exc)}"
+        message = f"cannot use az://{container}: {type(exc).__name__}: {service_error_text(exc)}"
     return StorageError(client.scrub(message) if client else message)
-
-
-def short(exc: BaseException) -> str:
-    """An error's first line (Azure errors carry the whole response)."""
-    text = str(getattr(exc, "message", None) or exc)
-    return text.splitlines()[0][:300] if text else type(exc).__name__

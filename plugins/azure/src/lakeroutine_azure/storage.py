@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.storage.base import (
     ConditionalDeletes,
     FileInfo,
@@ -29,7 +30,7 @@ from lakeroutine.storage.base import (
 )
 
 from lakeroutine_azure import reading, urls
-from lakeroutine_azure.client import AzureClient, location_error, short, status_of
+from lakeroutine_azure.client import AzureClient, location_error, status_of
 from lakeroutine_azure.settings import AzureSettings
 
 log = logging.getLogger("lakeroutine.azure")
@@ -401,12 +402,12 @@ class AzureStorage(ConditionalDeletes):
         try:
             self._blob(url).delete_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
         except Exception as exc:
-            log.warning("could not remove unverified %s: %s", url, short(exc))
+            log.warning("could not remove unverified %s: %s", url, service_error_text(exc))
 
     def _error(self, what: str, url: str, exc: Exception) -> StorageError:
         if isinstance(exc, StorageError):
             return exc
-        text = f"{what} {url}: {type(exc).__name__}: {short(exc)}"
+        text = f"{what} {url}: {type(exc).__name__}: {service_error_text(exc)}"
         return StorageError(self._client.scrub(text) if self._client else text)
 
     @staticmethod

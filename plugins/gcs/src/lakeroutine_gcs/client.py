@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.storage.base import StorageError
 
 from lakeroutine_gcs.settings import GcsSettings
@@ -111,11 +112,5 @@ def location_error(exc: BaseException, bucket: str) -> StorageError:
     elif status == 403:
         message = f"access denied to gs://{bucket} (check the credentials' storage permissions)"
     else:
-        message = f"cannot use gs://{bucket}: {type(exc).__name__}: {short(exc)}"
+        message = f"cannot use gs://{bucket}: {type(exc).__name__}: {service_error_text(exc)}"
     return StorageError(message)
-
-
-def short(exc: BaseException) -> str:
-    """An error's first line (google-api-core errors carry whole response bodies)."""
-    text = getattr(exc, "message", None) or str(exc)
-    return str(text).splitlines()[0][:300] if text else type(exc).__name__

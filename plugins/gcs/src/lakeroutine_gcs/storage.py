@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.storage.base import (
     ConditionalDeletes,
     FileInfo,
@@ -35,7 +36,6 @@ from lakeroutine_gcs.client import (
     is_precondition_failed,
     location_error,
     retry,
-    short,
 )
 from lakeroutine_gcs.settings import GcsSettings
 
@@ -354,7 +354,7 @@ class GcsStorage(ConditionalDeletes):
                 "could not remove unverified gs://%s/%s: %s",
                 blob.bucket.name,
                 blob.name,
-                short(exc),
+                service_error_text(exc),
             )
 
     def _check_downloaded(self, url: str, blob: Any, path: Path) -> None:
@@ -381,7 +381,7 @@ class GcsStorage(ConditionalDeletes):
     def _error(self, what: str, url: str, exc: Exception) -> StorageError:
         if isinstance(exc, StorageError):
             return exc
-        return StorageError(f"{what} {url}: {type(exc).__name__}: {short(exc)}")
+        return StorageError(f"{what} {url}: {type(exc).__name__}: {service_error_text(exc)}")
 
     @staticmethod
     def _info(url: str, blob: Any, relpath: str | None = None) -> FileInfo:

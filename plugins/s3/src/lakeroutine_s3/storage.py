@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeroutine.aws import error_code
+from lakeroutine.service_errors import service_error_text
 from lakeroutine.storage.base import (
     ConditionalDeletes,
     FileInfo,
@@ -450,7 +451,7 @@ class S3Storage(ConditionalDeletes):
         if code in ("AccessDenied", "403"):
             text = f"{what} {url}: access denied"
         else:
-            text = f"{what} {url}: {type(exc).__name__}: {exc}"
+            text = f"{what} {url}: {type(exc).__name__}: {service_error_text(exc)}"
         return StorageError(self._client.scrub(text) if self._client else text)
 
     @staticmethod
