@@ -169,7 +169,7 @@ class AzureStorage(ConditionalDeletes):
             if status_of(exc) == 412:  # ResourceModifiedError: replaced while downloaded
                 raise SourceChanged(f"{url} was replaced while it was downloaded") from None
             if status_of(exc) == 403:
-                raise PermissionError(f"{url}: access denied ({short(exc)})") from None
+                raise PermissionError(f"{url}: access denied ({service_error_text(exc)})") from None
             raise self._error("cannot download", url, exc) from None
         props = stream.properties
         size = os.path.getsize(local_path)
