@@ -110,6 +110,15 @@ def start_asyncssh(folder: Path) -> SftpServer:
         def validate_password(self, username: str, password: str) -> bool:
             return password == PASSWORD
 
+    unreadable: set[str] = set()  # names this server refuses to open, as for a login
+    # without read permission (the test process is root: file modes cannot do it)
+
+    class Guarded(asyncssh.SFTPServer):
+        def open(self, path: bytes, pflags: int, attrs: Any) -> Any:
+            if os.fsdecode(os.path.basename(path)) in unreadable:
+                raise asyncssh.SFTPPermissionDenied("Permission denied")
+            return super().open(path, pflags, attrs)
+
     async def listen() -> Any:
         return await asyncssh.listen(
             "127.0.0.1",
@@ -117,7 +126,7 @@ def start_asyncssh(folder: Path) -> SftpServer:
             server_factory=Server,
             server_host_keys=[str(host_key)],
             authorized_client_keys=str(client_pub),
-            sftp_factory=lambda channel: asyncssh.SFTPServer(channel, chroot=str(root)),
+            sftp_factory=lambda channel: Guarded(channel, chroot=str(root)),
         )
 
     acceptor = asyncio.run_coroutine_threadsafe(listen(), loop).result(30)
@@ -146,6 +155,7 @@ def start_asyncssh(folder: Path) -> SftpServer:
         "",
         stop,
     )
+    server.unreadable = unreadable  # type: ignore[attr-defined]
     server.acceptor = acceptor  # type: ignore[attr-defined]
     server.loop = loop  # type: ignore[attr-defined]
     return server

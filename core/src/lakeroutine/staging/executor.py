@@ -49,6 +49,7 @@ from lakeroutine.wording import counted
 
 log = logging.getLogger("lakeroutine.staging")
 
+FIELDS = ("parent_directory", "dump_directory", "archive_directory")
 DELETE_BATCH = 1000  # landing files finished per chunk (S3 deletes at most 1,000 keys a call)
 REPORTED_REFUSALS = 100  # refused files named in the report (all are logged)
 
@@ -98,6 +99,46 @@ def _check_state_apart(info: ValidationInfo, **locations: str) -> None:
                 f"the routine's state location ({field}) must not be inside {name}: the "
                 "run would stage, archive or delete its own state"
             )
+
+
+def _is_root(location: str) -> bool:
+    """Whether a URL names a whole bucket, container or server (``gs://b/``, ``sftp://h/``)
+    or a filesystem root: a location with no parent folder to hold a sibling."""
+    _, sep, rest = location.partition("://")
+    if sep and scheme_of(location) != "file":
+        path = rest.partition("/")[2]
+    else:
+        path = rest if sep else location
+    return path.strip("/" + os.sep) == ""
+
+
+def overlap_problem(parent: str, dump: str, archive: str) -> str | None:
+    """Why landing, staging and archive (each canonical, ending in ``/``) overlap, or None."""
+    if parent == dump:
+        return "parent_directory and dump_directory are the same location"
+    if dump.startswith(parent):
+        return "dump_directory must not be inside parent_directory"
+    if parent.startswith(dump):
+        return "parent_directory must not be inside dump_directory"
+    if archive.startswith(parent) or parent.startswith(archive):
+        return "archive_directory and parent_directory must not overlap"
+    if archive.startswith(dump) or dump.startswith(archive):
+        return "archive_directory and dump_directory must not overlap"
+    return None
+
+
+# Errors about one landing file (replaced or growing while read, gone, unreadable): that
+# file is refused, named, and left in landing; the others are staged.
+PER_FILE_ERRORS = (SourceChanged, FileNotFoundError, PermissionError)
+
+
+def _file_problem(exc: BaseException) -> str:
+    """Why one landing file could not be read, for its refusal."""
+    if isinstance(exc, SourceChanged):
+        return f"it changed while it was staged: {exc}"
+    if isinstance(exc, FileNotFoundError):
+        return "it vanished from landing before it was copied"
+    return f"it cannot be read: {exc}"
 
 
 class _Refuse(Exception):
@@ -156,23 +197,25 @@ class StagingParams(Params):
     @model_validator(mode="after")
     def _check_locations(self, info: ValidationInfo) -> StagingParams:
         """Landing, staging and archive must not overlap, compared as their storages
-        resolve them (a symlinked folder, ``s3a://`` for ``s3://``), not as text."""
+        resolve them (a symlinked folder, ``s3a://`` for ``s3://``), not as text. The
+        default archive is the sibling ``<landing>_archive``; a landing that is a bucket,
+        container or server root has no sibling, so it needs an explicit archive."""
         if self.archive_directory is None:
+            if self.archive_or_delete == "archive" and _is_root(self.parent_directory):
+                raise ValueError(
+                    f"archive_directory: parent_directory {self.parent_directory} is a "
+                    "bucket, container or server root, so there is no sibling "
+                    "'<landing>_archive' to archive into (it would name another bucket); "
+                    "give archive_directory"
+                )
             sibling = self.parent_directory.rstrip("/" + os.sep) + "_archive"
             object.__setattr__(self, "archive_directory", sibling)
         parent = _canonical(self.parent_directory, info)
         dump = _canonical(self.dump_directory, info)
         archive = _canonical(self.archive_directory or "", info)
-        if parent == dump:
-            raise ValueError("parent_directory and dump_directory are the same location")
-        if dump.startswith(parent):
-            raise ValueError("dump_directory must not be inside parent_directory")
-        if parent.startswith(dump):
-            raise ValueError("parent_directory must not be inside dump_directory")
-        if archive.startswith(parent) or parent.startswith(archive):
-            raise ValueError("archive_directory and parent_directory must not overlap")
-        if archive.startswith(dump) or dump.startswith(archive):
-            raise ValueError("archive_directory and dump_directory must not overlap")
+        problem = overlap_problem(parent, dump, archive)
+        if problem:
+            raise ValueError(problem)
         _check_state_apart(
             info, parent_directory=parent, dump_directory=dump, archive_directory=archive
         )
@@ -240,6 +283,31 @@ class StagingExecutor(Executor):
                 storage.check_location(location, write=write)
             except StorageError as exc:
                 raise RoutineError(str(exc), field=f"params.{fieldname}") from None
+        self._check_resolved_overlap()
+
+    def _check_resolved_overlap(self) -> None:
+        """The overlap check again, on locations as the servers resolve them (a host name
+        and its address, a server-side symbolic link), where a storage can (``resolve``)."""
+        places = [(self.source, self.parent), (self.target, self.dump)]
+        if self.params.archive_or_delete == "archive":
+            places.append((self.archive_store, self.archive))
+        if not any(hasattr(storage, "resolve") for storage, _ in places):
+            return
+        resolved = []
+        for (storage, location), fieldname in zip(places, FIELDS, strict=False):
+            resolve = getattr(storage, "resolve", storage.canonical)
+            try:
+                resolved.append(resolve(location))
+            except StorageError as exc:
+                raise RoutineError(str(exc), field=f"params.{fieldname}") from None
+        archive = resolved[2] if len(resolved) > 2 else "\0"  # delete mode: none
+        problem = overlap_problem(resolved[0], resolved[1], archive)
+        if problem:
+            fieldname = problem.split()[0]
+            raise RoutineError(
+                f"{problem} (as the server resolves them: {', '.join(resolved)})",
+                field=f"params.{fieldname}",
+            )
 
     @property
     def journal(self) -> StagingJournal:
@@ -330,6 +398,9 @@ class StagingExecutor(Executor):
             except _Refuse as exc:
                 refusals.add(info, str(exc))
                 return "refused", 0, 0
+            except PER_FILE_ERRORS as exc:
+                refusals.add(info, _file_problem(exc))
+                return "refused", 0, 0
             self.journal.record_staged(info, [o.relpath for o in outputs])
             written.append(sum(o.size or 0 for o in outputs))
             return "staged", len(outputs), info.size
@@ -388,6 +459,23 @@ class StagingExecutor(Executor):
                     counted(removed, "temporary file"),
                 )
         self._block_state.set("unfinished_transfer", ctx.run_id)
+
+    def _sweep_archive_after_a_killed_run(self, ctx: TaskContext) -> None:
+        """An archive write killed mid-way leaves its private temporary in the archive:
+        removed by the next post_staging (as transfer sweeps staging)."""
+        sweep = getattr(self.archive_store, "sweep_temporaries", None)
+        if sweep is None or self.params.archive_or_delete != "archive":
+            return
+        state = self._post_staging_state
+        if state.get("unfinished_post_staging") is not None:
+            removed = sweep(self.archive)
+            if removed:
+                log.info("%s: removed %d temporary files of a killed run", ctx.executor, removed)
+        state.set("unfinished_post_staging", ctx.run_id)
+
+    @property
+    def _post_staging_state(self) -> TaskState:
+        return TaskState(self.context.state, f"{self.journal.scope}:post_staging")
 
     @property
     def _block_state(self) -> TaskState:
@@ -552,15 +640,22 @@ class StagingExecutor(Executor):
             parent_dir.mkdir()
             dump_dir.mkdir()
 
-            def fetch(info: FileInfo) -> None:
+            def fetch(info: FileInfo) -> FileInfo | None:
                 ctx.check_cancelled()
                 local = parent_dir.joinpath(*info.relpath.split("/"))
                 local.parent.mkdir(parents=True, exist_ok=True)
-                self.source.download(info.url, local)
-                progress.advance()
+                try:
+                    self.source.download(info.url, local)
+                except PER_FILE_ERRORS as exc:  # that file is refused, the rest staged
+                    refusals.add(info, _file_problem(exc))
+                    local.unlink(missing_ok=True)
+                    return info
+                finally:
+                    progress.advance()
+                return None
 
-            for _ in parallel_map(fetch, batch, self.params.max_workers):
-                pass
+            failed = [i for i in parallel_map(fetch, batch, self.params.max_workers) if i]
+            batch = [info for info in batch if info not in failed]
             progress.close()
             sep = os.sep
             trailing = self.params.parent_directory.endswith(("/", sep))
@@ -640,6 +735,7 @@ class StagingExecutor(Executor):
         # alone. Work goes in chunks of the listing, so memory stays flat.
         progress = ctx.progress("archiving" if mode == "archive" else "deleting")
         progress.set_total(self.journal.count())  # at most this many to finish
+        self._sweep_archive_after_a_killed_run(ctx)
         self._finish_claimed(ctx, counts, progress)
         chunk: list[tuple[Entry, FileInfo]] = []
         for info in self._listing():
@@ -660,6 +756,7 @@ class StagingExecutor(Executor):
             self._finish(chunk, ctx, counts, progress)
         progress.close()
         self._forget_vanished()
+        self._post_staging_state.delete("unfinished_post_staging")
         log.info("%s: %sd %s", ctx.executor, mode, counted(counts[mode + "d"], "landing file"))
         done = counts[mode + "d"]
         ctx.lineage.read(self._location(self.source, self.parent, done, None))

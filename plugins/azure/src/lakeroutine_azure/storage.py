@@ -174,14 +174,18 @@ class AzureStorage(ConditionalDeletes):
         except Exception as exc:
             if status_of(exc) == 404:
                 raise FileNotFoundError(url) from None
+            if status_of(exc) == 412:  # ResourceModifiedError: replaced while downloaded
+                raise SourceChanged(f"{url} was replaced while it was downloaded") from None
+            if status_of(exc) == 403:
+                raise PermissionError(f"{url}: access denied ({service_error_text(exc)})") from None
             raise self._error("cannot download", url, exc) from None
         props = stream.properties
         size = os.path.getsize(local_path)
         if size != props.size:
-            raise OSError(f"{url}: downloaded {size} bytes, the blob has {props.size}")
+            raise SourceChanged(f"{url}: downloaded {size} bytes, the blob has {props.size}")
         expected = md5_hex(props.content_settings.content_md5)
         if expected and reading.file_md5(Path(local_path)) != expected:
-            raise OSError(f"{url}: downloaded bytes do not match the blob's Content-MD5")
+            raise SourceChanged(f"{url}: downloaded bytes do not match the blob's Content-MD5")
 
     def upload(
         self,
@@ -270,10 +274,10 @@ class AzureStorage(ConditionalDeletes):
                 raise StorageError(f"copy of {source.url} to {url} ended {status}")
         except Exception as exc:
             if not overwrite and status_of(exc) in (409, 412):
-                existing = self.stat(url)
+                existing = self._copy_of(url, source)
                 if existing is not None:
-                    if source.etag and existing.etag == source.etag:
-                        return existing  # this very copy (a lost reply, a killed run)
+                    return existing  # this very copy (a lost reply, a killed run)
+                if self.stat(url) is not None:
                     raise FileExistsError(url) from None
             if status_of(exc) == 412:
                 raise SourceChanged(
@@ -291,6 +295,41 @@ class AzureStorage(ConditionalDeletes):
                 f"{source.size} bytes, MD5 {source.etag}); removed"
             )
         return written
+
+    def _copy_of(self, url: str, source: FileInfo) -> FileInfo | None:
+        """The blob at ``url`` if it is a copy of exactly the listed version of ``source``,
+        proven with or without a Content-MD5: the same MD5 where the source has one, else
+        a finished Copy Blob from the source's name made strictly after that version was
+        written (an earlier archived file of that name was copied from an earlier version,
+        which was gone before this one was written; a copy within the same second is not
+        taken as proof: at worst an extra copy, never a lost one)."""
+        from urllib.parse import unquote, urlsplit
+
+        try:
+            props = self._blob(url).get_blob_properties(timeout=self.settings.timeout)
+        except Exception as exc:
+            if status_of(exc) == 404:
+                return None
+            raise self._error("cannot read", url, exc) from None
+        existing = self._info(url, props)
+        if existing.size != source.size:
+            return None
+        if source.etag or existing.etag:
+            return existing if existing.etag == source.etag else None
+        copy = getattr(props, "copy", None)
+        created = getattr(props, "creation_time", None)
+        copied_from = unquote(urlsplit(getattr(copy, "source", None) or "").path)
+        source_path = unquote(urlsplit(self._blob(source.url).url).path)
+        if (
+            copy is None
+            or copy.status != "success"
+            or copied_from != source_path
+            or created is None
+            or source.mtime is None
+            or created.timestamp() <= source.mtime
+        ):
+            return None
+        return existing
 
     def delete_many(self, urls_: Iterable[str]) -> None:
         """Blob Batch deletes of up to 256 blobs; missing blobs are fine."""

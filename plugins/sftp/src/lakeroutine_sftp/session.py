@@ -156,7 +156,7 @@ class Sessions:
                 redact.mask(f"cannot reach {where}: {type(exc).__name__} {text}".strip())
             ) from None
         try:
-            sftp = await connection.start_sftp_client()
+            sftp = await connection.start_sftp_client(path_errors="surrogateescape")
         except Exception as exc:
             connection.close()
             raise StorageError(f"{where} offers no SFTP: {type(exc).__name__}") from None

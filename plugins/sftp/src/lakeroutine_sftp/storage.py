@@ -113,6 +113,37 @@ class SftpStorage:
         """The location as one comparable text ending in ``/`` (no network)."""
         return urls.canonical(url, self.settings.username)
 
+    def resolve(self, url: str) -> str:
+        """Like :meth:`canonical`, as the server sees it (for the overlap checks before a
+        run): the host name resolved to its address, and the path through the server's
+        symbolic links (``realpath`` of the nearest existing folder, the rest appended)."""
+        import socket
+
+        location = urls.parse(url)
+        try:
+            infos = socket.getaddrinfo(location.host, location.port, type=socket.SOCK_STREAM)
+            addresses = [str(info[4][0]) for info in infos]
+        except OSError:
+            addresses = []
+
+        async def realpath(sftp: Any, location: SftpLocation) -> str:
+            asyncssh = _errors()
+            path, rest = posixpath.normpath(location.path), ""
+            while True:
+                try:
+                    found = await sftp.realpath(path)
+                    break
+                except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPFailure):
+                    if path in ("/", ""):
+                        return posixpath.normpath(location.path)
+                    path, name = posixpath.split(path)
+                    rest = posixpath.join(name, rest) if rest else name
+            found = found if isinstance(found, str) else found.decode("utf-8", "surrogateescape")
+            return posixpath.join(found, rest) if rest else found
+
+        path = self._run(url, realpath, f"cannot resolve {url}")
+        return urls.canonical(url, self.settings.username, addresses=addresses, path=path)
+
     def name_problem(self, base: str, relpath: str) -> str | None:
         """Why this storage cannot hold ``relpath`` below ``base``, else None."""
         path = posixpath.join(urls.parse(base).path, relpath)
@@ -211,12 +242,15 @@ class SftpStorage:
             after = await sftp.lstat(location.path)
             size = Path(local_path).stat().st_size
             if version_of(before) != version_of(after) or size != after.size:
-                raise OSError(f"{url} changed while it was being downloaded")
+                raise SourceChanged(f"{url} changed while it was being downloaded")
 
+        asyncssh = _errors()
         try:
             self._run(url, get, f"cannot download {url}")
-        except _errors().SFTPNoSuchFile:
+        except asyncssh.SFTPNoSuchFile:
             raise FileNotFoundError(url) from None
+        except asyncssh.SFTPPermissionDenied as exc:
+            raise PermissionError(f"{url} cannot be read: {exc.reason}") from None
 
     def upload(
         self,
@@ -279,15 +313,18 @@ class SftpStorage:
                 else:
                     attrs, md5 = await self._stream_copy(sftp, src, temp)
                 await self._check_version(sftp, src, source)
-                if attrs.size != source.size:
-                    raise StorageError(f"copy of {source.url} to {url} is incomplete")
+                if attrs.size != source.size:  # rewritten in place while copied
+                    raise SourceChanged(f"{source.url} changed while it was copied to {url}")
                 return await self._publish(sftp, location, temp, attrs, md5, overwrite=overwrite)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await _remove_quietly(sftp, temp)
                 raise
 
-        return self._run(url, copy, f"cannot copy {source.url} to {url}")
+        try:
+            return self._run(url, copy, f"cannot copy {source.url} to {url}")
+        except _errors().SFTPPermissionDenied as exc:
+            raise PermissionError(f"{source.url} cannot be read: {exc.reason}") from None
 
     def delete_many(self, urls_: Iterable[str]) -> None:
         """Removed many at a time; missing files are fine."""

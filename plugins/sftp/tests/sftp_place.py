@@ -1,0 +1,69 @@
+"""An SFTP server's folder as a place of the storage conformance kit: SftpPlace."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lakeroutine.testing.conformance.storage import LocalPlace
+from sftp_servers import PASSWORD, SftpServer
+
+
+class SftpPlace(LocalPlace):
+    """A folder on an SFTP server, filled and read through the server's own filesystem;
+    on asyncssh's server the login is a password from the environment (never shown)."""
+
+    label = "sftp"
+    scheme = "sftp"
+
+    def __init__(self, server: SftpServer, folder: str = "lake", password: bool = False) -> None:
+        super().__init__(server.root / folder)
+        self.server = server
+        self.folder = folder
+        self.password = password
+        self.secrets = (PASSWORD,) if password else ()
+        if password:
+            os.environ["KIT_SFTP_PASSWORD"] = PASSWORD  # undone by the fixture
+
+    def url(self, folder: str) -> str:
+        return self.server.url(f"{self.folder}/{folder}").rstrip("/") + "/"
+
+    def options(self) -> dict[str, Any]:
+        if self.password:
+            known = str(self.server.known_hosts)
+            return {"sftp": {"password": "${env:KIT_SFTP_PASSWORD}", "known_hosts": known}}
+        return self.server.options()
+
+    def aliases(self, folder: str) -> list[str]:
+        """Host spellings (``localhost``, ``[::1]`` for 127.0.0.1), the path spelt with
+        ``.``, ``//`` and without its slash, and server-side symbolic links to the folder
+        and to its parent."""
+        url = self.url(folder)
+        link = self.root / f"link-to-{folder.replace('/', '-')}"
+        parent = self.root.parent / f"{self.folder}-link"
+        if not link.is_symlink():
+            link.symlink_to(folder)  # relative: the same inside a chroot
+        if not parent.is_symlink():
+            parent.symlink_to(self.folder)
+        server = self.server
+        head = f"sftp://{server.user}@"
+        path = f"{server.url_root}/{self.folder}/{folder}/"
+        return [
+            url.rstrip("/"),
+            f"{head}localhost:{server.port}{path}",
+            f"{head}[::1]:{server.port}{path}",
+            f"{head}{server.host}:{server.port}{server.url_root}/{self.folder}/./{folder}/",
+            f"{head}{server.host}:{server.port}{server.url_root}//{self.folder}/{folder}",
+            self.url(link.name),
+            f"{head}{server.host}:{server.port}{server.url_root}/{parent.name}/{folder}/",
+        ]
+
+    def root_url(self) -> str:
+        return f"sftp://{self.server.user}@{self.server.host}:{self.server.port}/"
+
+    def make_unreadable(self, folder: str, name: str) -> bool:
+        unreadable = getattr(self.server, "unreadable", None)
+        if unreadable is None:
+            return False  # OpenSSH logs in as root here: nothing is unreadable
+        unreadable.add(name)
+        return True
