@@ -148,3 +148,11 @@ def test_run_refused_by_an_html_answer_says_one_line(page_server, tmp_path):
     assert "HTTP 404" in done.stderr and "404 Not Found" in done.stderr
     assert "<" not in done.stderr and "doctype" not in done.stderr.lower()
     assert page_server["requests"] >= 1
+
+
+def test_an_error_that_is_not_a_service_answer_keeps_its_whole_text():
+    """A long message of our own (a corrupt state object and its way out) is not cut."""
+    text = "state object s3://b/k is corrupt (not JSON); " + "x" * 300 + " clear it with: X"
+    assert service_error_text(ValueError(text)) == text
+    page = ValueError("<html><title>502 Bad Gateway</title></html>")
+    assert service_error_text(page) == "502 Bad Gateway"

@@ -21,6 +21,8 @@ def service_error_text(exc: BaseException) -> str:
     """``[Operation: ]HTTP 404 NoSuchKey: short message`` for an SDK's error; any other
     error's own text cut to one short line. Never a raw HTML or XML body."""
     status, code, message = _status_code_message(exc)
+    if status is None and not code and not _looks_like_markup(message):
+        return message or type(exc).__name__  # not a service's answer: its own text, whole
     message = short_message(message)
     if code and code == str(status):
         code = ""  # botocore uses the status as the code of a body it could not parse
@@ -37,10 +39,15 @@ def short_message(text: object, limit: int = MESSAGE_LIMIT) -> str:
     """``text`` as one line of at most ``limit`` characters: a markup body (an HTML page, an
     XML error document) reduced to its message or title, other text to its first line."""
     text = str(text or "").strip()
-    if _MARKUP.match(text) or "<html" in text.lower():
+    if _looks_like_markup(text):
         text = _from_markup(text)
     line = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
+
+
+def _looks_like_markup(text: str) -> bool:
+    """Whether ``text`` is (or holds) an HTML page or an XML document."""
+    return bool(_MARKUP.match(text)) or "<html" in text.lower() or "<?xml" in text
 
 
 def _from_markup(text: str) -> str:
