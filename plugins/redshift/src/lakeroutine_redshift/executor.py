@@ -50,11 +50,20 @@ class RedshiftExecutor(AwsExecutor):
     def _lineage_table(self, table: Any, columns: Any = None, rows: int | None = None) -> Any:
         """The table as lineage names it (:mod:`lakeroutine.lineage`): database.schema.table
         on the cluster or workgroup, in the client's region."""
+        return self._named_table((table.schema_ or "public", table.name), columns, rows)
+
+    def _named_table(
+        self, parts: tuple[str, ...], columns: Any = None, rows: int | None = None
+    ) -> Any:
+        """A table by its name's parts (``table``, ``schema.table`` or ``db.schema.table``;
+        the params' database and ``public`` where not given), as lineage names it."""
         from lakeroutine.lineage import Table
 
-        name = f"{self.params.database}.{table.schema_ or 'public'}.{table.name}"
+        parts = parts[-3:]
+        database, schema, name = (self.params.database, "public")[: 3 - len(parts)] + parts
         where = self.params.cluster_identifier or self.params.workgroup_name
         region = self.client.meta.region_name
+        name = f"{database}.{schema}.{name}"
         return Table("redshift", name, region, host=where, columns=columns, rows=rows)
 
     @task
