@@ -3,6 +3,7 @@ engine's dialect (CTEs, written targets and tables the text creates left out).""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -51,3 +52,10 @@ def test_sqlglot_is_imported_only_when_called() -> None:
     code = "import sys, lakeroutine.sql.tables_read; print('sqlglot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_text_sqlglot_cannot_parse_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    sql = "UNLOAD ('SELECT 1') TO 's3://b/p/' CREDENTIALS 'aws_secret_access_key=Sup3r'"
+    with caplog.at_level(logging.DEBUG):
+        assert tables_read(sql, "redshift") == []
+    assert "Sup3r" not in caplog.text

@@ -7,12 +7,25 @@ effort: text sqlglot cannot parse reads nothing here (the engine reports its own
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 _WRITES = frozenset(("Insert", "Create", "Delete", "Update", "Merge", "Alter", "Copy"))
 _READ_NOTHING = frozenset(("Drop", "TruncateTable"))
 """Statements whose ``this`` is the table they write, not one they read; those of
 ``_READ_NOTHING`` only remove or empty tables."""
+
+
+class _Quiet(logging.Filter):
+    """Drops sqlglot's records while this thread parses for lineage."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_QUIET, "on", False)
+
+
+_QUIET = threading.local()
+logging.getLogger("sqlglot").addFilter(_Quiet())
 
 
 def tables_read(sql: str, dialect: str) -> list[tuple[str, ...]]:
@@ -25,10 +38,13 @@ def tables_read(sql: str, dialect: str) -> list[tuple[str, ...]]:
         from sqlglot import exp
     except ImportError:  # pragma: no cover - the calling executors depend on sqlglot
         return []
+    _QUIET.on = True  # sqlglot logs text it cannot parse, which may hold a password
     try:
         statements = sqlglot.parse(sql, read=dialect)
     except sqlglot.errors.SqlglotError:
         return []
+    finally:
+        _QUIET.on = False
     found: list[tuple[str, ...]] = []
     created: set[tuple[str, ...]] = set()
     for statement in statements:

@@ -71,7 +71,8 @@ class RedshiftExecutor(AwsExecutor):
         (sqlglot imported only now)."""
         from lakeroutine.sql.tables_read import tables_read
 
-        ctx.lineage.read(*(self._named_table(p) for p in tables_read(sql, "redshift")))
+        found = tables_read(mask_secrets(sql), "redshift")  # no password reaches sqlglot
+        ctx.lineage.read(*(self._named_table(p) for p in found))
 
     @task
     def execute_sql(self, args: ExecuteSqlArgs, ctx: TaskContext) -> dict[str, Any]:
