@@ -6,6 +6,7 @@ A task declares its datasets on ``ctx.lineage`` while it runs::
     ctx.lineage.wrote(Table("athena", "lake.sales", region="eu-west-1",
                             location="s3://lake/staging/sales/", columns=[("id", "bigint")]))
     ctx.lineage.query("INSERT INTO lake.sales SELECT ...", dialect="athena")
+    ctx.lineage.checked(sales, Assertion("not_null", success=True, column="id"))
 
 Lifecycle hooks (``task_finished``, ``task_failed``) read ``ctx.lineage`` back. These are
 plain descriptions of storage locations and catalog tables: how they are named in a lineage
@@ -60,6 +61,20 @@ class Table:
 Dataset = Location | Table
 
 
+@dataclass(frozen=True)
+class Assertion:
+    """One data quality test's outcome on a dataset: ``assertion`` its kind (``not_null``,
+    ``unique``, ``row_count``...), ``success`` whether it found no issue (a ``warn`` check
+    that warned did not succeed), ``column`` the column it tested (None: the whole dataset),
+    ``name`` and ``severity`` (``error``/``warn``) as the routine declares them."""
+
+    assertion: str
+    success: bool
+    column: str | None = None
+    name: str | None = None
+    severity: str | None = None
+
+
 @dataclass
 class TaskLineage:
     """The datasets one task attempt read and wrote, and the query it ran (if any)."""
@@ -68,6 +83,7 @@ class TaskLineage:
     outputs: list[Dataset] = field(default_factory=list)
     sql: str | None = None
     dialect: str | None = None
+    assertions: dict[Dataset, list[Assertion]] = field(default_factory=dict)
 
     def read(self, *datasets: Dataset) -> None:
         """Declare datasets the task read."""
@@ -81,6 +97,16 @@ class TaskLineage:
         """Declare the SQL the task ran (the last one counts) and its dialect (``athena``,
         ``redshift``, ``duckdb``...)."""
         self.sql, self.dialect = sql, dialect
+
+    def checked(self, dataset: Dataset, *assertions: Assertion) -> None:
+        """Declare data quality tests run on ``dataset`` and their outcomes; the dataset
+        counts as read (once, however often it is checked)."""
+        for item in assertions:
+            if not isinstance(item, Assertion):
+                raise TypeError(f"an assertion is a lakeroutine.lineage Assertion, not {item!r}")
+        if dataset not in self.inputs:
+            self.read(dataset)
+        self.assertions.setdefault(dataset, []).extend(assertions)
 
 
 def _checked(datasets: Iterable[object]) -> list[Dataset]:

@@ -61,3 +61,65 @@ def test_athena_tasks_emit_catalog_tables(athena: Any, run, tmp_path, monkeypatc
     assert (mart["namespace"], mart["name"]) == (namespace, "AwsDataCatalog.lake.sales_by_day")
     assert mart["facets"]["symlinks"]["identifiers"][0]["name"] == "marts/sales_by_day"
     assert "FROM lake.sales GROUP BY dt" in made["job"]["facets"]["sql"]["query"]
+
+
+def lineage_events(tmp_path, monkeypatch) -> Any:
+    """Point the client's file transport at the test's folder; a reader of what it wrote,
+    each event checked against the vendored OpenLineage schemas."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
+    from lr_openlineage_helpers import read_events, validate_event
+
+    events_file = tmp_path / "lineage.jsonl"
+    config = tmp_path / "openlineage.yml"
+    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
+    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+
+    def read() -> list[dict[str, Any]]:
+        events = read_events(events_file)
+        for event in events:
+            validate_event(event)
+        return events
+
+    return read
+
+
+def test_athena_queries_declare_the_tables_they_read(athena: Any, run, tmp_path, monkeypatch):
+    read = lineage_events(tmp_path, monkeypatch)
+    query = (
+        "WITH recent AS (SELECT * FROM lake.sales WHERE dt > date '2024-01-01')\n"
+        "SELECT r.name, c.region, g.label FROM recent r\n"
+        "JOIN AwsDataCatalog.CRM.customers c ON r.name = c.name\n"
+        "JOIN regions g ON g.region = c.region\n"
+        "WHERE r.name IN (SELECT name FROM lake.sales WHERE amount > 10)"
+    )
+    ctas = {
+        "task": "ctas",
+        "args": {
+            "table": "sales_by_day",
+            "sql": "SELECT dt, sum(amount) AS amount FROM sales GROUP BY dt",
+            "location": "s3://lake/marts/sales_by_day/",
+        },
+    }
+    result = run(athena.routine({"task": "run_query", "args": {"sql": query}}, ctas))
+    assert result.status == "succeeded", [t.error for t in result.tasks]
+    events = read()
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
+    namespace = "awsathena://athena.us-east-1.amazonaws.com"
+    inputs = [(i["namespace"], i["name"]) for i in events[1]["inputs"]]
+    # the CTE is no table; lake.sales read twice is one input; unqualified means the
+    # params' database; identifiers fold to lower case as Athena folds them
+    assert sorted(inputs) == [
+        (namespace, "AwsDataCatalog.crm.customers"),
+        (namespace, "AwsDataCatalog.lake.regions"),
+        (namespace, "AwsDataCatalog.lake.sales"),
+    ]
+    made = events[3]
+    assert [(i["namespace"], i["name"]) for i in made["inputs"]] == [
+        (namespace, "AwsDataCatalog.lake.sales")
+    ]
+    assert [o["name"] for o in made["outputs"]] == ["AwsDataCatalog.lake.sales_by_day"]

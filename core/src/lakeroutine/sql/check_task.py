@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from lakeroutine.context import TaskContext
+from lakeroutine.lineage import Assertion, Dataset
 from lakeroutine.sql.check_sql import CheckDialect, CompiledChecks, compile_checks, schema_query
 from lakeroutine.sql.check_verdicts import (
     FAILED,
+    PASSED,
     WARNED,
     ChecksFailed,
     failure_message,
@@ -58,9 +60,11 @@ def run_check_task(
     schema_name: str,
     other_table: Callable[[str], str] | None = None,
     publish: Publisher | None = None,
+    dataset: Dataset | None = None,
 ) -> dict[str, Any]:
     """Run the task; its output lists every check's outcome. Raises :class:`ChecksFailed`
-    (with the same output) when an ``error`` check fails: then nothing is published."""
+    (with the same output) when an ``error`` check fails: then nothing is published.
+    ``dataset`` is the checked table as lineage names it: the outcomes are declared on it."""
     compiled = compile_checks(
         args, table_sql=table_sql, dialect=engine.dialect, other_table=other_table
     )
@@ -80,6 +84,8 @@ def run_check_task(
         previous_rows=kept.get("rows"),
         schema_rows=schema_rows,
     )
+    if dataset is not None:
+        ctx.lineage.checked(dataset, *assertions(args, outcomes))
     _sample(compiled, engine, outcomes)
     for outcome in outcomes:
         if outcome["status"] == WARNED:
@@ -106,6 +112,28 @@ def run_check_task(
         output["published"] = publish(compiled, held)
     output.update(engine.report())
     return output
+
+
+def assertions(args: CheckArgs, outcomes: list[dict[str, Any]]) -> list[Assertion]:
+    """The outcomes as lineage assertions: kind, success (passed), column, name, severity."""
+    declared = {check.label: check for check in args.checks}
+    found = []
+    for outcome in outcomes:
+        check = declared.get(outcome["check"])
+        column = getattr(check, "column", None)
+        columns = getattr(check, "columns", None)  # unique: one column or several
+        if column is None and isinstance(columns, list) and len(columns) == 1:
+            column = columns[0]
+        found.append(
+            Assertion(
+                outcome["kind"],
+                success=outcome["status"] == PASSED,
+                column=column if isinstance(column, str) else None,
+                name=outcome["check"],
+                severity=outcome["severity"],
+            )
+        )
+    return found
 
 
 def _quarantining(args: CheckArgs) -> set[str]:

@@ -115,4 +115,5 @@ def run_check(executor: AthenaExecutor, args: CheckArgs, ctx: TaskContext) -> di
         schema_name=database,
         other_table=lambda name: quote_qualified([database, name], "trino"),
         publish=publisher(executor, engine, args.publish) if args.publish else None,
+        dataset=executor._lineage_table(args.table),
     )

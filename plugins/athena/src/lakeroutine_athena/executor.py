@@ -119,6 +119,25 @@ class AthenaExecutor(AwsExecutor):
         region = self.client.meta.region_name
         return Table("athena", self._table_name(table), region, location=location, columns=columns)
 
+    def _named_table(self, parts: tuple[str, ...]) -> Any:
+        """A table by its name's parts (``table``, ``db.table`` or ``catalog.db.table``; the
+        params' database where not given), as lineage names it."""
+        from lakeroutine.lineage import Table
+
+        parts = parts[-3:]
+        catalog, database, name = (None, self.params.database)[: 3 - len(parts)] + parts
+        if catalog is not None and catalog.lower() == "awsdatacatalog":
+            catalog = None  # the default catalog, as the naming spec spells it
+        region = self.client.meta.region_name
+        return Table("athena", f"{database}.{name}", region, catalog=catalog)
+
+    def _declare_reads(self, ctx: TaskContext, sql: str) -> None:
+        """The tables ``sql`` reads, for lineage, as sqlglot's Athena dialect finds them
+        (sqlglot imported only now)."""
+        from lakeroutine.sql.tables_read import tables_read
+
+        ctx.lineage.read(*(self._named_table(p) for p in tables_read(sql, "athena")))
+
     @task
     def create_database(self, args: CreateDatabaseArgs, ctx: TaskContext) -> dict[str, Any]:
         """Create the database (the params' one unless ``name`` is given) if it is missing."""
@@ -176,8 +195,9 @@ class AthenaExecutor(AwsExecutor):
 
         from lakeroutine_athena.results import ResultReader, preview_rows, save_rows
 
-        outcome = self._runner(ctx).run(args.query, parameters=args.execution_parameters("trino"))
         ctx.lineage.query(args.query, dialect="athena")
+        self._declare_reads(ctx, args.query)
+        outcome = self._runner(ctx).run(args.query, parameters=args.execution_parameters("trino"))
         reader = ResultReader(self.client, outcome.query_execution_id)
         if args.output:
             extra = save_rows(ctx, reader, args.output, self.params.preview_rows)
@@ -207,8 +227,9 @@ class AthenaExecutor(AwsExecutor):
             file_format=args.format,
             partitioned_by=args.partitioned_by,
         )
-        outcomes.append(runner.run(sql, step="ctas", parameters=args.execution_parameters("trino")))
         ctx.lineage.query(sql, dialect="athena")
+        self._declare_reads(ctx, args.query)
+        outcomes.append(runner.run(sql, step="ctas", parameters=args.execution_parameters("trino")))
         ctx.lineage.wrote(self._lineage_table(args.table, args.location))
         return summary(outcomes, table=self._table_name(args.table), location=args.location)
 

@@ -320,6 +320,7 @@ class DuckDBExecutor(Executor):
             schema_name=self.params.schema_name,
             other_table=self._target,
             publish=publish,
+            dataset=self._lineage_table(args.table),
         )
 
 

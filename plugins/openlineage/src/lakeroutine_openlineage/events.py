@@ -17,9 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 from lakeroutine import __version__ as lakeroutine_version
-from lakeroutine.lineage import Location, Table, TaskLineage
+from lakeroutine.lineage import Assertion, Location, Table, TaskLineage
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
+    data_quality_assertions_dataset,
     error_message_run,
     input_statistics_input_dataset,
     job_type_job,
@@ -88,7 +89,7 @@ class TaskRun:
         inputs: list[InputDataset] = []
         outputs: list[OutputDataset] = []
         if lineage is not None:
-            inputs = [_input(item) for item in lineage.inputs]
+            inputs = [_input(item, lineage.assertions.get(item)) for item in lineage.inputs]
             outputs = [_output(item) for item in lineage.outputs]
             if lineage.sql:
                 job_facets["sql"] = sql_job.SQLJobFacet(
@@ -172,10 +173,12 @@ def _counts(item: Location | Table) -> tuple[int | None, int | None, int | None]
     return item.rows, None, None
 
 
-def _input(item: Location | Table) -> InputDataset:
+def _input(item: Location | Table, checked: list[Assertion] | None = None) -> InputDataset:
     name, facets = _identity(item)
     rows, size, files = _counts(item)
     input_facets: dict[str, Any] = {}
+    if checked:
+        input_facets["dataQualityAssertions"] = _assertions(checked)
     if (rows, size, files) != (None, None, None):
         input_facets["inputStatistics"] = (
             input_statistics_input_dataset.InputStatisticsInputDatasetFacet(
@@ -185,6 +188,28 @@ def _input(item: Location | Table) -> InputDataset:
     return InputDataset(
         namespace=name.namespace, name=name.name, facets=facets, inputFacets=input_facets
     )
+
+
+def _assertions(checked: list[Assertion]) -> Any:
+    """The data quality tests run on an input, as the assertions facet tells them."""
+    facet = data_quality_assertions_dataset
+    return facet.DataQualityAssertionsDatasetFacet(
+        assertions=[
+            facet.Assertion(
+                assertion=a.assertion,
+                success=a.success,
+                column=a.column,
+                **({"name": a.name} if a.name and _NAMED else {}),
+                **({"severity": a.severity} if a.severity and _NAMED else {}),
+            )
+            for a in checked
+        ],
+        producer=PRODUCER,
+    )
+
+
+_NAMED = "severity" in getattr(data_quality_assertions_dataset.Assertion, "__annotations__", {})
+"""Clients before 1.3x know only assertion, success and column."""
 
 
 def _output(item: Location | Table) -> OutputDataset:

@@ -104,4 +104,5 @@ def run_check(executor: RedshiftExecutor, args: CheckArgs, ctx: TaskContext) -> 
         schema_name=schema or "public",
         other_table=lambda name: qualified(schema, name),
         publish=publish if args.publish else None,
+        dataset=executor._named_table((schema or "public", args.table)),
     )

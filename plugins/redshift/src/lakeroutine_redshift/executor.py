@@ -50,12 +50,29 @@ class RedshiftExecutor(AwsExecutor):
     def _lineage_table(self, table: Any, columns: Any = None, rows: int | None = None) -> Any:
         """The table as lineage names it (:mod:`lakeroutine.lineage`): database.schema.table
         on the cluster or workgroup, in the client's region."""
+        return self._named_table((table.schema_ or "public", table.name), columns, rows)
+
+    def _named_table(
+        self, parts: tuple[str, ...], columns: Any = None, rows: int | None = None
+    ) -> Any:
+        """A table by its name's parts (``table``, ``schema.table`` or ``db.schema.table``;
+        the params' database and ``public`` where not given), as lineage names it."""
         from lakeroutine.lineage import Table
 
-        name = f"{self.params.database}.{table.schema_ or 'public'}.{table.name}"
+        parts = parts[-3:]
+        database, schema, name = (self.params.database, "public")[: 3 - len(parts)] + parts
         where = self.params.cluster_identifier or self.params.workgroup_name
         region = self.client.meta.region_name
+        name = f"{database}.{schema}.{name}"
         return Table("redshift", name, region, host=where, columns=columns, rows=rows)
+
+    def _declare_reads(self, ctx: TaskContext, sql: str) -> None:
+        """The tables ``sql`` reads, for lineage, as sqlglot's Redshift dialect finds them
+        (sqlglot imported only now)."""
+        from lakeroutine.sql.tables_read import tables_read
+
+        found = tables_read(mask_secrets(sql), "redshift")  # no password reaches sqlglot
+        ctx.lineage.read(*(self._named_table(p) for p in found))
 
     @task
     def execute_sql(self, args: ExecuteSqlArgs, ctx: TaskContext) -> dict[str, Any]:
@@ -66,6 +83,7 @@ class RedshiftExecutor(AwsExecutor):
             SqlStep(s.text, {name: values[name] for name in s.parameters})
             for s in args.statements()
         ]
+        self._declare_reads(ctx, ";\n".join(str(step.sql) for step in steps))
         reports = self._run(ctx, steps)
         output: dict[str, Any] = {
             "statement_ids": [r["id"] for r in reports],
@@ -112,6 +130,7 @@ class RedshiftExecutor(AwsExecutor):
     @task
     def unload_to_s3(self, args: UnloadArgs, ctx: TaskContext) -> dict[str, Any]:
         """UNLOAD a query's result to an S3 prefix as Parquet or CSV."""
+        self._declare_reads(ctx, args.query)
         (report,) = self._run(ctx, [SqlStep(statements.unload(args))])
         ctx.lineage.wrote(Location(args.destination, rows=report["rows"]))
         return {
