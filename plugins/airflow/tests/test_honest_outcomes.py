@@ -156,6 +156,33 @@ def test_an_unwritable_report_stops_the_dag_run_before_its_first_step(dag_files,
     assert states["duck__create_database"] == ("failed", 1)
     assert states["duck__run_query"][0] == "upstream_failed"
     assert not (tmp_path / "lake.duckdb").exists()  # nothing ran
+    shown = capsys.readouterr().out  # the task's failure: the option the user set, and where
+    dag_path = dag_files.dags / "bad_report.py"
     assert (
-        "--report /proc/no/such/report.json: cannot write a file there" in capsys.readouterr().out
+        f"routine_dag of DAG 'bad_report' ({dag_path}): report= /proc/no/such/report.json: "
+        "cannot write a file there" in shown
+    )
+    assert "--report" not in shown
+
+
+def test_an_unwritable_report_of_a_task_group_names_the_group(dag_files, tmp_path, capsys):
+    path = write(tmp_path, duckdb_routine(tmp_path, "create_database", query("SELECT 1")))
+    dag_path = dag_files.write(
+        "grouped_report",
+        f"""
+        from airflow.sdk import DAG
+        from lakeroutine_airflow import RoutineTaskGroup
+
+        with DAG("grouped_report", schedule=None) as dag:
+            RoutineTaskGroup({str(path)!r}, group_id="lake", report="/proc/no/such/r.json")
+        """,
+    )
+    dag_run = dag_files.test("grouped_report", logical_date=LOGICAL)
+    assert dag_run.state == "failed"
+    assert dag_files.task_instances(dag_run)["lake.duck__create_database"] == ("failed", 1)
+    assert not (tmp_path / "lake.duckdb").exists()  # nothing ran
+    shown = capsys.readouterr().out
+    assert (
+        f"RoutineTaskGroup 'lake' in DAG 'grouped_report' ({dag_path}): "
+        "report= /proc/no/such/r.json: cannot write a file there" in shown
     )

@@ -66,10 +66,19 @@ class RoutineStepOperator(BaseOperator):
             from lakeroutine_airflow.report import check_target
 
             try:
-                check_target(self.report_check, Path(self.routine_path).parent)
+                folder = Path(self.routine_path).parent
+                check_target(self.report_check, folder, self._report_option())
             except RoutineError as exc:
                 raise AirflowFailException(str(exc)) from None
         return self._run_step(context, Deferral() if self.deferrable else None)
+
+    def _report_option(self) -> str:
+        """Where the user set the report: ``report=`` of routine_dag or RoutineTaskGroup, in
+        which DAG and DAG file."""
+        group = self.task_group.group_id if self.task_group else None
+        where = f"RoutineTaskGroup {group!r} in DAG" if group else "routine_dag of DAG"
+        file = getattr(self.dag, "fileloc", None) if self.has_dag() else None
+        return f"{where} {self.dag_id!r}{f' ({file})' if file else ''}: report="
 
     def resume(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Go on after the triggerer saw the wait end: the step runs again, re-attaches to
