@@ -27,15 +27,18 @@ def _local_path(target: str) -> Path:
     return Path(target.removeprefix("file://")).expanduser()
 
 
-def check_report_target(target: str, registry: Registry | None = None) -> None:
+def check_report_target(
+    target: str, registry: Registry | None = None, option: str = "--report"
+) -> None:
     """Raise RoutineError unless a report can be written at ``target``: a local folder is
     created and a temporary file written there; a URI gets a small probe object beside
-    the report, deleted again (``registry`` serves the URI's storage)."""
+    the report, deleted again (``registry`` serves the URI's storage). ``option`` names the
+    setting the target came from (the CLI's ``--report``, a scheduler's ``report=``)."""
     if is_local(target):
-        check_writable(_local_path(target))
+        check_writable(_local_path(target), option)
         return
     if registry is None:
-        raise RoutineError(f"--report {target}: no storage plugins loaded to write it")
+        raise RoutineError(f"{option} {target}: no storage plugins loaded to write it")
     probe = f"{target}.probe-{uuid.uuid4().hex[:12]}"
     try:
         storage = registry.storages().for_url(target)
@@ -45,7 +48,7 @@ def check_report_target(target: str, registry: Registry | None = None) -> None:
             storage.upload(local, probe)
         storage.delete_many([probe])
     except Exception as exc:
-        raise RoutineError(f"--report {target}: cannot write there ({exc})") from None
+        raise RoutineError(f"{option} {target}: cannot write there ({exc})") from None
 
 
 def write_report(result: RunResult, target: str, registry: Registry | None = None) -> None:

@@ -98,17 +98,18 @@ class RunResult:
         temp.replace(path)
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, option: str = "--report") -> None:
     """Raise RoutineError unless a report can be written at ``path``: its folder is created
     and a temporary file written and removed there, before a run, so that a bad
-    ``--report`` stops it before anything moves (a permission check alone can be wrong)."""
+    ``--report`` stops it before anything moves (a permission check alone can be wrong).
+    ``option`` names the setting the path came from, as the user wrote it."""
     import os
     import tempfile
 
     from lakeroutine.errors import RoutineError
 
     if path.is_dir():
-        raise RoutineError(f"--report {path}: is a folder, not a file")
+        raise RoutineError(f"{option} {path}: is a folder, not a file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
@@ -116,4 +117,4 @@ def check_writable(path: Path) -> None:
         os.unlink(probe)
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
-        raise RoutineError(f"--report {path}: cannot write a file there ({why})") from None
+        raise RoutineError(f"{option} {path}: cannot write a file there ({why})") from None

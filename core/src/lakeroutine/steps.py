@@ -43,7 +43,15 @@ if TYPE_CHECKING:  # imported when used: read_steps must stay cheap
     from lakeroutine.plugins import Registry
     from lakeroutine.routine import ExecutorStep, Routine
 
-__all__ = ["StepInfo", "list_steps", "load_routine", "pick_steps", "read_steps", "steps_of"]
+__all__ = [
+    "StepInfo",
+    "check_step_digest",
+    "list_steps",
+    "load_routine",
+    "pick_steps",
+    "read_steps",
+    "steps_of",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,3 +231,27 @@ def pick_steps(routine: Routine, wanted: Sequence[str | int]) -> list[ExecutorSt
                 ExecutorStep(block.instance, block.executor_name, block.cls, block.params, tasks)
             )
     return picked
+
+
+def check_step_digest(path: str | os.PathLike[str], step_id: str, digest: str) -> None:
+    """Refuse a step whose id, in the routine file as it is now, names another task than the
+    one the scheduler read at parse time (``digest``: :attr:`StepInfo.digest` then): a task
+    inserted before a duplicate ``#n`` would otherwise run in place of the one shown. An empty
+    ``digest`` (none carried) or an id the file no longer has is left to ``run_routine``."""
+    if not digest:
+        return
+    now = {step.id: step for step in read_steps(path)}
+    step = now.get(step_id)
+    if step is None or step.digest == digest:
+        return
+    moved = [other.id for other in now.values() if other.digest == digest]
+    where = f"; the task it named is now step {moved[0]!r}" if moved else ""
+    raise RoutineError(
+        f"step {step_id!r} now names another task than when the scheduler read the routine: "
+        f"it is now {step.executor}.{step.task} at position {step.position}, written otherwise"
+        f"{where}. Refused, nothing run: reload the DAG/definitions so the scheduler shows the "
+        "routine as it is",
+        file=str(Path(path).resolve()),
+        executor=step.instance,
+        task=step.task,
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from lakeroutine import RoutineError
+from lakeroutine.step_ids import task_digest
 from lakeroutine_dagster import routine_definitions
 
 QUICKSTART = Path(__file__).parents[3] / "examples" / "quickstart" / "routine.json"
@@ -122,7 +123,11 @@ def test_options_name_the_job_schedule_it_and_reach_the_job(probe_routine, regis
         description="The nightly lake routine",
     )
     job = defs.get_job_def("nightly")
-    assert job.tags == {"lakeroutine/routine": "probe", "team": "lake"}
+    assert job.tags == {
+        "lakeroutine/routine": "probe",
+        "lakeroutine/step-digests": json.dumps({"a.ok": task_digest("ProbeExecutor", "ok", {})}),
+        "team": "lake",
+    }
     assert job.description == "The nightly lake routine"
     assert job.metadata["lakeroutine/routine"].value == str(path)
     (schedule,) = defs.get_repository_def().schedule_defs

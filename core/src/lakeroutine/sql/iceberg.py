@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,7 +19,9 @@ from lakeroutine.sql.tables import (
     ColumnType,
     ColumnTypeName,
     Identifier,
+    both_column_forms,
     check_name,
+    columns_as_mapping,
     parse_type,
     quote_literal,
 )
@@ -175,7 +177,9 @@ class IcebergTableSpec(BaseModel):
     name: Identifier = Field(description="Table name: letters, digits, underscores")
     format: Literal["iceberg"] = Field(description='Always "iceberg"')
     columns: dict[str, ColumnTypeName] = Field(
-        min_length=1, description="Column name -> Hive type (string, bigint, decimal(p,s)...)"
+        min_length=1,
+        description="Column name -> Hive type (string, bigint, decimal(p,s)...)",
+        json_schema_extra=both_column_forms,
     )
     partitioned_by: list[str] = Field(
         default_factory=list,
@@ -187,6 +191,12 @@ class IcebergTableSpec(BaseModel):
     sort_order: list[str] = Field(default_factory=list, description="column [asc|desc]")
     properties: dict[str, str] = Field(default_factory=dict, description="Table properties")
     location: str | None = Field(None, description="Folder of the table (else the warehouse's)")
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _either_form(cls, value: Any) -> Any:
+        """``[{"name", "type"}]`` (Redshift's form) is taken too: one table, written once."""
+        return columns_as_mapping(value)
 
     @field_validator("columns")
     @classmethod

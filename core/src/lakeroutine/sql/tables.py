@@ -349,6 +349,36 @@ def columns_as_list(value: Any) -> Any:
     return [{"name": name, "type": type_name} for name, type_name in value.items()]
 
 
+def both_column_forms(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of a table's ``columns``: the JSON Schema lists both forms a
+    routine may write (``{"name": "type"}`` and ``[{"name", "type"}]``), whichever form the
+    model keeps, so an editor accepts one table description for every executor."""
+    described = {key: schema.pop(key) for key in ("title", "description") if key in schema}
+    kept = dict(schema)
+    schema.clear()
+    if kept.get("type") == "array":
+        other: dict[str, Any] = {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "column name -> type",
+        }
+    else:
+        other = {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "type": {"type": "string"}},
+                "required": ["name", "type"],
+                "additionalProperties": False,
+            },
+            "description": '[{"name": ..., "type": ...}]',
+        }
+    for bound in ("minItems", "minProperties"):
+        if bound in kept:
+            other["minProperties" if bound == "minItems" else "minItems"] = kept[bound]
+    schema.update(described, anyOf=[kept, other])
+
+
 def _check_columns(columns: dict[str, str], what: str) -> dict[str, str]:
     checked: dict[str, str] = {}
     for name, type_name in columns.items():
@@ -377,10 +407,14 @@ class TableSpec(BaseModel):
 
     name: Identifier = Field(description="Table name: letters, digits, underscores")
     columns: dict[str, ColumnTypeName] = Field(
-        min_length=1, description="Column name -> Hive type (string, bigint, decimal(p,s)...)"
+        min_length=1,
+        description="Column name -> Hive type (string, bigint, decimal(p,s)...)",
+        json_schema_extra=both_column_forms,
     )
     partitioned_by: dict[str, ColumnTypeName] = Field(
-        default_factory=dict, description="Partition column name -> primitive Hive type"
+        default_factory=dict,
+        description="Partition column name -> primitive Hive type",
+        json_schema_extra=both_column_forms,
     )
     format: TableFormat = "parquet"
     location: str = Field(min_length=1, description="Folder holding the table's files")

@@ -86,6 +86,7 @@ def _add_steps(
             routine_vars=dict(vars or {}),
             deferrable=deferrable,
             report_check=report if first else None,
+            step_digest=step.digest,
             retries=step.retries,
             retry_delay=dt.timedelta(seconds=step.retry_delay_s),
             doc_md=f"lakeroutine step `{step.id}` (`{step.executor}.{step.task}`)",

@@ -41,6 +41,7 @@ class RoutineStepOperator(BaseOperator):
         routine_vars: Mapping[str, Any] | None = None,
         deferrable: bool = False,
         report_check: str | None = None,
+        step_digest: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -49,20 +50,35 @@ class RoutineStepOperator(BaseOperator):
         self.routine_vars = dict(routine_vars or {})
         self.deferrable = deferrable
         self.report_check = report_check  # the first step proves the run's report writable
+        self.step_digest = step_digest  # the task the id named when the DAG was parsed
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Run the step; defer its first long wait to the triggerer if ``deferrable``."""
         from lakeroutine.errors import RoutineError
+        from lakeroutine.steps import check_step_digest
         from lakeroutine.waiting import Deferral
 
+        try:  # the file edited since the DAG was parsed: the id may name another task
+            check_step_digest(self.routine_path, self.step_id, self.step_digest)
+        except RoutineError as exc:
+            raise AirflowFailException(str(exc)) from None
         if self.report_check:  # the first step: the run's report must be writable first
             from lakeroutine_airflow.report import check_target
 
             try:
-                check_target(self.report_check, Path(self.routine_path).parent)
+                folder = Path(self.routine_path).parent
+                check_target(self.report_check, folder, self._report_option())
             except RoutineError as exc:
                 raise AirflowFailException(str(exc)) from None
         return self._run_step(context, Deferral() if self.deferrable else None)
+
+    def _report_option(self) -> str:
+        """Where the user set the report: ``report=`` of routine_dag or RoutineTaskGroup, in
+        which DAG and DAG file."""
+        group = self.task_group.group_id if self.task_group else None
+        where = f"RoutineTaskGroup {group!r} in DAG" if group else "routine_dag of DAG"
+        file = getattr(self.dag, "fileloc", None) if self.has_dag() else None
+        return f"{where} {self.dag_id!r}{f' ({file})' if file else ''}: report="
 
     def resume(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Go on after the triggerer saw the wait end: the step runs again, re-attaches to

@@ -89,14 +89,15 @@ def resolve_target(target: str, base_dir: Path) -> str:
     return str(path if path.is_absolute() else base_dir / path)
 
 
-def check_target(target: str, base_dir: Path) -> None:
+def check_target(target: str, base_dir: Path, option: str = "report=") -> None:
     """RoutineError unless the report can be written at ``target`` (written there to
-    know): the DAG run's first step calls it, before anything runs."""
+    know): the DAG run's first step calls it, before anything runs. ``option`` says which
+    setting gave the target, and where (``report= of routine_dag in DAG 'x' (file)``)."""
     from lakeroutine.plugins import load_plugins
     from lakeroutine.report_target import check_report_target, is_local
 
     resolved = resolve_target(target, base_dir)
-    check_report_target(resolved, None if is_local(resolved) else load_plugins())
+    check_report_target(resolved, None if is_local(resolved) else load_plugins(), option)
 
 
 def write_report(report: dict[str, Any], target: str, base_dir: Path) -> str:

@@ -7,6 +7,7 @@ routine's size: loading definitions stays cheap for routines of hundreds of task
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from lakeroutine_dagster.loading import absolute, load_steps
-from lakeroutine_dagster.step import OUTPUT, RESOURCE, StepRunner, run_settings
+from lakeroutine_dagster.step import DIGESTS_TAG, OUTPUT, RESOURCE, StepRunner, run_settings
 
 if TYPE_CHECKING:
     from lakeroutine.plugins import Registry
@@ -90,7 +91,13 @@ def routine_definitions(
     job_options["metadata"] = {"lakeroutine/routine": str(routine_path), **job_options["metadata"]}
     # Runs carry the routine's name: the run queue can then allow one run of it at a time
     # (tag_concurrency_limits on "lakeroutine/routine").
-    job_options["tags"] = {ROUTINE_TAG: routine_name, **(job_options.get("tags") or {})}
+    # ... and what each step id named when definitions loaded: a run worker rebuilds them from
+    # the file as it is then, so each op compares its task with the run's record.
+    job_options["tags"] = {
+        ROUTINE_TAG: routine_name,
+        DIGESTS_TAG: json.dumps({step.id: step.digest for step in steps}),
+        **(job_options.get("tags") or {}),
+    }
     job_options["resource_defs"] = {
         RESOURCE: run_settings(),
         **job_options.get("resource_defs", {}),

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 OUTPUT = "done"
 RESOURCE = "lakeroutine"  # run config: resources.lakeroutine.config.vars
+DIGESTS_TAG = "lakeroutine/step-digests"  # run tag: {step id: digest} when definitions loaded
 
 
 def run_settings() -> dg.ResourceDefinition:
@@ -66,11 +67,13 @@ class StepRunner:
     # that ``from __future__ import annotations`` makes of it.
     def __call__(self, context, inputs: Any) -> Iterator[Any]:  # type: ignore[no-untyped-def]
         from lakeroutine import run_routine
+        from lakeroutine.steps import check_step_digest
 
         step = self.steps[context.op_handle.name]
         run_id = lakeroutine_run_id(context)
         variables = {**(self.vars or {}), **getattr(context.resources, RESOURCE)["vars"]}
         try:
+            check_step_digest(self.path, step.id, _digest_at_load(context, step))
             # Dagster raises its interrupt (a run terminated, Ctrl-C) as KeyboardInterrupt
             # here: lakeroutine then cancels the AWS work the task started.
             with (
@@ -124,6 +127,17 @@ class StepRunner:
         context.log.info(
             f"routine {routine_name} succeeded: {counted(count, 'step')}: {count} succeeded"
         )
+
+
+def _digest_at_load(context: Any, step: StepInfo) -> str:
+    """What the step's id named when the job's definitions loaded: the run's record (a run
+    worker rebuilds definitions from the file as it is now), else the op's own."""
+    try:
+        recorded = json.loads(context.dagster_run.tags.get(DIGESTS_TAG) or "{}")
+    except ValueError:
+        recorded = {}
+    digest = recorded.get(step.id) if isinstance(recorded, dict) else None
+    return digest if isinstance(digest, str) else step.digest
 
 
 def report_metadata(entry: TaskResult, run_id: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from lakeroutine.aws import AwsConnection
 from lakeroutine.executor import Params
-from lakeroutine.sql.tables import columns_as_list
+from lakeroutine.sql.tables import both_column_forms, columns_as_list
 from lakeroutine.types import ExistingFile, S3Url
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -184,6 +184,7 @@ class RedshiftTable(Params):
     columns: list[Column] = Field(
         min_length=1,
         description='[{"name", "type", "nullable", "encode"}], or {"name": "type", ...}',
+        json_schema_extra=both_column_forms,
     )
     diststyle: Literal["auto", "even", "key", "all"] | None = None
     distkey: Identifier | None = None
