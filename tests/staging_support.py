@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,3 +79,33 @@ def assert_archived_beside_earlier(
     renamed = [name for name in archive if name.startswith(stem)]
     assert len(renamed) == 1 and archive.pop(renamed[0]) == originals[earlier]
     assert archive == {k: v for k, v in originals.items() if k != earlier}
+
+
+LISTING_PEAKS = """
+import tracemalloc
+from {module} import {cls}
+storage = {cls}(**{options!r})
+
+def peak(limit):
+    tracemalloc.start()
+    count = sum(1 for _ in zip(range(limit), storage.list_files({url!r}), strict=False))
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count == limit, count
+    return top
+
+peak(100)  # first-use allocations
+print(peak(100), peak(900))
+"""
+
+
+def listing_memory_peaks(module: str, cls: str, options: dict[str, Any], url: str) -> list[int]:
+    """Peak memory listing 100 and 900 names of ``url`` with ``cls(**options)``, measured in a
+    process of its own: tracemalloc counts every thread's allocations, and a pytest-xdist
+    worker runs other tests' emulator and sender threads beside the test."""
+    script = LISTING_PEAKS.format(module=module, cls=cls, options=options, url=url)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return [int(n) for n in done.stdout.split()]

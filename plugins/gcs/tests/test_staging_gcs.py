@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from lakeroutine.errors import RoutineError
-from staging_support import EARLIER, assert_archived_beside_earlier
+from staging_support import EARLIER, assert_archived_beside_earlier, listing_memory_peaks
 
 FILES = {f"day{i % 2}/sales_{i}.csv": f"column1,column2\nname{i},{i}\n".encode() for i in range(12)}
 WRITES = ("upload", "resumable_start", "upload_chunk", "rewrite", "delete")
@@ -123,29 +123,9 @@ def test_listing_memory_is_flat(gcs_bucket):
     """Listing pages are let go as they are read: one page of names in memory, not all."""
     for i in range(900):
         gcs_bucket.bucket.blob(f"m/{i:05}").upload_from_string(b"")
-    # Measured in a process of its own: tracemalloc counts every thread's allocations, and a
-    # pytest-xdist worker runs other tests' emulator and sender threads beside this one.
-    script = """
-import tracemalloc
-from lakeroutine_gcs.storage import GcsStorage
-storage = GcsStorage(gs={"list_page_size": 100})
-
-def peak(limit):
-    tracemalloc.start()
-    count = sum(1 for _ in zip(range(limit), storage.list_files("gs://lake/m/"), strict=False))
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert count == limit, count
-    return top
-
-peak(100)  # first-use allocations
-print(peak(100), peak(900))
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    one_page, nine_pages = listing_memory_peaks(
+        "lakeroutine_gcs.storage", "GcsStorage", {"gs": {"list_page_size": 100}}, "gs://lake/m/"
     )
-    assert done.returncode == 0, done.stderr
-    one_page, nine_pages = map(int, done.stdout.split())
     assert nine_pages < one_page * 1.2, (one_page, nine_pages)  # held pages: 1.8x and more
 
 
