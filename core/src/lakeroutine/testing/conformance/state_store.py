@@ -385,7 +385,9 @@ class StateStoreConformance:
         if mode == "archive":  # in post_staging, from outside, once it is under way
             for share in (1, total // 3):
                 kills += kill_when(start(), lambda s=share: route.count(f"{landing}_archive") >= s)
-            assert 0 < route.count(f"{landing}_archive") < total
+            # Killed once under way; on fast local folders the last kill may land after the
+            # last archive write, before post_staging ends: a kill point too (kills counts it).
+            assert 0 < route.count(f"{landing}_archive") <= total
         else:  # deletes go in batches (one request on object stores): killed once begun
             for _ in range(2):
                 kills += kill_when(start(), lambda: route.count(landing, claims=False) < total)
