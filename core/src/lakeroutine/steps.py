@@ -30,6 +30,7 @@ A step whose task re-runs after a failure, on any worker, re-attaches to the rem
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,7 @@ __all__ = [
     "load_routine",
     "pick_steps",
     "read_steps",
+    "routine_version",
     "steps_of",
 ]
 
@@ -72,6 +74,14 @@ class StepInfo:
     def to_dict(self) -> dict[str, Any]:
         """The step as JSON-able values."""
         return dataclasses.asdict(self)
+
+
+def routine_version(steps: Sequence[StepInfo]) -> str:
+    """A short fingerprint of every step id and what it names (12 hex digits): two reads of
+    a routine file agree on it exactly when no step id came to name another task. Schedulers
+    record it where their workers can read back what the scheduler was shown."""
+    text = "\n".join(f"{step.id}\t{step.digest}" for step in steps)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _check_slugs(steps: list[StepInfo], file: str | None) -> list[StepInfo]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,8 @@ def test_one_task_per_routine_task_chained_in_order(tmp_path: Path) -> None:
         "duck__run_query__3",
         "StagingExecutor__transfer",
     ]
-    assert dag.dag_id == "duck" and dag.tags == {"lake"}
+    assert dag.dag_id == "duck" and dag.tags - {"lake"} == {dag.task_dict[ids[0]].routine_tag}
+    assert re.fullmatch(r"lakeroutine:[0-9a-f]{12}", dag.task_dict[ids[0]].routine_tag)
     assert dag.description == "DuckDB queries for the Airflow tests"
     assert [t.task_id for t in dag.topological_sort()] == ids
     for upstream, downstream in itertools.pairwise(ids):

@@ -18,7 +18,7 @@ from typing import Any
 from airflow.sdk import DAG, TaskGroup
 
 from lakeroutine_airflow.naming import airflow_id, checked_id, parse_time_vars
-from lakeroutine_airflow.operator import RoutineStepOperator
+from lakeroutine_airflow.operator import ROUTINE_TAG_PREFIX, RoutineStepOperator
 
 
 def _resolve(path: str | Path, depth: int) -> Path:
@@ -68,6 +68,7 @@ def _name_and_description(path: Path) -> tuple[str | None, str | None]:
 
 
 def _add_steps(
+    dag: DAG | None,
     path: Path,
     steps: list[Any],
     vars: Mapping[str, Any] | None,
@@ -75,7 +76,14 @@ def _add_steps(
     report: str | None,
     routine_name: str,
 ) -> list[Any]:
-    """One RoutineStepOperator per step, chained in routine order (plus the report task)."""
+    """One RoutineStepOperator per step, chained in routine order (plus the report task).
+    The DAG is tagged with the routine's version (``lakeroutine:<12 hex>``): Airflow keeps
+    the tags its DAG processor last read, which a worker reads back (see the operator)."""
+    from lakeroutine.steps import routine_version
+
+    routine_tag = f"{ROUTINE_TAG_PREFIX}{routine_version(steps)}"
+    if dag is not None:
+        dag.tags.add(routine_tag)
     tasks = []
     for step in steps:
         first = not tasks
@@ -87,6 +95,7 @@ def _add_steps(
             deferrable=deferrable,
             report_check=report if first else None,
             step_digest=step.digest,
+            routine_tag=routine_tag,
             retries=step.retries,
             retry_delay=dt.timedelta(seconds=step.retry_delay_s),
             doc_md=f"lakeroutine step `{step.id}` (`{step.executor}.{step.task}`)",
@@ -137,7 +146,7 @@ def routine_dag(
     dag_kwargs.setdefault("max_active_runs", 1)  # one run of a routine at a time
     dag_id = checked_id(dag_id, "dag_id") if dag_id else airflow_id(name)
     with DAG(dag_id=dag_id, **dag_kwargs) as dag:
-        _add_steps(resolved, steps, vars, deferrable, report, name)
+        _add_steps(dag, resolved, steps, vars, deferrable, report, name)
     return dag
 
 
@@ -166,4 +175,4 @@ class RoutineTaskGroup(TaskGroup):
         )
         super().__init__(group_id=group_id, **group_kwargs)
         with self:
-            _add_steps(resolved, steps, vars, deferrable, report, name)
+            _add_steps(self.dag, resolved, steps, vars, deferrable, report, name)

@@ -22,6 +22,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from lakeroutine_airflow.checks import report_checks
 from lakeroutine_airflow.naming import ENTRY_KEY, STATE_ENV, run_identity
 
+ROUTINE_TAG_PREFIX = "lakeroutine:"  # + the routine's version, a tag of the DAG
+
 
 class RoutineStepFailed(AirflowException):
     """The routine task failed: Airflow retries it if the step has retries left."""
@@ -42,6 +44,7 @@ class RoutineStepOperator(BaseOperator):
         deferrable: bool = False,
         report_check: str | None = None,
         step_digest: str = "",
+        routine_tag: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -51,6 +54,7 @@ class RoutineStepOperator(BaseOperator):
         self.deferrable = deferrable
         self.report_check = report_check  # the first step proves the run's report writable
         self.step_digest = step_digest  # the task the id named when the DAG was parsed
+        self.routine_tag = routine_tag  # the routine's version when the DAG was parsed
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Run the step; defer its first long wait to the triggerer if ``deferrable``."""
@@ -62,6 +66,7 @@ class RoutineStepOperator(BaseOperator):
             check_step_digest(self.routine_path, self.step_id, self.step_digest)
         except RoutineError as exc:
             raise AirflowFailException(str(exc)) from None
+        self._check_scheduler_version(context)
         if self.report_check:  # the first step: the run's report must be writable first
             from lakeroutine_airflow.report import check_target
 
@@ -71,6 +76,35 @@ class RoutineStepOperator(BaseOperator):
             except RoutineError as exc:
                 raise AirflowFailException(str(exc)) from None
         return self._run_step(context, Deferral() if self.deferrable else None)
+
+    def _check_scheduler_version(self, context: Any) -> None:
+        """Refuse when the scheduler was shown another version of the routine than the one
+        this task was built from. A worker re-reads the DAG file (so the routine file) to
+        build its task: edited since Airflow's DAG processor last read it, a step id may now
+        name another task than the one the scheduler shows. The processor's reading is the
+        DAG's ``lakeroutine:`` tag, read back through the task API. Versioned DAG bundles
+        are left to Airflow: their workers run the run's own bundle version."""
+        if not self.routine_tag:
+            return
+        get_dag = getattr(context["ti"], "get_dag", None)  # Airflow 3.1+
+        try:
+            shown = get_dag(self.dag_id) if get_dag is not None else None
+        except Exception as exc:  # no DAG record to compare with: nothing to refuse
+            self.log.debug("routine version not checked: %s", exc)
+            return
+        if shown is None or getattr(shown, "bundle_version", None):
+            return
+        tags = set(getattr(shown, "tags", None) or ())
+        read = sorted(tag for tag in tags if tag.startswith(ROUTINE_TAG_PREFIX))
+        if not read or self.routine_tag in tags:
+            return
+        raise RoutineStepFailed(
+            f"step {self.step_id!r}: the routine file {self.routine_path} changed since "
+            f"Airflow's DAG processor last read it (the scheduler shows {', '.join(read)}; "
+            f"the file is now {self.routine_tag}): a step id may now name another task than "
+            "the one shown. Refused, nothing run: this task runs once the processor has "
+            "re-read the file (retry or clear it then)"
+        )
 
     def _report_option(self) -> str:
         """Where the user set the report: ``report=`` of routine_dag or RoutineTaskGroup, in
