@@ -97,6 +97,9 @@ def test_validate_imports_and_builds_only_what_the_routine_uses(quickstart: Path
         assert f"lakeroutine_{unused}.executor" not in modules
     for name in ("lakeroutine.outputs", "lakeroutine.state.clear", "lakeroutine.state.report"):
         assert name not in modules, f"validate imported {name}"
+    # tasks the routine does not name: the check task's and the Iceberg tasks' models
+    for name in ("lakeroutine.sql.checks", "lakeroutine.sql.iceberg_tasks"):
+        assert name not in modules, f"validate imported {name}"
     assert found["built"] == {
         "DuckDBParams": True,
         "CreateTableArgs": True,

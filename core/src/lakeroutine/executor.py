@@ -7,6 +7,8 @@ nothing else on the class (no ``__init__``, no helper) is reachable from configu
 
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,10 +41,30 @@ class TaskDef:
 
     name: str
     function: Callable[..., Any]
-    args_model: type[BaseModel] | None
+    args_ref: type[BaseModel] | str | None
     wants_args: bool
     wants_ctx: bool
     doc: str = ""
+
+    @functools.cached_property
+    def args_model(self) -> type[BaseModel] | None:
+        """The args model, imported on first use when given as ``"module:Class"``."""
+        if not isinstance(self.args_ref, str):
+            return self.args_ref
+        from lakeroutine.errors import PluginError
+
+        module, _, attribute = self.args_ref.partition(":")
+        try:
+            model = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"task {self.name!r}: cannot import its args model {self.args_ref!r}: {exc}"
+            ) from None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise PluginError(
+                f"task {self.name!r}: {self.args_ref!r} is not a pydantic model: {model!r}"
+            )
+        return model
 
     def call(self, executor: Executor, args: BaseModel | None, ctx: Any) -> Any:
         kwargs: dict[str, Any] = {}
@@ -54,11 +76,12 @@ class TaskDef:
 
 
 def make_task_def(
-    name: str, function: Callable[..., Any], args_model: type[BaseModel] | None = None
+    name: str, function: Callable[..., Any], args_model: type[BaseModel] | str | None = None
 ) -> TaskDef:
     """Describe ``function`` as a task: it may take ``args`` and/or ``ctx`` keywords.
 
-    The args model is ``args_model`` or else the annotation of the ``args`` parameter.
+    The args model is ``args_model`` (a model, or ``"module:Class"`` imported when the task
+    is first used) or else the annotation of the ``args`` parameter.
     """
     if not callable(function):
         raise TypeError(f"task {name!r}: {function!r} is not callable")
@@ -71,7 +94,13 @@ def make_task_def(
             annotation = _resolve_args_annotation(name, function, annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             args_model = annotation
-    if args_model is not None and not (
+    if isinstance(args_model, str):
+        module, colon, attribute = args_model.partition(":")
+        if not (
+            colon and attribute.isidentifier() and all(map(str.isidentifier, module.split(".")))
+        ):
+            raise TypeError(f"task {name!r}: args model {args_model!r} is not 'module:Class'")
+    elif args_model is not None and not (
         isinstance(args_model, type) and issubclass(args_model, BaseModel)
     ):
         raise TypeError(f"task {name!r}: args model must be a pydantic model, not {args_model!r}")
@@ -103,11 +132,12 @@ def _resolve_args_annotation(task_name: str, function: Callable[..., Any], annot
 
 
 def task(
-    function: F | None = None, *, args: type[BaseModel] | None = None, name: str | None = None
+    function: F | None = None, *, args: type[BaseModel] | str | None = None, name: str | None = None
 ) -> Any:
     """Mark an executor method as a task a routine may call.
 
-    The method may take ``args`` (validated against ``args=`` or its annotation) and
+    The method may take ``args`` (validated against ``args=`` or its annotation; ``args=
+    "module:Class"`` imports the model only when a routine uses the task) and
     ``ctx`` (a :class:`lakeroutine.context.TaskContext`); what it returns (JSON-able) is
     the task's output in the run report.
     """

@@ -46,7 +46,8 @@ def register_tasks(register: Callable[..., None]) -> None:
 
     ``register(executor_name, task_name, function, args_model=None)``: ``function`` is
     called as ``function(executor, args=..., ctx=...)`` (it may accept only the keywords it
-    needs); ``args_model`` is a pydantic model for the task's ``args``.
+    needs); ``args_model`` is a pydantic model for the task's ``args``, or ``"module:Class"``
+    to import it only when a routine uses the task.
     """
 
 

@@ -257,7 +257,7 @@ def _collect(registry: Registry) -> None:
             executor_name: str,
             task_name: str,
             func: Callable[..., Any],
-            args_model: type[BaseModel] | None = None,
+            args_model: type[BaseModel] | str | None = None,
             _info: PluginInfo = info,
         ) -> None:
             _add_task(registry, executor_name, task_name, func, args_model, _info)
@@ -334,7 +334,7 @@ def _add_task(
     executor_name: str,
     task_name: str,
     func: Callable[..., Any],
-    args_model: type[BaseModel] | None,
+    args_model: type[BaseModel] | str | None,
     info: PluginInfo,
 ) -> None:
     if executor_name not in registry.executors:

@@ -19,3 +19,28 @@ def test_a_blocked_executor_plugin_is_left_alone() -> None:
     registry = load_plugins(env={"LAKEROUTINE_DISABLE_PLUGINS": "athena"})
     assert "AthenaExecutor" not in registry.executors
     assert "iceberg_append" in registry.tasks_of("DuckDBExecutor")
+
+
+def test_loading_the_plugin_builds_no_iceberg_model_until_a_task_is_used() -> None:
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from lakeroutine.plugins import load_plugins\n"
+        "registry = load_plugins(env={})\n"
+        "assert 'iceberg_merge' in registry.tasks_of('DuckDBExecutor')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if 'iceberg' in m)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    assert loaded == ["lakeroutine_iceberg", "lakeroutine_iceberg.plugin"], loaded
+
+
+def test_the_lazy_names_match_the_bindings() -> None:
+    from lakeroutine_iceberg.bindings import TASKS
+    from lakeroutine_iceberg.plugin import MODELS
+
+    assert {name: model.__name__ for name, (_path, model) in TASKS.items()} == MODELS

@@ -7,7 +7,7 @@ output holds the query execution id, final state, bytes scanned and estimated co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeroutine.aws import AwsExecutor, connection_param, error_code, make_client
 from lakeroutine.context import TaskContext
@@ -23,7 +23,6 @@ from lakeroutine.sql.tables import (
     hive_repair_table,
 )
 
-from lakeroutine_athena.checks import CheckArgs
 from lakeroutine_athena.models import (
     AddPartitionsArgs,
     AthenaParams,
@@ -33,6 +32,9 @@ from lakeroutine_athena.models import (
     RunQueryArgs,
 )
 from lakeroutine_athena.waiting import QueryOutcome, QueryRunner
+
+if TYPE_CHECKING:
+    from lakeroutine_athena.checks import CheckArgs
 
 
 def summary(outcomes: list[QueryOutcome], **extra: Any) -> dict[str, Any]:
@@ -233,7 +235,7 @@ class AthenaExecutor(AwsExecutor):
         ctx.lineage.wrote(self._lineage_table(args.table, args.location))
         return summary(outcomes, table=self._table_name(args.table), location=args.location)
 
-    @task
+    @task(args="lakeroutine_athena.checks:CheckArgs")  # built only when a routine checks
     def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:
         """Data quality checks on a table, all in one query (bytes scanned and cost in the
         report); with ``publish``, audited rows are inserted only if no error check failed."""

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeroutine.context import RunContext, TaskContext
 from lakeroutine.errors import TaskError
@@ -21,7 +21,6 @@ from lakeroutine.sql.table_tasks import TableArgs
 from lakeroutine.sql.tables import partition_path, quote_identifier, quote_literal
 
 from lakeroutine_duckdb import sql as dsql
-from lakeroutine_duckdb.checks import CheckArgs
 from lakeroutine_duckdb.interrupt import Interruptible
 from lakeroutine_duckdb.models import (
     AddPartitionsArgs,
@@ -31,6 +30,9 @@ from lakeroutine_duckdb.models import (
     DuckDBParams,
     RunQueryArgs,
 )
+
+if TYPE_CHECKING:
+    from lakeroutine_duckdb.checks import CheckArgs
 
 
 class DuckDBExecutor(Executor):
@@ -294,7 +296,7 @@ class DuckDBExecutor(Executor):
             "rows": count,
         }
 
-    @task
+    @task(args="lakeroutine_duckdb.checks:CheckArgs")  # built only when a routine checks
     def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:
         """Data quality checks on a table, all in one query; with ``publish``, the audited
         rows are published (and failing rows quarantined) only if no error check failed."""

@@ -13,6 +13,8 @@ from typing import Any
 
 from lakeroutine.sql import iceberg_tasks as models
 
+from lakeroutine_iceberg.plugin import DOCS as _DOCS
+
 TASKS: dict[str, tuple[str, type[Any]]] = {
     "iceberg_create_table": ("tasks:create_table", models.CreateIcebergArgs),
     "iceberg_append": ("tasks:append", models.AppendArgs),
@@ -24,15 +26,6 @@ TASKS: dict[str, tuple[str, type[Any]]] = {
 }
 """Task name -> (module:function of the shared logic, args model on the twin)."""
 
-_DOCS = {
-    "iceberg_create_table": "Create an Iceberg table from its spec (skip when it matches).",
-    "iceberg_append": "Append staged Parquet exactly once (by reference where it matches).",
-    "iceberg_merge": "Upsert staged files or a query's rows on key columns, exactly once.",
-    "iceberg_overwrite": "Replace the partitions the source has rows in, exactly once.",
-    "iceberg_evolve": "Add, rename, widen columns; change partitioning or sort order.",
-    "iceberg_maintain": "Compact small files, expire snapshots, remove orphan files.",
-    "iceberg_query": "Query Iceberg tables, with FOR VERSION AS OF time travel.",
-}
 
 _S3_MODELS: dict[type[Any], type[Any]] = {}
 
@@ -44,6 +37,13 @@ def s3_model(model: type[Any]) -> type[Any]:
     if model not in _S3_MODELS:
         _S3_MODELS[model] = models.s3_variant(model, f"S3{model.__name__}")
     return _S3_MODELS[model]
+
+
+def __getattr__(name: str) -> type[Any]:
+    """``S3<Model>``: the s3:// variant of an args model, named for lazy registration."""
+    if name.startswith("S3") and isinstance(getattr(models, name[2:], None), type):
+        return s3_model(getattr(models, name[2:]))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _shared(path: str) -> Callable[..., Any]:

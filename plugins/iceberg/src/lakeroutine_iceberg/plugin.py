@@ -35,15 +35,51 @@ def _register_if_loaded(register: Callable[..., None], executor: str, *args: obj
     return True
 
 
+MODELS = {
+    "iceberg_create_table": "CreateIcebergArgs",
+    "iceberg_append": "AppendArgs",
+    "iceberg_merge": "MergeArgs",
+    "iceberg_overwrite": "OverwriteArgs",
+    "iceberg_evolve": "EvolveArgs",
+    "iceberg_maintain": "MaintainArgs",
+    "iceberg_query": "IcebergQueryArgs",
+}
+"""Task name -> its args model in ``lakeroutine.sql.iceberg_tasks`` (as ``bindings.TASKS``):
+named, not imported, so loading the plugin builds nothing a routine does not use."""
+
+DOCS = {
+    "iceberg_create_table": "Create an Iceberg table from its spec (skip when it matches).",
+    "iceberg_append": "Append staged Parquet exactly once (by reference where it matches).",
+    "iceberg_merge": "Upsert staged files or a query's rows on key columns, exactly once.",
+    "iceberg_overwrite": "Replace the partitions the source has rows in, exactly once.",
+    "iceberg_evolve": "Add, rename, widen columns; change partitioning or sort order.",
+    "iceberg_maintain": "Compact small files, expire snapshots, remove orphan files.",
+    "iceberg_query": "Query Iceberg tables, with FOR VERSION AS OF time travel.",
+}
+
+
+def _deferred(task_name: str, binder: str, *target: str) -> Callable[..., object]:
+    """``function(executor, args, ctx)`` that imports the task's binding when it runs."""
+
+    def run(executor: object, args: object, ctx: object) -> object:
+        from lakeroutine_iceberg import bindings
+
+        return getattr(bindings, binder)(task_name, *target)(executor, args, ctx)
+
+    run.__name__ = task_name
+    run.__doc__ = DOCS[task_name] + (" (Athena SQL)" if binder == "bind_athena" else "")
+    return run
+
+
 @hookimpl
 def register_tasks(register: Callable[..., None]) -> None:
-    from lakeroutine_iceberg.bindings import TASKS, bind, bind_athena, s3_model
-
-    for task_name, (_path, model) in TASKS.items():
+    for task_name, model in MODELS.items():
+        twin = _deferred(task_name, "bind", "twin_target")
         _register_if_loaded(
-            register, "DuckDBExecutor", task_name, bind(task_name, "twin_target"), model
+            register, "DuckDBExecutor", task_name, twin, f"lakeroutine.sql.iceberg_tasks:{model}"
         )
-        glue = bind(task_name, "glue_target")
-        _register_if_loaded(register, "GlueExecutor", task_name, glue, s3_model(model))
-        athena = bind_athena(task_name)
-        _register_if_loaded(register, "AthenaExecutor", task_name, athena, s3_model(model))
+        s3_args = f"lakeroutine_iceberg.bindings:S3{model}"  # Glue and Athena: s3:// places
+        glue = _deferred(task_name, "bind", "glue_target")
+        _register_if_loaded(register, "GlueExecutor", task_name, glue, s3_args)
+        athena = _deferred(task_name, "bind_athena")
+        _register_if_loaded(register, "AthenaExecutor", task_name, athena, s3_args)

@@ -3,7 +3,7 @@ the Redshift Data API (no drivers, no open ports)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeroutine.aws import AwsExecutor
 from lakeroutine.context import TaskContext
@@ -11,7 +11,6 @@ from lakeroutine.executor import task
 from lakeroutine.lineage import Location
 
 from lakeroutine_redshift import statements
-from lakeroutine_redshift.checks import CheckArgs
 from lakeroutine_redshift.dataapi import SqlStep, StatementRunner
 from lakeroutine_redshift.models import (
     CopyArgs,
@@ -23,6 +22,9 @@ from lakeroutine_redshift.models import (
 )
 from lakeroutine_redshift.results import fetch_rows
 from lakeroutine_redshift.sql import mask_secrets
+
+if TYPE_CHECKING:
+    from lakeroutine_redshift.checks import CheckArgs
 
 
 def _param_text(value: str | int | float | bool) -> str:
@@ -141,7 +143,7 @@ class RedshiftExecutor(AwsExecutor):
             "statement": report,
         }
 
-    @task
+    @task(args="lakeroutine_redshift.checks:CheckArgs")  # built only when a routine checks
     def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:
         """Data quality checks on a table, all in one statement; with ``publish``, audited
         rows are inserted (one transaction) only if no error check failed."""
