@@ -154,3 +154,27 @@ def test_start_up_imports_nothing_heavy(lake, argv):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_cli_writes_task_lines_itself_masked_and_formatted_as_its_log_lines(capsys) -> None:
+    """Under a command, a task's INFO line skips the log record (lakeroutine.console) but
+    reads as the handler's lines do, secrets masked; outside one, no writer is installed."""
+    import logging
+    import re
+
+    from lakeroutine import console
+    from lakeroutine.cli import _cli_logging
+    from lakeroutine.redact import remember
+
+    assert console.info_writer() is None
+    remember(["s3cr3t-console-token"])
+    with _cli_logging(debug=False, quiet=False):
+        console.info_writer()("task %s deferred: %s", "athena.run_query", "s3cr3t-console-token")
+        logging.getLogger("lakeroutine.run").info("task %s started", "athena.run_query")
+    with _cli_logging(debug=False, quiet=True):
+        assert console.info_writer() is None  # -q: no INFO lines at all
+    assert console.info_writer() is None
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert re.fullmatch(r"\d\d:\d\d:\d\d INFO    task athena.run_query deferred: \*+", lines[0])
+    assert re.fullmatch(r"\d\d:\d\d:\d\d INFO    task athena.run_query started", lines[1])

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:  # logging, json and pathlib are imported by the commands that use them
     import logging  # (``--help`` and ``--version`` need none of them)
 
+    from lakeroutine import console as console_types
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -239,15 +241,38 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     saved_flags = [getattr(logging, flag) for flag in flags]
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    from lakeroutine import console
+
+    saved_writer = console.install(_console_writer(handler) if level <= logging.INFO else None)
     try:
         with _library_warnings(debug, handler):
             yield handler
     finally:
+        console.install(saved_writer)
         for flag, value in zip(flags, saved_flags, strict=True):
             setattr(logging, flag, value)
         root.handlers[:], root.level, root.propagate = saved
         for logger, saved_level in zip(noisy, saved_levels, strict=True):
             logger.setLevel(saved_level)
+
+
+def _console_writer(handler: logging.StreamHandler[TextIO]) -> console_types.LineWriter:
+    """Each task's INFO line written as ``handler`` would write its record (masked, the
+    same format, under its lock), without making the record (:mod:`lakeroutine.console`)."""
+    import time
+
+    from lakeroutine.redact import process_redactor
+
+    redact = process_redactor()
+    formatter = handler.formatter
+
+    def write(message: str, *args: object) -> None:
+        line = formatter.line("INFO", redact(message % args if args else message), time.time())
+        with handler.lock:
+            handler.stream.write(line + "\n")
+            handler.stream.flush()
+
+    return write
 
 
 @contextmanager
@@ -281,6 +306,7 @@ def _line_formatter() -> logging.Formatter:
     writes), cheaply: the time text made once per second, a plain line without
     logging's general formatting; a traceback or stack is formatted as logging does."""
     import logging
+    import time
 
     class LineFormatter(logging.Formatter):
         _second: tuple[int, str] = (-1, "")
@@ -297,6 +323,13 @@ def _line_formatter() -> logging.Formatter:
             record.message = record.getMessage()
             record.asctime = self.formatTime(record, self.datefmt)
             return f"{record.asctime} {record.levelname:<7} {record.message}"
+
+        def line(self, levelname: str, message: str, created: float) -> str:
+            """The line ``format`` makes of a record with these fields."""
+            second = int(created)
+            if self._second[0] != second:
+                self._second = (second, time.strftime(self.datefmt, time.localtime(created)))
+            return f"{self._second[1]} {levelname:<7} {message}"
 
     return LineFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
 

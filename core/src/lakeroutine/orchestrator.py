@@ -15,9 +15,10 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lakeroutine import console
 from lakeroutine.context import (
     ProgressFactory,
     RunContext,
@@ -95,7 +96,7 @@ class Orchestrator:
         )
         self._retries, self._preflight = True, True
         self._deferral: Deferral | None = None
-        self._say = log.info
+        self._say: Callable[..., None] = log.info
 
     def preflight(self, *, only: list[str] | None = None, offline: bool = False) -> list[str]:
         """Build each executor and run its read-only preflight checks, then close them: what
@@ -134,8 +135,10 @@ class Orchestrator:
         else:
             selected = select_steps(self.routine, only)
         self._retries, self._preflight, self._deferral = retries, preflight, deferral
-        # a scheduler's probe of a deferred wait runs every few seconds: its lines are debug
-        self._say = log.debug if deferral is not None and deferral.probe else log.info
+        # a scheduler's probe of a deferred wait runs every few seconds: its lines are debug;
+        # under the CLI, a task's lines go straight to its console (lakeroutine.console)
+        probe = deferral is not None and deferral.probe
+        self._say = log.debug if probe else console.info_writer() or log.info
         started = time.perf_counter()
         result = RunResult(
             self.routine.name,
@@ -451,7 +454,7 @@ class Orchestrator:
                     output=self.redactor.walk(output),
                     attempts=attempt,
                 )
-                log.info("task %s succeeded in %.2f s", label, duration)
+                self._say("task %s succeeded in %.2f s", label, duration)
                 try:
                     self._notify("task_finished", routine=self.routine, ctx=ctx, result=task_result)
                 except PluginError as exc:
