@@ -449,3 +449,37 @@ def test_the_cli_traces_hook_calls(site: SitePackages) -> None:
     assert traced.returncode == 0, traced.stderr
     assert "register_executors [hook]\n    plugin: traced\n" in traced.stderr
     assert "traced (lr-traced 1.0, " in traced.stdout
+
+
+def test_a_task_args_model_named_by_path_is_imported_when_first_used(tmp_path) -> None:
+    """``@task(args="module:Class")``: not imported when the executor is defined; a model
+    that cannot be imported is a PluginError naming the task when a routine uses it."""
+    import sys
+
+    from lakeroutine.executor import Executor, make_task_def, task
+
+    (tmp_path / "lazy_args_models.py").write_text(
+        "from lakeroutine.executor import Params\n\nclass LazyArgs(Params):\n    n: int\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+
+        class LazyExecutor(Executor):
+            @task(args="lazy_args_models:LazyArgs")
+            def lazy(self, args):
+                return {"n": args.n}
+
+            @task(args="lazy_args_models:Missing")
+            def broken(self, args):
+                return {}
+
+        assert "lazy_args_models" not in sys.modules
+        model = LazyExecutor.tasks["lazy"].args_model
+        assert model.__name__ == "LazyArgs" and "lazy_args_models" in sys.modules
+        with pytest.raises(PluginError, match="task 'broken': cannot import its args model"):
+            _ = LazyExecutor.tasks["broken"].args_model
+        with pytest.raises(TypeError, match="is not 'module:Class'"):
+            make_task_def("x", lambda self, args: None, "not a path")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("lazy_args_models", None)
