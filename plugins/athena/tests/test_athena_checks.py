@@ -88,6 +88,29 @@ def test_athena_publish_and_quarantine_sql_run_on_the_twin(twin: Any) -> None:
     ]
 
 
+def test_athena_quarantine_by_unique_and_custom_sql_runs_on_the_twin(twin: Any) -> None:
+    checks = [
+        {"kind": "unique", "name": "one_status_a_customer", "columns": ["customer_id", "status"],
+         "quarantine": True},
+        {"kind": "custom_sql", "name": "unknown_customer", "quarantine": True,
+         "key": ["customer_id"],
+         "sql": "SELECT o.customer_id FROM orders o LEFT JOIN customers c "
+                "ON o.customer_id = c.id WHERE c.id IS NULL"},
+    ]  # fmt: skip
+    compiled = compiled_for_athena(checks, publish={"table": "p", "quarantine_table": "q"})
+
+    assert "lr_hit" not in compiled.query  # the joins finding held rows stay out of the scan
+    _, kept = on_twin(twin, compiled.publish_query())
+    _, held = on_twin(twin, compiled.quarantine_query())
+
+    assert sorted(r[0] for r in kept) == [1, 2, 2, 3, 4, 8, 9, 10, 11]
+    assert sorted((r[0], r[-2]) for r in held) == [
+        (5, "one_status_a_customer"),
+        (6, "one_status_a_customer"),
+        (7, "unknown_customer"),
+    ]
+
+
 def test_check_task_on_athena_sends_one_query_and_reports_cost(
     athena: Any, run, twin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

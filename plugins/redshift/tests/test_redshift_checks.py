@@ -103,3 +103,33 @@ def test_failed_audit_on_redshift_inserts_nothing(
     assert result.status == "failed"
     assert "relationship_customer_id (1 of 12 rows fail" in result.tasks[0].error
     assert not any(sql.startswith("INSERT") for sql in data_api.sql)
+
+
+def test_redshift_quarantine_by_unique_and_custom_sql_runs_on_the_twin() -> None:
+    from lakeroutine.sql.check_sql import compile_checks
+    from lakeroutine.sql.checks import CheckArgs
+
+    checks = [
+        {"kind": "unique", "name": "one_status_a_customer", "columns": ["customer_id", "status"],
+         "quarantine": True},
+        {"kind": "custom_sql", "name": "big_new_orders", "quarantine": True, "key": ["id"],
+         "sql": "SELECT id FROM orders WHERE status = 'new' AND amount > 900"},
+    ]  # fmt: skip
+    args = CheckArgs.model_validate(
+        {"table": "orders", "checks": checks, "publish": {"table": "p", "quarantine_table": "q"}}
+    )
+    compiled = compile_checks(args, table_sql='"sales"."orders"', dialect="redshift")
+    con = duckdb.connect()
+    golden.create_tables(con, "sales")
+    con.execute("USE sales")
+
+    def on_twin(sql: str) -> list[tuple]:
+        (translated,) = sqlglot.transpile(sql, read="redshift", write="duckdb")
+        return con.execute(translated).fetchall()
+
+    kept = sorted(r[0] for r in on_twin(compiled.publish_query()))
+    held = sorted((r[0], r[-2]) for r in on_twin(compiled.quarantine_query()))
+    con.close()
+    assert kept == [1, 2, 2, 3, 4, 7, 8, 9, 11]
+    assert held == [(5, "one_status_a_customer"), (6, "one_status_a_customer"),
+                    (10, "big_new_orders")]  # fmt: skip

@@ -152,10 +152,13 @@ class Relationship(_RowCheck):
 
 class Unique(_Check):
     """No two rows share ``columns`` (one column or a combination; rows with a NULL in them
-    are not compared). Failing rows: rows beyond the first of each duplicated key."""
+    are not compared). Failing rows: rows beyond the first of each duplicated key. With
+    ``quarantine: true`` every row of a duplicated key is held back (none of them is known
+    to be the right one)."""
 
     kind: Literal["unique"]
     columns: list[Identifier] = Field(min_length=1, max_length=32)
+    quarantine: bool = Field(False, description="Hold every row of a duplicated key back")
 
     @model_validator(mode="before")
     @classmethod
@@ -225,10 +228,24 @@ class Schema(_Check):
 
 class CustomSql(_Check):
     """``sql``: a query returning the failing rows (none, when the data is good); its rows
-    are counted against the threshold and the first few sampled."""
+    are counted against the threshold and the first few sampled. To quarantine them, name
+    in ``key`` the columns the query returns that identify the checked table's rows: rows
+    whose key the query returns are held back."""
 
     kind: Literal["custom_sql"]
     sql: str = Field(min_length=1)
+    quarantine: bool = Field(False, description="Hold back the rows whose key the query returns")
+    key: list[Identifier] = Field(
+        default_factory=list, max_length=32, description="Columns matching the table's rows"
+    )
+
+    @model_validator(mode="after")
+    def _key(self) -> CustomSql:
+        if self.quarantine and not self.key:
+            raise ValueError(
+                "quarantine: give key, the columns of the query's rows that identify table rows"
+            )
+        return self
 
     @field_validator("sql")
     @classmethod
