@@ -12,7 +12,8 @@ import duckdb
 import pytest
 import sqlglot
 from lakeroutine.errors import RoutineError
-from lakeroutine.sql.check_sql import compile_checks, schema_query
+from lakeroutine.sql.check_schema import schema_query
+from lakeroutine.sql.check_sql import compile_checks
 from lakeroutine.sql.check_verdicts import judge
 from lakeroutine.sql.checks import CheckArgs
 from lakeroutine.sql.tables import quote_qualified

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lakeroutine.sql import checks as c
-from lakeroutine.sql.tables import parse_type, quote_identifier
+from lakeroutine.sql.tables import quote_identifier
 
 CheckDialect = Literal["duckdb", "trino", "redshift"]
 ROWS = "lr_rows"
@@ -280,37 +280,3 @@ def compile_checks(
             compiled.columns[label] = alias
             compiled.expressions.append(f"{expr} AS {alias}")
     return compiled
-
-
-def schema_query(schema: str, table: str, dialect: CheckDialect) -> str:
-    """The table's columns and types from the catalog (no data read)."""
-    where = f"table_schema = {literal(schema, dialect)} AND table_name = {literal(table, dialect)}"
-    if dialect == "duckdb":
-        return (
-            "SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE table_catalog = current_database() AND {where} ORDER BY ordinal_position"
-        )
-    if dialect == "redshift":  # svv_columns sees external (Spectrum) tables too
-        return (
-            "SELECT column_name, data_type FROM svv_columns "
-            f"WHERE {where} ORDER BY ordinal_position"
-        )
-    return (
-        "SELECT column_name, data_type FROM information_schema.columns "
-        f"WHERE {where} ORDER BY ordinal_position"
-    )
-
-
-def expected_type(hive_type: str, dialect: CheckDialect) -> str | None:
-    """How the catalog of ``dialect`` spells a table spec's type (None: names only)."""
-    parsed = parse_type(hive_type)
-    if dialect == "duckdb":
-        return normal_type(parsed.duckdb())
-    if dialect == "trino":
-        return normal_type(parsed.trino())
-    return None
-
-
-def normal_type(text: str) -> str:
-    """A catalog's type name, compared loosely: lower case, no blanks or quotes."""
-    return "".join(str(text).lower().replace('"', "").split())
