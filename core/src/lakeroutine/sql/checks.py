@@ -343,3 +343,32 @@ class CheckArgs(BaseModel):
     def quarantining(self) -> list[Any]:
         """The checks whose failing rows are held back when publishing."""
         return [c for c in self.checks if getattr(c, "quarantine", False)]
+
+
+class BranchCheckArgs(CheckArgs):
+    """``iceberg_check``: the checks on an Iceberg table's ``branch`` (default ``main``),
+    read as of its head; with ``fast_forward: true`` main is moved to the branch's head
+    once no ``error`` check failed (write-audit-publish with the branch as the audit
+    place). The branch publishes whole: no ``publish`` table, no quarantine."""
+
+    branch: Identifier = Field("main", description="The branch audited (its head snapshot)")
+    fast_forward: bool = Field(False, description="Publish: move main to the branch's head")
+
+    @model_validator(mode="after")
+    def _whole_branch(self) -> BranchCheckArgs:
+        if self.publish is not None:
+            raise ValueError("publish: an Iceberg branch is published by fast_forward")
+        if self.fast_forward and self.branch == "main":
+            raise ValueError("fast_forward publishes a branch other than main: give branch")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_quarantine(cls, data: Any) -> Any:
+        for number, item in enumerate((data or {}).get("checks") or []):
+            if isinstance(item, dict) and item.get("quarantine"):
+                raise ValueError(
+                    f"checks[{number}]: quarantine is not offered on an Iceberg branch (the "
+                    "branch publishes whole); use the check task of a work table"
+                )
+        return data

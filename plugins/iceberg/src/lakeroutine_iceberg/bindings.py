@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lakeroutine.sql import iceberg_tasks as models
+from lakeroutine.sql.checks import BranchCheckArgs
 
 TASKS: dict[str, tuple[str, type[Any]]] = {
     "iceberg_create_table": ("tasks:create_table", models.CreateIcebergArgs),
@@ -21,6 +22,7 @@ TASKS: dict[str, tuple[str, type[Any]]] = {
     "iceberg_evolve": ("tasks:evolve", models.EvolveArgs),
     "iceberg_maintain": ("maintenance:maintain", models.MaintainArgs),
     "iceberg_query": ("tasks:query", models.IcebergQueryArgs),
+    "iceberg_check": ("audit:check", BranchCheckArgs),
 }
 """Task name -> (module:function of the shared logic, args model on the twin)."""
 
@@ -32,7 +34,10 @@ _DOCS = {
     "iceberg_evolve": "Add, rename, widen columns; change partitioning or sort order.",
     "iceberg_maintain": "Compact small files, expire snapshots, remove orphan files.",
     "iceberg_query": "Query Iceberg tables, with FOR VERSION AS OF time travel.",
+    "iceberg_check": "Check a branch's head; publish it by fast-forwarding main (WAP).",
 }
+NOT_ON_ATHENA = {"iceberg_check"}
+"""Tasks that read through pyiceberg only (Athena's binding runs SQL)."""
 
 _S3_MODELS: dict[type[Any], type[Any]] = {}
 

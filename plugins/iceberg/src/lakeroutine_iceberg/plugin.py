@@ -37,7 +37,7 @@ def _register_if_loaded(register: Callable[..., None], executor: str, *args: obj
 
 @hookimpl
 def register_tasks(register: Callable[..., None]) -> None:
-    from lakeroutine_iceberg.bindings import TASKS, bind, bind_athena, s3_model
+    from lakeroutine_iceberg.bindings import NOT_ON_ATHENA, TASKS, bind, bind_athena, s3_model
 
     for task_name, (_path, model) in TASKS.items():
         _register_if_loaded(
@@ -45,5 +45,7 @@ def register_tasks(register: Callable[..., None]) -> None:
         )
         glue = bind(task_name, "glue_target")
         _register_if_loaded(register, "GlueExecutor", task_name, glue, s3_model(model))
+        if task_name in NOT_ON_ATHENA:
+            continue
         athena = bind_athena(task_name)
         _register_if_loaded(register, "AthenaExecutor", task_name, athena, s3_model(model))
