@@ -1,7 +1,8 @@
-"""Write-audit-publish with an Iceberg branch as the audit place, on the DuckDB twin through
-real routine runs: ``iceberg_append`` with ``branch`` commits where no reader of main looks,
-``iceberg_check`` audits the branch's head in one query and fast-forwards main only when no
-``error`` check failed; a failed audit leaves main as it was and names the check."""
+"""Write-audit-publish with an Iceberg branch as the audit place, through real routine runs
+on the DuckDB twin and on moto's Glue and S3: ``iceberg_append`` with ``branch`` commits
+where no reader of main looks, ``iceberg_check`` audits the branch's head in one query and
+fast-forwards main only when no ``error`` check failed; a failed audit leaves main as it was
+and names the check."""
 
 from __future__ import annotations
 
@@ -114,3 +115,42 @@ def test_bad_audits_are_refused_before_anything_runs(tmp_path: Path, run, args, 
     text = str(caught.value)
     assert "'iceberg_check'" in text and message in text, text
     assert not (tmp_path / "lake.duckdb").exists()
+
+
+def test_the_same_audit_on_glue_and_s3(tmp_path: Path, run, moto_endpoint) -> None:
+    import io
+    import json
+
+    import boto3
+
+    stage(tmp_path / "local/a", "part-0.parquet", range(0, 10), day=1)
+    stage(tmp_path / "local/b", "part-0.parquet", range(10, 15), day=2)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="lake")
+    for path in (tmp_path / "local").rglob("*.parquet"):
+        key = "staged/" + path.relative_to(tmp_path / "local").as_posix()
+        s3.upload_fileobj(io.BytesIO(path.read_bytes()), "lake", key)
+    count = {"task": "iceberg_query", "args": {"sql": "SELECT count(*) AS n FROM events"}}
+    tasks = [
+        {"task": "iceberg_create_table",
+         "args": {"table": {**SPEC, "location": "s3://lake/tables/events/"}}},
+        append("s3://lake/staged/a/"),
+        append("s3://lake/staged/b/", branch="wap"),
+        count,
+        audit(),
+        count,
+    ]  # fmt: skip
+    params = {"database": "sales", "region_name": "us-east-1", "endpoint_url": moto_endpoint}
+    routine = {
+        "routine_name": "ice_wap",
+        "executors": {"events": {"executor": "GlueExecutor", "params": params, "tasks": tasks}},
+    }
+    path = tmp_path / "glue.json"
+    path.write_text(json.dumps(routine))
+
+    result = run(path)
+
+    assert result.ok, [t.error for t in result.tasks]
+    assert result.tasks[3].output["preview"] == [{"n": 10}]  # the branch unseen on main
+    assert result.tasks[4].output["rows"] == 15 and result.tasks[4].output["failed"] == 0
+    assert result.tasks[5].output["preview"] == [{"n": 15}]  # published
