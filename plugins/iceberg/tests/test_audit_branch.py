@@ -154,3 +154,23 @@ def test_the_same_audit_on_glue_and_s3(tmp_path: Path, run, moto_endpoint) -> No
     assert result.tasks[3].output["preview"] == [{"n": 10}]  # the branch unseen on main
     assert result.tasks[4].output["rows"] == 15 and result.tasks[4].output["failed"] == 0
     assert result.tasks[5].output["preview"] == [{"n": 15}]  # published
+
+
+def test_athena_refuses_a_branch_before_sending_anything(
+    tmp_path: Path, run, athena_driver, moto_endpoint
+) -> None:
+    import json
+
+    params = {"database": "sales", "output_location": "s3://results/athena/"}
+    tasks = [append("s3://lake/staged/b/", branch="wap")]
+    routine = {"routine_name": "ice_athena",
+               "executors": {"t": {"executor": "AthenaExecutor", "params": params,
+                                   "tasks": tasks}}}  # fmt: skip
+    path = tmp_path / "athena.json"
+    path.write_text(json.dumps(routine))
+
+    result = run(path)
+
+    assert result.status == "failed"
+    assert "Athena's SQL writes main only" in result.tasks[0].error
+    assert athena_driver.queries == []
