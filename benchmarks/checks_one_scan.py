@@ -1,25 +1,30 @@
 """Ten data quality checks on a 10-million-row table: compiled into one query (what the
-``check`` task runs) against one ``count(*)`` scan and against the same checks run one query
-each (the way dbt tests and Soda's per-check queries work), all on DuckDB, side by side in
-one process, best of ``--repeat``.
+``check`` task runs) against the issue's anchor, one ``count(*)`` scan, and against the same
+checks run one query each (the way dbt tests and Soda's per-check queries work), all on
+DuckDB, side by side in one process: every round runs each case once, the order reversed
+every other round; medians of wall and CPU time and of each round's ratio to the anchor.
 
 The table is a DuckDB view over Parquet files, as ``create_table`` makes it. DuckDB answers
-``count(*)`` on Parquet from the files' metadata without reading a column, so two anchors are
-timed: that metadata count, and a ``count(*)`` that must read the checked columns
-(``count(*) ... WHERE`` a condition on each), the cheapest real pass over those columns.
-Beside the time, each approach's bytes read are counted the way Athena bills them: the
-compressed size of every Parquet column chunk a query reads (columns found by parsing the
-SQL with sqlglot), at least 10 MB per query. Run by hand:
-``.venv/bin/python benchmarks/checks_one_scan.py [--rows 10000000]``.
+a bare ``count(*)`` on Parquet from the files' metadata without reading a column (shown, 4 ms),
+so the anchor is the ``count(*)`` scan that reads the checked columns (``count(*) ... WHERE``
+a condition on each), the cheapest real pass over them. Two floors are shown beside: the
+``unique`` check alone (an exact distinct count needs a hash table of every key) and the
+``regex`` check alone (the pattern run on every value). Beside the time, each approach's
+bytes read are counted the way Athena bills them: the compressed size of every Parquet
+column chunk a query reads (columns found by parsing the SQL with sqlglot), at least 10 MB
+per query. Run by hand:
+``.venv/bin/python benchmarks/checks_one_scan.py [--rows 10000000] [--repeat 7]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import duckdb
 from lakeroutine.sql.check_sql import compile_checks
@@ -85,57 +90,68 @@ def billed(queries: list[str], sizes: dict[str, int]) -> int:
     return total
 
 
-def best(con: duckdb.DuckDBPyConnection, queries: list[str], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        for sql in queries:
-            con.execute(sql).fetchall()
-        times.append(time.perf_counter() - started)
-    return min(times)
+def timed(con: duckdb.DuckDBPyConnection, queries: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (every thread of the process) to run ``queries``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for sql in queries:
+        con.execute(sql).fetchall()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def rounds(
+    con: duckdb.DuckDBPyConnection, plans: dict[str, list[str]], repeat: int
+) -> list[dict[str, tuple[float, float]]]:
+    """Each plan once a round, the order reversed every other round."""
+    names = list(plans)
+    found = []
+    for number in range(repeat):
+        order = names if number % 2 == 0 else names[::-1]
+        found.append({name: timed(con, plans[name]) for name in order})
+    return found
+
+
+ANCHOR = "count(*) scan reading the 6 checked columns"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--files", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lakeroutine-bench-") as tmp:
         con = make_table(Path(tmp), options.rows, options.files)
-        args = CheckArgs.model_validate({"table": "orders", "checks": CHECKS})
-        one = compile_checks(args, table_sql="orders", dialect="duckdb").query
-        each = [
-            compile_checks(
-                CheckArgs.model_validate({"table": "orders", "checks": [check]}),
-                table_sql="orders",
-                dialect="duckdb",
-            ).query
-            for check in CHECKS
-        ]
+
+        def query(checks: list[dict]) -> str:
+            args = CheckArgs.model_validate({"table": "orders", "checks": checks})
+            return compile_checks(args, table_sql="orders", dialect="duckdb").query
+
         reading = " OR ".join(f"{c} IS NULL" for c in COLUMNS)
-        anchors = {
-            "count(*) (Parquet metadata)": ["SELECT count(*) FROM orders"],
-            "count(*) reading the 6 checked columns": [
-                f"SELECT count(*) FROM orders WHERE NOT ({reading})"
-            ],
+        plans = {
+            "count(*) from Parquet metadata": ["SELECT count(*) FROM orders"],
+            ANCHOR: [f"SELECT count(*) FROM orders WHERE NOT ({reading})"],
+            "10 checks, one query (check task)": [query(CHECKS)],
+            "10 checks, one query each": [query([check]) for check in CHECKS],
+            "floor: the unique check alone": [query([CHECKS[2]])],
+            "floor: the regex check alone": [query([CHECKS[5]])],
         }
-        plans = {**anchors, "10 checks, one query (check task)": [one],
-                 "10 checks, one query each": each}  # fmt: skip
-        sizes = column_bytes(con, Path(tmp))
-        results = {name: best(con, sql, options.repeat) for name, sql in plans.items()}
-        bills = {name: billed(sql, sizes) for name, sql in plans.items()}
+        timed(con, [sql for queries in plans.values() for sql in queries])  # warm the cache
+        found = rounds(con, plans, options.repeat)
+        bills = {name: billed(sql, column_bytes(con, Path(tmp))) for name, sql in plans.items()}
         con.close()
     print(f"{options.rows:,} rows in {options.files} Parquet files; duckdb {duckdb.__version__}, "
-          f"{platform.python_implementation()} {platform.python_version()}, best of "
-          f"{options.repeat}")  # fmt: skip
-    anchor = results["count(*) reading the 6 checked columns"]
-    bill = bills["count(*) reading the 6 checked columns"]
-    for name, seconds in results.items():
-        print(
-            f"  {name:42s} {seconds:7.3f} s {seconds / anchor:5.2f}x | billed as on Athena "
-            f"{bills[name] / 2**20:8.1f} MB {bills[name] / bill:5.2f}x the column scan"
-        )
+          f"{platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; medians of "
+          f"{options.repeat} alternating rounds (ratios paired by round)")  # fmt: skip
+    print(f"  {'':44s} {'wall s':>7s} {'x anchor':>8s} {'CPU s':>7s} {'x anchor':>8s} "
+          f"{'billed MB':>10s} {'x anchor':>8s}")  # fmt: skip
+    for name in plans:
+        wall = median(r[name][0] for r in found)
+        cpu = median(r[name][1] for r in found)
+        wall_x = median(r[name][0] / r[ANCHOR][0] for r in found)
+        cpu_x = median(r[name][1] / max(r[ANCHOR][1], 1e-9) for r in found)
+        print(f"  {name:44s} {wall:7.3f} {wall_x:8.2f} {cpu:7.3f} {cpu_x:8.2f} "
+              f"{bills[name] / 2**20:10.1f} {bills[name] / bills[ANCHOR]:8.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

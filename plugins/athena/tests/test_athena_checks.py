@@ -12,7 +12,8 @@ import duckdb
 import pytest
 import sqlglot
 from lakeroutine.errors import RoutineError
-from lakeroutine.sql.check_sql import compile_checks, schema_query
+from lakeroutine.sql.check_schema import schema_query
+from lakeroutine.sql.check_sql import compile_checks
 from lakeroutine.sql.check_verdicts import judge
 from lakeroutine.sql.checks import CheckArgs
 from lakeroutine.sql.tables import quote_qualified
@@ -85,6 +86,29 @@ def test_athena_publish_and_quarantine_sql_run_on_the_twin(twin: Any) -> None:
         (3, "not_null_customer_id"),
         (7, "relationship_customer_id"),
         (8, "regex_email"),
+    ]
+
+
+def test_athena_quarantine_by_unique_and_custom_sql_runs_on_the_twin(twin: Any) -> None:
+    checks = [
+        {"kind": "unique", "name": "one_status_a_customer", "columns": ["customer_id", "status"],
+         "quarantine": True},
+        {"kind": "custom_sql", "name": "unknown_customer", "quarantine": True,
+         "key": ["customer_id"],
+         "sql": "SELECT o.customer_id FROM orders o LEFT JOIN customers c "
+                "ON o.customer_id = c.id WHERE c.id IS NULL"},
+    ]  # fmt: skip
+    compiled = compiled_for_athena(checks, publish={"table": "p", "quarantine_table": "q"})
+
+    assert "lr_hit" not in compiled.query  # the joins finding held rows stay out of the scan
+    _, kept = on_twin(twin, compiled.publish_query())
+    _, held = on_twin(twin, compiled.quarantine_query())
+
+    assert sorted(r[0] for r in kept) == [1, 2, 2, 3, 4, 8, 9, 10, 11]
+    assert sorted((r[0], r[-2]) for r in held) == [
+        (5, "one_status_a_customer"),
+        (6, "one_status_a_customer"),
+        (7, "unknown_customer"),
     ]
 
 

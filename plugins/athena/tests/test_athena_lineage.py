@@ -5,9 +5,12 @@ names that folder, and the SQL facet."""
 
 from __future__ import annotations
 
-import json
-import os
+import sys
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
+from lr_openlineage_helpers import file_transport, valid_events
 
 TABLE = {
     "name": "sales",
@@ -19,12 +22,7 @@ TABLE = {
 
 
 def test_athena_tasks_emit_catalog_tables(athena: Any, run, tmp_path, monkeypatch) -> None:
-    events_file = tmp_path / "lineage.jsonl"
-    config = tmp_path / "openlineage.yml"
-    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
-    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    events_file = file_transport(tmp_path, monkeypatch)
     ctas = {
         "task": "ctas",
         "args": {
@@ -35,7 +33,7 @@ def test_athena_tasks_emit_catalog_tables(athena: Any, run, tmp_path, monkeypatc
     }
     result = run(athena.routine({"task": "create_table", "args": {"table": TABLE}}, ctas))
     assert result.status == "succeeded", [t.error for t in result.tasks]
-    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    events = valid_events(events_file)
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
     create, made = events[1], events[3]
 
@@ -64,28 +62,9 @@ def test_athena_tasks_emit_catalog_tables(athena: Any, run, tmp_path, monkeypatc
 
 
 def lineage_events(tmp_path, monkeypatch) -> Any:
-    """Point the client's file transport at the test's folder; a reader of what it wrote,
-    each event checked against the vendored OpenLineage schemas."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
-    from lr_openlineage_helpers import read_events, validate_event
-
-    events_file = tmp_path / "lineage.jsonl"
-    config = tmp_path / "openlineage.yml"
-    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
-    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
-
-    def read() -> list[dict[str, Any]]:
-        events = read_events(events_file)
-        for event in events:
-            validate_event(event)
-        return events
-
-    return read
+    """A reader of this test's events (file transport), each checked against the schemas."""
+    events_file = file_transport(tmp_path, monkeypatch)
+    return lambda: valid_events(events_file)
 
 
 def test_athena_queries_declare_the_tables_they_read(athena: Any, run, tmp_path, monkeypatch):

@@ -4,21 +4,19 @@ coming from the storage (``az://`` URLs do not name it), prefix-level datasets w
 
 from __future__ import annotations
 
-import json
-import os
+import sys
+from pathlib import Path
 
 from azurite import ACCOUNT
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
+from lr_openlineage_helpers import file_transport, valid_events
 
 FILES = {f"day{i % 2}/sales_{i}.csv": f"a,b\n{i},x{i}\n".encode() for i in range(6)}
 
 
 def test_staging_on_azure_names_the_account(container, routine, run, tmp_path, monkeypatch):
-    events_file = tmp_path / "lineage.jsonl"
-    config = tmp_path / "openlineage.yml"
-    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
-    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    events_file = file_transport(tmp_path, monkeypatch)
     monkeypatch.setenv("LAKEROUTINE_PLUGINS", "azure,openlineage")
     for rel, body in FILES.items():
         container.put("landing/" + rel, body)
@@ -30,7 +28,7 @@ def test_staging_on_azure_names_the_account(container, routine, run, tmp_path, m
         )
     )
     assert result.status == "succeeded", result.tasks
-    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    events = valid_events(events_file)
     transfer = events[1]
     namespace = f"wasbs://lake@{ACCOUNT}.dfs.core.windows.net"
     [landing], [staged] = transfer["inputs"], transfer["outputs"]

@@ -128,6 +128,37 @@ def test_write_audit_publish_quarantines_rows_and_publishes_the_rest(tmp_path: P
     assert files == [f"part-{result.run_id}.parquet"]  # no temporary left
 
 
+def test_unique_and_custom_sql_quarantine_their_rows(tmp_path: Path, run) -> None:
+    checks = [
+        {"kind": "unique", "column": "id", "quarantine": True},
+        {"kind": "custom_sql", "name": "big_new_orders", "quarantine": True, "key": ["id"],
+         "sql": "SELECT id FROM orders WHERE status = 'new' AND amount > 900"},
+    ]  # fmt: skip
+    publish = {
+        "table": "orders_published",
+        "location": "lake/published/orders/",
+        "quarantine_table": "orders_quarantine",
+        "quarantine_location": "lake/quarantine/orders/",
+    }
+    result = run(routine(tmp_path, check(checks, publish=publish)))
+
+    assert result.status == "succeeded", result.tasks[-1].error
+    published = result.tasks[-1].output["published"]
+    assert published["rows"] == 9 and published["quarantined_rows"] == 3
+    con = duckdb.connect(str(tmp_path / "db" / "lake.duckdb"), read_only=True)
+    ids = sorted(r[0] for r in con.execute("SELECT id FROM orders_published").fetchall())
+    assert ids == [1, 3, 4, 5, 6, 7, 8, 9, 11]  # both rows of id 2 and order 10 held back
+    held = con.execute(
+        "SELECT id, customer_id, _check, _reason FROM orders_quarantine ORDER BY id, customer_id"
+    ).fetchall()
+    assert held == [
+        (2, 10, "unique_id", "id is shared by another row"),
+        (2, 11, "unique_id", "id is shared by another row"),
+        (10, 14, "big_new_orders", "returned by the query of big_new_orders"),
+    ]
+    con.close()
+
+
 def test_failed_audit_publishes_nothing_and_masks_the_sample(
     tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,6 +214,11 @@ def test_failed_audit_publishes_nothing_and_masks_the_sample(
         ([{"kind": "freshness", "column": "a"}], "freshness", "exactly one of max_age_hours"),
         ([{"kind": "custom_sql", "sql": "DROP TABLE orders"}], "sql", "must be one query"),
         ([{"kind": "not_null", "column": "a", "quarantine": True}], "args", "quarantine_table"),
+        (
+            [{"kind": "custom_sql", "sql": "SELECT 1 AS id", "quarantine": True}],
+            "custom_sql",
+            "quarantine: give key",
+        ),
     ],
 )
 def test_bad_checks_are_refused_before_anything_runs(

@@ -43,4 +43,5 @@ def test_the_lazy_names_match_the_bindings() -> None:
     from lakeroutine_iceberg.bindings import TASKS
     from lakeroutine_iceberg.plugin import MODELS
 
-    assert {name: model.__name__ for name, (_path, model) in TASKS.items()} == MODELS
+    named = {name: f"{model.__module__}:{model.__name__}" for name, (_, model) in TASKS.items()}
+    assert named == MODELS

@@ -26,10 +26,6 @@ def clean_lineage_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def lineage_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The file this test's events go to, through an openlineage.yml (file transport)."""
-    events = tmp_path / "lineage.jsonl"
-    config = tmp_path / "openlineage.yml"
-    config.write_text(
-        f"transport:\n  type: file\n  log_file_path: {events}\n  append: true\n", encoding="utf-8"
-    )
-    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
-    yield events
+    from lr_openlineage_helpers import file_transport
+
+    yield file_transport(tmp_path, monkeypatch)

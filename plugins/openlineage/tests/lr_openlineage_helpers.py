@@ -14,6 +14,33 @@ SCHEMAS = Path(__file__).parent / "schemas"
 EVENT_REF = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
 
+def file_transport(folder: Path, monkeypatch: Any) -> Path:
+    """Send this test's events to a file in ``folder`` through the client's file transport,
+    configured as users do (an ``openlineage.yml`` named by ``OPENLINEAGE_CONFIG``), with no
+    ``OPENLINEAGE*`` setting or Airflow task context (``AIRFLOW_CTX_*``, left behind by
+    Airflow's in-process runs) of the process leaking in; the file's path."""
+    import os
+
+    events = folder / "lineage.jsonl"
+    config = folder / "openlineage.yml"
+    config.write_text(
+        f"transport:\n  type: file\n  log_file_path: {events}\n  append: true\n", encoding="utf-8"
+    )
+    for name in list(os.environ):
+        if name.startswith(("OPENLINEAGE", "AIRFLOW_CTX_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    return events
+
+
+def valid_events(path: Path) -> list[dict[str, Any]]:
+    """The events written to ``path``, each checked against the OpenLineage schemas."""
+    events = read_events(path)
+    for event in events:
+        validate_event(event)
+    return events
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The events a file transport (``append: true``) wrote, one JSON document a line."""
     if not path.exists():

@@ -4,7 +4,6 @@ Redshift dialect parses it, with lakeroutine-openlineage installed: named
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
-from lr_openlineage_helpers import read_events, validate_event
+from lr_openlineage_helpers import file_transport, valid_events
 
 ROLE = "arn:aws:iam::123456789012:role/redshift-unloader"
 
@@ -20,20 +19,8 @@ ROLE = "arn:aws:iam::123456789012:role/redshift-unloader"
 @pytest.fixture
 def events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Reads what the client's file transport wrote for this test, each event validated."""
-    events_file = tmp_path / "lineage.jsonl"
-    config = tmp_path / "openlineage.yml"
-    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
-    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
-
-    def read() -> list[dict[str, Any]]:
-        found = read_events(events_file)
-        for event in found:
-            validate_event(event)
-        return found
-
-    return read
+    events_file = file_transport(tmp_path, monkeypatch)
+    return lambda: valid_events(events_file)
 
 
 def names(datasets: list[dict[str, Any]]) -> list[tuple[str, str]]:

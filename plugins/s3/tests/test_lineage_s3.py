@@ -4,19 +4,17 @@ one dataset per location whatever the number of files, with file and byte counts
 
 from __future__ import annotations
 
-import json
-import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
+from lr_openlineage_helpers import file_transport, valid_events
 
 FILES = {f"dt=2026-11-0{i % 3 + 1}/sales_{i}.csv": f"a,b\n{i},x{i}\n" for i in range(9)}
 
 
 def test_staging_on_s3_emits_prefix_level_datasets(bucket, routine, run, tmp_path, monkeypatch):
-    events_file = tmp_path / "lineage.jsonl"
-    config = tmp_path / "openlineage.yml"
-    config.write_text(f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n")
-    for name in [n for n in os.environ if n.startswith(("OPENLINEAGE", "AIRFLOW_CTX_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    events_file = file_transport(tmp_path, monkeypatch)
     monkeypatch.setenv("LAKEROUTINE_PLUGINS", "s3,openlineage")
     for rel, body in FILES.items():
         bucket.put("landing/sales/" + rel, body)
@@ -28,7 +26,7 @@ def test_staging_on_s3_emits_prefix_level_datasets(bucket, routine, run, tmp_pat
         )
     )
     assert result.status == "succeeded", result.tasks
-    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    events = valid_events(events_file)
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
     transfer, post = events[1], events[3]
     [landing], [staged] = transfer["inputs"], transfer["outputs"]

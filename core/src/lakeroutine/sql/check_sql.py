@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lakeroutine.sql import checks as c
-from lakeroutine.sql.tables import parse_type, quote_identifier
+from lakeroutine.sql.tables import quote_identifier
 
 CheckDialect = Literal["duckdb", "trino", "redshift"]
 ROWS = "lr_rows"
 _KEY = '"lr_key"'
+_HIT = '"lr_hit"'
 
 
 def ident(name: str, dialect: CheckDialect) -> str:
@@ -31,6 +32,8 @@ def literal(value: Any, dialect: CheckDialect) -> str:
     reads them as escapes)."""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))  # an integer literal: DuckDB casts the column to DECIMAL for 0.0
     if isinstance(value, (int, float)):
         return repr(value)
     text = str(value)
@@ -58,6 +61,7 @@ class CompiledChecks:
     table_sql: str
     joins: list[str] = field(default_factory=list)
     predicates: dict[str, str] = field(default_factory=dict)  # label -> failing-row test
+    held_joins: list[str] = field(default_factory=list)  # only when publishing: unique, custom
     columns: dict[str, str] = field(default_factory=dict)  # label -> result column
     expressions: list[str] = field(default_factory=list)
 
@@ -65,6 +69,12 @@ class CompiledChecks:
     def from_clause(self) -> str:
         """``FROM table AS t`` with the relationship joins."""
         return "\n".join([f"FROM {self.table_sql} AS t", *self.joins])
+
+    @property
+    def held_from_clause(self) -> str:
+        """The FROM clause of the publish and quarantine queries: with the joins that find
+        the rows held back by ``unique`` and ``custom_sql`` checks (never in the scan)."""
+        return "\n".join([self.from_clause, *self.held_joins])
 
     def _where(self, *conditions: str) -> str:
         parts = ([f"({self.args.where})"] if self.args.where else []) + list(conditions)
@@ -104,7 +114,7 @@ class CompiledChecks:
         ``quarantine: true`` check."""
         held = [self.predicates[check.label] for check in self.args.quarantining]
         keep = [f"NOT ({' OR '.join(f'({p})' for p in held)})"] if held else []
-        return f"SELECT t.*\n{self.from_clause}{self._where(*keep)}"
+        return f"SELECT t.*\n{self.held_from_clause}{self._where(*keep)}"
 
     def quarantine_query(self) -> str | None:
         """The rows failing a ``quarantine: true`` check, each with ``_check`` (its name)
@@ -115,7 +125,7 @@ class CompiledChecks:
             parts.append(
                 f"SELECT t.*, {literal(label, self.dialect)} AS {ident('_check', self.dialect)}, "
                 f"{literal(reason(check), self.dialect)} AS {ident('_reason', self.dialect)}\n"
-                f"{self.from_clause}{self._where(f'({self.predicates[label]})')}"
+                f"{self.held_from_clause}{self._where(f'({self.predicates[label]})')}"
             )
         return "\nUNION ALL\n".join(parts) or None
 
@@ -143,6 +153,10 @@ def reason(check: Any) -> str:
         return f"{column} does not match {check.pattern}"
     if check.kind == "relationship":
         return f"{column} is not in {check.to_table}.{check.to_column}"
+    if check.kind == "unique":
+        return f"{', '.join(check.columns)} is shared by another row"
+    if check.kind == "custom_sql":
+        return f"returned by the query of {check.label}"
     return check.kind
 
 
@@ -195,6 +209,34 @@ def _unique(check: c.Unique, dialect: CheckDialect, table_sql: str, where: str |
     )
 
 
+def _held_join(compiled: CompiledChecks, check: Any, number: int) -> str:
+    """A join marking the rows a ``unique`` or ``custom_sql`` check holds back (their key
+    among the duplicated keys, or among the custom query's rows), and their predicate."""
+    dialect, alias = compiled.dialect, f"h{number}"
+    keys = check.columns if check.kind == "unique" else check.key
+    names = [ident(f"lr_k{i}", dialect) for i in range(len(keys))]
+    if check.kind == "unique":
+        grouped = ", ".join(f"t.{ident(k, dialect)}" for k in keys)
+        filt = _all_present(check, dialect)
+        if compiled.args.where:
+            filt = f"({compiled.args.where}) AND {filt}"
+        source = (
+            f"SELECT {grouped}\nFROM {compiled.table_sql} AS t WHERE {filt}\n"
+            f"GROUP BY {grouped} HAVING count(*) > 1"
+        )
+    else:
+        source = check.sql
+    picked = ", ".join(f"{ident(k, dialect)} AS {n}" for k, n in zip(keys, names, strict=True))
+    on = " AND ".join(
+        f"t.{ident(k, dialect)} = {alias}.{n}" for k, n in zip(keys, names, strict=True)
+    )
+    compiled.held_joins.append(
+        f"LEFT JOIN (SELECT DISTINCT {picked}, 1 AS {_HIT} FROM (\n{source}\n) AS lr_src{number})"
+        f" AS {alias} ON {on}"
+    )
+    return f"{alias}.{_HIT} IS NOT NULL"
+
+
 def compile_checks(
     args: c.CheckArgs,
     *,
@@ -222,8 +264,12 @@ def compile_checks(
             compiled.predicates[label] = _predicate(check, dialect, key)
         elif check.kind in c.ROW_LEVEL:
             compiled.predicates[label] = _predicate(check, dialect, "")
-        if label in compiled.predicates:
-            expr = f"sum(CASE WHEN {compiled.predicates[label]} THEN 1 ELSE 0 END)"
+        if check.kind in ("unique", "custom_sql") and check.quarantine:
+            compiled.predicates[label] = _held_join(compiled, check, number)
+        if check.kind == "not_null":  # the column's validity mask, no per-row CASE
+            expr = f"count(*) - count({_column(check, dialect)})"
+        elif check.kind in c.ROW_LEVEL:  # count, not sum: BIGINT, no 128-bit adds
+            expr = f"count(CASE WHEN {compiled.predicates[label]} THEN 1 END)"
         elif check.kind == "unique":
             expr = _unique(check, dialect, table_sql, args.where)
         elif check.kind == "freshness":
@@ -234,37 +280,3 @@ def compile_checks(
             compiled.columns[label] = alias
             compiled.expressions.append(f"{expr} AS {alias}")
     return compiled
-
-
-def schema_query(schema: str, table: str, dialect: CheckDialect) -> str:
-    """The table's columns and types from the catalog (no data read)."""
-    where = f"table_schema = {literal(schema, dialect)} AND table_name = {literal(table, dialect)}"
-    if dialect == "duckdb":
-        return (
-            "SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE table_catalog = current_database() AND {where} ORDER BY ordinal_position"
-        )
-    if dialect == "redshift":  # svv_columns sees external (Spectrum) tables too
-        return (
-            "SELECT column_name, data_type FROM svv_columns "
-            f"WHERE {where} ORDER BY ordinal_position"
-        )
-    return (
-        "SELECT column_name, data_type FROM information_schema.columns "
-        f"WHERE {where} ORDER BY ordinal_position"
-    )
-
-
-def expected_type(hive_type: str, dialect: CheckDialect) -> str | None:
-    """How the catalog of ``dialect`` spells a table spec's type (None: names only)."""
-    parsed = parse_type(hive_type)
-    if dialect == "duckdb":
-        return normal_type(parsed.duckdb())
-    if dialect == "trino":
-        return normal_type(parsed.trino())
-    return None
-
-
-def normal_type(text: str) -> str:
-    """A catalog's type name, compared loosely: lower case, no blanks or quotes."""
-    return "".join(str(text).lower().replace('"', "").split())

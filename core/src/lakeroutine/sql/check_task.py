@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from lakeroutine.context import TaskContext
 from lakeroutine.lineage import Assertion, Dataset
-from lakeroutine.sql.check_sql import CheckDialect, CompiledChecks, compile_checks, schema_query
+from lakeroutine.sql.check_schema import schema_query
+from lakeroutine.sql.check_sql import CheckDialect, CompiledChecks, compile_checks
 from lakeroutine.sql.check_verdicts import (
     FAILED,
     PASSED,

@@ -10,7 +10,8 @@ from typing import Any
 
 from lakeroutine.errors import TaskError
 from lakeroutine.sql import checks as c
-from lakeroutine.sql.check_sql import ROWS, CompiledChecks, expected_type, normal_type
+from lakeroutine.sql.check_schema import expected_type, found_type
+from lakeroutine.sql.check_sql import ROWS, CompiledChecks
 
 PASSED, WARNED, FAILED = "passed", "warned", "failed"
 _ZONE = re.compile(r"\s*(UTC|Z|[+-]00(:?00)?)$", re.I)
@@ -124,7 +125,7 @@ def _freshness(check: c.Freshness, newest: Any, now: dt.datetime) -> dict[str, A
 
 
 def _schema(check: c.Schema, found: list[tuple[str, str]], dialect: str) -> dict[str, Any]:
-    actual = {str(name).lower(): normal_type(kind) for name, kind in found}
+    actual = {str(name).lower(): found_type(kind, dialect) for name, kind in found}  # type: ignore[arg-type]
     problems = []
     for name, hive_type in check.columns.items():
         want = expected_type(hive_type, dialect)  # type: ignore[arg-type]

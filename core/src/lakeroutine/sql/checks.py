@@ -152,10 +152,13 @@ class Relationship(_RowCheck):
 
 class Unique(_Check):
     """No two rows share ``columns`` (one column or a combination; rows with a NULL in them
-    are not compared). Failing rows: rows beyond the first of each duplicated key."""
+    are not compared). Failing rows: rows beyond the first of each duplicated key. With
+    ``quarantine: true`` every row of a duplicated key is held back (none of them is known
+    to be the right one)."""
 
     kind: Literal["unique"]
     columns: list[Identifier] = Field(min_length=1, max_length=32)
+    quarantine: bool = Field(False, description="Hold every row of a duplicated key back")
 
     @model_validator(mode="before")
     @classmethod
@@ -225,10 +228,24 @@ class Schema(_Check):
 
 class CustomSql(_Check):
     """``sql``: a query returning the failing rows (none, when the data is good); its rows
-    are counted against the threshold and the first few sampled."""
+    are counted against the threshold and the first few sampled. To quarantine them, name
+    in ``key`` the columns the query returns that identify the checked table's rows: rows
+    whose key the query returns are held back."""
 
     kind: Literal["custom_sql"]
     sql: str = Field(min_length=1)
+    quarantine: bool = Field(False, description="Hold back the rows whose key the query returns")
+    key: list[Identifier] = Field(
+        default_factory=list, max_length=32, description="Columns matching the table's rows"
+    )
+
+    @model_validator(mode="after")
+    def _key(self) -> CustomSql:
+        if self.quarantine and not self.key:
+            raise ValueError(
+                "quarantine: give key, the columns of the query's rows that identify table rows"
+            )
+        return self
 
     @field_validator("sql")
     @classmethod
@@ -326,3 +343,32 @@ class CheckArgs(BaseModel):
     def quarantining(self) -> list[Any]:
         """The checks whose failing rows are held back when publishing."""
         return [c for c in self.checks if getattr(c, "quarantine", False)]
+
+
+class BranchCheckArgs(CheckArgs):
+    """``iceberg_check``: the checks on an Iceberg table's ``branch`` (default ``main``),
+    read as of its head; with ``fast_forward: true`` main is moved to the branch's head
+    once no ``error`` check failed (write-audit-publish with the branch as the audit
+    place). The branch publishes whole: no ``publish`` table, no quarantine."""
+
+    branch: Identifier = Field("main", description="The branch audited (its head snapshot)")
+    fast_forward: bool = Field(False, description="Publish: move main to the branch's head")
+
+    @model_validator(mode="after")
+    def _whole_branch(self) -> BranchCheckArgs:
+        if self.publish is not None:
+            raise ValueError("publish: an Iceberg branch is published by fast_forward")
+        if self.fast_forward and self.branch == "main":
+            raise ValueError("fast_forward publishes a branch other than main: give branch")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_quarantine(cls, data: Any) -> Any:
+        for number, item in enumerate((data or {}).get("checks") or []):
+            if isinstance(item, dict) and item.get("quarantine"):
+                raise ValueError(
+                    f"checks[{number}]: quarantine is not offered on an Iceberg branch (the "
+                    "branch publishes whole); use the check task of a work table"
+                )
+        return data

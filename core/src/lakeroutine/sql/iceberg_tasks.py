@@ -88,6 +88,11 @@ class AppendArgs(SourceArgs):
     others; ``reference`` refuses to rewrite; ``rewrite`` always rewrites."""
 
     mode: Literal["auto", "reference", "rewrite"] = "auto"
+    branch: Identifier | None = Field(
+        None,
+        description="Commit to this branch, made from main's head if missing (a "
+        "write-audit-publish audit branch: iceberg_check publishes it)",
+    )
 
 
 class MergeArgs(SourceArgs):

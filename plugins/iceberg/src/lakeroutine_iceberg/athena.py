@@ -203,6 +203,8 @@ def iceberg_create_table(executor: Any, args: Any, ctx: TaskContext) -> dict[str
 
 def iceberg_append(executor: Any, args: Any, ctx: TaskContext) -> dict[str, Any]:
     """INSERT the staged rows (a batch of partitions per statement)."""
+    if getattr(args, "branch", None):
+        raise TaskError("branch: Athena's SQL writes main only; use the GlueExecutor for a branch")
     database = executor.params.database
 
     def statement(columns: list[str], source: str, where: str | None, number: int) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lakeroutine.sql import iceberg_tasks as models
+from lakeroutine.sql.checks import BranchCheckArgs
 
 from lakeroutine_iceberg.plugin import DOCS as _DOCS
 
@@ -23,6 +24,7 @@ TASKS: dict[str, tuple[str, type[Any]]] = {
     "iceberg_evolve": ("tasks:evolve", models.EvolveArgs),
     "iceberg_maintain": ("maintenance:maintain", models.MaintainArgs),
     "iceberg_query": ("tasks:query", models.IcebergQueryArgs),
+    "iceberg_check": ("audit:check", BranchCheckArgs),
 }
 """Task name -> (module:function of the shared logic, args model on the twin)."""
 
@@ -40,9 +42,10 @@ def s3_model(model: type[Any]) -> type[Any]:
 
 
 def __getattr__(name: str) -> type[Any]:
-    """``S3<Model>``: the s3:// variant of an args model, named for lazy registration."""
-    if name.startswith("S3") and isinstance(getattr(models, name[2:], None), type):
-        return s3_model(getattr(models, name[2:]))
+    """``S3<Model>``: the s3:// variant of a task's args model, named for lazy registration."""
+    for _path, model in TASKS.values():
+        if name == f"S3{model.__name__}":
+            return s3_model(model)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -36,16 +36,20 @@ def _register_if_loaded(register: Callable[..., None], executor: str, *args: obj
 
 
 MODELS = {
-    "iceberg_create_table": "CreateIcebergArgs",
-    "iceberg_append": "AppendArgs",
-    "iceberg_merge": "MergeArgs",
-    "iceberg_overwrite": "OverwriteArgs",
-    "iceberg_evolve": "EvolveArgs",
-    "iceberg_maintain": "MaintainArgs",
-    "iceberg_query": "IcebergQueryArgs",
+    "iceberg_create_table": "lakeroutine.sql.iceberg_tasks:CreateIcebergArgs",
+    "iceberg_append": "lakeroutine.sql.iceberg_tasks:AppendArgs",
+    "iceberg_merge": "lakeroutine.sql.iceberg_tasks:MergeArgs",
+    "iceberg_overwrite": "lakeroutine.sql.iceberg_tasks:OverwriteArgs",
+    "iceberg_evolve": "lakeroutine.sql.iceberg_tasks:EvolveArgs",
+    "iceberg_maintain": "lakeroutine.sql.iceberg_tasks:MaintainArgs",
+    "iceberg_query": "lakeroutine.sql.iceberg_tasks:IcebergQueryArgs",
+    "iceberg_check": "lakeroutine.sql.checks:BranchCheckArgs",
 }
-"""Task name -> its args model in ``lakeroutine.sql.iceberg_tasks`` (as ``bindings.TASKS``):
-named, not imported, so loading the plugin builds nothing a routine does not use."""
+"""Task name -> its args model on the twin (as ``bindings.TASKS``): named, not imported, so
+loading the plugin builds nothing a routine does not use."""
+
+NOT_ON_ATHENA = {"iceberg_check"}
+"""Tasks that read through pyiceberg only (Athena's binding runs SQL)."""
 
 DOCS = {
     "iceberg_create_table": "Create an Iceberg table from its spec (skip when it matches).",
@@ -55,6 +59,7 @@ DOCS = {
     "iceberg_evolve": "Add, rename, widen columns; change partitioning or sort order.",
     "iceberg_maintain": "Compact small files, expire snapshots, remove orphan files.",
     "iceberg_query": "Query Iceberg tables, with FOR VERSION AS OF time travel.",
+    "iceberg_check": "Check a branch's head; publish it by fast-forwarding main (WAP).",
 }
 
 
@@ -75,11 +80,11 @@ def _deferred(task_name: str, binder: str, *target: str) -> Callable[..., object
 def register_tasks(register: Callable[..., None]) -> None:
     for task_name, model in MODELS.items():
         twin = _deferred(task_name, "bind", "twin_target")
-        _register_if_loaded(
-            register, "DuckDBExecutor", task_name, twin, f"lakeroutine.sql.iceberg_tasks:{model}"
-        )
-        s3_args = f"lakeroutine_iceberg.bindings:S3{model}"  # Glue and Athena: s3:// places
+        _register_if_loaded(register, "DuckDBExecutor", task_name, twin, model)
+        s3_args = f"lakeroutine_iceberg.bindings:S3{model.partition(':')[2]}"  # s3:// places
         glue = _deferred(task_name, "bind", "glue_target")
         _register_if_loaded(register, "GlueExecutor", task_name, glue, s3_args)
+        if task_name in NOT_ON_ATHENA:
+            continue
         athena = _deferred(task_name, "bind_athena")
         _register_if_loaded(register, "AthenaExecutor", task_name, athena, s3_args)

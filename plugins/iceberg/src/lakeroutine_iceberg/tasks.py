@@ -91,6 +91,11 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
     rewritten where it does not (``mode``), in one commit."""
     table = target.load(args.table)
     label = f"{target.namespace}.{args.table}"
+    branch = args.branch or "main"
+    if args.branch:
+        from lakeroutine_iceberg.branches import ensure_branch
+
+        ensure_branch(table, args.branch)
     arrow_schema = table.schema().as_arrow()
     referenced: list[str] = []
     rewrite: list[str] = []
@@ -128,7 +133,7 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
         txn = fresh.transaction()
         if referenced:
             try:
-                txn.add_files(referenced, snapshot_properties=props)
+                txn.add_files(referenced, snapshot_properties=props, branch=branch)
             except ValueError as exc:
                 if args.mode == "reference":
                     raise TaskError(f"cannot register the files in {label}: {exc}") from None
@@ -140,9 +145,10 @@ def append(target: Target, args: AppendArgs, ctx: TaskContext) -> dict[str, Any]
                 referenced = []
                 txn = fresh.transaction()
         if rows is not None and rows.num_rows:
-            txn.append(rows, snapshot_properties=props)
+            txn.append(rows, snapshot_properties=props, branch=branch)
         txn.commit_transaction()
         return {
+            "branch": branch,
             "files_already_in": skipped,
             "registered_files": len(referenced),
             "rewritten_files": len(rewrite),

@@ -1,0 +1,45 @@
+"""Staging on GCS (fake-gcs-server) tells its lineage with lakeroutine-openlineage installed:
+prefix-level datasets named ``gs://BUCKET`` / ``key/prefix`` (trailing slashes or not, the
+same name), one dataset per location whatever the number of files, with file and byte counts;
+every event valid by the OpenLineage schemas."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
+from lr_openlineage_helpers import file_transport, valid_events
+
+FILES = {f"dt=2026-11-0{i % 3 + 1}/sales_{i}.csv": f"a,b\n{i},x{i}\n" for i in range(9)}
+
+
+def test_staging_on_gcs_emits_prefix_level_datasets(
+    gcs_bucket, routine, run, tmp_path, monkeypatch
+):
+    events_file = file_transport(tmp_path, monkeypatch)
+    monkeypatch.setenv("LAKEROUTINE_PLUGINS", "gcs,openlineage")
+    for rel, body in FILES.items():
+        gcs_bucket.put("landing/sales/" + rel, body)
+    result = run(
+        routine(
+            parent_directory="gs://lake/landing/sales/",
+            dump_directory="gs://lake/staging/sales",
+            archive_or_delete="archive",
+        )
+    )
+    assert result.status == "succeeded", result.tasks
+    events = valid_events(events_file)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
+    transfer, post = events[1], events[3]
+    [landing], [staged] = transfer["inputs"], transfer["outputs"]
+    assert (landing["namespace"], landing["name"]) == ("gs://lake", "landing/sales")
+    assert (staged["namespace"], staged["name"]) == ("gs://lake", "staging/sales")
+    size = sum(len(body) for body in FILES.values())
+    assert staged["outputFacets"]["outputStatistics"]["fileCount"] == len(FILES)
+    assert staged["outputFacets"]["outputStatistics"]["size"] == size
+    assert landing["inputFacets"]["inputStatistics"]["size"] == size
+    [read], [archive] = post["inputs"], post["outputs"]
+    assert (read["namespace"], read["name"]) == ("gs://lake", "landing/sales")
+    assert archive["namespace"] == "gs://lake" and archive["name"].startswith("landing/sales")
+    assert archive["outputFacets"]["outputStatistics"]["fileCount"] == len(FILES)
