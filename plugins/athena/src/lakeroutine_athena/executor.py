@@ -11,7 +11,7 @@ from typing import Any
 
 from lakeroutine.aws import AwsExecutor, connection_param, error_code, make_client
 from lakeroutine.context import TaskContext
-from lakeroutine.errors import RoutineError
+from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import task
 from lakeroutine.service_errors import service_error_text
 from lakeroutine.sql.table_tasks import TableArgs
@@ -208,11 +208,16 @@ class AthenaExecutor(AwsExecutor):
 
     @task
     def ctas(self, args: CtasArgs, ctx: TaskContext) -> dict[str, Any]:
-        """Write a query's result to ``location`` as a new table (CREATE TABLE AS SELECT);
-        ``if_exists: replace`` drops the old table first (its files stay: use a new
-        location or clear it, Athena refuses to write into a non-empty one)."""
+        """Write a query's result to ``location`` as a new table (CREATE TABLE AS SELECT,
+        Hive or Iceberg). The location must be empty (refused up front, exit 2); what a
+        FAILED or CANCELLED query left there is removed. ``if_exists: replace`` drops the
+        old table first (its files stay: use a new location or clear it)."""
+        from lakeroutine_athena.ctas_location import CtasLocation
         from lakeroutine_athena.statements import ctas
+        from lakeroutine_athena.waiting import QueryFailed
 
+        where = CtasLocation(make_client("s3", self.params), args.location)
+        self._claim(where, ctx)
         runner = self._runner(ctx)
         database = self.params.database
         outcomes = []
@@ -229,9 +234,35 @@ class AthenaExecutor(AwsExecutor):
         )
         ctx.lineage.query(sql, dialect="athena")
         self._declare_reads(ctx, args.query)
-        outcomes.append(runner.run(sql, step="ctas", parameters=args.execution_parameters("trino")))
+        try:
+            outcome = runner.run(sql, step="ctas", parameters=args.execution_parameters("trino"))
+        except QueryFailed as exc:
+            removed = where.clean()
+            where.release(ctx.state)
+            raise TaskError(
+                f"{exc} (removed the {removed} object(s) it left under {args.location})"
+            ) from None
+        outcomes.append(outcome)
         ctx.lineage.wrote(self._lineage_table(args.table, args.location))
         return summary(outcomes, table=self._table_name(args.table), location=args.location)
+
+    def _claim(self, where: Any, ctx: TaskContext) -> None:
+        """Claim the CTAS location; on a rerun after a kill, first remove what the claimed
+        location holds unless a query of this task may still write there or succeeded."""
+        resumed = where.claimed(ctx.state)
+        where.claim(ctx.state)
+        if not resumed:
+            return
+        query_id = ctx.state.get("ctas.query_id")
+        if query_id is None and ctx.state.get("ctas.token"):
+            return  # started but not noted: the same token re-attaches to it
+        if query_id is not None:
+            execution = self.client.get_query_execution(QueryExecutionId=query_id)
+            if execution["QueryExecution"]["Status"]["State"] not in ("FAILED", "CANCELLED"):
+                return  # running or succeeded: the runner re-attaches
+        removed = where.clean()
+        if removed:
+            ctx.logger.info("removed %d object(s) a failed CTAS left in %s", removed, where.url)
 
     @task
     def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:

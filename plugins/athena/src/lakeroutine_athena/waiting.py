@@ -36,6 +36,15 @@ def estimated_cost_usd(scanned_bytes: int, statement_type: str, price_per_tb: fl
     return round(billed / _TB * price_per_tb, 8)
 
 
+class QueryFailed(TaskError):
+    """A query Athena ended FAILED or CANCELLED (its id and state kept for clean-up)."""
+
+    def __init__(self, message: str, query_id: str, state: str) -> None:
+        super().__init__(message)
+        self.query_id = query_id
+        self.state = state
+
+
 @dataclass
 class QueryOutcome:
     """A finished query: its id, final state and statistics (the task's report)."""
@@ -107,7 +116,9 @@ class QueryRunner:
         state = status["State"]
         if state != "SUCCEEDED":
             self._forget(step)  # a retry starts a new query
-            raise TaskError(f"Athena query {query_id} {state}: {_reason(status)}")
+            raise QueryFailed(
+                f"Athena query {query_id} {state}: {_reason(status)}", query_id, state
+            )
         stats = execution.get("Statistics") or {}
         scanned = int(stats.get("DataScannedInBytes") or 0)
         statement_type = execution.get("StatementType") or "DML"
