@@ -78,6 +78,7 @@ class AthenaExecutor(AwsExecutor):
             raise RoutineError(
                 f"Athena workgroup {self.params.workgroup!r}: {problem}", field="params.workgroup"
             )
+        self._check_engine(workgroup)
         if self.params.output_location:
             self._check_bucket(self.params.output_location)
             return
@@ -88,6 +89,27 @@ class AthenaExecutor(AwsExecutor):
             raise RoutineError(
                 f"no output_location, and workgroup {self.params.workgroup!r} sets none",
                 field="params.output_location",
+            )
+
+    def _check_engine(self, workgroup: dict[str, Any]) -> None:
+        """An ``engine_version`` this botocore cannot ask for per query must be the
+        workgroup's own (a DuckDB workgroup for 'DuckDB')."""
+        from lakeroutine_athena.waiting import per_query_engine
+
+        wanted = self.params.engine_version
+        if not wanted or per_query_engine(self.client):
+            return
+        engine = workgroup.get("Configuration", {}).get("EngineVersion", {})
+        has = engine.get("EffectiveEngineVersion") or engine.get("SelectedEngineVersion")
+        if has != wanted:
+            import botocore
+
+            raise RoutineError(
+                f"workgroup {self.params.workgroup!r} runs on {has or 'AUTO'!r}, not "
+                f"{wanted!r}, and botocore {botocore.__version__} cannot choose the engine per "
+                "query (StartQueryExecution has no EngineVersion before botocore 1.44.18): "
+                f"use a workgroup whose engine version is {wanted!r}",
+                field="params.engine_version",
             )
 
     def _check_bucket(self, url: str) -> None:

@@ -47,6 +47,13 @@ class AthenaParams(AwsConnection):
     )
     price_per_tb_usd: float = Field(PRICE_PER_TB_USD, ge=0, description="For the cost estimate")
     preview_rows: int = Field(10, ge=0, le=1000, description="Rows of a result in the report")
+    engine_version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Athena engine every query runs on, as ListEngineVersions names it "
+        "('DuckDB', 'Athena engine version 3'); default: the workgroup's",
+    )
 
     @field_validator("workgroup", "catalog")
     @classmethod

@@ -172,6 +172,8 @@ class QueryRunner:
             request["ResultConfiguration"] = {"OutputLocation": self.params.output_location}
         if parameters:
             request["ExecutionParameters"] = parameters
+        if self.params.engine_version and per_query_engine(self.client):
+            request["EngineVersion"] = self.params.engine_version
         query_id = self.client.start_query_execution(**request)["QueryExecutionId"]
         self._running[query_id] = step
         self.ctx.state.set(f"{step}.query_id", query_id)
@@ -206,6 +208,13 @@ class QueryRunner:
             max_wait_s=self.params.max_wait_s,
             give_up=self.stop_running,
         )
+
+
+def per_query_engine(client: Any) -> bool:
+    """Whether this botocore lets StartQueryExecution choose the engine (EngineVersion:
+    botocore 1.44.18 has it, 1.44.13 has not); else only the workgroup's engine applies."""
+    shape = client.meta.service_model.operation_model("StartQueryExecution").input_shape
+    return "EngineVersion" in shape.members
 
 
 def _reason(status: dict[str, Any]) -> str:
