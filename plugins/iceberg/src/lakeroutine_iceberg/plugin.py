@@ -1,5 +1,6 @@
-"""Registers the Iceberg tasks onto the DuckDB twin, Glue and Athena executors (each only
-when its plugin is installed). Nothing heavy is imported here."""
+"""Registers the Iceberg tasks onto the DuckDB twin, Glue and Athena executors, and the
+ones that apply to Redshift onto it (each only when its plugin is installed). Nothing
+heavy is imported here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ _OWNERS = {
     "DuckDBExecutor": "lakeroutine_duckdb",
     "GlueExecutor": "lakeroutine_glue",
     "AthenaExecutor": "lakeroutine_athena",
+    "RedshiftExecutor": "lakeroutine_redshift",
 }
 
 
@@ -37,7 +39,7 @@ def _register_if_loaded(register: Callable[..., None], executor: str, *args: obj
 
 @hookimpl
 def register_tasks(register: Callable[..., None]) -> None:
-    from lakeroutine_iceberg.bindings import TASKS, bind, bind_athena, s3_model
+    from lakeroutine_iceberg.bindings import REDSHIFT_TASKS, TASKS, bind, bind_athena, s3_model
 
     for task_name, (_path, model) in TASKS.items():
         _register_if_loaded(
@@ -47,3 +49,5 @@ def register_tasks(register: Callable[..., None]) -> None:
         _register_if_loaded(register, "GlueExecutor", task_name, glue, s3_model(model))
         athena = bind_athena(task_name)
         _register_if_loaded(register, "AthenaExecutor", task_name, athena, s3_model(model))
+    for task_name, (function, model) in REDSHIFT_TASKS.items():
+        _register_if_loaded(register, "RedshiftExecutor", task_name, function, model)
