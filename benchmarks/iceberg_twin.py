@@ -8,7 +8,8 @@
   copy of the same table (stopped after ``--anchor-timeout`` seconds). Goal: under 60 s.
 - ``compact``: ``--small-files`` small files compacted into 128 MB files by
   ``iceberg_maintain`` against a plain pyarrow rewrite of the same files (read them all,
-  write files of 128 MB with the table's codec, zstd). Goal: at least as fast.
+  write files of 128 MB with the table's codec, zstd), ``--rounds`` pairs in alternating
+  order, paired medians of wall and CPU time. Goal: at least as fast.
 
 Run by hand: ``.venv/bin/python benchmarks/iceberg_twin.py [append|upsert|compact ...]``.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import platform
 import shutil
 import tempfile
@@ -145,41 +147,73 @@ def bench_upsert(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def bench_compact(args: argparse.Namespace) -> dict[str, Any]:
+def _cpu_s() -> float:
+    """CPU seconds this process has used, every thread (DuckDB's and Arrow's included)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _pyarrow_rewrite(small: Path, out: Path) -> None:
+    """The anchor: read every small file, write 128 MB files with the table's codec (zstd)."""
     import pyarrow.dataset as ds
 
-    out: dict[str, Any] = {"files": args.small_files}
+    data = ds.dataset(small, format="parquet").to_table()
+    target = 128 * 1024 * 1024
+    rows_per_file = max(1, int(target / max(1, data.nbytes / max(1, data.num_rows))))
+    options = ds.ParquetFileFormat().make_write_options(compression="zstd")
+    ds.write_dataset(
+        data,
+        out,
+        format="parquet",
+        file_options=options,
+        max_rows_per_file=rows_per_file,
+        max_rows_per_group=min(rows_per_file, 1 << 20),
+    )
+
+
+def bench_compact(args: argparse.Namespace) -> dict[str, Any]:
+    """``--rounds`` pairs, the order alternating; each of ours on a fresh table holding the
+    same small files (registered by reference, so the setup is untimed and cheap)."""
+    import statistics
+
+    maintain = {
+        "task": "iceberg_maintain",
+        "args": {"table": "events", "compact": {"target_file_mb": 128, "min_small_files": 5}},
+    }
+    load = [{"task": "iceberg_append", "args": {"table": "events", "files": "../small/"}}]
+    timings: dict[str, list[tuple[float, float]]] = {"lakeroutine": [], "pyarrow": []}
+    out: dict[str, Any] = {"files": args.small_files, "rows": args.small_files * args.rows_per_file}
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        write_files(root / "small", args.small_files, args.small_files * args.rows_per_file)
-        started = time.perf_counter()
-        dataset = ds.dataset(root / "small", format="parquet")
-        data = dataset.to_table()
-        target = 128 * 1024 * 1024
-        rows_per_file = max(1, int(target / max(1, data.nbytes / max(1, data.num_rows))))
-        # The codec the Iceberg table writes (pyiceberg's default, zstd): like for like.
-        options = ds.ParquetFileFormat().make_write_options(compression="zstd")
-        ds.write_dataset(
-            data,
-            root / "pyarrow_out",
-            format="parquet",
-            file_options=options,
-            max_rows_per_file=rows_per_file,
-            max_rows_per_group=min(rows_per_file, 1 << 20),
-        )
-        out["pyarrow_rewrite_s"] = time.perf_counter() - started
-        create(root, "create")
-        run_tasks(
-            root,
-            [{"task": "iceberg_append", "args": {"table": "events", "files": "small/"}}],
-            "load",
-        )
-        maintain = {
-            "task": "iceberg_maintain",
-            "args": {"table": "events", "compact": {"target_file_mb": 128, "min_small_files": 5}},
-        }
-        out["lakeroutine_compact_s"], result = run_tasks(root, [maintain], "compact")
-        out["compaction"] = result.tasks[0].output["compaction"]
+        base = Path(tmp)
+        write_files(base / "small", args.small_files, out["rows"])
+        for number in range(args.rounds):
+            order = ["lakeroutine", "pyarrow"] if number % 2 == 0 else ["pyarrow", "lakeroutine"]
+            for which in order:
+                root = base / f"{which}-{number}"
+                root.mkdir()
+                if which == "lakeroutine":
+                    create(root, "create")
+                    run_tasks(root, load, "load")
+                cpu, started = _cpu_s(), time.perf_counter()
+                if which == "lakeroutine":
+                    _elapsed, result = run_tasks(root, [maintain], "compact")
+                    out["compaction"] = result.tasks[0].output["compaction"]
+                else:
+                    _pyarrow_rewrite(base / "small", root / "out")
+                timings[which].append((time.perf_counter() - started, _cpu_s() - cpu))
+                shutil.rmtree(root)
+    for which, pairs in timings.items():
+        out[f"{which}_wall_s"] = round(statistics.median(w for w, _ in pairs), 3)
+        out[f"{which}_cpu_s"] = round(statistics.median(c for _, c in pairs), 3)
+    ratios = [a[0] / b[0] for a, b in zip(timings["lakeroutine"], timings["pyarrow"], strict=True)]
+    cpu_ratios = [
+        a[1] / b[1] for a, b in zip(timings["lakeroutine"], timings["pyarrow"], strict=True)
+    ]
+    out["wall_ratio_paired_median"] = round(statistics.median(ratios), 3)
+    out["cpu_ratio_paired_median"] = round(statistics.median(cpu_ratios), 3)
+    out["load_average"] = os.getloadavg()
     return out
 
 
@@ -192,6 +226,7 @@ def main() -> None:
     parser.add_argument("--anchor-timeout", type=float, default=600)
     parser.add_argument("--small-files", type=int, default=1000)
     parser.add_argument("--rows-per-file", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=7, help="compact: pairs of runs")
     args = parser.parse_args()
     report: dict[str, Any] = {"python": platform.python_version()}
     benches = {"append": bench_append, "upsert": bench_upsert, "compact": bench_compact}

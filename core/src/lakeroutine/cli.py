@@ -436,6 +436,8 @@ def _cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
         _say(sys.stdout, small_outputs(result))
     if result.status == "cancelled":
         return EXIT_INTERRUPTED
+    if result.refused:  # args the table cannot take: invalid input, nothing changed
+        return EXIT_INVALID
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -69,6 +69,11 @@ class RoutineError(LakeroutineError):
         return self
 
 
+class TaskRefused(RoutineError):
+    """A task found, before changing anything, that its args cannot apply to what exists
+    (a table's schema): the run fails as an invalid routine does (exit 2, no retry)."""
+
+
 class TaskError(LakeroutineError):
     """A task failed while running. Executors raise it with a message for the user."""
 

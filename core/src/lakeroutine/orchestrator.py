@@ -26,7 +26,7 @@ from lakeroutine.context import (
     TaskContext,
     no_progress,
 )
-from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskTimeout
+from lakeroutine.errors import PluginError, RoutineError, TaskError, TaskRefused, TaskTimeout
 from lakeroutine.redact import Redactor, guard_loggers
 from lakeroutine.results import (
     CANCELLED,
@@ -377,6 +377,7 @@ class Orchestrator:
         attempts = task.retries + 1 if self._retries else 1
         error_text: str | None = None
         failed_output: Any = None
+        refused = False
         for attempt in range(1, attempts + 1):
             attempt_started = time.perf_counter()
             ctx = TaskContext(
@@ -422,7 +423,12 @@ class Orchestrator:
             except Exception as exc:
                 self._checkpoint_quietly(label)
                 failed_output = getattr(exc, "output", None)  # e.g. check outcomes
-                will_retry = attempt < attempts and not self.context.cancel_event.is_set()
+                refused = isinstance(exc, TaskRefused)  # its args are wrong: a retry cannot help
+                if refused:
+                    exc.located(file=self._file_label(), executor=step.instance, task=task.name)
+                will_retry = (
+                    not refused and attempt < attempts and not self.context.cancel_event.is_set()
+                )
                 error_text = self.redactor(describe_error(exc))
                 if will_retry:
                     log.warning(
@@ -469,6 +475,7 @@ class Orchestrator:
             output=self.redactor.walk(failed_output) if failed_output is not None else None,
             error=error_text,
             attempts=attempt,
+            refused=refused,
         )
 
     def _checkpoint_quietly(self, label: str) -> None:

@@ -34,8 +34,10 @@ class TaskResult:
     error: str | None = None
     attempts: int = 0
     step: str = ""
+    refused: bool = False  # failed on args its target cannot take (TaskRefused): exit 2
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"refused": True} if self.refused else {}
         return {
             "step": self.step or f"{self.executor}.{self.task}",
             "executor": self.executor,
@@ -45,6 +47,7 @@ class TaskResult:
             "attempts": self.attempts,
             "output": jsonable(self.output),
             "error": self.error,
+            **extra,
         }
 
 
@@ -62,6 +65,11 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status in (SUCCEEDED, PLANNED)
+
+    @property
+    def refused(self) -> bool:
+        """Whether a task refused its args (a table-dependent check): the CLI exits 2."""
+        return any(t.refused for t in self.tasks)
 
     @property
     def failed_tasks(self) -> list[TaskResult]:

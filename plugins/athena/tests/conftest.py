@@ -170,10 +170,12 @@ def _record_tokens(monkeypatch: pytest.MonkeyPatch, tokens: list[str | None]) ->
 def athena(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[AthenaEmulator]:
-    """moto's Athena with a results bucket; transitions reset after the test."""
+    """moto's Athena with a results bucket and a ``lake`` bucket; transitions reset after
+    the test."""
     import boto3
 
-    boto3.client("s3").create_bucket(Bucket="results")
+    for bucket in ("results", "lake"):  # query results; the lake CTAS tables go to
+        boto3.client("s3").create_bucket(Bucket=bucket)
     _report_reason_and_bytes(monkeypatch)
     emulator = AthenaEmulator(moto_endpoint, tmp_path / "state")
     _record_tokens(monkeypatch, emulator.tokens)

@@ -176,3 +176,52 @@ def test_the_twin_runs_athenas_insert_and_merge_text(tmp_path: Path) -> None:
     con.execute('DELETE FROM "sales"."st" WHERE id = 4')
     con.execute(sql.delete_missing("events", "sales", ["id"], '"sales"."st"'))
     assert con.execute('SELECT count(*) FROM "sales"."events"').fetchall() == [(3,)]
+
+
+def test_athena_refusals_exit_2_before_any_query(
+    tmp_path: Path, run, athena_driver, moto_endpoint, capsys
+) -> None:
+    """Point 8 on Athena: an evolve that would lose data, or a merge on keys the table
+    lacks, is refused from the table's metadata before Athena gets a single statement."""
+    import json
+
+    import boto3
+    from lakeroutine.cli import main
+
+    spec = {**SPEC, "location": "s3://lake/tables/events/"}
+    boto3.client("s3").create_bucket(Bucket="lake")
+    glue = routine(
+        "GlueExecutor",
+        {"database": "sales", "endpoint_url": moto_endpoint},
+        [{"task": "iceberg_create_table", "args": {"table": spec}}],
+        "glue",
+    )
+    assert run(glue).ok
+    cases = [
+        (
+            {
+                "task": "iceberg_evolve",
+                "args": {
+                    "table": "events",
+                    "add_columns": {"note": "string"},
+                    "widen_columns": {"amount": "int"},
+                },
+            },
+            "args.widen_columns.amount",
+        ),
+        (
+            {
+                "task": "iceberg_merge",
+                "args": {"table": "events", "keys": ["nope"], "files": "s3://lake/staged/"},
+            },
+            "args.keys",
+        ),
+    ]
+    for task, field in cases:
+        path = tmp_path / f"{task['task']}.json"
+        path.write_text(json.dumps(routine("AthenaExecutor", ATHENA, [task], "athena")))
+        capsys.readouterr()
+        assert main(["run", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"task '{task['task']}', field '{field}'" in err, err
+    assert athena_driver.queries == []

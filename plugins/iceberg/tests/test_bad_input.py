@@ -140,75 +140,98 @@ def test_validate_imports_neither_pyiceberg_nor_pyarrow(tmp_path: Path) -> None:
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stderr
 
 
-def _run_and_fail(run, tmp_path: Path, tasks: list[Any], name: str) -> Any:
-    result = run(twin_routine(tmp_path, tasks, name=name))
-    assert not result.ok
-    return next(t for t in result.tasks if t.status == "failed")
+REFUSALS = [
+    (
+        "a table that exists with another schema",
+        {
+            "task": "iceberg_create_table",
+            "args": {"table": {**SPEC, "columns": {**SPEC["columns"], "amount": "string"}}},
+        },
+        "args.table.columns.amount",
+        "exists with another schema",
+    ),
+    (
+        "a type change that loses data",
+        {
+            "task": "iceberg_evolve",
+            "args": {
+                "table": "events",
+                "add_columns": {"note": "string"},
+                "widen_columns": {"amount": "float"},
+            },
+        },
+        "args.widen_columns.amount",
+        "could lose data",
+    ),
+    (
+        "a partition transform on a missing column",
+        {
+            "task": "iceberg_evolve",
+            "args": {"table": "events", "partitioned_by": ["bucket(8, nope)"]},
+        },
+        "args.partitioned_by",
+        "'nope'",
+    ),
+    (
+        "a merge on keys the table lacks",
+        {
+            "task": "iceberg_merge",
+            "args": {"table": "events", "files": "staged/", "keys": ["missing"]},
+        },
+        "args.keys",
+        "merge keys ['missing']",
+    ),
+    (
+        "a rename onto a column that exists",
+        {
+            "task": "iceberg_evolve",
+            "args": {"table": "events", "rename_columns": {"kind": "amount"}},
+        },
+        "args.rename_columns.kind",
+        "has a column 'amount' already",
+    ),
+]
 
 
-def test_table_dependent_refusals_commit_nothing(tmp_path: Path, run) -> None:
-    stage(tmp_path / "staged", "a.parquet", range(10))
-    ok = run(
-        twin_routine(
-            tmp_path,
-            [
-                {"task": "iceberg_create_table", "args": {"table": SPEC}},
-                {"task": "iceberg_append", "args": {"table": "events", "files": "staged/"}},
-            ],
-        )
-    )
-    assert ok.ok, ok
-    table = twin_table(tmp_path)
+@pytest.fixture(scope="module")
+def filled_twin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A twin whose ``events`` table holds one appended file (made once for the cases)."""
+    root = tmp_path_factory.mktemp("twin")
+    stage(root / "staged", "a.parquet", range(10))
+    tasks = [
+        {"task": "iceberg_create_table", "args": {"table": SPEC}},
+        {"task": "iceberg_append", "args": {"table": "events", "files": "staged/"}},
+    ]
+    assert main(["run", str(twin_routine(root, tasks, name="fill.json"))]) == 0
+    return root
+
+
+@pytest.mark.parametrize(
+    ("case", "task", "field", "expected"), REFUSALS, ids=[c[0] for c in REFUSALS]
+)
+def test_table_dependent_refusals_exit_2_commit_nothing(
+    filled_twin: Path, capsys, case, task, field, expected
+) -> None:
+    """Checked against the table before any commit: exit 2 naming the routine file, the
+    executor, the task and the field; no retry; the table's metadata unchanged."""
+    table = twin_table(filled_twin)
     before = (table.metadata_location, [s.snapshot_id for s in table.metadata.snapshots])
-
-    other = _spec(columns={**SPEC["columns"], "amount": "string"})
-    failed = _run_and_fail(
-        run, tmp_path, [{"task": "iceberg_create_table", "args": {"table": other}}], "exists.json"
-    )
-    assert "exists with another schema" in failed.error and "'amount'" in failed.error
-
-    failed = _run_and_fail(
-        run,
-        tmp_path,
-        [
-            {
-                "task": "iceberg_evolve",
-                "args": {
-                    "table": "events",
-                    "add_columns": {"note": "string"},
-                    "widen_columns": {"amount": "float"},
-                },
-            }
-        ],
-        "narrow.json",
-    )
-    assert "widen_columns.amount" in failed.error and "could lose data" in failed.error
-
-    failed = _run_and_fail(
-        run,
-        tmp_path,
-        [
-            {
-                "task": "iceberg_evolve",
-                "args": {"table": "events", "partitioned_by": ["bucket(8, nope)"]},
-            }
-        ],
-        "part.json",
-    )
-    assert "partitioned_by" in failed.error and "'nope'" in failed.error
-
-    failed = _run_and_fail(
-        run,
-        tmp_path,
-        [
-            {
-                "task": "iceberg_merge",
-                "args": {"table": "events", "files": "staged/", "keys": ["missing"]},
-            }
-        ],
-        "keys.json",
-    )
-    assert "merge keys ['missing']" in failed.error
-
+    capsys.readouterr()
+    routine = twin_routine(filled_twin, [{**task, "retries": 2}], name="refused.json")
+    assert main(["run", "--report", str(filled_twin / "report.json"), str(routine)]) == 2
+    err = capsys.readouterr().err
+    assert f"refused.json, executor 'lake', task '{task['task']}', field '{field}'" in err, err
+    assert expected in err
+    report = json.loads((filled_twin / "report.json").read_text())
+    (entry,) = report["tasks"]
+    assert entry["refused"] is True and entry["attempts"] == 1  # a retry cannot help
     table.refresh()
     assert (table.metadata_location, [s.snapshot_id for s in table.metadata.snapshots]) == before
+
+
+def test_a_task_failing_at_run_time_still_exits_1(filled_twin: Path, capsys) -> None:
+    """Only refusals of args exit 2: a failure of the work (no staged files) stays 1."""
+    task = {"task": "iceberg_append", "args": {"table": "events", "files": "empty/"}}
+    (filled_twin / "empty").mkdir(exist_ok=True)
+    assert main(["run", str(twin_routine(filled_twin, [task], name="empty.json"))]) == 1
+    assert "no .parquet files" in capsys.readouterr().err

@@ -40,8 +40,13 @@ def test_loading_the_plugin_builds_no_iceberg_model_until_a_task_is_used() -> No
 
 
 def test_the_lazy_names_match_the_bindings() -> None:
-    from lakeroutine_iceberg.bindings import TASKS
-    from lakeroutine_iceberg.plugin import MODELS
+    from lakeroutine_iceberg.bindings import REDSHIFT_TASKS, TASKS
+    from lakeroutine_iceberg.plugin import MODELS, REDSHIFT_MODELS
 
     named = {name: f"{model.__module__}:{model.__name__}" for name, (_, model) in TASKS.items()}
     assert named == MODELS
+    on_redshift = {
+        name: (f"{model.__module__}:{model.__name__}", function.__doc__)
+        for name, (function, model) in REDSHIFT_TASKS.items()
+    }
+    assert on_redshift == REDSHIFT_MODELS

@@ -8,6 +8,7 @@ Only pydantic is imported here.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -204,6 +205,26 @@ class IcebergQueryArgs(Params):
         return check_sql(value)
 
 
+_IAM_ROLE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+
+
+class ExternalSchemaArgs(Params):
+    """``iceberg_external_schema`` (Redshift): an external schema over a Glue database, so
+    Redshift reads (and writes) the Iceberg tables in it as ``schema.table``."""
+
+    schema_: Identifier = Field(alias="schema", description="Redshift schema to create")
+    glue_database: Identifier = Field(description="Glue Data Catalog database it maps")
+    iam_role: str = Field(description="IAM role ARN Redshift assumes to read the catalog")
+    region: str | None = Field(None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="Glue's")
+
+    @field_validator("iam_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not _IAM_ROLE.fullmatch(value):
+            raise ValueError(f"{value!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/x)")
+        return value
+
+
 def s3_variant(model: type[_Located], name: str) -> type[_Located]:
     """The same args with locations that must be ``s3://`` (for the AWS executors)."""
     return type(name, (model,), {"location_kind": "s3", "__doc__": model.__doc__})
@@ -214,6 +235,7 @@ __all__ = [
     "CompactPolicy",
     "CreateIcebergArgs",
     "EvolveArgs",
+    "ExternalSchemaArgs",
     "IcebergQueryArgs",
     "MaintainArgs",
     "MergeArgs",

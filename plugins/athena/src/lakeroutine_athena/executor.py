@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeroutine.aws import AwsExecutor, connection_param, error_code, make_client
 from lakeroutine.context import TaskContext
-from lakeroutine.errors import RoutineError
+from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import task
 from lakeroutine.service_errors import service_error_text
 from lakeroutine.sql.table_tasks import TableArgs
@@ -80,6 +80,7 @@ class AthenaExecutor(AwsExecutor):
             raise RoutineError(
                 f"Athena workgroup {self.params.workgroup!r}: {problem}", field="params.workgroup"
             )
+        self._check_engine(workgroup)
         if self.params.output_location:
             self._check_bucket(self.params.output_location)
             return
@@ -90,6 +91,27 @@ class AthenaExecutor(AwsExecutor):
             raise RoutineError(
                 f"no output_location, and workgroup {self.params.workgroup!r} sets none",
                 field="params.output_location",
+            )
+
+    def _check_engine(self, workgroup: dict[str, Any]) -> None:
+        """An ``engine_version`` this botocore cannot ask for per query must be the
+        workgroup's own (a DuckDB workgroup for 'DuckDB')."""
+        from lakeroutine_athena.waiting import per_query_engine
+
+        wanted = self.params.engine_version
+        if not wanted or per_query_engine(self.client):
+            return
+        engine = workgroup.get("Configuration", {}).get("EngineVersion", {})
+        has = engine.get("EffectiveEngineVersion") or engine.get("SelectedEngineVersion")
+        if has != wanted:
+            import botocore
+
+            raise RoutineError(
+                f"workgroup {self.params.workgroup!r} runs on {has or 'AUTO'!r}, not "
+                f"{wanted!r}, and botocore {botocore.__version__} cannot choose the engine per "
+                "query (StartQueryExecution has no EngineVersion before botocore 1.44.18): "
+                f"use a workgroup whose engine version is {wanted!r}",
+                field="params.engine_version",
             )
 
     def _check_bucket(self, url: str) -> None:
@@ -210,11 +232,16 @@ class AthenaExecutor(AwsExecutor):
 
     @task
     def ctas(self, args: CtasArgs, ctx: TaskContext) -> dict[str, Any]:
-        """Write a query's result to ``location`` as a new table (CREATE TABLE AS SELECT);
-        ``if_exists: replace`` drops the old table first (its files stay: use a new
-        location or clear it, Athena refuses to write into a non-empty one)."""
+        """Write a query's result to ``location`` as a new table (CREATE TABLE AS SELECT,
+        Hive or Iceberg). The location must be empty (refused up front, exit 2); what a
+        FAILED or CANCELLED query left there is removed. ``if_exists: replace`` drops the
+        old table first (its files stay: use a new location or clear it)."""
+        from lakeroutine_athena.ctas_location import CtasLocation
         from lakeroutine_athena.statements import ctas
+        from lakeroutine_athena.waiting import QueryFailed
 
+        where = CtasLocation(make_client("s3", self.params), args.location)
+        self._claim(where, ctx)
         runner = self._runner(ctx)
         database = self.params.database
         outcomes = []
@@ -231,9 +258,35 @@ class AthenaExecutor(AwsExecutor):
         )
         ctx.lineage.query(sql, dialect="athena")
         self._declare_reads(ctx, args.query)
-        outcomes.append(runner.run(sql, step="ctas", parameters=args.execution_parameters("trino")))
+        try:
+            outcome = runner.run(sql, step="ctas", parameters=args.execution_parameters("trino"))
+        except QueryFailed as exc:
+            removed = where.clean()
+            where.release(ctx.state)
+            raise TaskError(
+                f"{exc} (removed the {removed} object(s) it left under {args.location})"
+            ) from None
+        outcomes.append(outcome)
         ctx.lineage.wrote(self._lineage_table(args.table, args.location))
         return summary(outcomes, table=self._table_name(args.table), location=args.location)
+
+    def _claim(self, where: Any, ctx: TaskContext) -> None:
+        """Claim the CTAS location; on a rerun after a kill, first remove what the claimed
+        location holds unless a query of this task may still write there or succeeded."""
+        resumed = where.claimed(ctx.state)
+        where.claim(ctx.state)
+        if not resumed:
+            return
+        query_id = ctx.state.get("ctas.query_id")
+        if query_id is None and ctx.state.get("ctas.token"):
+            return  # started but not noted: the same token re-attaches to it
+        if query_id is not None:
+            execution = self.client.get_query_execution(QueryExecutionId=query_id)
+            if execution["QueryExecution"]["Status"]["State"] not in ("FAILED", "CANCELLED"):
+                return  # running or succeeded: the runner re-attaches
+        removed = where.clean()
+        if removed:
+            ctx.logger.info("removed %d object(s) a failed CTAS left in %s", removed, where.url)
 
     @task(args="lakeroutine_athena.checks:CheckArgs")  # built only when a routine checks
     def check(self, args: CheckArgs, ctx: TaskContext) -> dict[str, Any]:

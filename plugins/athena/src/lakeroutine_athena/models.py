@@ -12,7 +12,7 @@ from lakeroutine.sql import table_tasks
 from lakeroutine.sql.query_text import QueryText
 from lakeroutine.sql.tables import Identifier, TableSpec
 from lakeroutine.types import Location, S3Url, check_s3_url
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 PRICE_PER_TB_USD = 5.0
 """Athena's on-demand price in most regions: $5 per TB (2**40 bytes) scanned, each query
@@ -47,6 +47,13 @@ class AthenaParams(AwsConnection):
     )
     price_per_tb_usd: float = Field(PRICE_PER_TB_USD, ge=0, description="For the cost estimate")
     preview_rows: int = Field(10, ge=0, le=1000, description="Rows of a result in the report")
+    engine_version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Athena engine every query runs on, as ListEngineVersions names it "
+        "('DuckDB', 'Athena engine version 3'); default: the workgroup's",
+    )
 
     @field_validator("workgroup", "catalog")
     @classmethod
@@ -107,10 +114,26 @@ class RunQueryArgs(QueryText):
 
 
 class CtasArgs(table_tasks.CtasArgs):
-    """``ctas``: a query's result as a new table at an S3 location."""
+    """``ctas``: a query's result as a new table at an S3 location that must be empty;
+    ``format: iceberg`` makes an Iceberg table (Parquet files) partitioned by transforms."""
 
     location: S3Url
-    format: Literal["parquet", "orc", "json", "csv", "avro"] = "parquet"
+    format: Literal["parquet", "orc", "json", "csv", "avro", "iceberg"] = "parquet"
+    partitioned_by: list[str] = Field(
+        default_factory=list,
+        description="Partition columns (the query's last ones); with format iceberg, "
+        "transforms such as day(ts) or bucket(16, id)",
+    )
+
+    @field_validator("partitioned_by")
+    @classmethod
+    def _partitions(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        from lakeroutine.sql.iceberg import parse_transform
+        from lakeroutine.sql.tables import check_name
+
+        if info.data.get("format") == "iceberg":
+            return [parse_transform(item).text() for item in value]
+        return [check_name(item, "partition column") for item in value]
 
     @field_validator("location")
     @classmethod

@@ -36,6 +36,15 @@ def estimated_cost_usd(scanned_bytes: int, statement_type: str, price_per_tb: fl
     return round(billed / _TB * price_per_tb, 8)
 
 
+class QueryFailed(TaskError):
+    """A query Athena ended FAILED or CANCELLED (its id and state kept for clean-up)."""
+
+    def __init__(self, message: str, query_id: str, state: str) -> None:
+        super().__init__(message)
+        self.query_id = query_id
+        self.state = state
+
+
 @dataclass
 class QueryOutcome:
     """A finished query: its id, final state and statistics (the task's report)."""
@@ -107,7 +116,9 @@ class QueryRunner:
         state = status["State"]
         if state != "SUCCEEDED":
             self._forget(step)  # a retry starts a new query
-            raise TaskError(f"Athena query {query_id} {state}: {_reason(status)}")
+            raise QueryFailed(
+                f"Athena query {query_id} {state}: {_reason(status)}", query_id, state
+            )
         stats = execution.get("Statistics") or {}
         scanned = int(stats.get("DataScannedInBytes") or 0)
         statement_type = execution.get("StatementType") or "DML"
@@ -161,6 +172,8 @@ class QueryRunner:
             request["ResultConfiguration"] = {"OutputLocation": self.params.output_location}
         if parameters:
             request["ExecutionParameters"] = parameters
+        if self.params.engine_version and per_query_engine(self.client):
+            request["EngineVersion"] = self.params.engine_version
         query_id = self.client.start_query_execution(**request)["QueryExecutionId"]
         self._running[query_id] = step
         self.ctx.state.set(f"{step}.query_id", query_id)
@@ -195,6 +208,13 @@ class QueryRunner:
             max_wait_s=self.params.max_wait_s,
             give_up=self.stop_running,
         )
+
+
+def per_query_engine(client: Any) -> bool:
+    """Whether this botocore lets StartQueryExecution choose the engine (EngineVersion:
+    botocore 1.44.18 has it, 1.44.13 has not); else only the workgroup's engine applies."""
+    shape = client.meta.service_model.operation_model("StartQueryExecution").input_shape
+    return "EngineVersion" in shape.members
 
 
 def _reason(status: dict[str, Any]) -> str:

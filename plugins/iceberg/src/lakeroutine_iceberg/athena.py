@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakeroutine.context import TaskContext
-from lakeroutine.errors import TaskError
+from lakeroutine.errors import TaskError, TaskRefused
 from lakeroutine.sql.iceberg import parse_transform
 
 from lakeroutine_iceberg import athena_sql as sql
@@ -169,6 +169,10 @@ def _write(executor: Any, args: Any, ctx: TaskContext, statement: Any) -> dict[s
     """Stage the source, plan the batches and run ``statement(where, number)`` per batch."""
     runner = _runner(executor, ctx)
     columns, transforms = _table_columns(executor, args.table)
+    missing = [k for k in getattr(args, "keys", []) if k not in columns]
+    if missing:  # a merge's keys: checked before anything is staged
+        label = f"{executor.params.database}.{args.table}"
+        raise TaskRefused(f"merge keys {missing} are not columns of {label}", field="args.keys")
     source = _Source(executor, args, ctx, runner)
     outcomes = list(source.outcomes)
     expressions, planned, planning = _plan(executor, runner, source, transforms, columns)
@@ -243,8 +247,9 @@ def iceberg_overwrite(executor: Any, args: Any, ctx: TaskContext) -> dict[str, A
 
 
 def iceberg_evolve(executor: Any, args: Any, ctx: TaskContext) -> dict[str, Any]:
-    """ADD COLUMNS and CHANGE COLUMN (rename, widen); partitioning and sort order cannot be
-    changed with Athena DDL: run that evolve on the GlueExecutor (pyiceberg)."""
+    """ADD COLUMNS and CHANGE COLUMN (rename, widen), every change checked against the
+    table before the first statement runs; partitioning and sort order cannot be changed
+    with Athena DDL: run that evolve on the GlueExecutor (pyiceberg)."""
     from lakeroutine.sql.iceberg import is_widening
 
     if args.partitioned_by is not None or args.sort_order is not None:
@@ -253,30 +258,36 @@ def iceberg_evolve(executor: Any, args: Any, ctx: TaskContext) -> dict[str, Any]
             "iceberg_evolve on a GlueExecutor"
         )
     database = executor.params.database
+    label = f"{database}.{args.table}"
     columns, _ = _table_columns(executor, args.table)
+    adds = {n: t for n, t in args.add_columns.items() if n not in columns}
+    after = {**columns, **adds}
+    renames = {}
+    for old, new in args.rename_columns.items():
+        if old in after:
+            renames[old] = new
+            after[new] = after.pop(old)
+        elif new not in after:
+            raise TaskRefused(f"{label} has no column {old!r}", field=f"args.rename_columns.{old}")
+    for name, type_name in args.widen_columns.items():
+        current = after.get(name)
+        if current is None:
+            raise TaskRefused(f"{label} has no column {name!r}", field=f"args.widen_columns.{name}")
+        if current and not is_widening(current, type_name):
+            raise TaskRefused(
+                f"{current} to {type_name} could lose data", field=f"args.widen_columns.{name}"
+            )
     runner = _runner(executor, ctx)
     outcomes = []
-    adds = {n: t for n, t in args.add_columns.items() if n not in columns}
     if adds:
         outcomes.append(runner.run(sql.add_columns(args.table, database, adds), step="add"))
-        columns.update(adds)
-    for old, new in args.rename_columns.items():
-        if old not in columns:
-            if new in columns:
-                continue
-            raise TaskError(f"rename_columns.{old}: {database}.{args.table} has no column {old!r}")
-        text = sql.change_column(args.table, database, old, new, columns.pop(old))
-        columns[new] = columns.get(new, "")
+    for old, new in renames.items():
+        text = sql.change_column(args.table, database, old, new, after[new])
         outcomes.append(runner.run(text, step=f"rename_{old}"))
     for name, type_name in args.widen_columns.items():
-        current = columns.get(name)
-        if current is None:
-            raise TaskError(f"widen_columns.{name}: no column {name!r}")
-        if current and not is_widening(current, type_name):
-            raise TaskError(f"widen_columns.{name}: {current} to {type_name} could lose data")
         text = sql.change_column(args.table, database, name, name, type_name)
         outcomes.append(runner.run(text, step=f"widen_{name}"))
-    return _summary(outcomes, table=f"{database}.{args.table}")
+    return _summary(outcomes, table=label)
 
 
 def iceberg_maintain(executor: Any, args: Any, ctx: TaskContext) -> dict[str, Any]:

@@ -77,3 +77,28 @@ def bind_athena(task_name: str) -> Callable[..., Any]:
     run.__name__ = task_name
     run.__doc__ = _DOCS[task_name] + " (Athena SQL)"
     return run
+
+
+def _bind_redshift(task_name: str, doc: str) -> Callable[..., Any]:
+    def run(executor: Any, args: Any, ctx: Any) -> Any:
+        return _shared(f"redshift:{task_name}")(executor, args, ctx)
+
+    run.__name__ = task_name
+    run.__doc__ = doc
+    return run
+
+
+REDSHIFT_TASKS: dict[str, tuple[Callable[..., Any], type[Any]]] = {
+    "iceberg_external_schema": (
+        _bind_redshift(
+            "iceberg_external_schema",
+            "Map a Glue database of Iceberg tables to a Redshift external schema.",
+        ),
+        models.ExternalSchemaArgs,
+    ),
+    "iceberg_query": (
+        _bind_redshift("iceberg_query", "Query Iceberg tables through an external schema."),
+        models.IcebergQueryArgs,
+    ),
+}
+"""The tasks that apply to Redshift: function and args model."""

@@ -32,37 +32,37 @@ def compact_commit(
     table: Any, policy: CompactPolicy, props: dict[str, str]
 ) -> dict[str, Any] | None:
     """Rewrite each group of small files into files of about ``target_file_mb``, in one
-    replace snapshot (same rows, fewer files)."""
-    from pyiceberg.io.pyarrow import _dataframe_to_data_files
-
-    from lakeroutine_iceberg.reading import read_tasks
+    replace snapshot (same rows, fewer files): by DuckDB where it can, else by pyiceberg
+    (:mod:`lakeroutine_iceberg.rewrite`)."""
+    from lakeroutine_iceberg import rewrite
 
     groups = compaction_groups(table, policy)
     if not groups:
         return None
-    schema = table.schema()
-    target_bytes = str(policy.target_file_mb * MB)
+    target_bytes = policy.target_file_mb * MB
     txn = table.transaction()
     sized = txn.table_metadata.model_copy(
         update={
             "properties": {
                 **txn.table_metadata.properties,
-                "write.target-file-size-bytes": target_bytes,
+                "write.target-file-size-bytes": str(target_bytes),
             }
         }
     )
     before = after = rows = 0
     with txn.update_snapshot(snapshot_properties=props).overwrite() as producer:
-        for tasks in groups:
-            data = read_tasks(table, tasks, schema)
-            rows += data.num_rows
+        for number, tasks in enumerate(groups):
+            if rewrite.duckdb_can_rewrite(table, tasks):
+                folder = f"compacted-{producer.commit_uuid}-{number}"
+                written = rewrite.rewrite_with_duckdb(table, tasks, target_bytes, folder)
+            else:
+                written = rewrite.rewrite_with_pyiceberg(table, sized, tasks, producer.commit_uuid)
             for task in tasks:
                 producer.delete_data_file(task.file)
                 before += 1
-            for data_file in _dataframe_to_data_files(
-                sized, data, table.io, write_uuid=producer.commit_uuid
-            ):
+            for data_file in written:
                 producer.append_data_file(data_file)
+                rows += data_file.record_count
                 after += 1
     txn.commit_transaction()
     return {"partitions": len(groups), "files_before": before, "files_after": after, "rows": rows}

@@ -1,5 +1,6 @@
-"""Registers the Iceberg tasks onto the DuckDB twin, Glue and Athena executors (each only
-when its plugin is installed). Nothing heavy is imported here."""
+"""Registers the Iceberg tasks onto the DuckDB twin, Glue and Athena executors, and the
+ones that apply to Redshift onto it (each only when its plugin is installed). Nothing
+heavy is imported here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ _OWNERS = {
     "DuckDBExecutor": "lakeroutine_duckdb",
     "GlueExecutor": "lakeroutine_glue",
     "AthenaExecutor": "lakeroutine_athena",
+    "RedshiftExecutor": "lakeroutine_redshift",
 }
 
 
@@ -48,6 +50,18 @@ MODELS = {
 """Task name -> its args model on the twin (as ``bindings.TASKS``): named, not imported, so
 loading the plugin builds nothing a routine does not use."""
 
+REDSHIFT_MODELS = {
+    "iceberg_external_schema": (
+        "lakeroutine.sql.iceberg_tasks:ExternalSchemaArgs",
+        "Map a Glue database of Iceberg tables to a Redshift external schema.",
+    ),
+    "iceberg_query": (
+        "lakeroutine.sql.iceberg_tasks:IcebergQueryArgs",
+        "Query Iceberg tables through an external schema.",
+    ),
+}
+"""The tasks that apply to Redshift (as ``bindings.REDSHIFT_TASKS``): args model and doc."""
+
 NOT_ON_ATHENA = {"iceberg_check"}
 """Tasks that read through pyiceberg only (Athena's binding runs SQL)."""
 
@@ -63,7 +77,9 @@ DOCS = {
 }
 
 
-def _deferred(task_name: str, binder: str, *target: str) -> Callable[..., object]:
+def _deferred(
+    task_name: str, binder: str, *target: str, doc: str | None = None
+) -> Callable[..., object]:
     """``function(executor, args, ctx)`` that imports the task's binding when it runs."""
 
     def run(executor: object, args: object, ctx: object) -> object:
@@ -72,7 +88,8 @@ def _deferred(task_name: str, binder: str, *target: str) -> Callable[..., object
         return getattr(bindings, binder)(task_name, *target)(executor, args, ctx)
 
     run.__name__ = task_name
-    run.__doc__ = DOCS[task_name] + (" (Athena SQL)" if binder == "bind_athena" else "")
+    athena = " (Athena SQL)" if binder == "bind_athena" else ""
+    run.__doc__ = doc or DOCS[task_name] + athena
     return run
 
 
@@ -88,3 +105,6 @@ def register_tasks(register: Callable[..., None]) -> None:
             continue
         athena = _deferred(task_name, "bind_athena")
         _register_if_loaded(register, "AthenaExecutor", task_name, athena, s3_args)
+    for task_name, (model, doc) in REDSHIFT_MODELS.items():
+        redshift = _deferred(task_name, "_bind_redshift", doc, doc=doc)
+        _register_if_loaded(register, "RedshiftExecutor", task_name, redshift, model)

@@ -8,12 +8,16 @@ from typing import Any
 
 
 def names_are_stable(table: Any) -> bool:
-    """Whether each field id has had one name in every schema the table has had, so files
-    written under any of them can be read by name."""
+    """Whether each field id has had one name, and each name one field id, in every schema
+    the table has had (no rename, no name dropped and added again), so files written under
+    any of them can be read by name."""
     names: dict[int, str] = {}
+    ids: dict[str, int] = {}
     for schema in table.schemas().values():
         for field in schema.fields:
             if names.setdefault(field.field_id, field.name) != field.name:
+                return False
+            if ids.setdefault(field.name, field.field_id) != field.field_id:
                 return False
     return True
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from lakeroutine.context import TaskContext, digest
-from lakeroutine.errors import TaskError
+from lakeroutine.errors import TaskError, TaskRefused
 from lakeroutine.sql.iceberg import IcebergTableSpec, check_partitioning, is_widening
 from lakeroutine.sql.iceberg_tasks import (
     AppendArgs,
@@ -29,20 +29,24 @@ from lakeroutine_iceberg.commits import INPUTS, commit_once, committed_inputs
 from lakeroutine_iceberg.targets import Target
 
 
-def _differences(table: Any, spec: IcebergTableSpec) -> list[str]:
-    """How an existing table differs from a spec (columns, types, partitioning)."""
+def _differences(table: Any, spec: IcebergTableSpec) -> list[tuple[str, str]]:
+    """How an existing table differs from a spec (columns, types, partitioning): pairs of
+    the spec's field and what differs."""
     have = ischema.describe_schema(table.schema())
     problems = []
     for name, type_name in spec.columns.items():
         if name not in have:
-            problems.append(f"column {name!r} is missing")
+            problems.append((f"columns.{name}", f"column {name!r} is missing"))
         elif have[name] != type_name:
-            problems.append(f"column {name!r} is {have[name]}, the spec says {type_name}")
-    problems += [f"column {n!r} is not in the spec" for n in have if n not in spec.columns]
+            text = f"column {name!r} is {have[name]}, the spec says {type_name}"
+            problems.append((f"columns.{name}", text))
+    problems += [
+        ("columns", f"column {n!r} is not in the spec") for n in have if n not in spec.columns
+    ]
     parts = ischema.describe_partitioning(table.spec(), table.schema())
     wanted = [f.text() for f in spec.partition_fields]
     if parts != wanted:
-        problems.append(f"partitioned by {parts}, the spec says {wanted}")
+        problems.append(("partitioned_by", f"partitioned by {parts}, the spec says {wanted}"))
     return problems
 
 
@@ -57,9 +61,11 @@ def create_table(target: Target, args: CreateIcebergArgs, ctx: TaskContext) -> d
         if args.if_exists == "skip":
             problems = _differences(target.load(spec.name), spec)
             if problems:
-                raise TaskError(
-                    f"table {label} exists with another schema: {'; '.join(problems)} "
-                    "(use iceberg_evolve, or if_exists: replace)"
+                raise TaskRefused(
+                    f"table {label} exists with another schema: "
+                    f"{'; '.join(text for _field, text in problems)} "
+                    "(use iceberg_evolve, or if_exists: replace)",
+                    field=f"args.table.{problems[0][0]}",
                 )
             return {**result, "action": "kept"}
         target.catalog.drop_table(target.identifier(spec.name))
@@ -210,7 +216,7 @@ def merge(target: Target, args: MergeArgs, ctx: TaskContext) -> dict[str, Any]:
     label = f"{target.namespace}.{args.table}"
     missing = [k for k in args.keys if k not in table.schema().column_names]
     if missing:
-        raise TaskError(f"merge keys {missing} are not columns of {label}")
+        raise TaskRefused(f"merge keys {missing} are not columns of {label}", field="args.keys")
     rows = _source_rows(target, args, table)
 
     def work(fresh: Any, props: dict[str, str]) -> dict[str, Any] | None:
@@ -231,27 +237,32 @@ def evolve(target: Target, args: EvolveArgs, ctx: TaskContext) -> dict[str, Any]
     adds = {n: t for n, t in args.add_columns.items() if n not in have}
     for name, type_name in args.add_columns.items():
         if name in have and not is_widening(type_name, have[name]):  # widened since: done
-            raise TaskError(f"add_columns.{name}: {label} has it already, as {have[name]}")
+            raise TaskRefused(
+                f"{label} has it already, as {have[name]}", field=f"args.add_columns.{name}"
+            )
     renames = {}
     for old, new in args.rename_columns.items():
         if old in have:
             if new in have:
-                raise TaskError(f"rename_columns.{old}: {label} has a column {new!r} already")
+                raise TaskRefused(
+                    f"{label} has a column {new!r} already", field=f"args.rename_columns.{old}"
+                )
             renames[old] = new
         elif new not in have:
-            raise TaskError(f"rename_columns.{old}: {label} has no column {old!r}")
+            raise TaskRefused(f"{label} has no column {old!r}", field=f"args.rename_columns.{old}")
     after = {renames.get(n, n): t for n, t in have.items()} | adds
     widens = {}
     for name, type_name in args.widen_columns.items():
         current = after.get(name)
         if current is None:
-            raise TaskError(f"widen_columns.{name}: {label} has no column {name!r}")
+            raise TaskRefused(f"{label} has no column {name!r}", field=f"args.widen_columns.{name}")
         if current == type_name:
             continue
         if not is_widening(current, type_name):
-            raise TaskError(
-                f"widen_columns.{name}: {current} to {type_name} could lose data "
-                "(allowed: int to bigint, float to double, a larger decimal precision)"
+            raise TaskRefused(
+                f"{current} to {type_name} could lose data "
+                "(allowed: int to bigint, float to double, a larger decimal precision)",
+                field=f"args.widen_columns.{name}",
             )
         widens[name] = type_name
     new_fields = None
@@ -259,7 +270,7 @@ def evolve(target: Target, args: EvolveArgs, ctx: TaskContext) -> dict[str, Any]
         try:
             new_fields = check_partitioning(args.partitioned_by, after)
         except ValueError as exc:
-            raise TaskError(f"partitioned_by: {exc}") from None
+            raise TaskRefused(f"{label}: {exc}", field="args.partitioned_by") from None
         if [f.text() for f in new_fields] == ischema.describe_partitioning(
             table.spec(), table.schema()
         ):
@@ -271,7 +282,9 @@ def evolve(target: Target, args: EvolveArgs, ctx: TaskContext) -> dict[str, Any]
         sort_fields = [parse_sort(t) for t in args.sort_order]
         for field in sort_fields:
             if field.column not in after:
-                raise TaskError(f"sort_order: {label} has no column {field.column!r}")
+                raise TaskRefused(
+                    f"{label} has no column {field.column!r}", field="args.sort_order"
+                )
         current = ischema.describe_sort(table.sort_order(), table.schema())
         if current == [f.text() for f in sort_fields]:
             sort_fields = None
