@@ -151,6 +151,8 @@ class RoutineStepOperator(BaseOperator):
         report_checks(self.log, context["ti"], task.output)
         if task.status != "succeeded":  # the entry of a failed try, for the report
             context["ti"].xcom_push(key=ENTRY_KEY, value=entry)
+            if task.refused:  # refused its args against the table (TaskRefused): no retry
+                raise AirflowFailException(f"{task.step} {task.status}: {task.error}")
             raise RoutineStepFailed(f"{task.step} {task.status}: {task.error}")
         return entry
 

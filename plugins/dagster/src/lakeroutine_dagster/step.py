@@ -115,7 +115,11 @@ class StepRunner:
             return
         if entry.status == CANCELLED:  # interrupted: its AWS work was cancelled
             raise dg.DagsterExecutionInterruptedError(entry.error)
-        raise dg.Failure(description=entry.error or f"{step.id} {entry.status}", metadata=metadata)
+        raise dg.Failure(  # a task that refused its args (TaskRefused) would refuse again
+            description=entry.error or f"{step.id} {entry.status}",
+            metadata=metadata,
+            allow_retries=not entry.refused,
+        )
 
     def _routine_summary(self, context: Any, routine_name: str) -> None:
         """The routine's own summary, once its last step has succeeded in a run of the whole
