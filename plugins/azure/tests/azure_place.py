@@ -49,6 +49,9 @@ class AzurePlace(Place):
     def files(self, folder: str) -> dict[str, bytes]:
         return self.container.objects(f"{folder}/" if folder else "")
 
+    def names(self, folder: str) -> list[str]:
+        return self.container.keys(f"{folder}/" if folder else "")
+
     def everything(self) -> dict[str, bytes]:
         return self.container.objects()
 

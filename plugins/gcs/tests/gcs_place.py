@@ -32,6 +32,9 @@ class GcsPlace(Place):
     def files(self, folder: str) -> dict[str, bytes]:
         return self.bucket.objects(f"{folder}/" if folder else "")
 
+    def names(self, folder: str) -> list[str]:
+        return self.bucket.keys(f"{folder}/" if folder else "")
+
     def everything(self) -> dict[str, bytes]:
         return self.bucket.objects()
 
