@@ -11,8 +11,8 @@ from lakeroutine.testing.conformance.storage import LocalPlace, StorageConforman
 
 class TestAzureStorage(StorageConformance):
     @pytest.fixture
-    def landing_place(self, container):
-        return AzurePlace(container)
+    def landing_place(self, container, az_via):
+        return AzurePlace(container, via=az_via)
 
     @pytest.fixture
     def staging_place(self, landing_place):
@@ -21,8 +21,8 @@ class TestAzureStorage(StorageConformance):
 
 class TestAzureToLocal(StorageConformance):
     @pytest.fixture
-    def landing_place(self, container):
-        return AzurePlace(container)
+    def landing_place(self, container, az_via):
+        return AzurePlace(container, via=az_via)
 
     @pytest.fixture
     def staging_place(self, tmp_path):

@@ -11,8 +11,8 @@ from lakeroutine.testing.conformance.storage import StorageConformance
 
 class TestGcsStorage(StorageConformance):
     @pytest.fixture
-    def landing_place(self, gcs_bucket):
-        return GcsPlace(gcs_bucket)
+    def landing_place(self, gcs_bucket, gcs_via):
+        return GcsPlace(gcs_bucket, via=gcs_via)
 
     @pytest.fixture
     def staging_place(self, landing_place):
