@@ -53,7 +53,7 @@ from typing import Any
 
 import pytest
 
-from lakeroutine.testing import another_machine, kill_when, unstamped
+from lakeroutine.testing import another_machine, kill_when, pause_when, unstamped, wait_for
 from lakeroutine.testing.conformance.storage import Place
 
 TOKEN = "kit-t0ken-" + "5ecret"  # the secret each kill case puts in its landing location
@@ -460,6 +460,10 @@ class StateStoreConformance(StateKillConformance):
         prefix URL), or None if it cannot live there; default: local folders."""
         return None if "://" in location else location + ".state"
 
+    def with_lease(self, state_url: str, seconds: int) -> str | None:
+        """``state_url`` with a lease of ``seconds`` (a lease store), or None (no lease)."""
+        return None
+
     def corrupt(self, state_url: str, routine: str, what: str) -> bool:
         """Break the store's ``what`` (``lock``, ``journal`` or ``values``) of ``routine``;
         False if this store cannot (the case is skipped)."""
@@ -649,6 +653,80 @@ class StateStoreConformance(StateKillConformance):
             other.run_lock().release()
             fresh.forget()
             tally(self._where(), faults=1)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("step", ["transfer", "post_staging"])
+    def test_a_run_whose_lease_was_taken_over_loses_and_doubles_nothing(
+        self, tmp_path: Path, route: Route, state_url: str, step: str
+    ) -> None:
+        """The takeover window. Run A is paused mid-``step``; the scheduler's retry B (the
+        same run id) re-attaches to the lease at once and is paused in turn; A resumes and,
+        until its next renewal (up to a quarter lease), still writes what needs no state
+        checkpoint: staged copies, durable output claims, archive copies, landing removals.
+        Then B and a later run finish: every landing file staged once and archived once,
+        whatever A wrote in its window (0 lost, 0 doubled)."""
+        if not self.lease:
+            pytest.skip(f"{self.store_name}: the run lock is not a lease")
+        state = self.with_lease(state_url, 300)  # a quarter lease: a window A cannot outlive
+        assert state is not None, "a lease store must give with_lease"
+        landing, archive = f"landing-{TOKEN}", f"landing-{TOKEN}_archive"
+        total = route.files
+        originals = {f"day{i % 3}/f{i:04}.csv": f"id\n{i}\n".encode() for i in range(total)}
+        for rel, body in originals.items():
+            route.write(landing, rel, body)
+        routine = self._staging_routine(tmp_path, route, state, "archive")
+
+        def run(run_id: str) -> subprocess.Popen[str]:
+            command = [sys.executable, "-c", RUN_STEP, str(routine), run_id, "0", "-"]
+            return subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self._env(route),
+            )
+
+        first = retry = None
+        try:
+            first = run("sched-takeover")
+            where = "staging" if step == "transfer" else archive
+            assert pause_when(first, lambda: route.count(where) >= 1), "A ended before pausing"
+            retry = run("sched-takeover")
+            lock = self._store(state, "kit kill").run_lock()
+            assert wait_for(lambda: getattr(lock.holder(), "pid", None) == retry.pid, retry)
+            os.kill(retry.pid, signal.SIGSTOP)  # B holds the lease; A still thinks it does
+            before = [route.count(w) for w in (landing, "staging", archive)]
+            os.kill(first.pid, signal.SIGCONT)
+            _out, err_first = first.communicate(timeout=300)  # A: its window, then it stops
+            after = [route.count(w) for w in (landing, "staging", archive)]
+            os.kill(retry.pid, signal.SIGCONT)
+            _out, err_retry = retry.communicate(timeout=300)
+        finally:  # a failed case leaves no paused process behind
+            for process in (first, retry):
+                if process is not None and process.poll() is None:
+                    os.kill(process.pid, signal.SIGCONT)
+                    process.kill()
+                    process.wait()
+        later = subprocess.run(
+            [sys.executable, "-c", RUN_STEP, str(routine), "sched-later", "0", "-"],
+            capture_output=True,
+            text=True,
+            env=self._env(route),
+            timeout=300,
+        )
+        assert later.returncode == 0, f"A: {err_first}\nB: {err_retry}\nlater: {later.stderr}"
+        assert first.returncode != 0, "a run that lost its lease ended as if it had not"
+
+        staged, archived = route.read("staging"), route.read(archive)
+        lost = [rel for rel in originals if rel not in staged or rel not in archived]
+        doubled = [rel for rel in (*staged, *archived) if rel not in originals]
+        window = sum(abs(a - b) for a, b in zip(after, before, strict=True))
+        tally(self._where(route), faults=1, runs=3, files=total, window_writes=window)
+        tally(self._where(route), lost=len(lost), doubled=len(doubled))
+        assert route.read(landing) == {}
+        assert lost == [] and doubled == []
+        assert {rel: unstamped(body) for rel, body in staged.items()} == originals
+        assert archived == originals
 
     # -- what the state holds ------------------------------------------------------------
 
