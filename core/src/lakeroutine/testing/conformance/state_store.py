@@ -31,9 +31,10 @@ The cases: SIGKILL at each step of ``transfer`` and ``post_staging`` then a reru
 another machine where the state is shared), on every storage route the class names (local
 folders, S3...), with a secret in the landing location; a scheduler's retry with its own run
 id after its worker was killed; two runs at once; a lease lost or deleted under a live run;
-corrupt state objects and the way out their error names; routine names differing only in
-punctuation; a secret offered to the state. Every run ends with 0 lost, 0 doubled (each
-landing file staged once and archived or deleted once) and 0 secrets in the state.
+the takeover window (a run paused while its retry re-attaches, then resumed); corrupt state
+objects and the way out their error names; routine names differing only in punctuation; a
+secret offered to the state. Every run ends with 0 lost, 0 doubled (each landing file staged
+once and archived or deleted once) and 0 secrets in the state.
 
 The kit counts what it tried (kill points, faults injected) in :data:`TALLY`, and appends
 each case's counts as a JSON line to the file ``$LAKEROUTINE_CONFORMANCE_TALLY`` if set:
