@@ -11,6 +11,8 @@ Faults, chosen at random (seeded) for a share of requests:
 ``classify(method, path, query, headers)`` names each request's operation; ``enforce(request,
 forward)`` may answer a request itself (a precondition the emulator ignores), given a
 function that sends any request upstream. Conditional requests are enforced one at a time.
+``deny(request)`` refuses a request 403 without forwarding it (an object the login may list
+but not read, which no emulator can make).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class FaultProxy:
         faults: tuple[str, ...] = FAULTS,
         only: Callable[[str], bool] | None = None,
         enforce: Callable[[Request, Forward], Reply | None] | None = None,
+        deny: Callable[[Request], bool] | None = None,
         error_body: Callable[[int], tuple[str, bytes]] = lambda status: ("text/plain", b"fault"),
     ) -> None:
         parsed = urlsplit(upstream)
@@ -86,6 +89,7 @@ class FaultProxy:
         self.faults = faults
         self.only = only
         self.enforce = enforce
+        self.deny = deny
         self.error_body = error_body
         self.random = random.Random(seed)
         self.requests: list[Request] = []
@@ -190,6 +194,9 @@ class FaultProxy:
                 request.fault = proxy._choose(operation)
                 with proxy.lock:
                     proxy.requests.append(request)
+                if proxy.deny is not None and proxy.deny(request):
+                    request.fault = "denied"
+                    return self._error(403)
                 fault = request.fault
                 if fault in ("unavailable", "internal"):
                     return self._error(503 if fault == "unavailable" else 500)

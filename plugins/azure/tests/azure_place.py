@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from typing import Any
 
+from azure_proxy import deny_reads
 from azurite import KEY
 from lakeroutine.testing.conformance.storage import Place
 
@@ -19,9 +21,13 @@ class AzurePlace(Place):
     scheme = "az"
     secrets = (KEY,)
 
-    def __init__(self, container: Any, name: str = "lake") -> None:
+    def __init__(
+        self, container: Any, name: str = "lake", via: Callable[..., Any] | None = None
+    ) -> None:
         self.container = container  # the tests' Container helper
         self.name = name
+        self.via = via  # the ``az_via`` fixture: a proxy lakeroutine then goes through
+        self.unreadable: set[str] = set()
 
     def url(self, folder: str) -> str:
         return f"az://{self.name}/{folder}".rstrip("/") + "/"
@@ -49,6 +55,9 @@ class AzurePlace(Place):
     def files(self, folder: str) -> dict[str, bytes]:
         return self.container.objects(f"{folder}/" if folder else "")
 
+    def names(self, folder: str) -> list[str]:
+        return self.container.keys(f"{folder}/" if folder else "")
+
     def everything(self) -> dict[str, bytes]:
         return self.container.objects()
 
@@ -64,3 +73,13 @@ class AzurePlace(Place):
         blob.stage_block("YmxvY2sw", body)
         blob.commit_block_list(["YmxvY2sw"])
         return blob.get_blob_properties().content_settings.content_md5 is None
+
+    def make_unreadable(self, folder: str, name: str) -> bool:
+        """Reads of that blob refused 403 by a proxy in front of Azurite (which cannot
+        refuse anything); the place itself still reads it directly."""
+        if self.via is None:
+            return False
+        if not self.unreadable:
+            self.via(deny=deny_reads(self.unreadable))
+        self.unreadable.add(f"{self.name}/{folder}/{name}")
+        return True

@@ -1,10 +1,13 @@
-"""The generic fault proxy of ``http_fault_proxy`` with Azure Blob operations named."""
+"""The generic fault proxy of ``http_fault_proxy`` with Azure Blob operations named, and
+blobs that may be listed but not read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from http_fault_proxy import FaultProxy
+from http_fault_proxy import FaultProxy, Request
 
 
 def classify(method: str, path: str, query: dict[str, list[str]], headers: dict) -> str:
@@ -29,8 +32,26 @@ def classify(method: str, path: str, query: dict[str, list[str]], headers: dict)
     return method
 
 
+def deny_reads(unreadable: set[str]) -> Callable[[Request], bool]:
+    """``deny`` for :class:`FaultProxy`: reads of the blobs in ``unreadable``
+    (``container/name``: properties, content, a copy's source) are refused, as Azure refuses
+    a login whose role assignment's condition excludes those blobs; listings still name them."""
+
+    def blob(path: str) -> str:
+        return unquote(path).split("/", 2)[-1]  # /account/container/name
+
+    def deny(request: Request) -> bool:
+        if request.operation in ("get_blob", "properties"):
+            return blob(request.path) in unreadable
+        if request.operation == "copy":
+            return blob(urlsplit(request.headers["x-ms-copy-source"]).path) in unreadable
+        return False
+
+    return deny
+
+
 def error_body(status: int) -> tuple[str, bytes]:
-    code = "ServerBusy" if status == 503 else "InternalError"
+    code = {503: "ServerBusy", 403: "AuthorizationPermissionMismatch"}.get(status, "InternalError")
     body = (
         '<?xml version="1.0" encoding="utf-8"?>'
         f"<Error><Code>{code}</Code><Message>injected</Message></Error>"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from gcs_proxy import deny_reads
 from lakeroutine.testing.conformance.storage import Place
 
 
@@ -13,8 +15,10 @@ class GcsPlace(Place):
     label = "gcs"
     scheme = "gs"
 
-    def __init__(self, bucket: Any) -> None:
+    def __init__(self, bucket: Any, via: Callable[..., Any] | None = None) -> None:
         self.bucket = bucket  # the tests' Bucket helper
+        self.via = via  # the ``gcs_via`` fixture: a proxy lakeroutine then goes through
+        self.unreadable: set[tuple[str, str]] = set()
 
     def url(self, folder: str) -> str:
         return f"gs://{self.bucket.name}/{folder}".rstrip("/") + "/"
@@ -31,6 +35,9 @@ class GcsPlace(Place):
 
     def files(self, folder: str) -> dict[str, bytes]:
         return self.bucket.objects(f"{folder}/" if folder else "")
+
+    def names(self, folder: str) -> list[str]:
+        return self.bucket.keys(f"{folder}/" if folder else "")
 
     def everything(self) -> dict[str, bytes]:
         return self.bucket.objects()
@@ -54,3 +61,13 @@ class GcsPlace(Place):
         for part in parts:
             part.delete()
         return self.bucket.bucket.get_blob(key).md5_hash is None
+
+    def make_unreadable(self, folder: str, name: str) -> bool:
+        """Reads of that object refused 403 by a proxy in front of the emulator (which
+        cannot refuse anything); the place itself still reads it directly."""
+        if self.via is None:
+            return False
+        if not self.unreadable:
+            self.via(deny=deny_reads(self.unreadable))
+        self.unreadable.add((self.bucket.name, f"{folder}/{name}"))
+        return True

@@ -1,10 +1,11 @@
 """What fake-gcs-server ignores, enforced in front of it: ``ifGenerationMatch`` on deletes,
-rewrites and resumable uploads, ``ifSourceGenerationMatch`` on rewrites. Plus the generic
-fault injection of ``http_fault_proxy``."""
+rewrites and resumable uploads, ``ifSourceGenerationMatch`` on rewrites; objects that may be
+listed but not read. Plus the generic fault injection of ``http_fault_proxy``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -45,6 +46,23 @@ def generation(forward: Forward, bucket: str, key: str) -> int | None:
     if reply.status == 404:
         return None
     return int(json.loads(reply.body)["generation"])
+
+
+def deny_reads(unreadable: set[tuple[str, str]]) -> Callable[[Request], bool]:
+    """``deny`` for :class:`FaultProxy`: reads of the ``(bucket, key)`` objects in
+    ``unreadable`` (metadata, media, a rewrite's source) are refused, as GCS refuses a login
+    with ``storage.objects.list`` but not ``storage.objects.get``; listings still name them."""
+
+    def deny(request: Request) -> bool:
+        if request.method != "GET" and request.operation != "rewrite":
+            return False
+        if request.operation in ("get_object", "download"):
+            return split_object(request.path.removeprefix("/download")) in unreadable
+        if request.operation == "rewrite":
+            return split_object(request.path.split("/rewriteTo/")[0]) in unreadable
+        return False
+
+    return deny
 
 
 def precondition_failed() -> Reply:

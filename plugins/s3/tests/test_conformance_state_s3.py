@@ -27,6 +27,9 @@ class TestS3StateStore(StateStoreConformance):
     def state_url_at(self, location: str) -> str | None:
         return location + "?lease_s=4" if location.startswith("s3://") else None
 
+    def with_lease(self, state_url: str, seconds: int) -> str:
+        return state_url.replace("lease_s=4", f"lease_s={seconds}")
+
     def _keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=STATE_BUCKET)
         return [item["Key"] for page in pages for item in page.get("Contents", ())]

@@ -1,9 +1,11 @@
 """The storage conformance kit on SFTP: asyncssh's server (password login) and OpenSSH's
-sshd (key login), SFTP to SFTP, and local folders to SFTP and back."""
+sshd (key login), SFTP to SFTP, and local folders to SFTP and back; and the state kit's
+kill cases on SFTP landing and staging."""
 
 from __future__ import annotations
 
 import pytest
+from lakeroutine.testing.conformance.state_store import PlaceRoute, StateKillConformance
 from lakeroutine.testing.conformance.storage import LocalPlace, StorageConformance
 from sftp_place import SftpPlace
 
@@ -42,3 +44,11 @@ class TestSftpToLocal(StorageConformance):
     @pytest.fixture
     def staging_place(self, tmp_path):
         return LocalPlace(tmp_path / "lake")
+
+
+class TestSftpKills(StateKillConformance):
+    routes = ()
+
+    @pytest.fixture
+    def route(self, sftp_place):
+        return PlaceRoute(sftp_place)

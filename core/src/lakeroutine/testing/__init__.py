@@ -11,6 +11,7 @@ Enable with ``pytest_plugins = ["lakeroutine.testing"]`` in a ``conftest.py``.
 
 Helpers for crash tests: ``copy_or_die`` (a per-file transformation that SIGKILLs its own
 process on the Nth file), ``kill_when`` (SIGKILL a subprocess once a condition holds),
+``pause_when`` (SIGSTOP it likewise), ``wait_for`` (poll a condition),
 ``default_sigint`` (let a test Ctrl-C a subprocess even from a background shell),
 ``another_machine`` (go on from another working folder and HOME) and ``left_local_state``.
 """
@@ -270,6 +271,35 @@ def kill_when(process: Any, condition: Callable[[], bool], timeout: float = 60) 
             return True
         time.sleep(0.001)
     process.wait()
+    return False
+
+
+def pause_when(process: Any, condition: Callable[[], bool], timeout: float = 60) -> bool:
+    """SIGSTOP a ``subprocess.Popen`` as soon as ``condition()`` holds (SIGCONT resumes it);
+    False if the process ended first (or ``timeout`` passed)."""
+    import signal
+
+    def pause() -> bool:
+        if condition():
+            process.send_signal(signal.SIGSTOP)
+            return True
+        return False
+
+    return wait_for(pause, process, timeout)
+
+
+def wait_for(condition: Callable[[], bool], process: Any = None, timeout: float = 120) -> bool:
+    """Whether ``condition()`` came to hold within ``timeout`` seconds (polled; False at once
+    if ``process`` ended first)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if process is not None and process.poll() is not None:
+            return False
+        time.sleep(0.001)
     return False
 
 

@@ -176,8 +176,8 @@ class AzureStorage(ConditionalDeletes):
                 raise FileNotFoundError(url) from None
             if status_of(exc) == 412:  # ResourceModifiedError: replaced while downloaded
                 raise SourceChanged(f"{url} was replaced while it was downloaded") from None
-            if status_of(exc) == 403:
-                raise PermissionError(f"{url}: access denied ({service_error_text(exc)})") from None
+            if status_of(exc) == 403:  # this blob only: refused, the others staged
+                raise self._denied(url, exc) from None
             raise self._error("cannot download", url, exc) from None
         props = stream.properties
         size = os.path.getsize(local_path)
@@ -285,6 +285,8 @@ class AzureStorage(ConditionalDeletes):
                 ) from None
             if status_of(exc) == 404:
                 raise FileNotFoundError(f"{source.url} no longer exists") from None
+            if status_of(exc) == 403 and self._unreadable(source.url):
+                raise self._denied(source.url, exc) from None  # the source, not the target
             raise self._error(f"cannot copy {source.url} to", url, exc) from None
         written = self.stat(url)
         if written is None or written.size != source.size or written.etag != source.etag:
@@ -347,6 +349,19 @@ class AzureStorage(ConditionalDeletes):
         return [info for info in files if outcome.get(info.url) == "changed"]
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _unreadable(self, url: str) -> bool:
+        """Whether reading the blob at ``url`` is refused (403) to this login."""
+        try:
+            self._blob(url).get_blob_properties(timeout=self.settings.timeout)
+        except Exception as exc:
+            return status_of(exc) == 403
+        return False
+
+    def _denied(self, url: str, exc: Exception) -> PermissionError:
+        """One blob this login may list but not read (a per-file refusal)."""
+        text = f"{url}: access denied ({service_error_text(exc)})"
+        return PermissionError(self.azure.scrub(text))
 
     def _blob(self, url: str) -> Any:
         location = urls.parse(url)

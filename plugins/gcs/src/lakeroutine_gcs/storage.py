@@ -36,6 +36,7 @@ from lakeroutine_gcs.client import (
     is_precondition_failed,
     location_error,
     retry,
+    status_of,
 )
 from lakeroutine_gcs.settings import GcsSettings
 
@@ -190,6 +191,8 @@ class GcsStorage(ConditionalDeletes):
         except (OSError, StorageError):
             raise
         except Exception as exc:
+            if status_of(exc) == 403:  # this object only: refused, the others staged
+                raise self._denied(url, exc) from None
             raise self._error("cannot download", url, exc) from None
         self._check_downloaded(url, blob, Path(local_path))
 
@@ -376,7 +379,23 @@ class GcsStorage(ConditionalDeletes):
             return SourceChanged(f"{source.url} changed since it was listed; not copied")
         if is_not_found(exc):
             return FileNotFoundError(f"{source.url} no longer exists")
+        if status_of(exc) == 403 and self._unreadable(source.url):
+            return self._denied(source.url, exc)  # the source, not the target, is refused
         return self._error(f"cannot copy {source.url} to", url, exc)
+
+    def _unreadable(self, url: str) -> bool:
+        """Whether reading the object at ``url`` is refused (403) to this login."""
+        location = urls.parse(url)
+        try:
+            self._bucket(location.bucket).get_blob(location.key, timeout=self.settings.timeout)
+        except Exception as exc:
+            return status_of(exc) == 403
+        return False
+
+    @staticmethod
+    def _denied(url: str, exc: Exception) -> PermissionError:
+        """One object this login may list but not read (a per-file refusal)."""
+        return PermissionError(f"{url}: access denied ({service_error_text(exc)})")
 
     def _error(self, what: str, url: str, exc: Exception) -> StorageError:
         if isinstance(exc, StorageError):

@@ -17,13 +17,24 @@ every case below then runs against that store::
         def corrupt(self, state_url, routine, what):  # optional: break "lock", "journal"...
             ...
 
+A storage plugin runs the kill cases alone on its own emulator (local SQLite state) with
+:class:`StateKillConformance` and the place it gives the storage kit::
+
+    class TestGcsKills(StateKillConformance):
+        routes = ()
+
+        @pytest.fixture
+        def route(self, gcs_bucket):
+            return PlaceRoute(GcsPlace(gcs_bucket))
+
 The cases: SIGKILL at each step of ``transfer`` and ``post_staging`` then a rerun (from
 another machine where the state is shared), on every storage route the class names (local
 folders, S3...), with a secret in the landing location; a scheduler's retry with its own run
 id after its worker was killed; two runs at once; a lease lost or deleted under a live run;
-corrupt state objects and the way out their error names; routine names differing only in
-punctuation; a secret offered to the state. Every run ends with 0 lost, 0 doubled (each
-landing file staged once and archived or deleted once) and 0 secrets in the state.
+the takeover window (a run paused while its retry re-attaches, then resumed); corrupt state
+objects and the way out their error names; routine names differing only in punctuation; a
+secret offered to the state. Every run ends with 0 lost, 0 doubled (each landing file staged
+once and archived or deleted once) and 0 secrets in the state.
 
 The kit counts what it tried (kill points, faults injected) in :data:`TALLY`, and appends
 each case's counts as a JSON line to the file ``$LAKEROUTINE_CONFORMANCE_TALLY`` if set:
@@ -43,7 +54,8 @@ from typing import Any
 
 import pytest
 
-from lakeroutine.testing import another_machine, kill_when, unstamped
+from lakeroutine.testing import another_machine, kill_when, pause_when, unstamped, wait_for
+from lakeroutine.testing.conformance.storage import Place
 
 TOKEN = "kit-t0ken-" + "5ecret"  # the secret each kill case puts in its landing location
 TALLY: dict[str, dict[str, int]] = {}
@@ -86,6 +98,10 @@ class Route:
         """How many files are below ``which`` (``claims=False``: not counting files held
         under a claim name, as a local removal holds them first)."""
         return len(self.read(which))
+
+    def options(self) -> dict[str, Any]:
+        """``storage_options`` a routine needs on this route."""
+        return {}
 
 
 class LocalRoute(Route):
@@ -168,6 +184,39 @@ class S3Route(Route):
     def count(self, which: str, claims: bool = True) -> int:
         return len(self._keys(which))
 
+    def options(self) -> dict[str, Any]:
+        return {"check_absent_before_copy": True}  # moto ignores IfNoneMatch on CopyObject
+
+
+class PlaceRoute(Route):
+    """A place of the storage kit (GCS, Azure, SFTP... on their emulators) as a route of
+    the kill cases: the storages that run the storage kit run the kill cases in a few lines."""
+
+    def __init__(self, place: Place, plugins: tuple[str, ...] = (), files: int = 60) -> None:
+        self.place = place
+        self.name = place.label
+        self.plugins = plugins or (place.label,)
+        self.files = files
+
+    def url(self, which: str) -> str:
+        return self.place.url(which)
+
+    def write(self, which: str, relpath: str, body: bytes) -> None:
+        assert self.place.put(which, relpath, body), f"{self.name} cannot hold {relpath!r}"
+
+    def read(self, which: str) -> dict[str, bytes]:
+        return self.place.files(which)
+
+    def count(self, which: str, claims: bool = True) -> int:
+        return sum(
+            1
+            for name in self.place.names(which)
+            if not name.endswith(".lakeroutine-tmp") and (claims or ".lakeroutine-tmp" not in name)
+        )
+
+    def options(self) -> dict[str, Any]:
+        return self.place.options()
+
 
 def make_route(name: str, request: pytest.FixtureRequest, root: Path) -> Route:
     """The route called ``name`` for one test (``local`` or ``s3``)."""
@@ -205,43 +254,34 @@ sys.exit(0 if result.status == "succeeded" else 1)
 """
 
 
-class StateStoreConformance:
-    """Subclass it in a test module, give it a ``state_url`` fixture: every case runs
-    against that store. Override :meth:`corrupt` to let the kit break the store's objects,
-    and :meth:`state_bytes` if the store keeps its state outside ``state_url``'s folder."""
+class StateKillConformance:
+    """The kill cases alone, with a local SQLite state by default: a storage plugin's tests
+    subclass it and give a ``route`` fixture (a :class:`PlaceRoute` around the storage kit's
+    place on its emulator) to have ``lakeroutine run`` killed at each step on that storage."""
 
-    store_name = "store"
+    store_name = "sqlite"
     shared = False  # True: every machine sees the state (kills are rerun elsewhere)
-    lease = False  # True: the run lock is a lease (LeaseLock) that can be lost or deleted
-    routes: tuple[str, ...] = ("local",)
+    routes: tuple[str, ...] = ("local",)  # empty: the subclass gives its own route fixture
     plugins: tuple[str, ...] = ()  # plugins the store needs
 
     # -- what a store's tests provide ---------------------------------------------------
 
     @pytest.fixture
-    def state_url(self) -> str:
-        raise NotImplementedError("give the kit a state_url fixture")
+    def state_url(self, tmp_path: Path) -> str:
+        return str(tmp_path / "state")
 
     def state_bytes(self, state_url: str) -> bytes:
         """Every byte the store holds (the secrets check reads it); default: the files of
         a local folder."""
         folder = Path(state_url)
+        if not folder.exists():
+            return b""
         return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
-
-    def state_url_at(self, location: str) -> str | None:
-        """A URL of this store placing the state at storage ``location`` (a folder or
-        prefix URL), or None if it cannot live there; default: local folders."""
-        return None if "://" in location else location + ".state"
-
-    def corrupt(self, state_url: str, routine: str, what: str) -> bool:
-        """Break the store's ``what`` (``lock``, ``journal`` or ``values``) of ``routine``;
-        False if this store cannot (the case is skipped)."""
-        return False
 
     # -- parametrisation ------------------------------------------------------------------
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        if "route" in metafunc.fixturenames:
+        if "route" in metafunc.fixturenames and self.routes:
             metafunc.parametrize("route", self.routes, indirect=True)
         if "machine" in metafunc.fixturenames:
             metafunc.parametrize("machine", ["another"] if self.shared else ["same"])
@@ -260,28 +300,8 @@ class StateStoreConformance:
             "LAKEROUTINE_PLUGINS": ",".join(sorted(plugins)),
         }
 
-    def _store(self, state_url: str, routine: str) -> Any:
-        from lakeroutine.plugins import load_plugins
-
-        return load_plugins().state_stores().open(state_url, routine)
-
     def _where(self, route: Route | None = None) -> str:
         return f"{self.store_name} {route.name if route else '-'}"
-
-    def _hold(self, state_url: str, routine: str, run_id: str) -> subprocess.Popen[str]:
-        """A process holding ``routine``'s run lock as run ``run_id`` (kill it to end it)."""
-        process = subprocess.Popen(
-            [sys.executable, "-c", HOLD_LOCK, state_url, routine, run_id],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self._env(),
-        )
-        line = process.stdout.readline() if process.stdout else ""
-        if line.strip() != "held":
-            process.kill()
-            raise AssertionError(f"the lock holder did not start: {process.stderr.read()}")
-        return process
 
     # -- the kill cases --------------------------------------------------------------------
 
@@ -319,9 +339,8 @@ class StateStoreConformance:
         return path
 
     def _storage_params(self, route: Route) -> dict[str, Any]:
-        if route.name == "s3":  # moto ignores IfNoneMatch on CopyObject: HEAD first
-            return {"storage_options": {"check_absent_before_copy": True}}
-        return {}
+        options = route.options()
+        return {"storage_options": options} if options else {}
 
     def _start(
         self, routine: Path, route: Route, die_at: int = 0, cwd: Path | None = None
@@ -381,7 +400,9 @@ class StateStoreConformance:
                 kills += 1
             else:  # from outside, once n copies are published
                 kills += kill_when(start(), lambda s=share: route.count("staging") >= s)
-        assert 0 < route.count("staging") < total  # the kills landed mid-transfer
+        # Killed once under way; a kill from outside may land after the last copy is
+        # published, before transfer ends: a kill point too (kills counts it).
+        assert 0 < route.count("staging") <= total
         if mode == "archive":  # in post_staging, from outside, once it is under way
             for share in (1, total // 3):
                 kills += kill_when(start(), lambda s=share: route.count(f"{landing}_archive") >= s)
@@ -420,6 +441,54 @@ class StateStoreConformance:
         assert {rel: unstamped(body) for rel, body in staged.items()} == originals
         assert archived == (originals if mode == "archive" else {})
         assert not leaked, "the landing location's secret reached the state"
+
+
+class StateStoreConformance(StateKillConformance):
+    """Every case of the kit for one state store: the kill cases on the storage routes
+    the class names, and the store's own (retries, the lock, leases, corrupt objects).
+    Subclass it in a test module, give it a ``state_url`` fixture. Override :meth:`corrupt`
+    to let the kit break the store's objects, and :meth:`state_bytes` if the store keeps its
+    state outside ``state_url``'s folder."""
+
+    lease = False  # True: the run lock is a lease (LeaseLock) that can be lost or deleted
+
+    @pytest.fixture
+    def state_url(self) -> str:
+        raise NotImplementedError("give the kit a state_url fixture")
+
+    def state_url_at(self, location: str) -> str | None:
+        """A URL of this store placing the state at storage ``location`` (a folder or
+        prefix URL), or None if it cannot live there; default: local folders."""
+        return None if "://" in location else location + ".state"
+
+    def with_lease(self, state_url: str, seconds: int) -> str | None:
+        """``state_url`` with a lease of ``seconds`` (a lease store), or None (no lease)."""
+        return None
+
+    def corrupt(self, state_url: str, routine: str, what: str) -> bool:
+        """Break the store's ``what`` (``lock``, ``journal`` or ``values``) of ``routine``;
+        False if this store cannot (the case is skipped)."""
+        return False
+
+    def _store(self, state_url: str, routine: str) -> Any:
+        from lakeroutine.plugins import load_plugins
+
+        return load_plugins().state_stores().open(state_url, routine)
+
+    def _hold(self, state_url: str, routine: str, run_id: str) -> subprocess.Popen[str]:
+        """A process holding ``routine``'s run lock as run ``run_id`` (kill it to end it)."""
+        process = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, state_url, routine, run_id],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self._env(),
+        )
+        line = process.stdout.readline() if process.stdout else ""
+        if line.strip() != "held":
+            process.kill()
+            raise AssertionError(f"the lock holder did not start: {process.stderr.read()}")
+        return process
 
     @pytest.mark.slow
     def test_a_scheduler_retry_with_its_own_run_id_reattaches(
@@ -586,6 +655,80 @@ class StateStoreConformance:
             fresh.forget()
             tally(self._where(), faults=1)
 
+    @pytest.mark.slow
+    @pytest.mark.parametrize("step", ["transfer", "post_staging"])
+    def test_a_run_whose_lease_was_taken_over_loses_and_doubles_nothing(
+        self, tmp_path: Path, route: Route, state_url: str, step: str
+    ) -> None:
+        """The takeover window. Run A is paused mid-``step``; the scheduler's retry B (the
+        same run id) re-attaches to the lease at once and is paused in turn; A resumes and,
+        until its next renewal (up to a quarter lease), still writes what needs no state
+        checkpoint: staged copies, durable output claims, archive copies, landing removals.
+        Then B and a later run finish: every landing file staged once and archived once,
+        whatever A wrote in its window (0 lost, 0 doubled)."""
+        if not self.lease:
+            pytest.skip(f"{self.store_name}: the run lock is not a lease")
+        state = self.with_lease(state_url, 300)  # a quarter lease: a window A cannot outlive
+        assert state is not None, "a lease store must give with_lease"
+        landing, archive = f"landing-{TOKEN}", f"landing-{TOKEN}_archive"
+        total = route.files
+        originals = {f"day{i % 3}/f{i:04}.csv": f"id\n{i}\n".encode() for i in range(total)}
+        for rel, body in originals.items():
+            route.write(landing, rel, body)
+        routine = self._staging_routine(tmp_path, route, state, "archive")
+
+        def run(run_id: str) -> subprocess.Popen[str]:
+            command = [sys.executable, "-c", RUN_STEP, str(routine), run_id, "0", "-"]
+            return subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self._env(route),
+            )
+
+        first = retry = None
+        try:
+            first = run("sched-takeover")
+            where = "staging" if step == "transfer" else archive
+            assert pause_when(first, lambda: route.count(where) >= 1), "A ended before pausing"
+            retry = run("sched-takeover")
+            lock = self._store(state, "kit kill").run_lock()
+            assert wait_for(lambda: getattr(lock.holder(), "pid", None) == retry.pid, retry)
+            os.kill(retry.pid, signal.SIGSTOP)  # B holds the lease; A still thinks it does
+            before = [route.count(w) for w in (landing, "staging", archive)]
+            os.kill(first.pid, signal.SIGCONT)
+            _out, err_first = first.communicate(timeout=300)  # A: its window, then it stops
+            after = [route.count(w) for w in (landing, "staging", archive)]
+            os.kill(retry.pid, signal.SIGCONT)
+            _out, err_retry = retry.communicate(timeout=300)
+        finally:  # a failed case leaves no paused process behind
+            for process in (first, retry):
+                if process is not None and process.poll() is None:
+                    os.kill(process.pid, signal.SIGCONT)
+                    process.kill()
+                    process.wait()
+        later = subprocess.run(
+            [sys.executable, "-c", RUN_STEP, str(routine), "sched-later", "0", "-"],
+            capture_output=True,
+            text=True,
+            env=self._env(route),
+            timeout=300,
+        )
+        assert later.returncode == 0, f"A: {err_first}\nB: {err_retry}\nlater: {later.stderr}"
+        assert first.returncode != 0, "a run that lost its lease ended as if it had not"
+
+        staged, archived = route.read("staging"), route.read(archive)
+        lost = [rel for rel in originals if rel not in staged or rel not in archived]
+        doubled = [rel for rel in (*staged, *archived) if rel not in originals]
+        window = sum(abs(a - b) for a, b in zip(after, before, strict=True))
+        tally(self._where(route), faults=1, runs=3, files=total, window_writes=window)
+        tally(self._where(route), lost=len(lost), doubled=len(doubled))
+        assert route.read(landing) == {}
+        assert lost == [] and doubled == []
+        assert {rel: unstamped(body) for rel, body in staged.items()} == originals
+        assert archived == originals
+
     # -- what the state holds ------------------------------------------------------------
 
     def test_claims_are_durable_before_outputs_are_written(self, state_url: str) -> None:
@@ -683,8 +826,10 @@ __all__ = [
     "TALLY",
     "TOKEN",
     "LocalRoute",
+    "PlaceRoute",
     "Route",
     "S3Route",
+    "StateKillConformance",
     "StateStoreConformance",
     "make_route",
     "tally",

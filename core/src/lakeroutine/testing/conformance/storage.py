@@ -132,6 +132,10 @@ class Place:
         """Every file below the place's root, by name relative to it."""
         raise NotImplementedError
 
+    def names(self, folder: str) -> list[str]:
+        """The names of the files below ``folder`` (a cheap listing: kills poll it)."""
+        return list(self.files(folder))
+
     def options(self) -> dict[str, Any]:
         """``storage_options`` a routine needs for this place."""
         return {}
@@ -522,6 +526,14 @@ class LocalPlace(Place):
 
     def everything(self) -> dict[str, bytes]:
         return self.files("")
+
+    def names(self, folder: str) -> list[str]:
+        base = os.path.join(str(self.root), folder)
+        return [
+            os.path.relpath(os.path.join(top, name), base)
+            for top, _, names in os.walk(base)
+            for name in names
+        ]
 
     def aliases(self, folder: str) -> list[str]:
         """Without the trailing slash, as a ``file://`` URL, through ``.`` and ``..``,
