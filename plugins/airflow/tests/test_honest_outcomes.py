@@ -186,3 +186,30 @@ def test_an_unwritable_report_of_a_task_group_names_the_group(dag_files, tmp_pat
         f"RoutineTaskGroup 'lake' in DAG 'grouped_report' ({dag_path}): "
         "report= /proc/no/such/r.json: cannot write a file there" in shown
     )
+
+
+def test_a_task_that_refuses_its_args_against_the_table_is_not_retried(dag_files, tmp_path):
+    """A task refused by what only the table shows (TaskRefused: exit 2 from the CLI) fails
+    its Airflow task at once, whatever its retries: a retry would be refused the same way."""
+    table = {
+        "name": "events",
+        "format": "iceberg",
+        "columns": {"id": "bigint", "kind": "string"},
+    }
+    other = {**table, "columns": {"id": "bigint", "amount": "double"}}
+    routine = duckdb_routine(
+        tmp_path,
+        {"task": "iceberg_create_table", "args": {"table": table}},
+        {
+            "task": "iceberg_create_table",
+            "args": {"table": other, "if_exists": "skip"},
+            "retries": 2,
+            "retry_delay_s": 0,
+        },
+    )
+    dag_file(dag_files, write(tmp_path, routine), "refused_args", "refused_args")
+    dag_run = dag_files.test("refused_args", logical_date=LOGICAL)
+    states = dag_files.task_instances(dag_run)
+    assert dag_run.state == "failed"
+    assert states["duck__iceberg_create_table"][0] == "success"
+    assert states["duck__iceberg_create_table__2"] == ("failed", 1)  # one try, no retry
