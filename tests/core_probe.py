@@ -9,7 +9,7 @@ from typing import Any
 
 from lakeroutine import hookimpl
 from lakeroutine.context import TaskContext
-from lakeroutine.errors import RoutineError, TaskError
+from lakeroutine.errors import RoutineError, TaskError, TaskRefused
 from lakeroutine.executor import Executor, Params, task
 from lakeroutine.waiting import poll
 from pydantic import Field, SecretStr
@@ -67,6 +67,12 @@ class ProbeExecutor(Executor):
         self._record("fail")
         password = self.params.password.get_secret_value() if self.params.password else ""
         raise TaskError(f"failed on purpose (password was {password})")
+
+    @task
+    def refuse(self) -> None:
+        """Refuse its args against what exists (TaskRefused), changing nothing."""
+        self._record("refuse")
+        raise TaskRefused("the table exists with another schema", field="args.table")
 
     @task
     def flaky(self, ctx: TaskContext) -> dict[str, int]:

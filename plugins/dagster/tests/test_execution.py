@@ -243,3 +243,16 @@ def test_the_quickstart_runs_as_a_dagster_job(tmp_path, instance):
 
 def _no_lake(folder: str, names: list[str]) -> list[str]:
     return [name for name in names if name == "lake"]
+
+
+def test_a_task_refused_against_what_exists_fails_without_retrying(
+    probe_routine, registry, instance
+):
+    """TaskRefused (the CLI exits 2): Dagster does not retry it, whatever the policy."""
+    path = probe_routine(("a", [{"task": "refuse", "retries": 3}]))
+    result = execute(routine_definitions(path, registry=registry), instance)
+    assert not result.success
+    assert ProbeExecutor.calls == ["a.refuse"]  # tried once
+    assert events_of(result, "STEP_UP_FOR_RETRY") == []
+    (failure,) = events_of(result, "STEP_FAILURE")
+    assert "exists with another schema" in failure.event_specific_data.user_failure_data.description
