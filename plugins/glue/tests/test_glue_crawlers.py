@@ -227,12 +227,14 @@ def test_a_crawl_that_ended_as_the_task_timed_out_is_re_attached_not_run_again(
         lambda: len(looks) >= 2 and glue.backend.crawlers["sales_crawler"].crawls,
         lambda crawls: setattr(crawls[0], "status", "COMPLETED"),
     )
-    routine = glue_routine([{**_crawl(), "timeout_s": 0.3}], poll_interval_s=30)
-    assert "did not finish within 0.3 s" in run(routine).tasks[0].error
+    # the timeout falls in the 30 s sleep between two polls, well after the crawl started
+    routine = glue_routine([{**_crawl(), "timeout_s": 4}], poll_interval_s=30)
+    assert "did not finish within 4 s" in run(routine).tasks[0].error
     (crawl,) = glue.backend.crawlers["sales_crawler"].crawls
 
     glue.set_transition("glue::crawl", {"progression": "immediate"})
-    result = run(routine)
+    # the same task (its state key ignores timeout_s), given time for a loaded machine
+    result = run(glue_routine([{**_crawl(), "timeout_s": 60}], poll_interval_s=30))
     assert result.status == "succeeded", result.tasks[0].error
     assert glue.backend.crawlers["sales_crawler"].crawls == [crawl]  # not crawled again
     assert result.tasks[0].output["last_crawl_status"] == "SUCCEEDED"

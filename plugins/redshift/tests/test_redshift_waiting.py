@@ -96,10 +96,12 @@ def test_max_wait_cancels_the_statement(run: Any, data_api: Any, rs_routine: Any
 
 
 def test_timeout_cancels_the_running_statement(run: Any, data_api: Any, rs_routine: Any) -> None:
-    data_api.rule = lambda s: None
-    result = run(rs_routine([_sql_task(timeout_s=0.3)]))
+    assert run(rs_routine([_sql_task()])).status == "succeeded"  # the first call's imports
+    before = len(data_api.statements)
+    data_api.rule = lambda s: None  # then a statement that never ends
+    result = run(rs_routine([_sql_task(timeout_s=2)]))
     assert result.tasks[0].status == "failed"
-    (statement,) = data_api.statements
+    (statement,) = data_api.statements[before:]
     assert statement.status == "ABORTED"
 
 
@@ -146,9 +148,10 @@ def test_a_statement_that_ended_as_the_task_timed_out_is_not_run_twice(
         "source": "s3://lake/staging/sales/",
         "iam_role": "arn:aws:iam::123456789012:role/loader",
     }
-    task = {"task": "copy_from_s3", "args": copy, "timeout_s": 0.3}
+    # the timeout falls in the 30 s sleep between two polls, well after the submission
+    task = {"task": "copy_from_s3", "args": copy, "timeout_s": 4}
     routine = rs_routine([task], poll_interval_s=30)
-    assert "did not finish within 0.3 s" in run(routine).tasks[0].error
+    assert "did not finish within 4 s" in run(routine).tasks[0].error
     (statement,) = data_api.statements
     assert statement.status == "FINISHED"  # the service would not cancel it: it had ended
 
