@@ -42,11 +42,20 @@ class TransformRef:
         return self.kind != "notebook"
 
 
+def names_a_function(value: str) -> bool:
+    """Whether ``py_exec_path`` names a per-file function (``module:function`` or
+    ``file.py:function``) rather than a notebook folder (``C:`` is a drive, not a module)."""
+    head, sep, function = value.rpartition(":")
+    return bool(sep and function.isidentifier() and head) and not (
+        len(head) == 1 and head.isalpha()
+    )
+
+
 def parse_transform(value: str, base_dir: Path) -> TransformRef:
     """Parse and check ``py_exec_path`` without running any user code: a module or file is
     found and parsed (never imported), and the function must be defined in it."""
-    head, sep, function = value.rpartition(":")
-    if sep and function.isidentifier() and head and not (len(head) == 1 and head.isalpha()):
+    head, _, function = value.rpartition(":")
+    if names_a_function(value):
         if head.endswith(".py") or "/" in head or os.sep in head:
             path = Path(os.path.normpath(base_dir / Path(head).expanduser()))
             if not path.is_file():
