@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -31,7 +31,7 @@ from lakeroutine.concurrency import parallel_map
 from lakeroutine.context import RunContext, TaskContext, digest
 from lakeroutine.errors import RoutineError, TaskError
 from lakeroutine.executor import Executor, Params, task
-from lakeroutine.staging import names, transforms, workers
+from lakeroutine.staging import names, transforms
 from lakeroutine.staging.file_schema import ExpectedSchema
 from lakeroutine.staging.journal import (
     ARCHIVING,
@@ -46,6 +46,9 @@ from lakeroutine.storage.base import FileInfo, SourceChanged, Storage, StorageEr
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.types import Location
 from lakeroutine.wording import counted
+
+if TYPE_CHECKING:
+    from lakeroutine.staging import workers
 
 log = logging.getLogger("lakeroutine.staging")
 
@@ -390,6 +393,8 @@ class StagingExecutor(Executor):
         if self.transform is not None and not self.transform.per_file:
             return self._transfer_notebook(ctx)
         self._sweep_after_a_killed_run(ctx)
+        from lakeroutine.staging import workers  # subprocess and pickle: not for validate
+
         transformer = (
             workers.Transformer(
                 self.transform,
@@ -613,6 +618,8 @@ class StagingExecutor(Executor):
         return written
 
     def _transform_one(self, info: FileInfo, transformer: workers.Transformer) -> list[FileInfo]:
+        from lakeroutine.staging import workers
+
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
             name = posixpath.basename(info.relpath)
             if scheme_of(self.parent) == "file":
