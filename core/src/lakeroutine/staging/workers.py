@@ -103,7 +103,10 @@ class Transformer:
         self._hello = (
             "start",
             list(sys.path),
-            logging.getLogger().getEffectiveLevel(),
+            min(  # what the parent may write: the worker sends no record below it
+                logging.getLogger().getEffectiveLevel(),
+                logging.getLogger("lakeroutine").getEffectiveLevel(),
+            ),
             (ref.kind, ref.target, ref.function),
             args,
         )
@@ -117,7 +120,12 @@ class Transformer:
         if self._limit == 0 or (self.mode == "auto" and size < PROCESS_MIN_BYTES):
             return self._here(source, target)
         for attempt in range(2):
-            worker = self._acquire()
+            try:
+                worker = self._acquire()
+            except WorkerDied:  # died while it started
+                if attempt:
+                    raise
+                continue
             if worker is None:
                 try:
                     return self._here(source, target)
