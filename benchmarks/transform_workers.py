@@ -120,11 +120,15 @@ def child(case: str, landing: str, work: str, workers: int, mode: str) -> dict[s
     return {"wall": time.perf_counter() - started, "cpu": cpu() - cpu_before}
 
 
-def sample(case: str, landing: Path, workers: int = 0, mode: str = "auto") -> dict[str, float]:
+def sample(
+    case: str, landing: Path, workers: int = 0, mode: str = "auto", code: str | None = None
+) -> dict[str, float]:
+    """One sample in a fresh process; ``code``: a ``core/src`` folder to run instead."""
+    env = {**os.environ, "PYTHONPATH": code} if code else None
     with tempfile.TemporaryDirectory(prefix="bench-", dir=landing.parent) as work:
         command = [sys.executable, __file__, "--child", case, str(landing), work]
         command += [str(workers), mode]
-        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
         outputs = Path(work, "staging" if case == "ours" else "out")
         if len(list(outputs.iterdir())) != len(list(landing.iterdir())):
             raise SystemExit(f"{case}: not every file was written")
@@ -179,8 +183,8 @@ def main() -> int:
     parser.add_argument("--only", choices=("workers", "single"))
     parser.add_argument(
         "--before",
-        action="store_true",
-        help="code without the workers param (PYTHONPATH=<old checkout>/core/src): no threads case",
+        metavar="CORE_SRC",
+        help="also run the code in this core/src folder (an older checkout) in the same rounds",
     )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -200,20 +204,36 @@ def main() -> int:
                 "max_workers 2, workers: threads": ("ours", many, 2, "threads"),
             }
             if args.before:
-                del cases["max_workers 2, workers: threads"]
+                cases["before: max_workers 1"] = ("ours", many, 1, "auto", args.before)
+                cases["before: max_workers 2"] = ("ours", many, 2, "auto", args.before)
             figures = compare(
                 f"CSV -> Parquet, {args.files} files of {TOTAL_BYTES // args.files:,} bytes",
                 cases,
                 args.rounds,
             )
             ratios = report(figures, "max_workers 1", faster=True)
+            if args.before:
+                old = report(
+                    {k: v for k, v in figures.items() if k.startswith("before")},
+                    "before: max_workers 1",
+                    faster=True,
+                )
+                print(f"  before: 2 workers {old['before: max_workers 2']:.2f}x 1 worker")
             speedup = ratios["max_workers 2 (auto: processes)"]
             missed |= speedup < 1.6
             print(f"  target: 2 workers >= 1.6x 1 worker: {'met' if speedup >= 1.6 else 'MISSED'}")
         if args.only in (None, "single"):
             figures = compare(
                 f"CSV -> Parquet, one file of {TOTAL_BYTES:,} bytes",
-                {"plain pyarrow script": ("plain", one), "lakeroutine transfer": ("ours", one)},
+                {
+                    "plain pyarrow script": ("plain", one),
+                    "lakeroutine transfer": ("ours", one),
+                    **(
+                        {"before: transfer": ("ours", one, 0, "auto", args.before)}
+                        if args.before
+                        else {}
+                    ),
+                },
                 args.rounds,
             )
             ratio = report(figures, "plain pyarrow script", faster=False)["lakeroutine transfer"]
