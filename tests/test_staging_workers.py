@@ -1,6 +1,7 @@
 """Per-file transformations in worker processes (``workers``): the same outputs as threads,
-nothing lost or doubled when a worker dies, a failing transformation named, bad params
-refused before anything runs, log lines passed to the parent's (masking) handlers."""
+nothing lost or doubled when a worker dies, an unimportable transformation named, bad
+params refused before anything runs, log lines passed to the parent's (masking) handlers.
+A transformation raising in a worker: ``test_staging.py``, beside threads and notebooks."""
 
 from __future__ import annotations
 
@@ -203,29 +204,6 @@ def test_a_file_whose_worker_always_dies_is_refused_then_staged_once_by_the_next
     assert again.tasks[0].output["staged"] == 1
     assert lake.files(lake.staging) == {"a.csv": b"done a", "b.csv": b"done b", "c.csv": b"done c"}
     assert lake.files(lake.landing) == {}
-
-
-def test_a_transformation_failing_in_a_worker_fails_the_task_naming_the_file(lake, registry):
-    write_module(
-        lake,
-        "t.py",
-        """
-        def f(source, target):
-            if source.name == "b.csv":
-                raise ValueError("bad row 7")
-            target.write_text("ok")
-        """,
-    )
-    lake.write("a.csv", "a")
-    lake.write("b.csv", "b")
-    result = run_routine(
-        staging(lake, py_exec_path="t.py:f", workers="processes", max_workers=1),
-        registry=registry,
-    )
-    assert result.status == "failed"
-    assert "transformation failed on b.csv: ValueError: bad row 7" in result.tasks[0].error
-    assert result.tasks[1].status == "skipped"  # post_staging: nothing removed
-    assert lake.files(lake.landing) == {"a.csv": b"a", "b.csv": b"b"}
 
 
 def test_an_import_error_in_the_worker_fails_the_task_and_stages_nothing(lake, registry):
