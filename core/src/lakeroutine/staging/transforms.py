@@ -12,6 +12,7 @@ Two kinds, both given by ``py_exec_path``:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -23,7 +24,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lakeroutine.context import digest
 from lakeroutine.staging.source_check import check_defined, find_module_file
 
 NOTEBOOK_MODULE = "py_exec.py"
@@ -88,7 +88,8 @@ def _on_path(folder: str):  # type: ignore[no-untyped-def]
 
 
 def _load_file(path: str) -> ModuleType:
-    name = f"lakeroutine_transform_{Path(path).stem}_{digest(path)}"
+    tag = hashlib.sha256(path.encode()).hexdigest()[:16]  # one module per file path
+    name = f"lakeroutine_transform_{Path(path).stem}_{tag}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
