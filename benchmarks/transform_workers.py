@@ -110,14 +110,19 @@ def child(case: str, landing: str, work: str, workers: int, mode: str) -> dict[s
             if result.status != "succeeded":
                 raise SystemExit(f"lakeroutine failed: {[t.error for t in result.tasks]}")
 
-    def cpu() -> float:
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    def cpu(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
 
-    cpu_before, started = cpu(), time.perf_counter()
+    own, kids, started = (
+        cpu(resource.RUSAGE_SELF),
+        cpu(resource.RUSAGE_CHILDREN),
+        time.perf_counter(),
+    )
     action()
-    return {"wall": time.perf_counter() - started, "cpu": cpu() - cpu_before}
+    wall = time.perf_counter() - started
+    kids = cpu(resource.RUSAGE_CHILDREN) - kids
+    return {"wall": wall, "cpu": cpu(resource.RUSAGE_SELF) - own + kids, "workers_cpu": kids}
 
 
 def sample(
@@ -166,13 +171,15 @@ def report(figures: dict[str, list[dict]], anchor: str, faster: bool) -> dict[st
     for name, runs in figures.items():
         wall = statistics.median(r["wall"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)
+        workers = statistics.median(r["workers_cpu"] for r in runs)
         pairs = [
             (a["wall"] / r["wall"]) if faster else (r["wall"] / a["wall"])
             for a, r in zip(base, runs, strict=True)
         ]
         ratios[name] = statistics.median(pairs)
         shown = "" if name == anchor else f"  {ratios[name]:.2f}x {'speed' if faster else 'time'}"
-        print(f"  {name:<34} wall {wall:6.2f} s  cpu {cpu:6.2f} s{shown}")
+        split = f" ({workers:.2f} in workers)" if workers else ""
+        print(f"  {name:<34} wall {wall:6.2f} s  cpu {cpu:6.2f} s{split}{shown}")
     return ratios
 
 
