@@ -93,7 +93,9 @@ def child(case: str, landing: str, work: str, workers: int, mode: str) -> dict[s
         params = {
             "parent_directory": landing,
             "dump_directory": str(Path(work, "staging")),
-            "py_exec_path": "lakeroutine.transforms:csv_to_parquet",
+            "py_exec_path": os.environ.get(
+                "BENCH_TRANSFORM", "lakeroutine.transforms:csv_to_parquet"
+            ),
         }
         if mode != "auto":  # the default (left out, so code before it can be measured)
             params["workers"] = mode
@@ -189,6 +191,12 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--only", choices=("workers", "single"))
     parser.add_argument(
+        "--transform",
+        default="lakeroutine.transforms:csv_to_parquet",
+        help="the per-file transformation staged through (e.g. the pure-Python "
+        "lakeroutine.transforms:rename_csv_columns)",
+    )
+    parser.add_argument(
         "--before",
         metavar="CORE_SRC",
         help="also run the code in this core/src folder (an older checkout) in the same rounds",
@@ -200,6 +208,7 @@ def main() -> int:
         print(json.dumps(child(case, landing, work, int(workers), mode)))
         return 0
 
+    os.environ["BENCH_TRANSFORM"] = args.transform  # for the samples' processes
     missed = False
     with tempfile.TemporaryDirectory(prefix="lakeroutine-bench-") as tmp:
         many, one = land(Path(tmp), args.files)
@@ -214,7 +223,7 @@ def main() -> int:
                 cases["before: max_workers 1"] = ("ours", many, 1, "auto", args.before)
                 cases["before: max_workers 2"] = ("ours", many, 2, "auto", args.before)
             figures = compare(
-                f"CSV -> Parquet, {args.files} files of {TOTAL_BYTES // args.files:,} bytes",
+                f"{args.transform}, {args.files} files of {TOTAL_BYTES // args.files:,} bytes",
                 cases,
                 args.rounds,
             )
