@@ -60,6 +60,26 @@ def land_files(lake, count=6):
         lake.write(f"d{number % 2}/f{number}.csv", f"row {number}\n" * 50)
 
 
+def transfer_with(lake, registry, mode, reference, args, max_workers):
+    """``transfer`` through ``reference`` with ``workers: mode``, into a staging folder of
+    the mode's own; its output and that folder."""
+    result = run_routine(
+        staging(
+            lake,
+            name=f"r_{mode}",
+            tasks=["transfer"],
+            dump_directory=f"staging-{mode}/",
+            py_exec_path=reference,
+            py_exec_args=args,
+            workers=mode,
+            max_workers=max_workers,
+        ),
+        registry=registry,
+    )
+    assert result.status == "succeeded", result.tasks[0].error
+    return result.tasks[0].output, lake.root / f"staging-{mode}"
+
+
 def test_worker_processes_stage_the_same_outputs_as_threads(lake, registry):
     write_module(lake, "upper.py", UPPER)
     land_files(lake)
@@ -67,22 +87,11 @@ def test_worker_processes_stage_the_same_outputs_as_threads(lake, registry):
     staged = {}
     for mode, folder in seen.items():
         folder.mkdir()
-        result = run_routine(
-            staging(
-                lake,
-                name=f"r_{mode}",
-                tasks=["transfer"],
-                dump_directory=f"staging-{mode}/",
-                py_exec_path="upper.py:shout",
-                py_exec_args={"seen": str(folder)},
-                workers=mode,
-                max_workers=3,
-            ),
-            registry=registry,
+        output, where = transfer_with(
+            lake, registry, mode, "upper.py:shout", {"seen": str(folder)}, max_workers=3
         )
-        assert result.status == "succeeded", result.tasks[0].error
-        assert result.tasks[0].output["staged"] == 6
-        staged[mode] = lake.files(lake.root / f"staging-{mode}")
+        assert output["staged"] == 6
+        staged[mode] = lake.files(where)
     assert staged["processes"] == staged["threads"]
     assert staged["threads"]["d1/f3.csv"] == b"ROW 3\n" * 50
     parent = str(os.getpid())
@@ -97,21 +106,14 @@ def test_builtin_csv_to_parquet_in_processes_matches_threads(lake, registry):
         lake.write(f"s{number}.csv", "column1,column2\n" + f"ana,{number}\n" * 20_000)
     tables = {}
     for mode in ("threads", "processes"):
-        result = run_routine(
-            staging(
-                lake,
-                name=f"p_{mode}",
-                tasks=["transfer"],
-                dump_directory=f"staging-{mode}/",
-                py_exec_path="lakeroutine.transforms:csv_to_parquet",
-                py_exec_args={"mapper": {"column1": "name"}},
-                workers=mode,
-                max_workers=2,
-            ),
-            registry=registry,
+        _, folder = transfer_with(
+            lake,
+            registry,
+            mode,
+            "lakeroutine.transforms:csv_to_parquet",
+            {"mapper": {"column1": "name"}},
+            max_workers=2,
         )
-        assert result.status == "succeeded", result.tasks[0].error
-        folder = lake.root / f"staging-{mode}"
         tables[mode] = {
             path.name: pq.read_table(path).to_pylist() for path in sorted(folder.iterdir())
         }
