@@ -210,7 +210,7 @@ def test_builtin_csv_to_parquet(lake, registry):
     assert table.to_pylist() == [{"name": "ana", "age": 30}]
 
 
-@pytest.mark.parametrize("form", ["notebook", "per_file"])
+@pytest.mark.parametrize("form", ["notebook", "per_file", "per_file in a worker process"])
 def test_a_failing_transformation_removes_nothing(lake, registry, form):
     if form == "notebook":
         write_module(
@@ -236,9 +236,13 @@ def test_a_failing_transformation_removes_nothing(lake, registry, form):
         reference = "t.py:f"
     lake.write("a.csv", "a")
     lake.write("b.csv", "b")
-    result = run_routine(staging(lake, py_exec_path=reference, max_workers=1), registry=registry)
+    params = {"workers": "processes"} if "worker" in form else {}
+    routine = staging(lake, py_exec_path=reference, max_workers=1, **params)
+    result = run_routine(routine, registry=registry)
     assert result.status == "failed"
     assert "bad row 7" in result.tasks[0].error
+    if form != "notebook":
+        assert "transformation failed on b.csv: ValueError: bad row 7" in result.tasks[0].error
     assert result.tasks[1].status == "skipped"
     assert lake.files(lake.landing) == {"a.csv": b"a", "b.csv": b"b"}
     assert not (lake.root / "landing_archive").exists()

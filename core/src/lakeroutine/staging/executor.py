@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -46,6 +46,9 @@ from lakeroutine.storage.base import FileInfo, SourceChanged, Storage, StorageEr
 from lakeroutine.storage.registry import scheme_of
 from lakeroutine.types import Location
 from lakeroutine.wording import counted
+
+if TYPE_CHECKING:
+    from lakeroutine.staging import workers
 
 log = logging.getLogger("lakeroutine.staging")
 
@@ -179,6 +182,13 @@ class StagingParams(Params):
         None, description="Columns, types and header landing files must have to be staged"
     )
     max_workers: int = Field(8, ge=1, le=128, description="Files copied at once")
+    workers: Literal["auto", "threads", "processes"] = Field(
+        "auto",
+        description="Where a per-file transformation runs: 'processes' in max_workers "
+        "worker processes (CPU-bound Python is not serialised by the GIL), 'threads' in the "
+        "staging threads, 'auto' in worker processes (at most one per CPU, started only "
+        "when files are transformed at once) for files of 256 KiB or more",
+    )
     region_name: str | None = Field(None, description="Region for remote storages")
     profile_name: str | None = Field(None, description="AWS profile for remote storages")
     endpoint_url: str | None = Field(None, description="Endpoint for remote storages")
@@ -193,6 +203,18 @@ class StagingParams(Params):
             base = Path((info.context or {}).get("base_dir") or os.getcwd())
             transforms.parse_transform(value, base)
         return value
+
+    @model_validator(mode="after")
+    def _check_workers(self) -> StagingParams:
+        """Worker processes run a per-file transformation; without one they would idle."""
+        if self.workers == "processes" and not transforms.names_a_function(self.py_exec_path or ""):
+            raise ValueError(
+                "workers: 'processes' runs a per-file transformation (py_exec_path "
+                "'module:function' or 'file.py:function') in worker processes; this block "
+                f"has {'none' if self.py_exec_path is None else 'a notebook folder'}: use "
+                "'auto' or 'threads'"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_locations(self, info: ValidationInfo) -> StagingParams:
@@ -371,8 +393,27 @@ class StagingExecutor(Executor):
         if self.transform is not None and not self.transform.per_file:
             return self._transfer_notebook(ctx)
         self._sweep_after_a_killed_run(ctx)
-        function = transforms.load_function(self.transform) if self.transform else None
-        args = self.params.py_exec_args or {}
+        from lakeroutine.staging import workers  # subprocess and pickle: not for validate
+
+        transformer = (
+            workers.Transformer(
+                self.transform,
+                self.params.py_exec_args or {},
+                self.params.workers,
+                self.params.max_workers,
+            )
+            if self.transform
+            else None
+        )
+        try:
+            return self._transfer_per_file(ctx, transformer)
+        finally:
+            if transformer is not None:
+                transformer.close()
+
+    def _transfer_per_file(
+        self, ctx: TaskContext, transformer: workers.Transformer | None
+    ) -> dict[str, Any]:
         progress = ctx.progress("staging")
         counts = {"staged": 0, "skipped": 0, "refused": 0, "outputs": 0, "bytes": 0}
         refusals = _Refusals(ctx)
@@ -391,10 +432,10 @@ class StagingExecutor(Executor):
                 refusals.add(info, drifted)
                 return "refused", 0, 0
             try:
-                if function is None:
+                if transformer is None:
                     outputs = [self._copy_verified(info)]
                 else:
-                    outputs = self._transform_one(info, function, args)
+                    outputs = self._transform_one(info, transformer)
             except _Refuse as exc:
                 refusals.add(info, str(exc))
                 return "refused", 0, 0
@@ -499,14 +540,18 @@ class StagingExecutor(Executor):
         source_key: str,
         outputs: list[tuple[Path | FileInfo, str, int | None]],
         workers: int = 1,
+        made_here: bool = False,
     ) -> list[FileInfo]:
         """Claim the staging names, then write each output (a local file to upload or a
         file of the staging storage to copy) under its name, ``workers`` at a time:
         create-only where the name is new, so a file there from elsewhere is refused, never
-        overwritten."""
+        overwritten. Local files ``made_here`` (a transformation's outputs, in the run's
+        own temporary folder) are moved in where the storage can (``adopt``)."""
         owned = self._claim(source_key, [name for _, name, _ in outputs])
         written_names: set[str] = set()
         lock = threading.Lock()
+        upload = getattr(self.target, "adopt", None) if made_here else None
+        upload = upload or self.target.upload
 
         def write(output: tuple[Path | FileInfo, str, int | None]) -> FileInfo:
             item, name, size = output
@@ -516,7 +561,7 @@ class StagingExecutor(Executor):
                 if isinstance(item, FileInfo):
                     copy = self.target.copy(item, url, overwrite=overwrite)
                 else:
-                    copy = self.target.upload(item, url, overwrite=overwrite, expected_size=size)
+                    copy = upload(item, url, overwrite=overwrite, expected_size=size)
             except FileExistsError:
                 raise _Refuse(
                     f"staging already holds {names.shown(name)}, not written from this file"
@@ -572,7 +617,9 @@ class StagingExecutor(Executor):
             )
         return written
 
-    def _transform_one(self, info: FileInfo, function: Any, args: dict[str, Any]) -> list[FileInfo]:
+    def _transform_one(self, info: FileInfo, transformer: workers.Transformer) -> list[FileInfo]:
+        from lakeroutine.staging import workers
+
         with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
             name = posixpath.basename(info.relpath)
             if scheme_of(self.parent) == "file":
@@ -584,7 +631,13 @@ class StagingExecutor(Executor):
             out_dir = Path(tmp, "out")
             out_dir.mkdir()
             try:
-                function(source, out_dir / name, **args)
+                transformer(source, out_dir / name, info.size)
+            except workers.WorkerDied as exc:
+                raise _Refuse(f"its transformation's worker process died twice ({exc})") from None
+            except workers.TransformFailed as exc:
+                raise TaskError(
+                    f"transformation failed on {names.shown(info.relpath)}: {exc.type_name}: {exc}"
+                ) from None
             except Exception as exc:
                 raise TaskError(
                     f"transformation failed on {names.shown(info.relpath)}: "
@@ -592,7 +645,7 @@ class StagingExecutor(Executor):
                 ) from exc
             folder = posixpath.dirname(info.relpath)
             outputs = self._outputs(out_dir, folder)
-            return self._publish(self._source_key(info), outputs)
+            return self._publish(self._source_key(info), outputs, made_here=True)
 
     def _outputs(self, out_dir: Path, prefix: str) -> list[tuple[Path, str, int | None]]:
         """The files a transformation wrote, each with its staging name (checked like a
@@ -677,6 +730,7 @@ class StagingExecutor(Executor):
                     f"{self._landing_digest}\0",
                     self._outputs(dump_dir, ""),
                     self.params.max_workers,
+                    made_here=True,
                 )
             except _Refuse as exc:
                 raise TaskError(f"the notebook's output was refused: {exc}") from None

@@ -12,6 +12,7 @@ Two kinds, both given by ``py_exec_path``:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -23,7 +24,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lakeroutine.context import digest
 from lakeroutine.staging.source_check import check_defined, find_module_file
 
 NOTEBOOK_MODULE = "py_exec.py"
@@ -42,11 +42,20 @@ class TransformRef:
         return self.kind != "notebook"
 
 
+def names_a_function(value: str) -> bool:
+    """Whether ``py_exec_path`` names a per-file function (``module:function`` or
+    ``file.py:function``) rather than a notebook folder (``C:`` is a drive, not a module)."""
+    head, sep, function = value.rpartition(":")
+    return bool(sep and function.isidentifier() and head) and not (
+        len(head) == 1 and head.isalpha()
+    )
+
+
 def parse_transform(value: str, base_dir: Path) -> TransformRef:
     """Parse and check ``py_exec_path`` without running any user code: a module or file is
     found and parsed (never imported), and the function must be defined in it."""
-    head, sep, function = value.rpartition(":")
-    if sep and function.isidentifier() and head and not (len(head) == 1 and head.isalpha()):
+    head, _, function = value.rpartition(":")
+    if names_a_function(value):
         if head.endswith(".py") or "/" in head or os.sep in head:
             path = Path(os.path.normpath(base_dir / Path(head).expanduser()))
             if not path.is_file():
@@ -79,7 +88,8 @@ def _on_path(folder: str):  # type: ignore[no-untyped-def]
 
 
 def _load_file(path: str) -> ModuleType:
-    name = f"lakeroutine_transform_{Path(path).stem}_{digest(path)}"
+    tag = hashlib.sha256(path.encode()).hexdigest()[:16]  # one module per file path
+    name = f"lakeroutine_transform_{Path(path).stem}_{tag}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

@@ -136,6 +136,46 @@ class LocalStorage:
     ) -> FileInfo:
         return self._publish(str(local_file), local_path(url), overwrite, expected_size, None)
 
+    def adopt(
+        self,
+        local_file: Path,
+        url: str,
+        *,
+        overwrite: bool = True,
+        expected_size: int | None = None,
+    ) -> FileInfo:
+        """Move a finished file the run wrote itself (a transformation's output) to
+        ``url``: one rename where both are on one filesystem, so no byte is copied and
+        nothing needs reading back; else (or for a file with other links, which could
+        change through them) a verified copy, as ``upload``. The file is complete before
+        its name appears either way."""
+        source, dest = str(local_file), local_path(url)
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            st = os.fstat(fd)
+            if st.st_nlink != 1 or (expected_size is not None and st.st_size != expected_size):
+                return self._publish(source, dest, overwrite, expected_size, None)
+            try:
+                self._rename_into(source, dest, overwrite)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                return self._publish(source, dest, overwrite, expected_size, None)
+            return _info(dest, os.fstat(fd))  # the same file, now under its name
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _rename_into(source: str, dest: str, overwrite: bool) -> None:
+        rename = os.replace if overwrite else rename_no_replace
+        try:
+            rename(source, dest)
+        except FileNotFoundError:
+            if not os.path.exists(source):
+                raise
+            os.makedirs(os.path.dirname(dest), exist_ok=True)  # the folder is new
+            rename(source, dest)
+
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
         """A create-only copy (``overwrite=False``: archiving a file about to be removed)
         is a hard link where the filesystem allows, else a verified copy like any other."""
