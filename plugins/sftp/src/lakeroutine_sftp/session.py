@@ -27,7 +27,7 @@ log = logging.getLogger("lakeroutine.sftp")
 T = TypeVar("T")
 Operation = Callable[[Any], Awaitable[T]]  # what is run on an SFTP session
 FAST_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
-ATTEMPTS = 4  # an operation is tried again on a new connection this many times in all
+ATTEMPTS = 4  # connections lost in a row, nothing completed between, before giving up
 _LINKING_RENAME: weakref.WeakSet[Any] = weakref.WeakSet()  # sessions of OpenSSH servers
 
 
@@ -76,6 +76,7 @@ class Sessions:
         self.loop = LoopThread()
         self._sessions: dict[tuple[str, str, int], tuple[Any, list[Any]]] = {}
         self._turn = 0
+        self._completed = 0  # operations completed (a lost connection that made way)
         self._locks: dict[tuple[str, str, int], asyncio.Lock] = {}
         guard_logs(settings.secrets())
 
@@ -95,19 +96,26 @@ class Sessions:
         import asyncssh
 
         lost = (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, ConnectionError)
-        for attempt in range(ATTEMPTS):
+        losses, seen = 0, self._completed
+        while True:
             sftp = await self.session(location, pin)
             try:
-                return await operation(sftp)
+                result = await operation(sftp)
             except (asyncssh.SFTPNoConnection, *lost) as exc:
                 await self._forget(location, sftp)
-                if attempt == ATTEMPTS - 1:
+                # Losses count while no operation completes in between: with many files in
+                # flight, one caught in every drop is still making way if others complete.
+                losses = losses + 1 if self._completed == seen else 1
+                seen = self._completed
+                if losses == ATTEMPTS:
                     raise StorageError(
                         f"{what}: the SSH connection to {location.server} was lost "
-                        f"{ATTEMPTS} times ({type(exc).__name__})"
+                        f"{ATTEMPTS} times with nothing done in between ({type(exc).__name__})"
                     ) from None
                 log.warning("SSH connection to %s lost; connecting again", location.server)
-        raise AssertionError("unreachable")
+            else:
+                self._completed += 1
+                return result
 
     async def session(self, location: SftpLocation, pin: Any = None) -> Any:
         """An SFTP session of ``location``'s server (``pin`` if it is one of them, else the

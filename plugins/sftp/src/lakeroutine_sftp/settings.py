@@ -30,7 +30,7 @@ class SftpSettings(BaseModel):
     block_size: int = Field(256 * 1024, ge=4096, le=4 * 1024 * 1024)
     max_requests: int = Field(16, ge=1, le=128, description="Requests in flight per file")
     channels: int = Field(
-        8,
+        4,
         ge=1,
         le=64,
         description="SFTP sessions per connection (files moved at once use them in turn)",
