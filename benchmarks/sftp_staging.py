@@ -17,7 +17,7 @@ before the clock starts; rclone's CPU is its child-process rusage) are printed p
 then medians and the median of the per-round ratios.
 
     .venv/bin/python benchmarks/sftp_staging.py [--files 1000] [--size 1024]
-        [--mode delete|archive] [--repeat 5] [--workers 8]
+        [--mode delete|archive] [--repeat 5] [--workers 8] [--channels 4]
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def count(server: SftpServer, folder: str) -> int:
     return sum(len(names) for _, _, names in os.walk(base)) if base.exists() else 0
 
 
-def run_lakeroutine(server: SftpServer, tag: str, mode: str, workers: int, state: str) -> None:
+def run_lakeroutine(
+    server: SftpServer, tag: str, mode: str, workers: int, state: str, channels: int | None
+) -> None:
     from lakeroutine.orchestrator import run_routine
     from lakeroutine.plugins import load_plugins
 
@@ -61,7 +63,7 @@ def run_lakeroutine(server: SftpServer, tag: str, mode: str, workers: int, state
         "archive_directory": server.url(f"{tag}-archive/"),
         "archive_or_delete": mode,
         "max_workers": workers,
-        "storage_options": server.options(),
+        "storage_options": server.options(**({"channels": channels} if channels else {})),
     }
     routine = {
         "routine_name": f"bench-{tag}",
@@ -119,6 +121,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=["delete", "archive"], default="delete")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workers", type=int, default=8, help="max_workers and --transfers")
+    parser.add_argument("--channels", type=int, help="SFTP sessions per connection (lakeroutine)")
     args = parser.parse_args()
     problem = sshd_available()
     if problem:
@@ -138,7 +141,13 @@ def main() -> int:
             subprocess.run(["sync"], check=True)
             runs = {
                 "ours": functools.partial(
-                    run_lakeroutine, server, "ours", args.mode, args.workers, str(folder / "state")
+                    run_lakeroutine,
+                    server,
+                    "ours",
+                    args.mode,
+                    args.workers,
+                    str(folder / "state"),
+                    args.channels,
                 ),
                 "rclone": functools.partial(run_rclone, server, "rclone", args.mode, args.workers),
             }

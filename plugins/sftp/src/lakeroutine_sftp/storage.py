@@ -553,18 +553,20 @@ class SftpStorage:
         copy; then the source's handle checked against the listed version (the bytes copied
         are that inode's, whatever has the name now), the copy fsynced and its attributes
         read together; then published while both handles close."""
-        asyncssh = _errors()
-        try:
-            reader, writer = await _both(
-                sftp.open(src, "rb", block_size=0),
-                sftp.open(temp, _create_flags(), encoding=None, block_size=0),
-            )
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                await _remove_quietly(sftp, temp)  # opened beside a source that was not
-            if isinstance(exc, asyncssh.SFTPNoSuchFile):
+        reader, writer = await asyncio.gather(
+            sftp.open(src, "rb", block_size=0),
+            sftp.open(temp, _create_flags(), encoding=None, block_size=0),
+            return_exceptions=True,
+        )
+        if isinstance(reader, BaseException) or isinstance(writer, BaseException):
+            with contextlib.suppress(Exception):  # close and remove what did open
+                await asyncio.gather(
+                    *(h.close() for h in (reader, writer) if not isinstance(h, BaseException)),
+                    _remove_quietly(sftp, temp),
+                )
+            if isinstance(reader, _errors().SFTPNoSuchFile):
                 raise FileNotFoundError(f"{source.url} no longer exists") from None
-            raise
+            raise reader if isinstance(reader, BaseException) else writer
         published = False
         try:
             await sftp.remote_copy(reader, writer)
@@ -703,19 +705,6 @@ class _FolderReader:
         """Close the folder's handle (a listing left before its end)."""
         if self._entries is not None:
             await self._entries.aclose()
-
-
-async def _both(first: Any, second: Any) -> tuple[Any, Any]:
-    """Await two requests sent together; if one fails, close what the other opened."""
-    results = await asyncio.gather(first, second, return_exceptions=True)
-    failed = [r for r in results if isinstance(r, BaseException)]
-    if failed:
-        for opened in results:
-            if not isinstance(opened, BaseException):
-                with contextlib.suppress(Exception):
-                    await opened.close()
-        raise failed[0]
-    return results[0], results[1]
 
 
 async def _md5_of(sftp: Any, path: str) -> str:
