@@ -112,9 +112,11 @@ def start_asyncssh(folder: Path) -> SftpServer:
 
     unreadable: set[str] = set()  # names this server refuses to open, as for a login
     # without read permission (the test process is root: file modes cannot do it)
+    opening: set[int] = set()  # the SFTP sessions (by id) that have opened a file
 
     class Guarded(asyncssh.SFTPServer):
         def open(self, path: bytes, pflags: int, attrs: Any) -> Any:
+            opening.add(id(self))
             if os.fsdecode(os.path.basename(path)) in unreadable:
                 raise asyncssh.SFTPPermissionDenied("Permission denied")
             return super().open(path, pflags, attrs)
@@ -156,6 +158,7 @@ def start_asyncssh(folder: Path) -> SftpServer:
         stop,
     )
     server.unreadable = unreadable  # type: ignore[attr-defined]
+    server.opening = opening  # type: ignore[attr-defined]
     server.acceptor = acceptor  # type: ignore[attr-defined]
     server.loop = loop  # type: ignore[attr-defined]
     return server
@@ -170,9 +173,10 @@ def sshd_available() -> str | None:
     return None
 
 
-def start_openssh(folder: Path) -> SftpServer:
+def start_openssh(folder: Path, max_sessions: int = 64) -> SftpServer:
     """OpenSSH's sshd on a private port and config, logging in root with the client key;
-    its SFTP is OpenSSH's sftp-server (copy-data, posix-rename, hardlink, fsync)."""
+    its SFTP is OpenSSH's sftp-server (copy-data, posix-rename, hardlink, fsync), at most
+    ``max_sessions`` sessions per connection."""
     root = folder / "root"
     root.mkdir()
     host_key, client_key, client_pub = keys(folder)
@@ -191,7 +195,7 @@ def start_openssh(folder: Path) -> SftpServer:
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 "StrictModes no",
-                "MaxSessions 64",
+                f"MaxSessions {max_sessions}",
                 "MaxStartups 64",
                 "Subsystem sftp /usr/lib/openssh/sftp-server",
                 "",

@@ -154,3 +154,40 @@ def test_check_location(sftp_server, storage):
     storage.check_location(sftp_server.url("new/deeper"), write=True)
     with pytest.raises(StorageError, match="does not exist"):
         storage.check_location(sftp_server.url("missing"), write=False)
+
+
+def test_files_moved_one_after_another_take_the_sftp_sessions_in_turn(asyncssh_server):
+    """OpenSSH serves one session's requests one at a time (an fsync holds up the rest), so
+    the storage opens ``channels`` sessions on its connection and hands them out in turn."""
+    from lakeroutine_sftp.storage import SftpStorage
+
+    storage = SftpStorage(**asyncssh_server.options(channels=3))
+    for number in range(6):
+        asyncssh_server.write(f"l/f{number}", b"x" * number)
+    for listed in list(storage.list_files(asyncssh_server.url("l"))):
+        storage.copy(listed, asyncssh_server.url(f"s/{listed.relpath}"))
+    assert len(asyncssh_server.opening) == 3
+    assert asyncssh_server.files("s") == {f"f{n}": b"x" * n for n in range(6)}
+
+
+def test_a_server_allowing_fewer_sessions_is_used_with_those_it_allows(tmp_path):
+    """OpenSSH refuses sessions past ``MaxSessions``: the storage keeps those it got."""
+    from lakeroutine_sftp.storage import SftpStorage
+    from sftp_servers import remove, sshd_available, start_openssh
+
+    if sshd_available():
+        pytest.skip(sshd_available() or "")
+    (tmp_path / "server").mkdir()
+    server = start_openssh(tmp_path / "server", max_sessions=2)
+    try:
+        storage = SftpStorage(**server.options(channels=8))
+        for number in range(4):
+            server.write(f"l/f{number}", b"y" * number)
+        for listed in list(storage.list_files(server.url("l"))):
+            storage.copy(listed, server.url(f"s/{listed.relpath}"), overwrite=False)
+        held = storage.claim(list(storage.list_files(server.url("l"))))
+        assert storage.remove_claimed([h for h in held if h]) == []
+        assert server.files("s") == {f"f{n}": b"y" * n for n in range(4)}
+        assert server.files("l") == {}
+    finally:
+        remove(server, tmp_path / "server")

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,12 +20,22 @@ from lakeroutine import redact
 from lakeroutine.storage.base import StorageError
 
 from lakeroutine_sftp.settings import SECTION, SftpSettings
+from lakeroutine_sftp.transport import GatheringConnector
 from lakeroutine_sftp.urls import SftpLocation
 
 log = logging.getLogger("lakeroutine.sftp")
 T = TypeVar("T")
+Operation = Callable[[Any], Awaitable[T]]  # what is run on an SFTP session
 FAST_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
-ATTEMPTS = 4  # an operation is tried again on a new connection this many times in all
+ATTEMPTS = 4  # connections lost in a row, nothing completed between, before giving up
+_LINKING_RENAME: weakref.WeakSet[Any] = weakref.WeakSet()  # sessions of OpenSSH servers
+
+
+def rename_is_link(sftp: Any) -> bool:
+    """Whether the standard SFTP rename of this session's server is atomic and create-only:
+    OpenSSH's sftp-server makes it a hard link then an unlink of the old name (asyncssh's
+    server checks, then renames: a race)."""
+    return sftp in _LINKING_RENAME
 
 
 def guard_logs(secrets: list[str]) -> None:
@@ -56,12 +67,16 @@ class LoopThread:
 
 
 class Sessions:
-    """One SSH connection and SFTP session per server, made on first use."""
+    """One SSH connection per server, made on first use, carrying up to ``channels`` SFTP
+    sessions handed out in turn: OpenSSH serves each session's requests one at a time (an
+    fsync holds up the rest), so files moved at once spread over several."""
 
     def __init__(self, settings: SftpSettings) -> None:
         self.settings = settings
         self.loop = LoopThread()
-        self._sessions: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._sessions: dict[tuple[str, str, int], tuple[Any, list[Any]]] = {}
+        self._turn = 0
+        self._completed = 0  # operations completed (a lost connection that made way)
         self._locks: dict[tuple[str, str, int], asyncio.Lock] = {}
         guard_logs(settings.secrets())
 
@@ -71,44 +86,58 @@ class Sessions:
 
         return location.user or self.settings.username or getpass.getuser()
 
-    def run(self, location: SftpLocation, operation: Callable[[Any], Awaitable[T]], what: str) -> T:
-        """``await operation(sftp)`` on the server's session, again on a new connection if
-        the connection drops (up to ``ATTEMPTS`` times)."""
-        return self.loop.run(self._run(location, operation, what))
+    def run(self, location: SftpLocation, operation: Operation[T], what: str, pin: Any = None) -> T:
+        """``await operation(sftp)`` on one of the server's sessions (``pin`` while it is
+        open), again on a new connection if the connection drops (up to ``ATTEMPTS``
+        times)."""
+        return self.loop.run(self._run(location, operation, what, pin))
 
-    async def _run(
-        self, location: SftpLocation, operation: Callable[[Any], Awaitable[T]], what: str
-    ) -> T:
+    async def _run(self, location: SftpLocation, operation: Operation[T], what: str, pin: Any) -> T:
         import asyncssh
 
         lost = (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, ConnectionError)
-        for attempt in range(ATTEMPTS):
-            sftp = await self.session(location)
+        losses, seen = 0, self._completed
+        while True:
+            sftp = await self.session(location, pin)
             try:
-                return await operation(sftp)
+                result = await operation(sftp)
             except (asyncssh.SFTPNoConnection, *lost) as exc:
                 await self._forget(location, sftp)
-                if attempt == ATTEMPTS - 1:
+                # Losses count while no operation completes in between: with many files in
+                # flight, one caught in every drop is still making way if others complete.
+                losses = losses + 1 if self._completed == seen else 1
+                seen = self._completed
+                if losses == ATTEMPTS:
                     raise StorageError(
                         f"{what}: the SSH connection to {location.server} was lost "
-                        f"{ATTEMPTS} times ({type(exc).__name__})"
+                        f"{ATTEMPTS} times with nothing done in between ({type(exc).__name__})"
                     ) from None
                 log.warning("SSH connection to %s lost; connecting again", location.server)
-        raise AssertionError("unreachable")
+            else:
+                self._completed += 1
+                return result
 
-    async def session(self, location: SftpLocation) -> Any:
-        """The SFTP session of ``location``'s server, connecting on first use."""
+    async def session(self, location: SftpLocation, pin: Any = None) -> Any:
+        """An SFTP session of ``location``'s server (``pin`` if it is one of them, else the
+        next in turn), connecting on first use."""
         key = (self.user_of(location), location.host, location.port)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if key not in self._sessions:
-                self._sessions[key] = await self._connect(location, key[0])
-            return self._sessions[key][1]
+        found = self._sessions.get(key)
+        if found is None:
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            async with lock:
+                if key not in self._sessions:
+                    self._sessions[key] = await self._connect(location, key[0])
+                found = self._sessions[key]
+        channels = found[1]
+        if pin is not None and pin in channels:
+            return pin
+        self._turn += 1
+        return channels[self._turn % len(channels)]
 
     async def _forget(self, location: SftpLocation, sftp: Any) -> None:
         key = (self.user_of(location), location.host, location.port)
         found = self._sessions.get(key)
-        if found is not None and found[1] is sftp:
+        if found is not None and sftp in found[1]:
             del self._sessions[key]
             found[0].close()
 
@@ -124,6 +153,8 @@ class Sessions:
             # times the CPU per packet, and small files are many small packets.
             "encryption_algs": [*FAST_CIPHERS, *_default_ciphers()],
         }
+        if not _proxied():
+            options["tunnel"] = GatheringConnector()  # one socket send per loop turn
         if not settings.check_host_keys:
             options["known_hosts"] = None
         elif settings.known_hosts:
@@ -160,17 +191,51 @@ class Sessions:
         except Exception as exc:
             connection.close()
             raise StorageError(f"{where} offers no SFTP: {type(exc).__name__}") from None
-        return connection, sftp
+        channels = [sftp, *await _more_sessions(connection, settings.channels - 1)]
+        if str(connection.get_extra_info("server_version") or "").startswith("SSH-2.0-OpenSSH"):
+            _LINKING_RENAME.update(channels)
+        return connection, channels
 
     def close(self) -> None:
         """Close every connection."""
 
         async def close_all() -> None:
-            for connection, _ in self._sessions.values():
+            for connection, _channels in self._sessions.values():
                 connection.close()
             self._sessions.clear()
 
         self.loop.run(close_all())
+
+
+async def _more_sessions(connection: Any, count: int) -> list[Any]:
+    """Up to ``count`` more SFTP sessions on ``connection``, opened together; as many as
+    the server allows (OpenSSH's ``MaxSessions``, 10 by default, counts them)."""
+    import asyncssh
+
+    opened = await asyncio.gather(
+        *(connection.start_sftp_client(path_errors="surrogateescape") for _ in range(count)),
+        return_exceptions=True,
+    )
+    for failure in (o for o in opened if isinstance(o, BaseException)):
+        if not isinstance(failure, (asyncssh.Error, OSError)):
+            raise failure
+        log.debug("SFTP session refused: %s", type(failure).__name__)
+    return [o for o in opened if not isinstance(o, BaseException)]
+
+
+def _proxied() -> bool:
+    """Whether ssh's configuration may route connections through a proxy (``ProxyJump``,
+    ``ProxyCommand``): then asyncssh connects as configured, without gathered writes."""
+    for path in ("~/.ssh/config", "/etc/ssh/ssh_config"):
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        for line in text.lower().splitlines():
+            if line.strip().startswith(("proxyjump", "proxycommand")):
+                return True
+    return False
 
 
 def _named_file(path: str, field: str) -> str:

@@ -29,6 +29,12 @@ class SftpSettings(BaseModel):
     )
     block_size: int = Field(256 * 1024, ge=4096, le=4 * 1024 * 1024)
     max_requests: int = Field(16, ge=1, le=128, description="Requests in flight per file")
+    channels: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="SFTP sessions per connection (files moved at once use them in turn)",
+    )
     connect_timeout: float = Field(20, gt=0)
     list_chunk: int = Field(1000, ge=1, le=100_000, description="Names read from a folder at once")
 

@@ -33,17 +33,14 @@ from lakeroutine.storage.base import (
 )
 
 from lakeroutine_sftp import urls
-from lakeroutine_sftp.session import Sessions
+from lakeroutine_sftp.session import Sessions, rename_is_link
 from lakeroutine_sftp.settings import SftpSettings
 from lakeroutine_sftp.urls import SftpLocation
 
 log = logging.getLogger("lakeroutine.sftp")
 MAX_SEGMENT_BYTES = 255  # NAME_MAX of the filesystems SFTP servers run on
 MAX_PATH_BYTES = 4096  # PATH_MAX
-PARALLEL_FILES = 32
-LIST_CHUNK = (
-    1000  # names read from a folder at a time  # deletes, claims and fsyncs in flight at once
-)
+PARALLEL_FILES = 64  # claims and removals in flight at once (SFTP pipelines requests)
 
 
 def temporary_path(path: str, token: str) -> str:
@@ -99,9 +96,9 @@ class SftpStorage:
             self._sessions = Sessions(self.settings)
         return self._sessions
 
-    def _run(self, url: str, operation: Any, what: str) -> Any:
+    def _run(self, url: str, operation: Any, what: str, pin: Any = None) -> Any:
         location = urls.parse(url)
-        return self.sessions.run(location, lambda sftp: operation(sftp, location), what)
+        return self.sessions.run(location, lambda sftp: operation(sftp, location), what, pin)
 
     # -- locations ------------------------------------------------------------------------
 
@@ -195,7 +192,9 @@ class SftpStorage:
             reader = _FolderReader(folder, self.settings.list_chunk)
             try:
                 while not reader.done:
-                    chunk = self._run(base, reader.pull, f"cannot list {location.url(folder)}")
+                    chunk = self._run(
+                        base, reader.pull, f"cannot list {location.url(folder)}", reader.sftp
+                    )
                     reader.seen.update(name for name, *_ in chunk)
                     for name, size, mtime, mode in chunk:
                         rel = prefix + name
@@ -293,25 +292,12 @@ class SftpStorage:
         async def copy(sftp: Any, location: SftpLocation) -> FileInfo:
             src = urls.parse(source.url).path
             temp = temporary_path(location.path, self.token)
-            await asyncio.gather(
-                self._check_version(sftp, src, source),
-                self._folder(sftp, posixpath.dirname(location.path)),
-            )
+            await self._folder(sftp, posixpath.dirname(location.path))
+            if sftp.supports_remote_copy:
+                return await self._copy_data(sftp, src, temp, source, location, overwrite)
+            await self._check_version(sftp, src, source)  # else streamed through here
             try:
-                md5 = None
-                if sftp.supports_remote_copy:
-                    reader, writer = await asyncio.gather(
-                        sftp.open(src, "rb", block_size=0),
-                        sftp.open(temp, _create_flags(), encoding=None, block_size=0),
-                    )
-                    try:
-                        await sftp.remote_copy(reader, writer)
-                        await _fsync(writer)
-                        attrs = await writer.stat()
-                    finally:
-                        await asyncio.gather(reader.close(), writer.close())
-                else:
-                    attrs, md5 = await self._stream_copy(sftp, src, temp)
+                attrs, md5 = await self._stream_copy(sftp, src, temp)
                 await self._check_version(sftp, src, source)
                 if attrs.size != source.size:  # rewritten in place while copied
                     raise SourceChanged(f"{source.url} changed while it was copied to {url}")
@@ -347,7 +333,8 @@ class SftpStorage:
         a newer file) and gives None. A held file is named by its claim URL."""
         held: dict[str, FileInfo | None] = {}
         for url, chunk in _by_server(f.url for f in files):
-            wanted = [f for f in files if f.url in set(chunk)]
+            members = set(chunk)
+            wanted = [f for f in files if f.url in members]
 
             async def hold(sftp: Any, location: SftpLocation, wanted=wanted) -> None:
                 results = await _gather(self._claim_one(sftp, info) for info in wanted)
@@ -374,7 +361,8 @@ class SftpStorage:
         put back and returned (left)."""
         left: list[FileInfo] = []
         for url, chunk in _by_server(f.url for f in files):
-            wanted = [f for f in files if f.url in set(chunk)]
+            members = set(chunk)
+            wanted = [f for f in files if f.url in members]
 
             async def remove(sftp: Any, location: SftpLocation, wanted=wanted) -> None:
                 results = await _gather(self._remove_one(sftp, info) for info in wanted)
@@ -552,6 +540,54 @@ class SftpStorage:
             attrs = await writer.stat()
         return attrs, md5.hexdigest()
 
+    async def _copy_data(
+        self,
+        sftp: Any,
+        src: str,
+        temp: str,
+        source: FileInfo,
+        location: SftpLocation,
+        overwrite: bool,
+    ) -> FileInfo:
+        """Server-side ``copy-data`` in four round trips: both files opened together; the
+        copy; then the source's handle checked against the listed version (the bytes copied
+        are that inode's, whatever has the name now), the copy fsynced and its attributes
+        read together; then published while both handles close."""
+        reader, writer = await asyncio.gather(
+            sftp.open(src, "rb", block_size=0),
+            sftp.open(temp, _create_flags(), encoding=None, block_size=0),
+            return_exceptions=True,
+        )
+        if isinstance(reader, BaseException) or isinstance(writer, BaseException):
+            with contextlib.suppress(Exception):  # close and remove what did open
+                await asyncio.gather(
+                    *(h.close() for h in (reader, writer) if not isinstance(h, BaseException)),
+                    _remove_quietly(sftp, temp),
+                )
+            if isinstance(reader, _errors().SFTPNoSuchFile):
+                raise FileNotFoundError(f"{source.url} no longer exists") from None
+            raise reader if isinstance(reader, BaseException) else writer
+        published = False
+        try:
+            await sftp.remote_copy(reader, writer)
+            now, _, attrs = await asyncio.gather(reader.stat(), _fsync(writer), writer.stat())
+            if (source.version and version_of(now) != source.version) or (
+                attrs.size != now.size or attrs.size != source.size
+            ):
+                raise SourceChanged(f"{source.url} changed since it was listed; not copied")
+            closing = asyncio.gather(reader.close(), writer.close(), return_exceptions=True)
+            try:
+                info = await self._publish(sftp, location, temp, attrs, None, overwrite=overwrite)
+            finally:
+                await closing
+            published = True
+            return info
+        finally:
+            if not published:
+                with contextlib.suppress(Exception):
+                    await asyncio.gather(reader.close(), writer.close(), return_exceptions=True)
+                    await _remove_quietly(sftp, temp)
+
     async def _check_version(self, sftp: Any, path: str, source: FileInfo) -> None:
         try:
             attrs = await sftp.lstat(path)
@@ -571,14 +607,17 @@ class SftpStorage:
         overwrite: bool,
     ) -> FileInfo:
         """Rename ``temp`` (whose attributes are ``attrs``: a rename keeps them) into place:
-        replacing (posix-rename), or create-only (a hard link, else the standard rename, both
-        refusing an existing name)."""
+        replacing (posix-rename), or create-only (OpenSSH's standard rename, which is a hard
+        link then an unlink; elsewhere a hard link, else the standard rename, each refusing
+        an existing name)."""
         asyncssh = _errors()
         path = location.path
         url = location.url(path)
         try:
             if overwrite:
                 await sftp.posix_rename(temp, path)
+            elif rename_is_link(sftp):
+                await sftp.rename(temp, path)  # one request: link, then unlink the temp
             else:
                 try:
                     await sftp.link(temp, path)
@@ -641,14 +680,14 @@ class _FolderReader:
         self.chunk = chunk
         self.seen: set[str] = set()  # names already taken from this folder
         self.done = False
-        self._sftp: Any = None
+        self.sftp: Any = None  # the session the folder is read on
         self._entries: Any = None
 
     async def pull(self, sftp: Any, location: SftpLocation) -> list[tuple[str, int, Any, Any]]:
         """The next names of the folder (name, size, mtime, mode); none left: ``done``."""
         asyncssh = _errors()
-        if self._sftp is not sftp:  # first chunk, or a new connection: read from the start
-            self._sftp, self._entries = sftp, sftp.scandir(self.folder).__aiter__()
+        if self.sftp is not sftp:  # first chunk, or a new connection: read from the start
+            self.sftp, self._entries = sftp, sftp.scandir(self.folder).__aiter__()
         chunk: list[tuple[str, int, Any, Any]] = []
         while len(chunk) < self.chunk:
             try:
