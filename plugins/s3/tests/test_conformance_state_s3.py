@@ -9,6 +9,8 @@ import pytest
 from lakeroutine.testing.conformance.state_store import StateStoreConformance
 
 STATE_BUCKET = "kit-state"
+LEASE_S = 6  # short, so reruns from "another machine" wait little; renewed every third of it,
+# which a run starved of CPU on a loaded 2-core machine still manages (4 s did not, at load 50)
 
 
 class TestS3StateStore(StateStoreConformance):
@@ -22,13 +24,13 @@ class TestS3StateStore(StateStoreConformance):
     def state_url(self, s3_client: Any) -> str:
         s3_client.create_bucket(Bucket=STATE_BUCKET)
         self.client = s3_client
-        return f"s3://{STATE_BUCKET}/state/?lease_s=4"
+        return f"s3://{STATE_BUCKET}/state/?lease_s={LEASE_S}"
 
     def state_url_at(self, location: str) -> str | None:
-        return location + "?lease_s=4" if location.startswith("s3://") else None
+        return location + f"?lease_s={LEASE_S}" if location.startswith("s3://") else None
 
     def with_lease(self, state_url: str, seconds: int) -> str:
-        return state_url.replace("lease_s=4", f"lease_s={seconds}")
+        return state_url.replace(f"lease_s={LEASE_S}", f"lease_s={seconds}")
 
     def _keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=STATE_BUCKET)
