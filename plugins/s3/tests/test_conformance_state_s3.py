@@ -9,7 +9,7 @@ import pytest
 from lakeroutine.testing.conformance.state_store import StateStoreConformance
 
 STATE_BUCKET = "kit-state"
-LEASE_S = 6  # short, so reruns from "another machine" wait little; renewed every third of it,
+LEASE_S = 6  # short, so reruns from "another machine" wait little; renewed every quarter of it,
 # which a run starved of CPU on a loaded 2-core machine still manages (4 s did not, at load 50)
 
 
