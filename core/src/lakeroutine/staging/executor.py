@@ -405,20 +405,20 @@ class StagingExecutor(Executor):
         progress = ctx.progress("staging")
         counts = {"staged": 0, "skipped": 0, "refused": 0, "outputs": 0, "bytes": 0}
         refusals = _Refusals(ctx)
-        written: list[int] = []  # bytes of each staged file's outputs (for lineage)
+        written = 0  # bytes of the staged files' outputs (for lineage)
 
-        def stage(item: FileInfo | names.Refused) -> tuple[str, int, int]:
+        def stage(item: FileInfo | names.Refused) -> tuple[str, int, int, int]:
             ctx.check_cancelled()
             if isinstance(item, names.Refused):
                 refusals.add(item.info, item.reason)
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             info = item
             if not self._needs_staging(info):
-                return "skipped", 0, 0
+                return "skipped", 0, 0, 0
             drifted = self._schema_drift(info)
             if drifted:
                 refusals.add(info, drifted)
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             try:
                 if function is None:
                     outputs = [self._copy_verified(info)]
@@ -426,20 +426,22 @@ class StagingExecutor(Executor):
                     outputs = self._transform_one(info, function, args)
             except _Refuse as exc:
                 refusals.add(info, str(exc))
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             except PER_FILE_ERRORS as exc:
                 refusals.add(info, _file_problem(exc))
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             self.journal.record_staged(info, [o.relpath for o in outputs])
-            written.append(sum(o.size or 0 for o in outputs))
-            return "staged", len(outputs), info.size
+            return "staged", len(outputs), info.size, sum(o.size or 0 for o in outputs)
 
         candidates = _counted(self._candidates(), progress)
         if function is None and self.params.expected_schema is None:
             candidates = self._claimed_ahead(candidates)
         try:
-            for outcome, outputs, size in parallel_map(stage, candidates, self.params.max_workers):
+            for outcome, outputs, size, wrote in parallel_map(
+                stage, candidates, self.params.max_workers
+            ):
                 counts[outcome] += 1
+                written += wrote
                 counts["outputs"] += outputs
                 counts["bytes"] += size
                 progress.advance()
@@ -455,7 +457,7 @@ class StagingExecutor(Executor):
             self.dump,
         )
         self._block_state.delete("unfinished_transfer")
-        self._declare_transfer(ctx, counts["staged"], counts["bytes"], counts["outputs"], written)
+        self._declare_transfer(ctx, counts["staged"], counts["bytes"], counts["outputs"], [written])
         result = {**counts, "dump_directory": self.dump}
         if refusals.items:
             result["refused_files"] = refusals.items

@@ -76,7 +76,9 @@ class LocalStorage:
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
         """Regular files and symbolic links (never followed) below ``base``; other kinds
-        (FIFOs, sockets, devices) are not files to stage and are not listed."""
+        (FIFOs, sockets, devices) are not files to stage and are not listed. Each folder
+        is streamed in the order the filesystem gives (never held whole: memory stays flat
+        however many files a folder holds)."""
         root = local_path(base)
         if not os.path.isdir(root):
             return
@@ -84,27 +86,14 @@ class LocalStorage:
         while stack:
             prefix, folder = stack.pop()
             try:
-                with os.scandir(folder) as listing:
-                    entries = sorted(listing, key=lambda e: e.name)
+                listing = os.scandir(folder)
             except FileNotFoundError:  # removed since it was listed
                 continue
-            for entry in entries:
-                rel = f"{prefix}{entry.name}"
-                link = entry.is_symlink()
-                if not link and entry.is_dir(follow_symlinks=False):
-                    stack.append((rel + "/", entry.path))
-                    continue
-                if not link and (
-                    not entry.is_file(follow_symlinks=False) or is_temporary_name(entry.name)
-                ):
-                    continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:  # removed or renamed since the folder was read
-                    continue
-                yield FileInfo(
-                    entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st), link
-                )
+            with listing:
+                for entry in listing:
+                    info = _listed(entry, prefix, stack)
+                    if info is not None:
+                        yield info
 
     def stat(self, url: str) -> FileInfo | None:
         path = local_path(url)
@@ -290,6 +279,23 @@ class LocalStorage:
                 finally:
                     os.close(fd)
         return removed
+
+
+def _listed(entry: os.DirEntry[str], prefix: str, stack: list[tuple[str, str]]) -> FileInfo | None:
+    """The FileInfo of a listed entry, or None (a folder is put on ``stack`` instead; a
+    temporary, an entry of another kind or one gone since the folder was read is skipped)."""
+    rel = f"{prefix}{entry.name}"
+    link = entry.is_symlink()
+    if not link and entry.is_dir(follow_symlinks=False):
+        stack.append((rel + "/", entry.path))
+        return None
+    if not link and (not entry.is_file(follow_symlinks=False) or is_temporary_name(entry.name)):
+        return None
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:  # removed or renamed since the folder was read
+        return None
+    return FileInfo(entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st), link)
 
 
 def _info(path: str, st: os.stat_result) -> FileInfo:
