@@ -24,7 +24,7 @@ from lakeroutine.storage.base import (
     is_temporary_name,
     temporary_name,
 )
-from lakeroutine.storage.local_copy import copy_checked, version_of
+from lakeroutine.storage.local_copy import copy_checked, sync_filesystem, version_of
 
 log = logging.getLogger("lakeroutine.storage.local")
 
@@ -147,8 +147,16 @@ class LocalStorage:
                 os.unlink(local_path(url))
 
     def make_durable(self, urls: Iterable[str]) -> None:
-        # One sync for a whole batch costs far less than an fsync per file.
-        os.sync()
+        """One sync of each filesystem holding ``urls`` (far less than an fsync per file,
+        and no wait for other filesystems' writes, as a global ``sync`` would)."""
+        devices: dict[int, str] = {}
+        for folder in {os.path.dirname(local_path(url)) or "." for url in urls}:
+            with contextlib.suppress(OSError):
+                devices.setdefault(os.stat(folder).st_dev, folder)
+        if not devices:
+            os.sync()
+        for folder in devices.values():
+            sync_filesystem(folder)
 
     # -- removing exactly the version staged -----------------------------------------------
 

@@ -1,11 +1,12 @@
 """Copying one local file into an open file by the kernel (``copy_file_range``: no bytes
 through Python, and a reflink where the filesystem shares extents, e.g. Btrfs and XFS),
-refusing a source that changes while it is copied."""
+refusing a source that changes while it is copied; and syncing one filesystem (not all)."""
 
 from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
 from lakeroutine.storage.base import SourceChanged
 
@@ -74,3 +75,28 @@ def _loop_copy(src: int, out: int) -> int:
             view = view[os.write(out, view) :]
         copied += len(block)
     return copied
+
+
+_syncfs: Any = None
+
+
+def sync_filesystem(folder: str) -> None:
+    """Write the filesystem holding ``folder`` to disk (Linux ``syncfs``); where there is
+    no such call, every filesystem (``sync``)."""
+    global _syncfs
+    if _syncfs is None:
+        import ctypes  # on the first sync, not when a routine is validated
+
+        try:
+            _syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            _syncfs = False
+    if not _syncfs:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
