@@ -181,12 +181,6 @@ OBJECTS = 5_000  # several journal batches (1,000 entries each), light enough to
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17 point 4, open: output claims made durable before outputs are written "
-    "(one group-commit segment per few objects) cost about 22% more requests with S3 state; "
-    "claiming a chunk of plain-copy names in one write is the planned fix",
-)
 def test_s3_state_costs_at_most_5_percent_more_requests(bucket: Any, proxy, run, tmp_path):
     """Staging 5,000 objects with the journal on S3 sends at most 5% more S3 requests than
     with it in local SQLite, counted through a proxy."""

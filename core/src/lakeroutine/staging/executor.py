@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import filecmp
 import hashlib
+import itertools
 import logging
 import os
 import posixpath
@@ -54,6 +55,7 @@ log = logging.getLogger("lakeroutine.staging")
 
 FIELDS = ("parent_directory", "dump_directory", "archive_directory")
 DELETE_BATCH = 1000  # landing files finished per chunk (S3 deletes at most 1,000 keys a call)
+CLAIM_BATCH = 500  # plain copies whose staging names are claimed in one durable write
 REPORTED_REFUSALS = 100  # refused files named in the report (all are logged)
 
 
@@ -146,6 +148,20 @@ def _file_problem(exc: BaseException) -> str:
 
 class _Refuse(Exception):
     """One landing file cannot be staged safely; it is left in landing and reported."""
+
+
+def _refuse_taken(name: str, owner: str) -> None:
+    """Refuse a file whose staging name another landing file (or block) owns."""
+    raise _Refuse(
+        f"its staging name {names.shown(name)} already holds "
+        f"{names.shown(owner.rpartition(chr(0))[2] or owner)}"
+    )
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
 
 
 class StagingParams(Params):
@@ -291,6 +307,10 @@ class StagingExecutor(Executor):
         self._journal: StagingJournal | None = None
         self._landing_key = self.source.canonical(self.parent)
         self._landing_digest = "landing:" + digest(self._landing_key)
+        # Plain copies claimed a chunk at a time (_claimed_ahead): a landing name -> None
+        # (staged already: skip) or, once its staging name is claimed, (owned before, other
+        # owner or None). Entries leave as their files are staged.
+        self._ahead: dict[str, tuple[bool, str | None] | None] = {}
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -378,7 +398,16 @@ class StagingExecutor(Executor):
                 yield names.Refused(info, problem) if problem else info
 
     def _needs_staging(self, info: FileInfo) -> bool:
-        entry = self.journal.get(info.relpath)
+        if info.relpath in self._ahead:  # read with its chunk
+            if self._ahead[info.relpath] is None:
+                del self._ahead[info.relpath]
+                return False
+            return True
+        return self._stale(info, self.journal.get(info.relpath))
+
+    @staticmethod
+    def _stale(info: FileInfo, entry: Entry | None) -> bool:
+        """Whether a listed file needs staging, given its journal entry."""
         if entry is None:
             return True
         if entry.status in IN_POST_STAGING:
@@ -417,20 +446,20 @@ class StagingExecutor(Executor):
         progress = ctx.progress("staging")
         counts = {"staged": 0, "skipped": 0, "refused": 0, "outputs": 0, "bytes": 0}
         refusals = _Refusals(ctx)
-        written: list[int] = []  # bytes of each staged file's outputs (for lineage)
+        written = 0  # bytes of the staged files' outputs (for lineage)
 
-        def stage(item: FileInfo | names.Refused) -> tuple[str, int, int]:
+        def stage(item: FileInfo | names.Refused) -> tuple[str, int, int, int]:
             ctx.check_cancelled()
             if isinstance(item, names.Refused):
                 refusals.add(item.info, item.reason)
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             info = item
             if not self._needs_staging(info):
-                return "skipped", 0, 0
+                return "skipped", 0, 0, 0
             drifted = self._schema_drift(info)
             if drifted:
                 refusals.add(info, drifted)
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             try:
                 if transformer is None:
                     outputs = [self._copy_verified(info)]
@@ -438,24 +467,28 @@ class StagingExecutor(Executor):
                     outputs = self._transform_one(info, transformer)
             except _Refuse as exc:
                 refusals.add(info, str(exc))
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             except PER_FILE_ERRORS as exc:
                 refusals.add(info, _file_problem(exc))
-                return "refused", 0, 0
+                return "refused", 0, 0, 0
             self.journal.record_staged(info, [o.relpath for o in outputs])
-            written.append(sum(o.size or 0 for o in outputs))
-            return "staged", len(outputs), info.size
+            return "staged", len(outputs), info.size, sum(o.size or 0 for o in outputs)
 
+        candidates = _counted(self._candidates(), progress)
+        if function is None and self.params.expected_schema is None:
+            candidates = self._claimed_ahead(candidates)
         try:
-            for outcome, outputs, size in parallel_map(
-                stage, _counted(self._candidates(), progress), self.params.max_workers
+            for outcome, outputs, size, wrote in parallel_map(
+                stage, candidates, self.params.max_workers
             ):
                 counts[outcome] += 1
+                written += wrote
                 counts["outputs"] += outputs
                 counts["bytes"] += size
                 progress.advance()
         finally:
             progress.close()
+            self._ahead.clear()
         log.info(
             "%s: staged %s (%d already staged, %d refused) into %s",
             ctx.executor,
@@ -465,12 +498,32 @@ class StagingExecutor(Executor):
             self.dump,
         )
         self._block_state.delete("unfinished_transfer")
-        self._declare_transfer(ctx, counts["staged"], counts["bytes"], counts["outputs"], written)
+        self._declare_transfer(ctx, counts["staged"], counts["bytes"], counts["outputs"], [written])
         result = {**counts, "dump_directory": self.dump}
         if refusals.items:
             result["refused_files"] = refusals.items
         refusals.finish(self.params.on_refused)
         return result
+
+    def _claimed_ahead(
+        self, candidates: Iterator[FileInfo | names.Refused]
+    ) -> Iterator[FileInfo | names.Refused]:
+        """Plain copies, a chunk at a time: read the chunk's journal entries at once, then
+        claim the staging names of the files to stage in one durable write before any of
+        them is copied (one state write per chunk, not one per few files)."""
+        for chunk in _chunks(candidates, CLAIM_BATCH):
+            infos = [item for item in chunk if isinstance(item, FileInfo)]
+            entries = self.journal.get_many([info.relpath for info in infos])
+            claims = []
+            for info in infos:
+                if self._stale(info, entries.get(info.relpath)):
+                    key = self._source_key(info)
+                    claims.append((key, info.relpath, self._legacy_keys(key)))
+                else:
+                    self._ahead[info.relpath] = None
+            if claims:
+                self._ahead.update(self.journal.claim_names(claims))
+            yield from chunk
 
     def _schema_drift(self, info: FileInfo) -> str | None:
         """Why the file does not match ``expected_schema`` (moved to its quarantine if one
@@ -526,13 +579,16 @@ class StagingExecutor(Executor):
     def _claim(self, source: str, outputs: list[str]) -> set[str]:
         """Own each output name for ``source`` before writing it; a name another landing
         file (or block) wrote is refused. Returns the names ``source`` owned already."""
+        if len(outputs) == 1 and source == f"{self._landing_digest}\0{outputs[0]}":
+            ahead = self._ahead.pop(outputs[0], None)  # claimed with its chunk
+            if ahead is not None:
+                owned_before, owner = ahead
+                if owner is not None:
+                    _refuse_taken(outputs[0], owner)
+                return {outputs[0]} if owned_before else set()
         owned, taken = self.journal.claim_outputs(source, outputs, self._legacy_keys(source))
         if taken:
-            name, owner = next(iter(taken.items()))
-            raise _Refuse(
-                f"its staging name {names.shown(name)} already holds "
-                f"{names.shown(owner.rpartition(chr(0))[2] or owner)}"
-            )
+            _refuse_taken(*next(iter(taken.items())))
         return owned
 
     def _publish(
@@ -792,10 +848,7 @@ class StagingExecutor(Executor):
         self._sweep_archive_after_a_killed_run(ctx)
         self._finish_claimed(ctx, counts, progress)
         chunk: list[tuple[Entry, FileInfo]] = []
-        for info in self._listing():
-            if info.is_link or names.name_problem(info.relpath):
-                continue  # never staged, so never removed
-            entry = self.journal.get(info.relpath)
+        for info, entry in self._listed_entries():
             if entry is None or entry.status in IN_POST_STAGING:
                 continue
             if not entry.source.same_version_as(info):
@@ -820,6 +873,19 @@ class StagingExecutor(Executor):
         if mode == "archive":
             result["archive_directory"] = self.archive
         return result
+
+    def _listed_entries(self) -> Iterator[tuple[FileInfo, Entry | None]]:
+        """Each listed landing file that could have been staged, with its journal entry
+        (read a chunk of the listing at a time: one read per chunk, not per file)."""
+        listed = (
+            info
+            for info in self._listing()
+            if not info.is_link and not names.name_problem(info.relpath)  # never staged
+        )
+        for chunk in _chunks(listed, DELETE_BATCH):
+            entries = self.journal.get_many([info.relpath for info in chunk])
+            for info in chunk:
+                yield info, entries.get(info.relpath)
 
     def _changed(self, ctx: TaskContext, info: FileInfo, counts: dict[str, int]) -> None:
         log.warning(

@@ -70,6 +70,16 @@ class StagingJournal:
         record = self.records.get(relpath)
         return None if record is None else self._entry(relpath, record)
 
+    def get_many(self, relpaths: list[str]) -> dict[str, Entry]:
+        """The entries of those ``relpaths`` that have one, read at once where the store
+        can (a statement per few hundred files instead of one each)."""
+        get_many = getattr(self.records, "get_many", None)
+        if get_many is None:  # a store without it: one read each
+            found = {relpath: self.records.get(relpath) for relpath in relpaths}
+        else:
+            found = get_many(relpaths)
+        return {k: self._entry(k, record) for k, record in found.items() if record is not None}
+
     def record_staged(self, source: FileInfo, outputs: list[str]) -> None:
         """Journal ``source`` as staged to ``outputs`` (staging names, not URLs)."""
         record = {
@@ -117,6 +127,35 @@ class StagingJournal:
         if new:  # outside the lock: claims of several threads share one write
             self.outputs.flush()
         return (set() if len(names) == 1 else set(owners)), {}
+
+    def claim_names(
+        self, claims: list[tuple[str, str, tuple[str, ...]]]
+    ) -> dict[str, tuple[bool, str | None]]:
+        """Claim many staging names, one each for its source (``(source, name, also)``,
+        as :meth:`claim_outputs`), durably in one write before any of them is written.
+        Returns per name whether its source owned it already, and the other owner of a
+        name taken (that name is not claimed)."""
+        wanted = {name: {"source": source} for source, name, _ in claims}
+        with self._claims:
+            add_many = getattr(self.outputs, "add_many", None)
+            if add_many is not None:
+                existing = add_many(wanted)
+            else:  # a store without it: one check-and-write each, one flush
+                existing = {}
+                for name, record in wanted.items():
+                    found = self.outputs.add(name, record)
+                    if found is not None:
+                        existing[name] = found
+        self.outputs.flush()  # outside the lock: several threads' claims share one write
+        result: dict[str, tuple[bool, str | None]] = {}
+        for source, name, also in claims:
+            owner = existing.get(name, {}).get("source")
+            if owner is None:
+                result[name] = (False, None)
+            else:
+                mine = str(owner) in (source, *also)
+                result[name] = (mine, None if mine else str(owner))
+        return result
 
     def release_outputs(self, source: str, names: list[str], also: tuple[str, ...] = ()) -> None:
         """Forget ``source``'s claim on names it never wrote (a write that was refused)."""

@@ -121,7 +121,9 @@ class Records(Protocol):
     Changes may be buffered (up to :data:`BATCH`) until :meth:`flush`, or until the store's
     checkpoint; ``durable=True`` writes before returning. Reads see this process's writes.
     A table opened with ``records(..., after=other)`` is written only once the changes made
-    to ``other`` before it are (the staging journal after its output claims)."""
+    to ``other`` before it are (the staging journal after its output claims). Optional
+    batch calls a store may add (the journal uses them when present): ``get_many(keys)``
+    and ``add_many({key: record})`` (``add`` for many keys, made durable by ``flush``)."""
 
     def get(self, key: str) -> dict[str, Any] | None: ...
     def put(self, key: str, record: dict[str, Any], *, durable: bool = False) -> None: ...

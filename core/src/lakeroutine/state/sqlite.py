@@ -1,8 +1,11 @@
 """The default state store: one SQLite file per routine in a local folder.
 
 SQLite survives a SIGKILL at any instant and keeps memory flat however many records a run
-keeps. Every write is durable when it returns (WAL, autocommit), so ``durable`` and
-:meth:`checkpoint` cost nothing here. The run lock is a ``flock`` on a file beside it.
+keeps. Values, output claims (``add``, ``add_many``) and every ``durable`` change are
+written when the call returns (WAL, autocommit); other record puts are buffered and written
+in one transaction per :data:`BATCH` (and before any other change to the table, any scan, and
+at :meth:`checkpoint`), as the Records contract allows: a put lost to a kill is only redone.
+The run lock is a ``flock`` on a file beside it.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class SqliteStateStore:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._run_lock = FileLock(path.with_suffix(".lock"), routine)
+        self._tables: dict[tuple[str, str], SqliteRecords] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -114,8 +118,10 @@ class SqliteStateStore:
                 raise self._error(exc) from None
 
     def close(self) -> None:
+        """Write buffered record changes, then close the file."""
         with self._lock:
             if self._conn is not None:
+                self.checkpoint()
                 self._conn.close()
                 self._conn = None
 
@@ -149,8 +155,13 @@ class SqliteStateStore:
     # -- records, lock, lifecycle -----------------------------------------------------------
 
     def records(self, table: str, scope: str, after: object = None) -> SqliteRecords:
-        """A record table; writes are immediate, so ``after`` is kept by construction."""
-        return SqliteRecords(self, table, scope)
+        """A record table (one object per table and scope, so its buffer is shared); claims
+        are written at once and puts after them, so ``after`` is kept by construction."""
+        with self._lock:
+            found = self._tables.get((table, scope))
+            if found is None:
+                found = self._tables[(table, scope)] = SqliteRecords(self, table, scope)
+            return found
 
     def record_scopes(self) -> list[tuple[str, str]]:
         if not self.path.exists():
@@ -162,12 +173,19 @@ class SqliteStateStore:
         return self._run_lock
 
     def checkpoint(self) -> None:
-        """Nothing to do: every write is durable when it returns."""
+        """Write every table's buffered puts."""
+        with self._lock:
+            tables = list(self._tables.values())
+        for table in tables:
+            table.flush()
 
     def forget(self, scope_prefix: str | None = None) -> list[str]:
         """Delete the values of scopes starting with ``scope_prefix``, or the whole file
         (even a corrupt one) when None. Returns what was forgotten."""
         if scope_prefix is None:
+            with self._lock:
+                for table in self._tables.values():
+                    table._pending = {}  # their buffered puts go with the file
             self.close()
             gone = []
             for suffix in ("", "-wal", "-shm"):
@@ -190,39 +208,90 @@ class SqliteStateStore:
 
 
 class SqliteRecords:
-    """Records of one table and scope, in the ``records`` table; writes are immediate."""
+    """Records of one table and scope, in the ``records`` table; puts are buffered (see the
+    module doc), everything else is written at once."""
 
     def __init__(self, store: SqliteStateStore, table: str, scope: str) -> None:
         self.store = store
         self.table = table
         self.scope = scope
+        self._pending: dict[str, tuple[str, str | None]] = {}  # key -> (JSON, status)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        rows = self.store.execute(
-            "SELECT value FROM records WHERE tbl = ? AND scope = ? AND key = ?",
-            (self.table, self.scope, key),
-        )
+        with self.store._lock:
+            pending = self._pending.get(key)
+            if pending is not None:
+                return dict(json.loads(pending[0]))
+            rows = self.store.execute(
+                "SELECT value FROM records WHERE tbl = ? AND scope = ? AND key = ?",
+                (self.table, self.scope, key),
+            )
         return json.loads(rows[0][0]) if rows else None
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The records of those ``keys`` that have one (a statement per 500 keys)."""
+        found: dict[str, dict[str, Any]] = {}
+        with self.store._lock:
+            wanted = []
+            for key in keys:
+                pending = self._pending.get(key)
+                if pending is not None:
+                    found[key] = json.loads(pending[0])
+                else:
+                    wanted.append(key)
+            for rows in self._select(wanted):
+                for key, value in rows:
+                    found[key] = json.loads(value)
+        return found
+
+    def _select(self, keys: list[str]) -> Iterator[list[tuple[Any, ...]]]:
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            yield self.store.execute(
+                "SELECT key, value FROM records WHERE tbl = ? AND scope = ? AND key IN "
+                f"({','.join('?' * len(part))})",
+                (self.table, self.scope, *part),
+            )
+
     def put(self, key: str, record: dict[str, Any], *, durable: bool = False) -> None:
-        self.store.execute(
-            "INSERT OR REPLACE INTO records (tbl, scope, key, value, status)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (self.table, self.scope, key, dumps(record), record.get("status")),
-        )
+        text = dumps(record)  # a secret is refused now, not when the batch is written
+        with self.store._lock:
+            self._pending[key] = (text, record.get("status"))
+            if durable or len(self._pending) >= BATCH:
+                self.flush()
 
     def add(self, key: str, record: dict[str, Any]) -> dict[str, Any] | None:
         """Write ``record`` if ``key`` has none (one statement) and return None; else
         return the record it has."""
-        inserted = self.store.execute(
-            "INSERT OR IGNORE INTO records (tbl, scope, key, value, status)"
-            " VALUES (?, ?, ?, ?, ?) RETURNING value",
-            (self.table, self.scope, key, dumps(record), record.get("status")),
-        )
-        if inserted:
-            return None
-        existing = self.get(key)
-        return self.add(key, record) if existing is None else existing
+        with self.store._lock:
+            self.flush()
+            inserted = self.store.execute(
+                "INSERT OR IGNORE INTO records (tbl, scope, key, value, status)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING value",
+                (self.table, self.scope, key, dumps(record), record.get("status")),
+            )
+            if inserted:
+                return None
+            existing = self.get(key)
+            return self.add(key, record) if existing is None else existing
+
+    def add_many(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Write each record whose key has none, durably, in one transaction; returns the
+        records the other keys already had (those are left as they were)."""
+        rows = {key: dumps(record) for key, record in records.items()}
+        with self.store._lock:
+            self.flush()
+            with self.store.transaction() as conn:
+                existing = self.get_many(list(rows))
+                conn.executemany(
+                    "INSERT INTO records (tbl, scope, key, value, status) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (self.table, self.scope, key, text, records[key].get("status"))
+                        for key, text in rows.items()
+                        if key not in existing
+                    ],
+                )
+        return existing
 
     def update(self, keys: Iterable[str], fields: dict[str, Any], *, durable: bool = False) -> None:
         """Set ``fields`` in the existing records of ``keys`` (one transaction)."""
@@ -231,22 +300,29 @@ class SqliteRecords:
         rows = [(patch, status, self.table, self.scope, key) for key in keys]
         if not rows:
             return
-        with self.store.transaction() as conn:
-            conn.executemany(
-                "UPDATE records SET value = json_patch(value, ?), status = COALESCE(?, status)"
-                " WHERE tbl = ? AND scope = ? AND key = ?",
-                rows,
-            )
+        with self.store._lock:
+            self.flush()
+            with self.store.transaction() as conn:
+                conn.executemany(
+                    "UPDATE records SET value = json_patch(value, ?),"
+                    " status = COALESCE(?, status) WHERE tbl = ? AND scope = ? AND key = ?",
+                    rows,
+                )
 
     def delete(self, keys: Iterable[str], *, durable: bool = False) -> None:
         rows = [(self.table, self.scope, key) for key in keys]
         if not rows:
             return
-        with self.store.transaction() as conn:
-            conn.executemany("DELETE FROM records WHERE tbl = ? AND scope = ? AND key = ?", rows)
+        with self.store._lock:
+            self.flush()
+            with self.store.transaction() as conn:
+                conn.executemany(
+                    "DELETE FROM records WHERE tbl = ? AND scope = ? AND key = ?", rows
+                )
 
     def scan(self, batch: int = BATCH) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every record in key order, read in batches (memory stays flat)."""
+        self.flush()
         last = ""
         while True:
             rows = self.store.execute(
@@ -261,6 +337,7 @@ class SqliteRecords:
             last = rows[-1][0]
 
     def count(self) -> int:
+        self.flush()
         rows = self.store.execute(
             "SELECT COUNT(*) FROM records WHERE tbl = ? AND scope = ?", (self.table, self.scope)
         )
@@ -273,6 +350,7 @@ class SqliteRecords:
                 value = str(record.get(field))
                 counts[value] = counts.get(value, 0) + 1
             return counts
+        self.flush()
         rows = self.store.execute(
             "SELECT status, COUNT(*) FROM records WHERE tbl = ? AND scope = ? GROUP BY status",
             (self.table, self.scope),
@@ -280,4 +358,18 @@ class SqliteRecords:
         return {str(status): int(n) for status, n in rows}
 
     def flush(self) -> None:
-        """Nothing to do: writes are immediate."""
+        """Write the buffered puts in one transaction."""
+        with self.store._lock:
+            if not self._pending:
+                return
+            rows = [
+                (self.table, self.scope, key, text, status)
+                for key, (text, status) in self._pending.items()
+            ]
+            with self.store.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO records (tbl, scope, key, value, status)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+            self._pending = {}

@@ -1,12 +1,12 @@
-"""Local folders as a storage: atomic writes through private temporary names, archive by
-hard link, and removal of exactly the version staged by claiming a file (a rename) first."""
+"""Local folders as a storage: atomic writes through private temporary names (copied by
+the kernel), archive by hard link, and removal of exactly the version staged by claiming a
+file (a rename) first."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import fcntl
-import hashlib
 import logging
 import os
 import uuid
@@ -24,19 +24,14 @@ from lakeroutine.storage.base import (
     is_temporary_name,
     temporary_name,
 )
+from lakeroutine.storage.local_copy import copy_checked, sync_filesystem, version_of
 
 log = logging.getLogger("lakeroutine.storage.local")
-BLOCK = 1 << 20
 
 
 def local_path(url: str) -> str:
     """The filesystem path of a local URL (``file:///x`` or a plain path)."""
     return url[len("file://") :] if url.startswith("file://") else url
-
-
-def version_of(st: os.stat_result) -> str:
-    """A token that changes when the file at a path is replaced or rewritten."""
-    return f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}"
 
 
 class LocalStorage:
@@ -81,7 +76,9 @@ class LocalStorage:
 
     def list_files(self, base: str) -> Iterator[FileInfo]:
         """Regular files and symbolic links (never followed) below ``base``; other kinds
-        (FIFOs, sockets, devices) are not files to stage and are not listed."""
+        (FIFOs, sockets, devices) are not files to stage and are not listed. Each folder
+        is streamed in the order the filesystem gives (never held whole: memory stays flat
+        however many files a folder holds)."""
         root = local_path(base)
         if not os.path.isdir(root):
             return
@@ -89,27 +86,14 @@ class LocalStorage:
         while stack:
             prefix, folder = stack.pop()
             try:
-                with os.scandir(folder) as listing:
-                    entries = sorted(listing, key=lambda e: e.name)
+                listing = os.scandir(folder)
             except FileNotFoundError:  # removed since it was listed
                 continue
-            for entry in entries:
-                rel = f"{prefix}{entry.name}"
-                link = entry.is_symlink()
-                if not link and entry.is_dir(follow_symlinks=False):
-                    stack.append((rel + "/", entry.path))
-                    continue
-                if not link and (
-                    not entry.is_file(follow_symlinks=False) or is_temporary_name(entry.name)
-                ):
-                    continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:  # removed or renamed since the folder was read
-                    continue
-                yield FileInfo(
-                    entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st), link
-                )
+            with listing:
+                for entry in listing:
+                    info = _listed(entry, prefix, stack)
+                    if info is not None:
+                        yield info
 
     def stat(self, url: str) -> FileInfo | None:
         path = local_path(url)
@@ -122,7 +106,7 @@ class LocalStorage:
     def download(self, url: str, local_file: Path) -> None:
         fd = os.open(local_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            _copy_checked(local_path(url), fd, None, None)
+            copy_checked(local_path(url), fd, None, None)
         finally:
             os.close(fd)
 
@@ -203,8 +187,16 @@ class LocalStorage:
                 os.unlink(local_path(url))
 
     def make_durable(self, urls: Iterable[str]) -> None:
-        # One sync for a whole batch costs far less than an fsync per file.
-        os.sync()
+        """One sync of each filesystem holding ``urls`` (far less than an fsync per file,
+        and no wait for other filesystems' writes, as a global ``sync`` would)."""
+        devices: dict[int, str] = {}
+        for folder in {os.path.dirname(local_path(url)) or "." for url in urls}:
+            with contextlib.suppress(OSError):
+                devices.setdefault(os.stat(folder).st_dev, folder)
+        if not devices:
+            os.sync()
+        for folder in devices.values():
+            sync_filesystem(folder)
 
     # -- removing exactly the version staged -----------------------------------------------
 
@@ -283,24 +275,22 @@ class LocalStorage:
         expected_size: int | None,
         expected_version: str | None,
     ) -> FileInfo:
-        """Copy ``source`` to a private temporary name beside ``dest`` while hashing it,
-        check it (size as expected, source unchanged, the written bytes read back to the
-        same hash), then rename it into place. Nothing unverified ever has the final name.
+        """Copy ``source`` to a private temporary name beside ``dest`` (by the kernel),
+        check it (size as expected, source unchanged before, during and after), then rename
+        it into place. Nothing unverified ever has the final name.
         The temporary file stays locked (flock) until renamed, so a sweep after a killed
         run removes only temporaries whose writer is gone."""
         folder, name = os.path.split(dest)
         temp = os.path.join(folder, temporary_name(name, uuid.uuid4().hex[:16]))
         try:
-            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileNotFoundError:  # the folder is new
             os.makedirs(folder, exist_ok=True)
-            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         published = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            digest = _copy_checked(source, fd, expected_size, expected_version)
-            if _md5_fd(fd) != digest:
-                raise StorageError(f"the copy of {source} at {dest} does not read back the same")
+            copy_checked(source, fd, expected_size, expected_version)
             if overwrite:
                 os.replace(temp, dest)
             else:
@@ -339,42 +329,21 @@ class LocalStorage:
         return removed
 
 
-def _copy_checked(
-    source: str, out: int, expected_size: int | None, expected_version: str | None
-) -> str:
-    """Copy ``source`` into the open file ``out``, hashing the bytes as they pass; refuse
-    a source that is not the expected version or size, before or after the copy. Returns
-    the MD5 of what was copied."""
-    digest = hashlib.md5(usedforsecurity=False)
-    copied = 0
-    with open(source, "rb") as src:
-        before = os.fstat(src.fileno())
-        if expected_version and version_of(before) != expected_version:
-            raise SourceChanged(f"{source} changed since it was listed; not copied")
-        while block := src.read(BLOCK):
-            digest.update(block)
-            view = memoryview(block)
-            while view:
-                view = view[os.write(out, view) :]
-            copied += len(block)
-        after = os.fstat(src.fileno())
-    if expected_size is not None and copied != expected_size:
-        raise SourceChanged(
-            f"{source} changed while it was copied ({copied} bytes, expected {expected_size})"
-        )
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        raise SourceChanged(f"{source} changed while it was copied")
-    return digest.hexdigest()
-
-
-def _md5_fd(fd: int) -> str:
-    """The MD5 of an open file's bytes, read back from its start."""
-    digest = hashlib.md5(usedforsecurity=False)
-    offset = 0
-    while block := os.pread(fd, BLOCK, offset):
-        digest.update(block)
-        offset += len(block)
-    return digest.hexdigest()
+def _listed(entry: os.DirEntry[str], prefix: str, stack: list[tuple[str, str]]) -> FileInfo | None:
+    """The FileInfo of a listed entry, or None (a folder is put on ``stack`` instead; a
+    temporary, an entry of another kind or one gone since the folder was read is skipped)."""
+    rel = f"{prefix}{entry.name}"
+    link = entry.is_symlink()
+    if not link and entry.is_dir(follow_symlinks=False):
+        stack.append((rel + "/", entry.path))
+        return None
+    if not link and (not entry.is_file(follow_symlinks=False) or is_temporary_name(entry.name)):
+        return None
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:  # removed or renamed since the folder was read
+        return None
+    return FileInfo(entry.path, rel, st.st_size, st.st_mtime_ns, None, version_of(st), link)
 
 
 def _info(path: str, st: os.stat_result) -> FileInfo:

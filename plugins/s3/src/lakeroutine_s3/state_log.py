@@ -124,6 +124,11 @@ class S3Records:
         record = self._load().get(key)
         return None if record is None else dict(record)
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The records of those ``keys`` that have one."""
+        index = self._load()
+        return {key: dict(index[key]) for key in keys if key in index}
+
     def put(self, key: str, record: dict[str, Any], *, durable: bool = False) -> None:
         with self._mutex:
             self._load()[key] = dict(record)
@@ -141,6 +146,20 @@ class S3Records:
                 return dict(existing)
             self.put(key, record)
             return None
+
+    def add_many(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Put (buffered) each record whose key has none; returns the records the other
+        keys already had. The caller's :meth:`flush` makes the new ones durable: one segment
+        for the whole batch."""
+        with self._mutex:
+            index = self._load()
+            existing = {key: dict(index[key]) for key in records if key in index}
+            for key, record in records.items():
+                if key not in existing:
+                    index[key] = dict(record)
+                    self._pending[key] = dict(record)
+                    self._changes += 1
+            return existing
 
     def update(self, keys: Iterable[str], fields: dict[str, Any], *, durable: bool = False) -> None:
         """Set ``fields`` in the existing records of ``keys``."""

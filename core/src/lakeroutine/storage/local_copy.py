@@ -1,0 +1,102 @@
+"""Copying one local file into an open file by the kernel (``copy_file_range``: no bytes
+through Python, and a reflink where the filesystem shares extents, e.g. Btrfs and XFS),
+refusing a source that changes while it is copied; and syncing one filesystem (not all)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from lakeroutine.storage.base import SourceChanged
+
+BLOCK = 1 << 20
+# copy_file_range cannot serve this pair of files (another filesystem on an older kernel,
+# a filesystem without it): the bytes go through a read/write loop instead.
+_NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
+
+
+def version_of(st: os.stat_result) -> str:
+    """A token that changes when the file at a path is replaced or rewritten."""
+    return f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}"
+
+
+def copy_checked(
+    source: str, out: int, expected_size: int | None, expected_version: str | None
+) -> int:
+    """Copy ``source`` into the open file ``out``; refuse a source that is not the expected
+    version or size, before or after the copy, or that changed meanwhile (size or mtime).
+    Returns the bytes copied. No hash: the kernel moves the bytes, and what a hash would
+    catch (a source rewritten during the copy) is caught by its version and size."""
+    src = os.open(source, os.O_RDONLY)
+    try:
+        before = os.fstat(src)
+        if expected_version and version_of(before) != expected_version:
+            raise SourceChanged(f"{source} changed since it was listed; not copied")
+        copied = _kernel_copy(src, out, before.st_size)
+        if copied is None:
+            copied = _loop_copy(src, out)
+        after = os.fstat(src)
+    finally:
+        os.close(src)
+    if expected_size is not None and copied != expected_size:
+        raise SourceChanged(
+            f"{source} changed while it was copied ({copied} bytes, expected {expected_size})"
+        )
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+        copied != after.st_size
+    ):
+        raise SourceChanged(f"{source} changed while it was copied")
+    return copied
+
+
+def _kernel_copy(src: int, out: int, size: int) -> int | None:
+    """Copy ``size`` bytes (fewer if the source shrank) with ``copy_file_range``; None if
+    the kernel cannot copy between these files (nothing was written then)."""
+    copied = 0
+    while copied < size:
+        try:
+            done = os.copy_file_range(src, out, size - copied)
+        except OSError as exc:
+            if copied == 0 and exc.errno in _NO_KERNEL_COPY:
+                return None
+            raise
+        if done == 0:  # the source ended early: the size check refuses it
+            break
+        copied += done
+    return copied
+
+
+def _loop_copy(src: int, out: int) -> int:
+    copied = 0
+    while block := os.read(src, BLOCK):
+        view = memoryview(block)
+        while view:
+            view = view[os.write(out, view) :]
+        copied += len(block)
+    return copied
+
+
+_syncfs: Any = None
+
+
+def sync_filesystem(folder: str) -> None:
+    """Write the filesystem holding ``folder`` to disk (Linux ``syncfs``); where there is
+    no such call, every filesystem (``sync``)."""
+    global _syncfs
+    if _syncfs is None:
+        import ctypes  # on the first sync, not when a routine is validated
+
+        try:
+            _syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            _syncfs = False
+    if not _syncfs:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
