@@ -475,7 +475,7 @@ class StagingExecutor(Executor):
             return "staged", len(outputs), info.size, sum(o.size or 0 for o in outputs)
 
         candidates = _counted(self._candidates(), progress)
-        if function is None and self.params.expected_schema is None:
+        if transformer is None and self.params.expected_schema is None:  # plain copies
             candidates = self._claimed_ahead(candidates)
         try:
             for outcome, outputs, size, wrote in parallel_map(
