@@ -30,7 +30,7 @@ from lakeroutine.storage.base import (
     is_temporary_name,
 )
 
-from lakeroutine_gcs import transfers, urls
+from lakeroutine_gcs import batch, transfers, urls
 from lakeroutine_gcs.client import (
     GcsClient,
     is_not_found,
@@ -42,7 +42,7 @@ from lakeroutine_gcs.settings import GcsSettings
 
 log = logging.getLogger("lakeroutine.gcs")
 MAX_NAME_BYTES = 1024  # GCS's limit on an object name, in UTF-8 bytes
-DELETE_WORKERS = 16
+DELETE_WORKERS = 4  # batches in flight at once
 LIST_FIELDS = "items(name,size,updated,generation,md5Hash,crc32c),nextPageToken"
 
 
@@ -326,32 +326,57 @@ class GcsStorage(ConditionalDeletes):
         return f"/b/{quote(bucket, safe='')}/o/{quote(key, safe='')}"
 
     def _delete_all(self, items: Iterable[tuple[str, FileInfo | None]]) -> dict[str, str]:
-        """Delete objects concurrently (pinned to a generation where one is given); returns
-        ``url -> "deleted" | "missing" | "changed"``."""
-
-        def one(item: tuple[str, FileInfo | None]) -> tuple[str, str]:
-            url, info = item
-            location = urls.parse(url)
-            condition = {}
-            if info is not None and info.version:
-                condition["ifGenerationMatch"] = int(info.version)
-            try:  # one DELETE, without the library's blob and bucket objects per call
-                self.gcs.client._delete_resource(
-                    self._object_path(location.bucket, location.key),
-                    query_params=condition,
-                    retry=self._retry,
-                    timeout=self.settings.timeout,
-                )
-            except Exception as exc:
-                if is_not_found(exc):
-                    return url, "missing"
-                if is_precondition_failed(exc) and condition:
-                    return url, "changed"
-                raise self._error("cannot delete", url, exc) from None
-            return url, "deleted"
-
+        """Delete objects (pinned to a generation where one is given) in batches of up to
+        100, several batches at once; returns ``url -> "deleted" | "missing" | "changed"``."""
+        chunks = chunked(list(items), batch.BATCH)
+        outcome: dict[str, str] = {}
         with cf.ThreadPoolExecutor(DELETE_WORKERS, "lakeroutine-gcs-delete") as pool:
-            return dict(pool.map(one, items))
+            for answers in pool.map(self._delete_chunk, chunks):
+                outcome.update(answers)
+        return outcome
+
+    def _delete_chunk(self, items: list[tuple[str, FileInfo | None]]) -> list[tuple[str, str]]:
+        """One batch of deletes; those it could not settle (a throttled or failed call, or
+        the whole batch failing) are sent one by one, with retries."""
+        calls = [self._delete_call(url, info) for url, info in items]
+        client = self.gcs.client
+        try:
+            answers = batch.delete_batch(
+                client._http, client._connection.API_BASE_URL, calls, self.settings.timeout
+            )
+        except batch.BatchFailed:
+            answers = [0] * len(items)
+        settled = {200: "deleted", 204: "deleted", 404: "missing"}
+        results = []
+        for (url, info), (_, query), status in zip(items, calls, answers, strict=True):
+            if status in settled:
+                results.append((url, settled[status]))
+            elif status == 412 and query:
+                results.append((url, "changed"))
+            else:
+                results.append(self._delete_one(url, info))
+        return results
+
+    def _delete_call(self, url: str, info: FileInfo | None) -> tuple[str, dict[str, Any]]:
+        """The JSON API path and query of deleting ``url`` (pinned to ``info``'s version)."""
+        location = urls.parse(url)
+        query = {"ifGenerationMatch": int(info.version)} if info and info.version else {}
+        return self._object_path(location.bucket, location.key), query
+
+    def _delete_one(self, url: str, info: FileInfo | None) -> tuple[str, str]:
+        """One DELETE (without the library's blob and bucket objects), retried."""
+        path, query = self._delete_call(url, info)
+        try:
+            self.gcs.client._delete_resource(
+                path, query_params=query, retry=self._retry, timeout=self.settings.timeout
+            )
+        except Exception as exc:
+            if is_not_found(exc):
+                return url, "missing"
+            if is_precondition_failed(exc) and query:
+                return url, "changed"
+            raise self._error("cannot delete", url, exc) from None
+        return url, "deleted"
 
     def _remove_version(self, blob: Any) -> None:
         """Remove a just-written object that failed verification (only that generation)."""
@@ -429,3 +454,8 @@ def rfc3339_seconds(text: str) -> float:
         from google.cloud._helpers import _rfc3339_nanos_to_datetime
 
         return float(_rfc3339_nanos_to_datetime(text).timestamp())
+
+
+def chunked(items: list[Any], size: int) -> list[list[Any]]:
+    """``items`` in consecutive lists of at most ``size``."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
