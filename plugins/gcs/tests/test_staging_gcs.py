@@ -40,7 +40,7 @@ def test_gcs_to_gcs(gcs_bucket, gcs_via, routine, run, mode):
         gcs_bucket.objects("landing_archive/"), FILES, "day0/sales_0.csv", mode
     )
     deletes = [query for method, _, query in proxy.enforcer.batched if method == "DELETE"]
-    assert proxy.count("batch") == 1 and proxy.count("delete") == 0  # one batch request
+    assert proxy.count("batch") == 4 and proxy.count("delete") == 0  # 4 batches of 3
     assert len(deletes) == len(FILES)
     assert all("ifGenerationMatch" in query for query in deletes)  # exactly the version staged
     assert proxy.count("rewrite") == len(FILES) * (2 if mode == "archive" else 1) + (

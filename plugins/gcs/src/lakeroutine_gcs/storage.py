@@ -327,8 +327,12 @@ class GcsStorage(ConditionalDeletes):
 
     def _delete_all(self, items: Iterable[tuple[str, FileInfo | None]]) -> dict[str, str]:
         """Delete objects (pinned to a generation where one is given) in batches of up to
-        100, several batches at once; returns ``url -> "deleted" | "missing" | "changed"``."""
-        chunks = chunked(list(items), batch.BATCH)
+        100, ``DELETE_WORKERS`` batches at once (a few objects make smaller batches: a server
+        works through one batch's calls in turn); returns ``url -> "deleted" | "missing" |
+        "changed"``."""
+        listed = list(items)
+        size = min(batch.BATCH, -(-len(listed) // DELETE_WORKERS))
+        chunks = chunked(listed, max(size, 1))
         outcome: dict[str, str] = {}
         with cf.ThreadPoolExecutor(DELETE_WORKERS, "lakeroutine-gcs-delete") as pool:
             for answers in pool.map(self._delete_chunk, chunks):
