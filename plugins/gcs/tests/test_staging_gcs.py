@@ -13,7 +13,7 @@ from lakeroutine.errors import RoutineError
 from staging_support import EARLIER, assert_archived_beside_earlier, listing_memory_peaks
 
 FILES = {f"day{i % 2}/sales_{i}.csv": f"column1,column2\nname{i},{i}\n".encode() for i in range(12)}
-WRITES = ("upload", "resumable_start", "upload_chunk", "rewrite", "delete")
+WRITES = ("upload", "resumable_start", "upload_chunk", "rewrite", "delete", "batch")
 
 
 def land(bucket, prefix: str = "landing/") -> None:
@@ -39,9 +39,10 @@ def test_gcs_to_gcs(gcs_bucket, gcs_via, routine, run, mode):
     assert_archived_beside_earlier(
         gcs_bucket.objects("landing_archive/"), FILES, "day0/sales_0.csv", mode
     )
-    deletes = [r for r in proxy.requests if r.operation == "delete"]
+    deletes = [query for method, _, query in proxy.enforcer.batched if method == "DELETE"]
+    assert proxy.count("batch") == 4 and proxy.count("delete") == 0  # 4 batches of 3
     assert len(deletes) == len(FILES)
-    assert all("ifGenerationMatch" in r.query for r in deletes)  # exactly the version staged
+    assert all("ifGenerationMatch" in query for query in deletes)  # exactly the version staged
     assert proxy.count("rewrite") == len(FILES) * (2 if mode == "archive" else 1) + (
         1 if mode == "archive" else 0
     )

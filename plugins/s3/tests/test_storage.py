@@ -42,6 +42,31 @@ def test_listing_is_paginated_and_streamed(bucket, storage_via):
     assert first.url == f"s3://lake/landing/{first.relpath}"
 
 
+@pytest.mark.parametrize(
+    "request_",
+    [{}, {"Delimiter": "/"}, {"StartAfter": "l/n0500"}, {"MaxKeys": 7}],
+    ids=["plain", "delimiter", "start-after", "short-page"],
+)
+def test_listing_pages_parse_once_as_botocore_parses_them(bucket, s3_client, storage_via, request_):
+    """The storage parses ListObjectsV2 pages in one pass into botocore's own answer (keys
+    URL-decoded, checksums, tokens); a page holding what that pass does not know (common
+    prefixes) is botocore's to parse."""
+    keys = ["l/a b", "l/\u00fc+%20&<x>", "l/x\ty", "l/d/e", *(f"l/n{i:04}" for i in range(1100))]
+    bucket.fill(keys)
+    s3_client.put_object(Bucket="lake", Key="l/crc", Body=b"12", ChecksumAlgorithm="CRC32")
+    storage, _ = storage_via()
+    bodies = []
+    storage.client.meta.events.register_last(
+        "before-parse.s3.ListObjectsV2", lambda response_dict, **_: bodies.append(response_dict)
+    )
+    ours = storage.client.list_objects_v2(Bucket="lake", Prefix="l/", **request_)
+    theirs = s3_client.list_objects_v2(Bucket="lake", Prefix="l/", **request_)
+    ours.pop("ResponseMetadata"), theirs.pop("ResponseMetadata")
+    assert ours == theirs
+    one_pass = b"<Contents>" not in bodies[0]["body"]  # left nothing for botocore to parse
+    assert one_pass == ("Delimiter" not in request_)
+
+
 def test_delete_many_goes_in_batches_of_1000(bucket, storage_via):
     keys = [f"landing/f{i:05}" for i in range(2100)]
     bucket.fill(keys)

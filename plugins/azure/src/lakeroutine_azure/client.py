@@ -17,6 +17,7 @@ from typing import Any
 from lakeroutine import redact
 from lakeroutine.service_errors import service_error_text
 from lakeroutine.storage.base import StorageError
+from lakeroutine.storage.http_session import settle_environment
 
 from lakeroutine_azure.settings import AzureSettings
 
@@ -38,7 +39,8 @@ def secret_parts(text: str) -> list[str]:
 
 
 class AzureClient:
-    """A ``BlobServiceClient`` for the configured account, pooled for concurrent requests."""
+    """A ``BlobServiceClient`` for the configured account, pooled for concurrent requests,
+    reading the environment (proxies, CA bundle) once rather than at each request."""
 
     def __init__(self, settings: AzureSettings) -> None:
         import requests
@@ -102,6 +104,7 @@ class AzureClient:
             p for s in settings.secrets() for p in secret_parts(s) if p not in self.secrets
         ]
         guard_logs(self.secrets)
+        settle_environment(session, self.service.url)
 
     def container(self, name: str) -> Any:
         """A container client (no request)."""

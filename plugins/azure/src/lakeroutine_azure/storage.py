@@ -2,8 +2,9 @@
 
 Each guarantee uses Azure's own tools: a blob appears only complete (one Put Blob, or a
 committed block list); archive writes are create-only (``If-None-Match: *``, checked at
-commit); copies are server-side (Copy Blob) pinned to the listed ETag (source ``If-Match``)
-and checked against the source's Content-MD5 and size; landing blobs are removed only if
+commit); copies are server-side (Copy Blob) pinned to the listed ETag (source ``If-Match``),
+so they hold exactly the bytes listed (size and Content-MD5 taken from the listing, no HEAD;
+an unpinned or asynchronous copy is read back and checked); landing blobs are removed only if
 still the version staged (``If-Match: etag``, in Blob Batch requests of up to 256).
 ``version`` is the blob's ETag.
 """
@@ -251,8 +252,9 @@ class AzureStorage(ConditionalDeletes):
         )
 
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
-        """Server-side Copy Blob of exactly the listed version (source ``If-Match``),
-        checked against the source's Content-MD5 and size."""
+        """Server-side Copy Blob of exactly the listed version (source ``If-Match``): one
+        request when it finishes at once; otherwise read back and checked against the
+        source's Content-MD5 and size."""
         from azure.core import MatchConditions
 
         target = self._blob(url)
@@ -267,6 +269,8 @@ class AzureStorage(ConditionalDeletes):
                 self._blob(source.url).url, timeout=self.settings.timeout, **conditions
             )
             status = answer.get("copy_status")
+            if status == "success" and source.version:
+                return self._copied(url, source, answer)
             while status == "pending":
                 time.sleep(COPY_POLL)
                 status = target.get_blob_properties().copy.status
@@ -297,6 +301,21 @@ class AzureStorage(ConditionalDeletes):
                 f"{source.size} bytes, MD5 {source.etag}); removed"
             )
         return written
+
+    @staticmethod
+    def _copied(url: str, source: FileInfo, answer: dict[str, Any]) -> FileInfo:
+        """The blob a finished Copy Blob pinned to the listed ETag wrote, from its answer:
+        exactly that version's bytes, so the listing's size and Content-MD5 (which Azure
+        copies, never recomputes: a HEAD would only read them back) with the new ETag."""
+        modified = answer.get("last_modified")
+        return FileInfo(
+            url,
+            url.rsplit("/", 1)[-1],
+            source.size,
+            modified.timestamp() if modified else None,
+            source.etag,
+            unquoted(answer.get("etag")),
+        )
 
     def _copy_of(self, url: str, source: FileInfo) -> FileInfo | None:
         """The blob at ``url`` if it is a copy of exactly the listed version of ``source``,

@@ -12,6 +12,7 @@ from typing import Any
 
 from lakeroutine.service_errors import service_error_text
 from lakeroutine.storage.base import StorageError
+from lakeroutine.storage.http_session import settle_environment
 
 from lakeroutine_gcs.settings import GcsSettings
 
@@ -20,7 +21,8 @@ log = logging.getLogger("lakeroutine.gcs")
 
 class GcsClient:
     """A thread-safe ``google.cloud.storage.Client`` with a connection pool for
-    ``max_pool_connections`` concurrent requests."""
+    ``max_pool_connections`` concurrent requests, reading the environment (proxies, CA
+    bundle) once rather than at each request."""
 
     def __init__(self, settings: GcsSettings) -> None:
         from google.auth.exceptions import DefaultCredentialsError
@@ -50,6 +52,7 @@ class GcsClient:
         )
         client._http.mount("https://", adapter)
         client._http.mount("http://", adapter)
+        settle_environment(client._http, client._connection.API_BASE_URL)
         self.client = client
         self.timeout = settings.timeout
 

@@ -26,13 +26,14 @@ from lakeroutine.storage.base import (
     is_temporary_name,
 )
 
-from lakeroutine_s3 import etags, transfers, urls
+from lakeroutine_s3 import etags, listing, transfers, urls
 from lakeroutine_s3.client import (
     PRECONDITION,
     S3Client,
     is_not_found,
     is_precondition_failed,
     location_error,
+    parse_timestamp,
 )
 from lakeroutine_s3.settings import S3Settings
 from lakeroutine_s3.transfers import quoted, unquoted
@@ -63,7 +64,9 @@ class S3Storage(ConditionalDeletes):
         """The client, built on first use (so building a routine never imports boto3)."""
         with self._lock:
             if self._client is None:
-                self._client = S3Client(self.settings)
+                client = S3Client(self.settings)
+                listing.install(client.client.meta.events, parse_timestamp)
+                self._client = client
             return self._client
 
     @property
