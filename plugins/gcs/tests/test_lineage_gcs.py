@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "openlineage" / "tests"))
-from lr_openlineage_helpers import file_transport, valid_events
+from lr_openlineage_helpers import file_transport, staging_lineage
 
 FILES = {f"dt=2026-11-0{i % 3 + 1}/sales_{i}.csv": f"a,b\n{i},x{i}\n" for i in range(9)}
 
@@ -29,16 +29,7 @@ def test_staging_on_gcs_emits_prefix_level_datasets(
         )
     )
     assert result.status == "succeeded", result.tasks
-    events = valid_events(events_file)
-    assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
-    transfer, post = events[1], events[3]
-    [landing], [staged] = transfer["inputs"], transfer["outputs"]
-    assert (landing["namespace"], landing["name"]) == ("gs://lake", "landing/sales")
-    assert (staged["namespace"], staged["name"]) == ("gs://lake", "staging/sales")
-    size = sum(len(body) for body in FILES.values())
-    assert staged["outputFacets"]["outputStatistics"]["fileCount"] == len(FILES)
-    assert staged["outputFacets"]["outputStatistics"]["size"] == size
-    assert landing["inputFacets"]["inputStatistics"]["size"] == size
+    _, post = staging_lineage(events_file, "gs://lake", "landing/sales", "staging/sales", FILES)
     [read], [archive] = post["inputs"], post["outputs"]
     assert (read["namespace"], read["name"]) == ("gs://lake", "landing/sales")
     assert archive["namespace"] == "gs://lake" and archive["name"].startswith("landing/sales")

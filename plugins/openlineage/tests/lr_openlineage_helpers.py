@@ -41,6 +41,26 @@ def valid_events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
+def staging_lineage(
+    events_file: Path, namespace: str, landing: str, staging: str, files: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The COMPLETE events of a staging run's ``transfer`` and ``post_staging``, checked:
+    every event valid, one prefix-level dataset on each side of the transfer, named
+    ``(namespace, landing)`` and ``(namespace, staging)``, with the file and byte counts of
+    ``files`` (name -> content)."""
+    events = valid_events(events_file)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2
+    transfer, post = events[1], events[3]
+    [read], [staged] = transfer["inputs"], transfer["outputs"]
+    assert (read["namespace"], read["name"]) == (namespace, landing)
+    assert (staged["namespace"], staged["name"]) == (namespace, staging)
+    size = sum(len(body) for body in files.values())
+    assert staged["outputFacets"]["outputStatistics"]["fileCount"] == len(files)
+    assert staged["outputFacets"]["outputStatistics"]["size"] == size
+    assert read["inputFacets"]["inputStatistics"]["size"] == size
+    return transfer, post
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The events a file transport (``append: true``) wrote, one JSON document a line."""
     if not path.exists():
