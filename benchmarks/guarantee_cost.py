@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from s3_staging import BUCKET, FAKE_ENV, cpu_seconds, land, start_moto
+from s3_staging import BUCKET, FAKE_ENV, land, server_cpu, start_moto
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -131,7 +131,7 @@ def main() -> int:
             for name in order:
                 tag = f"{name}{number}"
                 if s3:
-                    land(client, f"landing-{tag}/", args.objects, args.size)
+                    land(client, f"landing-{tag}/", args.objects, os.urandom(args.size))
                     parent, dump = f"s3://{BUCKET}/landing-{tag}/", f"s3://{BUCKET}/staging-{tag}/"
                 else:
                     land_local(work / f"landing-{tag}", args.objects, args.size)
@@ -143,14 +143,14 @@ def main() -> int:
                 )
                 env = {**os.environ, "PYTHONPATH": pythonpath(trees[name])}
                 spec = json.dumps(routine(f"cost{tag}", parent, dump, state, args.workers))
-                server = cpu_seconds(moto.pid) if moto else 0.0
+                server = server_cpu(moto.pid) if moto else 0.0
                 done = subprocess.run(
                     [sys.executable, "-c", RUN, spec], env=env, capture_output=True, check=True
                 )
                 outcome = json.loads(done.stdout.splitlines()[-1])
                 if outcome["status"] != "succeeded" or outcome["staged"] != args.objects:
                     raise SystemExit(f"{name}: {outcome}")
-                outcome["server"] = (cpu_seconds(moto.pid) - server) if moto else 0.0
+                outcome["server"] = (server_cpu(moto.pid) - server) if moto else 0.0
                 results[name].append(outcome)
     finally:
         if moto is not None:
