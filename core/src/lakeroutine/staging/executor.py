@@ -627,7 +627,12 @@ class StagingExecutor(Executor):
             expected = item.size if isinstance(item, FileInfo) else size
             if expected is not None and copy.size != expected:
                 self.target.delete_many([url])  # never leave an unverified copy
-                raise TaskError(
+                if isinstance(item, FileInfo) and self._changed_since_listed(item):
+                    raise _Refuse(  # the source's doing: that file refused, the rest staged
+                        f"it changed while it was staged (its copy had {copy.size} bytes, "
+                        f"{expected} were listed); the copy was removed"
+                    )
+                raise TaskError(  # the storage wrote something else: stop, loudly
                     f"copy of {names.shown(name)} to {url} does not match its source "
                     f"({copy.size} bytes, expected {expected}); the copy was removed"
                 )
@@ -642,6 +647,11 @@ class StagingExecutor(Executor):
             unwritten = [n for _, n, _ in outputs if n not in owned | written_names]
             self.journal.release_outputs(source_key, unwritten, self._legacy_keys(source_key))
             raise
+
+    def _changed_since_listed(self, listed: FileInfo) -> bool:
+        """Whether the landing file is gone or another version than the one listed."""
+        now = self.source.stat(listed.url)
+        return now is None or not now.same_version_as(listed)
 
     def _source_key(self, info: FileInfo) -> str:
         """Who owns an output in the state: a digest of the landing location (never its

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from typing import Any
 
 from lakeroutine.storage.base import SourceChanged
 
 BLOCK = 1 << 20
+# A source modified this recently may still be being written (rewritten in place, it grows
+# while written): it is watched a moment after its copy, so a copy of a file caught between
+# two of its writer's steps is refused, not staged. Files written earlier pay nothing.
+RECENT_NS = 500_000_000
+SETTLE_S = 0.05
 # copy_file_range cannot serve this pair of files (another filesystem on an older kernel,
 # a filesystem without it): the bytes go through a read/write loop instead.
 _NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
@@ -37,6 +43,11 @@ def copy_checked(
         if copied is None:
             copied = _loop_copy(src, out)
         after = os.fstat(src)
+        if time.time_ns() - after.st_mtime_ns < RECENT_NS:
+            time.sleep(SETTLE_S)
+            settled = os.fstat(src)
+            if (settled.st_size, settled.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+                raise SourceChanged(f"{source} is still being written")
     finally:
         os.close(src)
     if expected_size is not None and copied != expected_size:
