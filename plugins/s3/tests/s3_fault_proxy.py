@@ -9,7 +9,9 @@ Faults, chosen at random (seeded) for a share of requests:
 
 With ``enforce_conditions=True`` it also enforces what S3 enforces and moto ignores: each
 key's ``ETag`` in DeleteObjects, ``If-Match`` on DeleteObject and ``If-None-Match: *`` on
-CopyObject (answering 412 PreconditionFailed as S3 does).
+CopyObject (answering 412 PreconditionFailed as S3 does). ``deny`` answers chosen
+requests 403 AccessDenied without forwarding them (``deny_reads``: objects the login may
+list but not read, which moto cannot make).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Request:
     key: str
     body: bytes
     fault: str | None
+    copy_source: str = ""  # a copy's ``bucket/key`` (unquoted), else empty
 
 
 def operation_of(method: str, path: str, query: dict[str, list[str]], headers: dict) -> str:
@@ -72,6 +75,21 @@ def operation_of(method: str, path: str, query: dict[str, list[str]], headers: d
             return "GetObject"
         return "ListObjectsV2" if query.get("list-type") == ["2"] else "GetBucket"
     return method
+
+
+def deny_reads(unreadable: set[tuple[str, str]]) -> Callable[[Request], bool]:
+    """``deny`` for :class:`FaultProxy`: reads of the ``(bucket, key)`` objects in
+    ``unreadable`` (HEAD, GET, a copy's source) are refused, as S3 refuses a login allowed
+    ``s3:ListBucket`` but not ``s3:GetObject`` on them; listings still name them."""
+
+    def deny(request: Request) -> bool:
+        if request.operation in ("GetObject", "HeadObject"):
+            return (request.bucket, unquote(request.key)) in unreadable
+        if request.copy_source:
+            return tuple(request.copy_source.split("/", 1)) in unreadable
+        return False
+
+    return deny
 
 
 class FaultProxy:
@@ -246,8 +264,14 @@ class FaultProxy:
                 )
                 parts = split.path.lstrip("/").split("/", 1)
                 fault = proxy._choose(operation)
+                source = unquote(headers.get("x-amz-copy-source", "").split("?")[0])
                 request = Request(
-                    operation, parts[0], parts[1] if len(parts) > 1 else "", body, fault
+                    operation,
+                    parts[0],
+                    parts[1] if len(parts) > 1 else "",
+                    body,
+                    fault,
+                    source.lstrip("/"),
                 )
                 with proxy.lock:
                     proxy.requests.append(request)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lakeroutine.testing.conformance.storage import Place
+from s3_fault_proxy import deny_reads
 
 
 class S3Place(Place):
@@ -14,8 +16,11 @@ class S3Place(Place):
     label = "s3"
     scheme = "s3"
 
-    def __init__(self, bucket: Any) -> None:
+    def __init__(self, bucket: Any, via: Callable[..., Any] | None = None) -> None:
         self.bucket = bucket
+        self.via = via  # the ``proxy`` fixture: a proxy lakeroutine then goes through
+        self.unreadable: set[tuple[str, str]] = set()
+        self.endpoint: str | None = None
 
     def url(self, folder: str) -> str:
         return f"s3://{self.bucket.name}/{folder}".rstrip("/") + "/"
@@ -43,7 +48,10 @@ class S3Place(Place):
         return self.bucket.stored()
 
     def options(self) -> dict[str, Any]:
-        return {"check_absent_before_copy": True}  # moto ignores IfNoneMatch on copy
+        options: dict[str, Any] = {"check_absent_before_copy": True}  # moto ignores it
+        if self.endpoint:
+            options["endpoint_url"] = self.endpoint
+        return options
 
     def aliases(self, folder: str) -> list[str]:
         bare = f"{self.bucket.name}/{folder}"
@@ -54,4 +62,14 @@ class S3Place(Place):
 
     def put_without_hash(self, folder: str, name: str, body: bytes) -> bool:
         self.bucket.put_multipart(f"{folder}/{name}", body)  # its ETag is not its MD5
+        return True
+
+    def make_unreadable(self, folder: str, name: str) -> bool:
+        """Reads of that object refused 403 by a proxy in front of moto (which cannot
+        refuse anything); the place itself still reads it from moto's backend."""
+        if self.via is None:
+            return False
+        if self.endpoint is None:
+            self.endpoint = self.via(deny=deny_reads(self.unreadable)).url
+        self.unreadable.add((self.bucket.name, f"{folder}/{name}"))
         return True

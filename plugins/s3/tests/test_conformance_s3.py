@@ -9,8 +9,8 @@ from s3_place import S3Place
 
 class TestS3Storage(StorageConformance):
     @pytest.fixture
-    def landing_place(self, bucket):
-        return S3Place(bucket)
+    def landing_place(self, bucket, proxy):
+        return S3Place(bucket, via=proxy)
 
     @pytest.fixture
     def staging_place(self, landing_place):

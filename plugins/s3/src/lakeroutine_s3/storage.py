@@ -49,6 +49,11 @@ def _is_multipart_etag(etag: str | None) -> bool:
     return bool(etag) and "-" in (etag or "")
 
 
+def _is_denied(exc: Exception) -> bool:
+    """Whether S3 refused the request to this login (403: AccessDenied, or a bare HEAD)."""
+    return error_code(exc) in ("AccessDenied", "403")
+
+
 class S3Storage(ConditionalDeletes):
     """Objects below ``s3://bucket/prefix/`` locations."""
 
@@ -168,6 +173,8 @@ class S3Storage(ConditionalDeletes):
         except (OSError, StorageError):
             raise
         except Exception as exc:
+            if _is_denied(exc):  # this object only: refused, the others staged
+                raise self._denied(url, exc) from None
             raise self._error("cannot download", url, exc) from None
 
     def upload(
@@ -427,7 +434,23 @@ class S3Storage(ConditionalDeletes):
             return SourceChanged(f"{source.url} changed since it was listed; not copied")
         if is_not_found(exc):
             return FileNotFoundError(f"{source.url} no longer exists")
+        if _is_denied(exc) and self._unreadable(source.url):
+            return self._denied(source.url, exc)  # the source, not the target, is refused
         return self._error(f"cannot copy {source.url} to", url, exc)
+
+    def _unreadable(self, url: str) -> bool:
+        """Whether reading the object at ``url`` itself is refused (403) to this login."""
+        location = urls.parse(url)
+        try:
+            self.client.head_object(Bucket=location.bucket, Key=location.key)
+        except Exception as exc:
+            return _is_denied(exc)
+        return False
+
+    def _denied(self, url: str, exc: Exception) -> PermissionError:
+        """One object this login may list but not read (a per-file refusal)."""
+        text = f"{url}: access denied ({error_code(exc)})"
+        return PermissionError(self._client.scrub(text) if self._client else text)
 
     def _delete_batch(
         self, bucket: str, objects: list[dict[str, str]], allowed: tuple[str, ...] = ("NoSuchKey",)
