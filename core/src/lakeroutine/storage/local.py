@@ -161,10 +161,12 @@ class LocalStorage:
             rename(source, dest)
 
     def copy(self, source: FileInfo, url: str, *, overwrite: bool = True) -> FileInfo:
-        """A create-only copy (``overwrite=False``: archiving a file about to be removed)
-        is a hard link where the filesystem allows, else a verified copy like any other."""
+        """A verified copy; a create-only copy of a file this storage claimed (archiving a
+        file about to be removed from landing) is a hard link where the filesystem allows.
+        Never a link otherwise: a staged file sharing its landing file's inode would change
+        with any write to landing."""
         dest = local_path(url)
-        if not overwrite:
+        if not overwrite and local_path(source.url) in self._claimed_from:
             # Archiving: a hard link is an atomic copy that refuses to replace anything.
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             try:

@@ -160,6 +160,11 @@ class Place:
         False if every file of the backend has one."""
         return False
 
+    def identity(self, folder: str, name: str) -> Any:
+        """What names the stored content of ``folder/name`` (a filesystem's device and
+        inode), so two names sharing it can be seen; None where the backend cannot tell."""
+        return None
+
 
 def merged_options(*places: Place) -> dict[str, Any]:
     """The storage options of every place of a route, in one dict."""
@@ -424,6 +429,28 @@ class StorageConformance:
             assert staging.files(STAGING)["moving.bin"] == final["moving.bin"]
         count(self.label(route), faults=writes[0], runs=2)
 
+    def test_a_staged_file_shares_nothing_with_its_landing_file(
+        self, route: tuple[Place, Place], tmp_path: Path
+    ) -> None:
+        """A staged file is its own copy, never a hard link to the landing file: a writer
+        rewriting a landing file in place after transfer leaves the staged file as it was."""
+        landing, staging = route
+        originals = {f"own{number}.csv": b"original %d" % number for number in range(4)}
+        for name, body in originals.items():
+            assert landing.put(LANDING, name, body)
+        path = self.routine(route, tmp_path)
+
+        assert self.run(path, only=["StagingExecutor.transfer"]).status == "succeeded"
+
+        for name in originals:
+            shared = landing.identity(LANDING, name)
+            assert shared is None or shared != staging.identity(STAGING, name), (
+                f"staged {name} is the landing file itself (one inode)"
+            )
+            assert landing.put(LANDING, name, b"rewritten in place")
+        assert staging.files(STAGING) == originals, "a write to landing changed staging"
+        count(self.label(route), faults=len(originals), runs=1)
+
     def test_an_unreadable_file_is_refused_by_name_and_the_rest_staged(
         self, route: tuple[Place, Place], tmp_path: Path
     ) -> None:
@@ -558,6 +585,10 @@ class LocalPlace(Place):
 
     def put_without_hash(self, folder: str, name: str, body: bytes) -> bool:
         return self.put(folder, name, body)  # local files never carry a content hash
+
+    def identity(self, folder: str, name: str) -> tuple[int, int]:
+        st = os.stat(self.root / folder / name)
+        return st.st_dev, st.st_ino
 
     def make_unreadable(self, folder: str, name: str) -> bool:
         if os.geteuid() == 0:
