@@ -13,8 +13,8 @@ def _builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 class TestLocalStorage(StorageConformance):
     @pytest.fixture
-    def landing_place(self, tmp_path):
-        return LocalPlace(tmp_path / "lake")
+    def landing_place(self, shared_tmp_path):
+        return LocalPlace(shared_tmp_path / "lake")
 
     @pytest.fixture
     def staging_place(self, landing_place):

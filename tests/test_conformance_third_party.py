@@ -60,8 +60,8 @@ class TestFolderStorage(StorageConformance):
     plugins = (FolderPlugin(),)
 
     @pytest.fixture
-    def landing_place(self, tmp_path):
-        return FolderPlace(tmp_path / "lake")
+    def landing_place(self, shared_tmp_path):  # a tmp folder an unprivileged login reaches
+        return FolderPlace(shared_tmp_path / "lake")
 
     @pytest.fixture
     def staging_place(self, landing_place):

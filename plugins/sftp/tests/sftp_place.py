@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 from typing import Any
 
 from lakeroutine.testing.conformance.storage import LocalPlace
@@ -26,7 +27,8 @@ class SftpPlace(LocalPlace):
             os.environ["KIT_SFTP_PASSWORD"] = PASSWORD  # undone by the fixture
 
     def url(self, folder: str) -> str:
-        return self.server.url(f"{self.folder}/{folder}").rstrip("/") + "/"
+        path = f"{self.folder}/{folder}"
+        return self.server.url(path, getattr(self, "user", None)).rstrip("/") + "/"
 
     def options(self) -> dict[str, Any]:
         if self.password:
@@ -62,8 +64,20 @@ class SftpPlace(LocalPlace):
         return f"sftp://{self.server.user}@{self.server.host}:{self.server.port}/"
 
     def make_unreadable(self, folder: str, name: str) -> bool:
+        """asyncssh's server (our emulator) refuses that file's opens with
+        SSH_FX_PERMISSION_DENIED; on OpenSSH, root reads everything: the place's files go
+        to its unprivileged login, which the routine then uses, and the file gets mode 000
+        (OpenSSH's sftp-server then refuses it as it refuses any login)."""
         unreadable = getattr(self.server, "unreadable", None)
-        if unreadable is None:
-            return False  # OpenSSH logs in as root here: nothing is unreadable
-        unreadable.add(name)
+        if unreadable is not None:
+            unreadable.add(name)
+            return True
+        if self.server.unprivileged is None:
+            return False
+        user = pwd.getpwnam(self.server.unprivileged)
+        for top, dirs, files in os.walk(self.root):
+            for entry in [*dirs, *files, ""]:
+                os.chown(os.path.join(top, entry), user.pw_uid, user.pw_gid)
+        (self.root / folder / name).chmod(0)
+        self.user = self.server.unprivileged
         return True

@@ -35,9 +35,11 @@ class SftpServer:
     known_hosts: Path
     url_root: str  # the path of ``root`` in URLs
     stop: Any = field(repr=False, default=None)
+    unprivileged: str | None = None  # a login without root's rights (same key), if any
 
-    def url(self, path: str = "") -> str:
-        return f"sftp://{self.user}@{self.host}:{self.port}{self.url_root}/{path.lstrip('/')}"
+    def url(self, path: str = "", user: str | None = None) -> str:
+        login = user or self.user
+        return f"sftp://{login}@{self.host}:{self.port}{self.url_root}/{path.lstrip('/')}"
 
     def options(self, **extra: Any) -> dict[str, Any]:
         """``storage_options`` for this server (key login, its own known_hosts)."""
@@ -176,10 +178,13 @@ def sshd_available() -> str | None:
 def start_openssh(folder: Path, max_sessions: int = 64) -> SftpServer:
     """OpenSSH's sshd on a private port and config, logging in root with the client key;
     its SFTP is OpenSSH's sftp-server (copy-data, posix-rename, hardlink, fsync), at most
-    ``max_sessions`` sessions per connection."""
+    ``max_sessions`` sessions per connection. ``nobody`` may log in with the same key
+    (SFTP only): a login that real file modes refuse, where root reads everything."""
     root = folder / "root"
     root.mkdir()
+    folder.chmod(0o755)  # nobody reaches the served folder and reads the public key
     host_key, client_key, client_pub = keys(folder)
+    client_pub.chmod(0o644)
     port = free_port()
     config = folder / "sshd_config"
     config.write_text(
@@ -198,6 +203,8 @@ def start_openssh(folder: Path, max_sessions: int = 64) -> SftpServer:
                 f"MaxSessions {max_sessions}",
                 "MaxStartups 64",
                 "Subsystem sftp /usr/lib/openssh/sftp-server",
+                "Match User nobody",  # its shell is nologin: SFTP inside sshd instead
+                "    ForceCommand internal-sftp",
                 "",
             ]
         )
@@ -233,6 +240,7 @@ def start_openssh(folder: Path, max_sessions: int = 64) -> SftpServer:
         known_hosts_for(folder, port),
         str(root),
         stop,
+        unprivileged="nobody",
     )
 
 

@@ -155,6 +155,11 @@ class Place:
         """Make one file unreadable to the storage's login; False if the backend cannot."""
         return False
 
+    def run_as(self) -> tuple[int, int] | None:
+        """The login (uid, gid) a run must use to be refused what :meth:`make_unreadable`
+        made unreadable (tests running as root read every file); None: this process's."""
+        return None
+
     def put_without_hash(self, folder: str, name: str, body: bytes) -> bool:
         """Write a file that has no content hash (no Content-MD5, a multipart ETag);
         False if every file of the backend has one."""
@@ -190,6 +195,21 @@ class StorageConformance:
     @pytest.fixture
     def route(self, landing_place: Place, staging_place: Place) -> tuple[Place, Place]:
         return landing_place, staging_place
+
+    @pytest.fixture
+    def shared_tmp_path(self) -> Any:
+        """A temporary folder any login may reach (pytest's ``tmp_path`` is private to
+        this one): a local place there hands an unprivileged login its files. Removed
+        after."""
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="lakeroutine-kit-"))
+        folder.chmod(0o755)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     @staticmethod
     def label(route: tuple[Place, Place]) -> str:
@@ -454,21 +474,33 @@ class StorageConformance:
     def test_an_unreadable_file_is_refused_by_name_and_the_rest_staged(
         self, route: tuple[Place, Place], tmp_path: Path
     ) -> None:
+        """A file the storage's login may list but not read (a 403, a permission denied;
+        under an unprivileged login where the tests run as root): that file is refused and
+        named, the others are staged, and post_staging leaves it where it is."""
         landing, staging = route
         for number in range(4):
             assert landing.put(LANDING, f"ok{number}.csv", b"ok %d" % number)
         assert landing.put(LANDING, "locked.csv", b"locked")
         if not landing.make_unreadable(LANDING, "locked.csv"):
             pytest.skip(f"{landing.label}: no way to make a file unreadable here")
+        login = landing.run_as() or staging.run_as()
 
-        result = self.run(self.routine(route, tmp_path, archive_or_delete="delete"))
+        if login is None:
+            result = self.run(self.routine(route, tmp_path, archive_or_delete="delete"))
+        else:
+            from lakeroutine.testing.conformance.login import run_as
 
-        assert result.status == "succeeded", [t.to_dict() for t in result.tasks]
+            def write(folder: Path) -> Path:
+                return self.routine(route, folder, archive_or_delete="delete")
+
+            result = run_as(login, write, self.plugins)
+
+        assert result.status == "succeeded", [vars(t) for t in result.tasks]
         [refused] = result.tasks[0].output["refused_files"]
         assert refused["file"] == "locked.csv" and "cannot be read" in refused["reason"]
         assert result.tasks[1].status == "succeeded"  # post_staging ran for the rest
         assert staging.files(STAGING) == {f"ok{n}.csv": b"ok %d" % n for n in range(4)}
-        assert set(landing.files(LANDING)) == {"locked.csv"}
+        assert landing.files(LANDING) == {"locked.csv": b"locked"}, "post_staging touched it"
         count(self.label(route), faults=1, runs=1)
 
     def test_files_without_content_hashes_are_archived_once_after_kills(
@@ -591,7 +623,26 @@ class LocalPlace(Place):
         return st.st_dev, st.st_ino
 
     def make_unreadable(self, folder: str, name: str) -> bool:
+        """Mode 000. Root reads everything: there, where the place's folders can be
+        reached by others, they are handed to ``nobody``, whose login a run then uses."""
         if os.geteuid() == 0:
-            return False  # root reads everything
+            if not reachable_by_others(self.root):
+                return False  # a private folder (pytest's tmp_path): nobody cannot reach it
+            from lakeroutine.testing.conformance.login import NOBODY
+
+            for top, dirs, files in os.walk(self.root):
+                for entry in [*dirs, *files, ""]:
+                    os.chown(os.path.join(top, entry), *NOBODY, follow_symlinks=False)
+            self.login: tuple[int, int] | None = NOBODY
         (self.root / folder / name).chmod(0)
         return True
+
+    def run_as(self) -> tuple[int, int] | None:
+        return getattr(self, "login", None)
+
+
+def reachable_by_others(folder: Path) -> bool:
+    """Whether any login may reach ``folder`` (each folder above it searchable by all)."""
+    import stat
+
+    return all(os.stat(above).st_mode & stat.S_IXOTH for above in Path(folder).parents)
