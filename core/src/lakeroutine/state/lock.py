@@ -179,13 +179,14 @@ class LeaseLock:
                 "write the routine's state (another run may hold it)"
             )
 
-    def verify(self) -> None:
+    def verify(self) -> bool:
         """:meth:`check`, then read the lease record itself: a lease taken over or deleted
         since the last renewal is lost now (one read: a store calls it before a checkpoint,
-        where a run that lost its lease would otherwise write its buffered changes)."""
+        where a run that lost its lease would otherwise write its buffered changes). True:
+        this process holds the lease, proven; False: it holds none."""
         self.check()
         if self._holder is None:
-            return
+            return False
         with self._mutex:
             token = self._token
         _record, current = self.backend.read()
@@ -200,6 +201,7 @@ class LeaseLock:
             if self._on_lost is not None:
                 self._on_lost()
             self.check()
+        return True
 
     def release(self) -> None:
         self._stop.set()

@@ -10,7 +10,8 @@ Enable with ``pytest_plugins = ["lakeroutine.testing"]`` in a ``conftest.py``.
 - ``aws_profile``: a named profile (own region and credentials) and no AWS variables set.
 
 Helpers for crash tests: ``copy_or_die`` (a per-file transformation that SIGKILLs its own
-process on the Nth file), ``kill_when`` (SIGKILL a subprocess once a condition holds),
+process on the Nth file), ``copy_at_gate`` (one that holds a run until the test lets it go),
+``kill_when`` (SIGKILL a subprocess once a condition holds),
 ``pause_when`` (SIGSTOP it likewise), ``wait_for`` (poll a condition),
 ``default_sigint`` (let a test Ctrl-C a subprocess even from a background shell),
 ``another_machine`` (go on from another working folder and HOME) and ``left_local_state``.
@@ -250,6 +251,23 @@ def copy_or_die(
     if stamp:
         with open(target, "ab") as handle:
             handle.write(STAMP + str(time.time_ns()).encode())
+
+
+def copy_at_gate(source: Path, target: Path, gate: str = "", stamp: bool = False) -> None:
+    """A per-file transformation for ordering tests, ``"lakeroutine.testing:copy_at_gate"``:
+    as :func:`copy_or_die`, but once the folder ``gate`` holds ``armed``, the first file to
+    get there (it creates ``arrived``) waits until ``open`` appears there: a test holds a
+    run at that point of its transfer (its journal read, nothing written yet for the file)
+    for as long as it needs, without a signal."""
+    armed = gate and os.path.exists(os.path.join(gate, "armed"))
+    if armed:
+        try:
+            os.close(os.open(os.path.join(gate, "arrived"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            pass  # another file got there first: this one goes on
+        else:
+            wait_for(lambda: os.path.exists(os.path.join(gate, "open")), timeout=600)
+    copy_or_die(source, target, stamp=stamp)
 
 
 def unstamped(content: bytes) -> bytes:

@@ -86,6 +86,7 @@ class S3StateStore:
                     raise StateError(f"state {self.where}: {exc}") from None
                 self._objects = StateObjects(client, self.bucket, self.routine)
                 self._objects.guard = self.run_lock().check  # no write once the lock is lost
+                self._objects.confirm = self.run_lock().verify
             return self._objects
 
     # -- values ---------------------------------------------------------------------------

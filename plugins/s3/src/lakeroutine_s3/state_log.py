@@ -6,7 +6,11 @@ Layout below the table's prefix (names sort by sequence number)::
     snapshot-000000000012.json  {"table", "scope", "seq", "records": {key: record}}
 
 Every object is created once with ``IfNoneMatch='*'`` and never changed: a writer that finds
-its sequence number taken has lost a race (another live run) and stops. A reader takes the
+its sequence number taken has lost a race (another live run) and stops, unless it proves the
+lease its own (a read of the lease): then the other writer is the run it took over, writing
+before its renewal told it the lease was gone, and its changes are read in. A compaction
+(the only deletes) proves the lease first, so a run that lost it never deletes what its
+successor wrote. A reader takes the
 newest snapshot and applies the segments after it in order. Changes are buffered and written
 as one segment per :data:`BATCH` changes (and at each checkpoint); after
 :data:`COMPACT_AFTER` segments the whole table is written as a snapshot and the older objects
@@ -17,6 +21,7 @@ The table is held in memory once read (one dict entry per record).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -26,6 +31,7 @@ from lakeroutine.state.lock import Conflict
 
 from lakeroutine_s3.state_objects import StateObjects
 
+log = logging.getLogger("lakeroutine.state.s3")
 COMPACT_AFTER = 10  # segments after a snapshot before the next one is written
 
 
@@ -239,9 +245,13 @@ class S3Records:
         try:
             self._mutex.release()
             try:
-                self._create(key, body)
+                created = self._create(key, body)
             finally:
                 self._mutex.acquire()
+            if not created:  # a late write of the run this one took over: read it in
+                self._pending = {**pending, **self._pending}
+                self._reload()
+                return  # flush writes the changes again, at the next free number
         except BaseException:
             self._pending = {**pending, **self._pending}  # not written: still pending
             if self._next_seq == seq + 1:
@@ -279,9 +289,15 @@ class S3Records:
                 seq = self._next_seq - 1
                 if seq <= 0 or not self._since_snapshot:
                     return
+                if self.objects.confirm is not None:
+                    # Deleting is the one write a late writer must never make: a run that
+                    # lost its lease unknowingly would delete what its successor wrote.
+                    self.objects.confirm()
                 key = self._key("snapshot", seq)
                 body = {"table": self.table, "scope": self.scope, "seq": seq, "records": index}
-                self._create(key, body)
+                if not self._create(key, body):
+                    self._reload()
+                    return
                 old = self._obsolete + self._since_snapshot
                 if self._snapshot_key:
                     old.append(self._snapshot_key)
@@ -293,11 +309,35 @@ class S3Records:
             finally:
                 self._compacting = False
 
-    def _create(self, key: str, body: dict[str, Any]) -> None:
+    def _create(self, key: str, body: dict[str, Any]) -> bool:
+        """Create ``key``; False if another process created it first while this run's
+        lease is proven its own: the run this one took over (same run id, a scheduler's
+        retry), writing before its renewal told it the lease was gone. Its changes are
+        real (files it archived or claimed), so the caller reads them in rather than stop."""
         try:
             self.objects.put_new(key, body)
         except Conflict:
+            confirm = self.objects.confirm
+            if confirm is not None and confirm():  # raises if this run lost its lease
+                log.warning(
+                    "state %s was written by the run this one took over; read again",
+                    self.objects.url(key),
+                )
+                return False
             raise StateError(
                 f"state {self.objects.url(key)} was written by another process: two runs "
                 "are changing this routine's state at once (the run lock should prevent it)"
             ) from None
+        return True
+
+    def _reload(self) -> None:
+        """Read the log again (another process wrote to it), the changes this process has
+        not written yet on top."""
+        self._index = None
+        self._since_snapshot = []
+        index = self._load()
+        for key, record in self._pending.items():
+            if record is None:
+                index.pop(key, None)
+            else:
+                index[key] = dict(record)

@@ -29,6 +29,9 @@ class StateObjects:
         self.routine = routine
         # Called before every write but the lease's own: raises once the run lost its lock.
         self.guard: Callable[[], None] | None = None
+        # Reads the lease: True if this run holds it (proven now), False if it holds none;
+        # raises once lost. Asked when another process wrote where this run meant to.
+        self.confirm: Callable[[], bool] | None = None
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -729,6 +729,107 @@ class StateStoreConformance(StateKillConformance):
         assert {rel: unstamped(body) for rel, body in staged.items()} == originals
         assert archived == originals
 
+    @pytest.mark.slow
+    def test_a_retry_that_read_the_journal_outlives_late_writes_of_the_run_it_took_over(
+        self, tmp_path: Path, route: Route, state_url: str
+    ) -> None:
+        """Another order of the takeover window. Run A is paused mid-``post_staging``; its
+        retry B (the same run id) re-attaches and reads the journal, and is held inside
+        ``transfer`` (in the transformation of a file that landed since). A resumes and,
+        until it sees its lease gone, writes journal segments: each landing name is in the
+        archive already (an earlier delivery), so each archive copy takes a second-choice
+        name, journalled durably before the copy. Then B goes on: it must take A's late
+        writes in (not stop as if two runs were live) and finish; a later run finds nothing
+        left. Every landing file staged once and archived once, the earlier deliveries
+        untouched. Where the lock dies only with its holder, B is refused while A lives:
+        the order cannot arise, and A, then the later run, finish."""
+        state = self.with_lease(state_url, 300) if self.lease else state_url
+        assert state is not None, "a lease store must give with_lease"
+        landing, archive = f"landing-{TOKEN}", f"landing-{TOKEN}_archive"
+        total = route.files
+        originals = {f"day{i % 3}/f{i:04}.csv": f"id\n{i}\n".encode() for i in range(total)}
+        earlier = {rel: b"an earlier delivery of " + rel.encode() for rel in originals}
+        for rel, body in originals.items():
+            route.write(landing, rel, body)
+            route.write(archive, rel, earlier[rel])
+        routine = self._staging_routine(tmp_path, route, state, "archive")
+        gate = tmp_path / "gate"
+        gate.mkdir()
+        spec = json.loads(routine.read_text())
+        params = spec["executors"]["StagingExecutor"]["params"]
+        params["py_exec_path"] = "lakeroutine.testing:copy_at_gate"
+        params["py_exec_args"] = {"gate": str(gate), "stamp": True}
+        routine.write_text(json.dumps(spec))
+
+        def run(run_id: str) -> subprocess.Popen[str]:
+            command = [sys.executable, "-c", RUN_STEP, str(routine), run_id, "0", "-"]
+            return subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self._env(route),
+            )
+
+        first = retry = None
+        err_first = err_retry = ""
+        try:
+            first = run("sched-late")
+            in_window = lambda: route.count(archive) > len(earlier)  # noqa: E731
+            assert pause_when(first, in_window), "A ended before pausing"
+            route.write(landing, "late.csv", b"id\nlate\n")
+            (gate / "armed").touch()
+            retry = run("sched-late")
+            held = wait_for(lambda: (gate / "arrived").exists(), retry)
+            assert held == self.lease, "B reached the transformation while A held the lock"
+            before = route.count(archive)
+            os.kill(first.pid, signal.SIGCONT)
+            if not self.lease:  # B was refused at once: the lock is A's while A lives
+                _out, err_retry = retry.communicate(timeout=300)
+                assert retry.returncode != 0, "two runs held the lock at once"
+            _out, err_first = first.communicate(timeout=300)  # A: its window, then it stops
+            window = route.count(archive) - before
+            (gate / "open").touch()
+            if self.lease:
+                _out, err_retry = retry.communicate(timeout=300)
+                assert first.returncode != 0, "a run that lost its lease ended as if it had not"
+                assert window > 0, f"A wrote nothing in its window: {err_first}"
+                assert retry.returncode == 0, f"B stopped after A's late writes: {err_retry}"
+        finally:  # a failed case leaves no paused or held process behind
+            (gate / "open").touch()
+            for process in (first, retry):
+                if process is not None and process.poll() is None:
+                    os.kill(process.pid, signal.SIGCONT)
+                    process.kill()
+                    process.wait()
+        later = subprocess.run(
+            [sys.executable, "-c", RUN_STEP, str(routine), "sched-later", "0", "-"],
+            capture_output=True,
+            text=True,
+            env=self._env(route),
+            timeout=300,
+        )
+        assert later.returncode == 0, f"A: {err_first}\nB: {err_retry}\nlater: {later.stderr}"
+
+        staged, archived = route.read("staging"), route.read(archive)
+        expected = {**originals, "late.csv": b"id\nlate\n"}
+        second = {}  # where each landing file was archived: beside its earlier delivery
+        for rel in originals:
+            folder, _, name = rel.rpartition("/")
+            stem, dot, suffix = name.partition(".")
+            second[f"{folder}/{stem}.sched-late{dot}{suffix}"] = rel
+            second[f"{folder}/{stem}.sched-later{dot}{suffix}"] = rel
+        copies = [second.get(name, name) for name in archived if name not in earlier]
+        lost = [rel for rel in expected if rel not in staged or rel not in copies]
+        doubled = [rel for rel in set(copies) if copies.count(rel) > 1]
+        doubled += [rel for rel in staged if rel not in expected]
+        tally(self._where(route), faults=1, runs=3, files=total + 1, window_writes=window)
+        tally(self._where(route), lost=len(lost), doubled=len(doubled))
+        assert route.read(landing) == {}
+        assert lost == [] and doubled == []
+        assert {rel: unstamped(body) for rel, body in staged.items()} == expected
+        assert {rel: archived[rel] for rel in earlier} == earlier, "an earlier delivery changed"
+
     # -- what the state holds ------------------------------------------------------------
 
     def test_claims_are_durable_before_outputs_are_written(self, state_url: str) -> None:
