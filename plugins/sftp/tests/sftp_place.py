@@ -6,6 +6,7 @@ import os
 import pwd
 from typing import Any
 
+from lakeroutine.testing.conformance.login import give_to
 from lakeroutine.testing.conformance.storage import LocalPlace
 from sftp_servers import PASSWORD, SftpServer
 
@@ -75,9 +76,7 @@ class SftpPlace(LocalPlace):
         if self.server.unprivileged is None:
             return False
         user = pwd.getpwnam(self.server.unprivileged)
-        for top, dirs, files in os.walk(self.root):
-            for entry in [*dirs, *files, ""]:
-                os.chown(os.path.join(top, entry), user.pw_uid, user.pw_gid)
+        give_to(self.root, (user.pw_uid, user.pw_gid))
         (self.root / folder / name).chmod(0)
         self.user = self.server.unprivileged
         return True

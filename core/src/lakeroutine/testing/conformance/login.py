@@ -22,6 +22,13 @@ from typing import Any
 NOBODY = (65534, 65534)  # uid and gid of ``nobody``: owns nothing the tests need kept
 
 
+def give_to(folder: Path, login: tuple[int, int]) -> None:
+    """Make ``login`` the owner of ``folder`` and everything below it (links themselves)."""
+    for top, dirs, files in os.walk(folder):
+        for name in [*dirs, *files, ""]:
+            os.chown(os.path.join(top, name), *login, follow_symlinks=False)
+
+
 def plugin_ref(plugin: Any) -> str:
     """``FILE::NAME``: where a plugin registered in code is found again in a new process
     (a module, or an instance of a class built without arguments)."""
@@ -58,9 +65,7 @@ def run_as(
     folder = Path(tempfile.mkdtemp(prefix="lakeroutine-kit-login-"))
     try:
         routine = write_routine(folder)
-        for top, dirs, files in os.walk(folder):
-            for name in [*dirs, *files, ""]:
-                os.chown(os.path.join(top, name), uid, gid)
+        give_to(folder, login)
         report = folder / "report.json"
         command = [
             "setpriv",

@@ -628,11 +628,9 @@ class LocalPlace(Place):
         if os.geteuid() == 0:
             if not reachable_by_others(self.root):
                 return False  # a private folder (pytest's tmp_path): nobody cannot reach it
-            from lakeroutine.testing.conformance.login import NOBODY
+            from lakeroutine.testing.conformance.login import NOBODY, give_to
 
-            for top, dirs, files in os.walk(self.root):
-                for entry in [*dirs, *files, ""]:
-                    os.chown(os.path.join(top, entry), *NOBODY, follow_symlinks=False)
+            give_to(self.root, NOBODY)
             self.login: tuple[int, int] | None = NOBODY
         (self.root / folder / name).chmod(0)
         return True
