@@ -10,11 +10,10 @@ its sequence number taken has lost a race (another live run) and stops, unless i
 lease its own (a read of the lease): then the other writer is the run it took over, writing
 before its renewal told it the lease was gone, and its changes are read in. A compaction
 (the only deletes) proves the lease first, so a run that lost it never deletes what its
-successor wrote. A reader takes the
-newest snapshot and applies the segments after it in order. Changes are buffered and written
-as one segment per :data:`BATCH` changes (and at each checkpoint); after
-:data:`COMPACT_AFTER` segments the whole table is written as a snapshot and the older objects
-are deleted. A kill between the two leaves only objects readers ignore.
+successor wrote. A reader takes the newest snapshot and applies the segments after it in
+order. Changes are buffered and written as one segment per :data:`BATCH` changes (and at each
+checkpoint); after :data:`COMPACT_AFTER` segments the whole table is written as a snapshot
+and the older objects are deleted. A kill between the two leaves only objects readers ignore.
 
 The table is held in memory once read (one dict entry per record).
 """
@@ -284,8 +283,9 @@ class S3Records:
                 return
             self._compacting = True
             try:
-                index = self._load()
+                self._load()  # the sequence numbers the flush goes on from
                 self.flush()
+                index = self._load()  # after the flush: it may have read the log again
                 seq = self._next_seq - 1
                 if seq <= 0 or not self._since_snapshot:
                     return
