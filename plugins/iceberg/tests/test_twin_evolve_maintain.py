@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -148,6 +149,22 @@ def test_maintain_compacts_expires_and_removes_orphans(tmp_path: Path, run) -> N
     assert again.tasks[0].output["compaction"].get("nothing_to_commit")
 
 
+def _appends_of_one_row(kind: str, note: Any) -> list[dict[str, Any]]:
+    """Six appends of one row each (ids 5000 to 5005), the kind column named ``kind`` and
+    ``note(n)`` in the note column: six small files."""
+    return [
+        {
+            "task": "iceberg_append",
+            "args": {
+                "table": "events",
+                "query": f"SELECT {5000 + n} AS id, TIMESTAMP '2024-01-01 08:00:00' AS ts, "
+                f"'new' AS {kind}, 1.0 AS amount, '{note(n)}' AS note",
+            },
+        }
+        for n in range(6)
+    ]
+
+
 def _compacted(table) -> list:
     return [t.file for t in table.scan().plan_files()]
 
@@ -204,17 +221,7 @@ def test_compaction_after_evolution_reads_by_field_not_by_name(tmp_path: Path, r
         "task": "iceberg_evolve",
         "args": {"table": "events", "rename_columns": {"kind": "k"}},
     }
-    appends = [
-        {
-            "task": "iceberg_append",
-            "args": {
-                "table": "events",
-                "query": f"SELECT {5000 + n} AS id, TIMESTAMP '2024-01-01 08:00:00' AS ts, "
-                f"'new' AS k, 1.0 AS amount, 'n' AS note",
-            },
-        }
-        for n in range(6)
-    ]
+    appends = _appends_of_one_row(kind="k", note=lambda n: "n")
     assert run(twin_routine(tmp_path, [rename, *appends, maintain], name="rename.json")).ok
     table = twin_table(tmp_path)
     (rewritten,) = _compacted(table)
@@ -235,17 +242,7 @@ def test_compaction_of_files_with_and_without_an_added_column_loses_nothing(
         "task": "iceberg_evolve",
         "args": {"table": "events", "add_columns": {"note": "string"}},
     }
-    appends = [
-        {
-            "task": "iceberg_append",
-            "args": {
-                "table": "events",
-                "query": f"SELECT {5000 + n} AS id, TIMESTAMP '2024-01-01 08:00:00' AS ts, "
-                f"'new' AS kind, 1.0 AS amount, 'n{n}' AS note",
-            },
-        }
-        for n in range(6)
-    ]
+    appends = _appends_of_one_row(kind="kind", note=lambda n: f"n{n}")
     maintain = {
         "task": "iceberg_maintain",
         "args": {"table": "events", "compact": {"target_file_mb": 128, "min_small_files": 5}},

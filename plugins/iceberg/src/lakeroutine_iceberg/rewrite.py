@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from lakeroutine.sql.tables import quote_identifier, quote_literal
@@ -113,8 +114,13 @@ def rewrite_with_duckdb(
     try:
         con.execute("SET parquet_metadata_cache = true")  # the footers are read once
         con.execute("SET preserve_insertion_order = false")  # rows need no order: parallel write
-        if not _copy_by_first_file(con, table, columns, paths, folder, target_bytes):
-            _copy(con, table, columns, paths, folder, target_bytes, union_by_name=True)
+
+        def copy(union_by_name: bool) -> None:
+            _copy(con, table, columns, paths, folder, target_bytes, union_by_name)
+
+        first = _columns_of(con, _source(paths[:1], union_by_name=False))
+        if not (all(name in first for name, _, _ in columns) and _copied(copy, folder)):
+            copy(True)
     finally:
         con.close()
     partition = tasks[0].file.partition
@@ -124,24 +130,14 @@ def rewrite_with_duckdb(
     ]
 
 
-def _copy_by_first_file(
-    con: Any,
-    table: Any,
-    columns: list[tuple[str, int, str]],
-    paths: list[str],
-    folder: str,
-    target_bytes: int,
-) -> bool:
-    """The fast COPY, binding columns on the first file's footer alone: where that file holds
-    every column of the table, a later file can only lack one, and DuckDB then refuses
-    (nothing kept: the slow path reads every footer first). False where it did not copy."""
+def _copied(copy: Callable[[bool], None], folder: str) -> bool:
+    """The fast COPY, its columns bound on the first file's footer alone (the caller checked
+    that file holds every column of the table: a later file can only lack one, and DuckDB
+    then refuses). False, and nothing kept, where DuckDB refused."""
     import duckdb
 
-    first = _columns_of(con, _source(paths[:1], union_by_name=False))
-    if any(name not in first for name, _id, _duck in columns):
-        return False
     try:
-        _copy(con, table, columns, paths, folder, target_bytes, union_by_name=False)
+        copy(False)
     except duckdb.Error:
         shutil.rmtree(folder, ignore_errors=True)
         return False
