@@ -88,10 +88,11 @@ def lake(tmp_path: Path) -> Lake:
 def _moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    from lakeroutine.testing.moto_support import route_rest_paths
+    from lakeroutine.testing.moto_support import SERVICES, route_rest_paths
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    route_rest_paths("athena")  # botocore 1.44.14+ speaks rest-json to Athena (moto_support)
+    for service in SERVICES:  # Athena: botocore 1.44.14+ speaks rest-json (moto_support)
+        route_rest_paths(service)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

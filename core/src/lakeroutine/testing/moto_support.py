@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 MOTO_ROOT_PATHS = {"{0}/$", "{0}/"}  # where moto takes json/query calls (X-Amz-Target, Action)
+SERVICES = ("athena", "glue", "redshift-data", "s3")  # what lakeroutine's plugins call
 
 
 def _moto_urls(service: str) -> ModuleType | None:
@@ -50,8 +51,8 @@ def _routes_rest(urls: ModuleType) -> bool:
 @functools.cache
 def moto_cannot_emulate(service: str) -> str | None:
     """One line saying why moto cannot emulate ``service`` (a boto3 name) for the installed
-    botocore, even with ``route_rest_paths``; None when it can (or when moto or botocore is
-    not installed)."""
+    botocore, even with ``route_rest_paths`` (which ``moto_endpoint`` applies to ``SERVICES``);
+    None when it can (or when moto or botocore is not installed)."""
     urls = _moto_urls(service)
     try:
         import botocore
@@ -70,9 +71,7 @@ def moto_cannot_emulate(service: str) -> str | None:
     )
 
 
-def emulation_gaps(
-    services: tuple[str, ...] = ("athena", "glue", "redshift-data", "s3"),
-) -> list[str]:
+def emulation_gaps(services: tuple[str, ...] = SERVICES) -> list[str]:
     """A line for each of ``services`` that the installed moto cannot emulate."""
     return [line for line in map(moto_cannot_emulate, services) if line]
 
