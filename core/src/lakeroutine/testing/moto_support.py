@@ -84,13 +84,15 @@ def route_rest_paths(service: str) -> list[str]:
     urls = _moto_urls(service)
     if urls is None or _protocol(service) != "rest-json" or _routes_rest(urls):
         return []
-    model = _model(service)
-    dispatch = next(urls.url_paths[path] for path in MOTO_ROOT_PATHS if path in urls.url_paths)
-    added = []
+    roots = [urls.url_paths[path] for path in MOTO_ROOT_PATHS if path in urls.url_paths]
+    if not roots:
+        return []
+    model, added = _model(service), []
     for name in model.operation_names:
         path = model.operation_model(name).http["requestUri"].partition("?")[0]
-        pattern = "{0}" + re.sub(r"\{([^}+]+)\+?\}", r"(?P<\1>[^/]+)", path) + "$"
+        path = re.sub(r"\{([^}]+)\+\}", r"(?P<\1>.+)", path)  # a greedy label: slashes too
+        pattern = "{0}" + re.sub(r"\{([^}]+)\}", r"(?P<\1>[^/]+)", path) + "$"
         if pattern not in urls.url_paths:
-            urls.url_paths[pattern] = dispatch
+            urls.url_paths[pattern] = roots[0]
             added.append(pattern)
     return added
