@@ -67,9 +67,11 @@ def redshift_data() -> DataApiEmulator:
 def local_aws() -> Iterator[str]:
     """moto on loopback with fake credentials in the environment (the user's AWS profile
     and config files set aside); yields its URL."""
+    from lakeroutine.testing.moto_support import route_rest_paths
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    route_rest_paths("athena")  # moto routes Athena's rest-json calls only when told its paths
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

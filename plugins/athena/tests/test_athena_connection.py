@@ -68,7 +68,7 @@ def test_retry_mode_and_attempts_reach_the_client(
             )
         )
     assert info.value.field == "params.workgroup" and "unavailable" in info.value.message
-    assert unavailable_endpoint.requests == ["AmazonAthena.GetWorkGroup"] * attempts
+    assert unavailable_endpoint.requests == ["GET /workgroups/primary"] * attempts  # rest-json
     assert any(r.name == retry_logger for r in caplog.records)
     assert athena.executions == []
 

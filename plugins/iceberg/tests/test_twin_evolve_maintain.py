@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -148,6 +149,22 @@ def test_maintain_compacts_expires_and_removes_orphans(tmp_path: Path, run) -> N
     assert again.tasks[0].output["compaction"].get("nothing_to_commit")
 
 
+def _appends_of_one_row(kind: str, note: Any) -> list[dict[str, Any]]:
+    """Six appends of one row each (ids 5000 to 5005), the kind column named ``kind`` and
+    ``note(n)`` in the note column: six small files."""
+    return [
+        {
+            "task": "iceberg_append",
+            "args": {
+                "table": "events",
+                "query": f"SELECT {5000 + n} AS id, TIMESTAMP '2024-01-01 08:00:00' AS ts, "
+                f"'new' AS {kind}, 1.0 AS amount, '{note(n)}' AS note",
+            },
+        }
+        for n in range(6)
+    ]
+
+
 def _compacted(table) -> list:
     return [t.file for t in table.scan().plan_files()]
 
@@ -204,21 +221,39 @@ def test_compaction_after_evolution_reads_by_field_not_by_name(tmp_path: Path, r
         "task": "iceberg_evolve",
         "args": {"table": "events", "rename_columns": {"kind": "k"}},
     }
-    appends = [
-        {
-            "task": "iceberg_append",
-            "args": {
-                "table": "events",
-                "query": f"SELECT {5000 + n} AS id, TIMESTAMP '2024-01-01 08:00:00' AS ts, "
-                f"'new' AS k, 1.0 AS amount, 'n' AS note",
-            },
-        }
-        for n in range(6)
-    ]
+    appends = _appends_of_one_row(kind="k", note=lambda n: "n")
     assert run(twin_routine(tmp_path, [rename, *appends, maintain], name="rename.json")).ok
     table = twin_table(tmp_path)
     (rewritten,) = _compacted(table)
     assert "/data/compacted-" not in rewritten.file_path  # pyiceberg's reader and writer
     got = rows(table)
     assert len(got) == 66 and {r["k"] for r in got} == {"k0", "k1", "k2", "new"}
+    assert {r["note"] for r in got if r["id"] < 5000} == {None}
+
+
+def test_compaction_of_files_with_and_without_an_added_column_loses_nothing(
+    tmp_path: Path, run
+) -> None:
+    """DuckDB binds on the first file's footer when it holds every column; a later file
+    lacking one (written before the column was added) makes it read every footer instead:
+    the old files' column comes out null, the new files' values stay."""
+    setup(tmp_path, run, days=1, files_per_day=6)
+    evolve = {
+        "task": "iceberg_evolve",
+        "args": {"table": "events", "add_columns": {"note": "string"}},
+    }
+    appends = _appends_of_one_row(kind="kind", note=lambda n: f"n{n}")
+    maintain = {
+        "task": "iceberg_maintain",
+        "args": {"table": "events", "compact": {"target_file_mb": 128, "min_small_files": 5}},
+    }
+    assert run(twin_routine(tmp_path, [evolve, *appends, maintain], name="mixed.json")).ok
+    table = twin_table(tmp_path)
+    (compacted,) = _compacted(table)
+    assert "/data/compacted-" in compacted.file_path  # by DuckDB
+    got = rows(table)
+    assert len(got) == 66 and compacted.record_count == 66
+    assert {r["id"]: r["note"] for r in got if r["id"] >= 5000} == {
+        5000 + n: f"n{n}" for n in range(6)
+    }
     assert {r["note"] for r in got if r["id"] < 5000} == {None}

@@ -4,7 +4,8 @@ Enable with ``pytest_plugins = ["lakeroutine.testing"]`` in a ``conftest.py``.
 
 - ``lake``: a temporary folder with ``landing/``, ``staging/`` and a helper to write files.
 - ``moto_endpoint``: moto's server on loopback (real HTTP), with fake credentials and
-  ``AWS_ENDPOINT_URL`` set for the test, reset after it; yields the endpoint URL.
+  ``AWS_ENDPOINT_URL`` set for the test, reset after it; yields the endpoint URL. Athena's
+  rest-json paths are routed to moto (``moto_support.route_rest_paths``).
 - ``run``: runs a routine dict or file with a fresh plugin registry and returns the result.
 - ``unavailable_endpoint``: an endpoint answering every request 503, counting the attempts.
 - ``aws_profile``: a named profile (own region and credentials) and no AWS variables set.
@@ -88,7 +89,11 @@ def lake(tmp_path: Path) -> Lake:
 def _moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from lakeroutine.testing.moto_support import SERVICES, route_rest_paths
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    for service in SERVICES:  # Athena: botocore 1.44.14+ speaks rest-json (moto_support)
+        route_rest_paths(service)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -134,7 +139,8 @@ def run() -> Callable[..., Any]:
 
 class UnavailableEndpoint:
     """A JSON-protocol AWS endpoint on loopback (Glue, Data API, Athena...) that answers every
-    request 503 and counts them: how many attempts a client makes, over real HTTP."""
+    request 503 and counts them: how many attempts a client makes, over real HTTP. Each
+    request is noted as its ``X-Amz-Target`` (json protocol) or ``METHOD /path`` (rest-json)."""
 
     def __init__(self) -> None:
         import http.server
@@ -145,13 +151,16 @@ class UnavailableEndpoint:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                owner.requests.append(self.headers.get("X-Amz-Target") or self.path)
+                target = self.headers.get("X-Amz-Target")
+                owner.requests.append(target or f"{self.command} {self.path}")
                 body = b'{"__type": "ServiceUnavailableException", "message": "unavailable"}'
                 self.send_response(503)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_GET = do_PUT = do_DELETE = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass

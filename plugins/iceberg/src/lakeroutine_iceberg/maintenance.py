@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lakeroutine.context import TaskContext
@@ -34,6 +36,42 @@ def compact_commit(
     """Rewrite each group of small files into files of about ``target_file_mb``, in one
     replace snapshot (same rows, fewer files): by DuckDB where it can, else by pyiceberg
     (:mod:`lakeroutine_iceberg.rewrite`)."""
+    with manifests_read_once(table):
+        return _compact(table, policy, props)
+
+
+@contextmanager
+def manifests_read_once(table: Any) -> Iterator[None]:
+    """Each manifest of the table's current snapshot read once while compacting: planning
+    reads it, then pyiceberg's overwrite reads each touched manifest twice more (the files
+    kept, the entries deleted), about a third of the compaction's CPU for 1,000 small files.
+    Manifests are immutable, so sharing their entries is safe; pyiceberg keeps one
+    ManifestFile object per path, whose ``fetch_manifest_entry`` is memoised meanwhile."""
+    snapshot = table.current_snapshot()
+    manifests = snapshot.manifests(table.io) if snapshot is not None else []
+    for manifest in manifests:
+        manifest.fetch_manifest_entry = _memoised(manifest.fetch_manifest_entry)
+    try:
+        yield
+    finally:
+        for manifest in manifests:
+            manifest.__dict__.pop("fetch_manifest_entry", None)
+
+
+def _memoised(fetch: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
+    """``fetch`` (a manifest's entries) read once per ``discard_deleted``."""
+    read: dict[bool, list[Any]] = {}
+
+    def once(io: Any, discard_deleted: bool = True) -> list[Any]:
+        if discard_deleted not in read:
+            read[discard_deleted] = fetch(io, discard_deleted)
+        return list(read[discard_deleted])
+
+    return once
+
+
+def _compact(table: Any, policy: CompactPolicy, props: dict[str, str]) -> dict[str, Any] | None:
+    """:func:`compact_commit`'s work, the manifests read once."""
     from lakeroutine_iceberg import rewrite
 
     groups = compaction_groups(table, policy)

@@ -3,14 +3,20 @@
 Where every file is a local Parquet file of the table's current partition spec, with no
 delete files, a column layout DuckDB can write, and names stable across the table's
 schemas, one DuckDB ``COPY`` reads them and writes the new files in a single parallel pass
-(the Iceberg field ids set, the table's codec, files cut at the target size on disk); the
-new files' statistics are read from their footers, as pyiceberg's ``add_files`` does.
+(the Iceberg field ids set, the table's codec, files cut at the target size on disk, rows in
+no particular order); the new files' statistics are read from their footers, as pyiceberg's
+``add_files`` does. The COPY binds its columns on the first file's footer where that file
+holds every column of the table (DuckDB refuses a later file that lacks one, and the COPY is
+then made again reading every footer first, ``union_by_name``), instead of reading all
+1,000 footers one after another before the scan starts.
 Anything else goes through pyiceberg's own reader and writer.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from typing import Any
 
 from lakeroutine.sql.tables import quote_identifier, quote_literal
@@ -102,22 +108,19 @@ def rewrite_with_duckdb(
 
     columns = _duckdb_columns(table.schema()) or []
     folder = os.path.join(_local_path(table.location()) or "", "data", folder_name)
-    paths = ", ".join(quote_literal(_local_path(t.file.file_path) or "", "duckdb") for t in tasks)
-    source = f"read_parquet([{paths}], union_by_name = true)"
+    paths = [_local_path(t.file.file_path) or "" for t in tasks]
     os.makedirs(os.path.dirname(folder), exist_ok=True)  # DuckDB makes only the last folder
     con = duckdb.connect()
     try:
         con.execute("SET parquet_metadata_cache = true")  # the footers are read once
-        present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        select = ", ".join(
-            f"CAST({quote_identifier(name, 'duckdb') if name in present else 'NULL'} AS {duck})"
-            f" AS {quote_identifier(name, 'duckdb')}"  # a column added since: null
-            for name, _id, duck in columns
-        )
-        con.execute(
-            f"COPY (SELECT {select} FROM {source}) TO {quote_literal(folder, 'duckdb')} "
-            f"({_copy_options(table, columns, target_bytes)})"
-        )
+        con.execute("SET preserve_insertion_order = false")  # rows need no order: parallel write
+
+        def copy(union_by_name: bool) -> None:
+            _copy(con, table, columns, paths, folder, target_bytes, union_by_name)
+
+        first = _columns_of(con, _source(paths[:1], union_by_name=False))
+        if not (all(name in first for name, _, _ in columns) and _copied(copy, folder)):
+            copy(True)
     finally:
         con.close()
     partition = tasks[0].file.partition
@@ -125,6 +128,52 @@ def rewrite_with_duckdb(
         _data_file(table, os.path.join(folder, name), partition)
         for name in sorted(os.listdir(folder))
     ]
+
+
+def _copied(copy: Callable[[bool], None], folder: str) -> bool:
+    """The fast COPY, its columns bound on the first file's footer alone (the caller checked
+    that file holds every column of the table: a later file can only lack one, and DuckDB
+    then refuses). False, and nothing kept, where DuckDB refused."""
+    import duckdb
+
+    try:
+        copy(False)
+    except duckdb.Error:
+        shutil.rmtree(folder, ignore_errors=True)
+        return False
+    return True
+
+
+def _source(paths: list[str], union_by_name: bool) -> str:
+    listed = ", ".join(quote_literal(path, "duckdb") for path in paths)
+    return f"read_parquet([{listed}], union_by_name = {str(union_by_name).lower()})"
+
+
+def _columns_of(con: Any, source: str) -> set[str]:
+    return {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+
+
+def _copy(
+    con: Any,
+    table: Any,
+    columns: list[tuple[str, int, str]],
+    paths: list[str],
+    folder: str,
+    target_bytes: int,
+    union_by_name: bool,
+) -> None:
+    """One COPY of ``paths`` into ``folder``: the table's columns, cast to its types."""
+    source = _source(paths, union_by_name)
+    present = _columns_of(con, source) if union_by_name else {name for name, _, _ in columns}
+    select = ", ".join(
+        f"CAST({quote_identifier(name, 'duckdb') if name in present else 'NULL'} AS {duck})"
+        f" AS {quote_identifier(name, 'duckdb')}"  # a column added since: null
+        for name, _id, duck in columns
+    )
+    con.execute(
+        f"COPY (SELECT {select} FROM {source}) TO {quote_literal(folder, 'duckdb')} "
+        f"({_copy_options(table, columns, target_bytes)})"
+    )
 
 
 def _data_file(table: Any, path: str, partition: Any) -> Any:
