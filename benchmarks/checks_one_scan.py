@@ -63,11 +63,17 @@ class CheckTask:
         args = CheckArgs.model_validate({"table": "orders", "checks": self.checks})
         return compile_checks(args, table_sql="orders", dialect=dialect)  # type: ignore[arg-type]
 
-    def run(self, con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    def run(self, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         compiled = self.compiled()
         if compiled.bounds_query is not None:
             compiled.use_bounds(list(con.execute(compiled.bounds_query).fetchall()[0]))
-        return con.execute(compiled.query).fetchall()
+        return row(con, compiled.query)
+
+
+def row(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, object]:
+    """The one row of ``sql``, by column."""
+    cursor = con.execute(sql)
+    return dict(zip([d[0] for d in cursor.description or []], cursor.fetchone() or (), strict=True))
 
 
 Step = str | CheckTask
@@ -174,8 +180,9 @@ def main() -> None:
         }
         timed(con, [sql for queries in plans.values() for sql in queries])  # warm the cache
         found = rounds(con, plans, options.repeat)
-        hashed = con.execute(CheckTask(CHECKS).compiled().query).fetchall()
-        same = CheckTask(CHECKS).run(con) == hashed  # the bitmap counts as the hash does
+        hashed = row(con, CheckTask(CHECKS).compiled().query)
+        bitmap = CheckTask(CHECKS).run(con)
+        same = all(bitmap[name] == value for name, value in hashed.items())
         bills = {name: billed(sql, column_bytes(con, Path(tmp))) for name, sql in plans.items()}
         con.close()
     print(f"{options.rows:,} rows in {options.files} Parquet files; duckdb {duckdb.__version__}, "
