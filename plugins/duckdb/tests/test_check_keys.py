@@ -73,11 +73,12 @@ def test_keys_a_bitmap_does_not_fit_are_hashed() -> None:
     sparse = 2 * BITMAP_BITS_PER_KEY
     con.execute(
         "CREATE TABLE t AS SELECT 'k' || (i % 3) AS s, (i % 3)::DECIMAL(9, 2) AS d, "
-        f"i * {sparse} AS far, NULL::INTEGER AS absent FROM range(10) r(i)"
+        f"i * {sparse} AS far, NULL::INTEGER AS absent, "
+        "(i % 5)::UHUGEINT + 170141183460469231731687303715884105728 AS huge FROM range(10) r(i)"
     )
-    compiled = plan("s", "d", "far", "absent")
+    compiled = plan("s", "d", "far", "absent", "huge")
 
-    assert bounded(con, compiled) == [10, 7, 7, 0, 0]
+    assert bounded(con, compiled) == [10, 7, 7, 0, 0, 5]
     assert compiled.key_bounds == {}
     assert "bitstring_agg" not in compiled.query
 
