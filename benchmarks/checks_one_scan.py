@@ -48,7 +48,6 @@ CHECKS = [
     {"kind": "accepted_values", "name": "status_not_lost", "column": "status",
      "values": ["new", "paid", "shipped", "returned"]},
 ]  # fmt: skip
-DISTINCT_ID = "count(DISTINCT id)"
 COLUMNS = ["id", "customer_id", "status", "amount", "email", "created_at"]
 
 
