@@ -47,7 +47,7 @@ def test_a_passing_audit_fast_forwards_main_to_the_branch(tmp_path: Path, run) -
 
     assert result.ok, [t.error for t in result.tasks]
     check = result.tasks[1].output
-    assert check["rows"] == 15 and check["failed"] == 0 and check["queries"] == 2
+    assert check["rows"] == 15 and check["failed"] == 0 and check["queries"] == 3
     assert check["published"]["already_published"] is False
     table = twin_table(tmp_path)
     assert [r["id"] for r in rows(table)] == list(range(15))

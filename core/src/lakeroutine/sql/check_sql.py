@@ -5,7 +5,10 @@ the rows to quarantine. Dialects: ``duckdb`` (the twin), ``trino`` (Athena), ``r
 The scan query's single row holds ``lr_rows`` (rows checked) and one column per check
 (``c0``, ``c1``...: failing rows, or the newest value for freshness); the verdicts are
 computed from it in Python (:mod:`lakeroutine.sql.check_verdicts`), the same on every
-engine. Every identifier is validated and quoted, every literal quoted.
+engine. On DuckDB a ``unique`` integer key is counted in a bitmap once a query reading only
+its range has run (:mod:`lakeroutine.sql.check_keys`; the row then also holds
+``lr_outside_cN``, keys found outside that range). Every identifier is validated and
+quoted, every literal quoted.
 """
 
 from __future__ import annotations
@@ -14,12 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lakeroutine.sql import checks as c
+from lakeroutine.sql.check_keys import (
+    Bounds,
+    bitmap_bounds,
+    bounds_select,
+    distinct_keys,
+    outside,
+)
 from lakeroutine.sql.tables import quote_identifier
 
 CheckDialect = Literal["duckdb", "trino", "redshift"]
 ROWS = "lr_rows"
 _KEY = '"lr_key"'
 _HIT = '"lr_hit"'
+_OUTSIDE = "lr_outside_"
 
 
 def ident(name: str, dialect: CheckDialect) -> str:
@@ -64,6 +75,8 @@ class CompiledChecks:
     held_joins: list[str] = field(default_factory=list)  # only when publishing: unique, custom
     columns: dict[str, str] = field(default_factory=dict)  # label -> result column
     expressions: list[str] = field(default_factory=list)
+    keys: dict[int, tuple[str, str]] = field(default_factory=dict)  # expression -> key, alias
+    key_bounds: dict[str, Bounds] = field(default_factory=dict)  # key column -> bitmap range
 
     @property
     def from_clause(self) -> str:
@@ -87,9 +100,45 @@ class CompiledChecks:
 
     @property
     def query(self) -> str:
-        """The one scan: row count and one column per check."""
-        select = ",\n  ".join([f"count(*) AS {ROWS}", *self.expressions])
+        """The one scan: row count and one column per check (a ``unique`` key with known
+        bounds counted in a bitmap)."""
+        expressions = list(self.expressions)
+        for number, (col, alias) in self.keys.items():
+            if col in self.key_bounds:
+                bounds = self.key_bounds[col]
+                expressions[number] = f"count({col}) - {distinct_keys(col, bounds)} AS {alias}"
+                expressions.append(f"{outside(col, bounds)} AS {_OUTSIDE}{alias}")
+        select = ",\n  ".join([f"count(*) AS {ROWS}", *expressions])
         return f"SELECT\n  {select}\n{self.from_clause}{self._where()}"
+
+    @property
+    def bounds_query(self) -> str | None:
+        """DuckDB, before the scan: the range of each single-column ``unique`` key, read
+        from that column alone (None when no such check)."""
+        if not self.keys:
+            return None
+        columns = self._key_columns
+        return f"SELECT {bounds_select(columns)}\nFROM {self.table_sql} AS t{self._where()}"
+
+    @property
+    def _key_columns(self) -> list[str]:
+        return list(dict.fromkeys(col for col, _ in self.keys.values()))
+
+    def outside_bounds(self, row: dict[str, Any]) -> bool:
+        """Whether the scan's ``row`` found keys outside the bounds read before it (rows
+        written in between): then the bounds are dropped, and the scan must run again."""
+        if not any(row.get(f"{_OUTSIDE}{alias}") for _, alias in self.keys.values()):
+            return False
+        self.key_bounds.clear()
+        return True
+
+    def use_bounds(self, found: list[Any]) -> None:
+        """Keep, from the bounds query's row, the keys a bitmap can count."""
+        columns = self._key_columns
+        for number, col in enumerate(columns):
+            bounds = bitmap_bounds(list(found[3 * number : 3 * number + 3]))
+            if bounds is not None:
+                self.key_bounds[col] = bounds
 
     def sample_query(self, label: str, limit: int) -> str | None:
         """A few rows failing the check ``label`` (None for checks without rows)."""
@@ -272,6 +321,9 @@ def compile_checks(
             expr = f"count(CASE WHEN {compiled.predicates[label]} THEN 1 END)"
         elif check.kind == "unique":
             expr = _unique(check, dialect, table_sql, args.where)
+            if dialect == "duckdb" and len(check.columns) == 1:
+                key = f"t.{ident(check.columns[0], dialect)}"
+                compiled.keys[len(compiled.expressions)] = (key, alias)
         elif check.kind == "freshness":
             expr = _text(f"max(t.{ident(check.column, dialect)})")
         elif check.kind == "custom_sql":

@@ -69,10 +69,7 @@ def run_check_task(
     compiled = compile_checks(
         args, table_sql=table_sql, dialect=engine.dialect, other_table=other_table
     )
-    row: dict[str, Any] = {}
-    if compiled.needs_scan:
-        columns, rows = engine.rows(compiled.query, "scan")
-        row = dict(zip(columns, rows[0], strict=False)) if rows else {}
+    row = _scan(compiled, engine) if compiled.needs_scan else {}
     schema_rows = None
     if any(check.kind == "schema" for check in args.checks):
         _, found = engine.rows(schema_query(schema_name, args.table, engine.dialect), "schema")
@@ -113,6 +110,21 @@ def run_check_task(
         output["published"] = publish(compiled, held)
     output.update(engine.report())
     return output
+
+
+def _scan(compiled: CompiledChecks, engine: CheckEngine) -> dict[str, Any]:
+    """The scan's one row; on DuckDB, the range of integer ``unique`` keys first (counted in
+    a bitmap), and the scan again with the keys hashed if rows came in between."""
+
+    def one_row(step: str) -> dict[str, Any]:
+        columns, rows = engine.rows(compiled.query, step)
+        return dict(zip(columns, rows[0], strict=False)) if rows else {}
+
+    if compiled.bounds_query is not None:
+        _, found = engine.rows(compiled.bounds_query, "bounds")
+        compiled.use_bounds(found[0] if found else [])
+    row = one_row("scan")
+    return one_row("rescan") if compiled.outside_bounds(row) else row
 
 
 def assertions(args: CheckArgs, outcomes: list[dict[str, Any]]) -> list[Assertion]:
