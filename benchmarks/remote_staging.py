@@ -194,11 +194,15 @@ def service(name: str) -> Iterator[Service]:
             remove(server, folder)
 
 
+TASK_SECONDS: dict[str, list[float]] = {}  # each measured run's seconds per task
+
+
 def run_lakeroutine(
     target: Service, run: int, state_dir: str, workers: int, mode: str = "delete"
 ) -> float:
     """Stage ``landing{run}`` to ``staging{run}`` (archiving to ``archive{run}`` in archive
-    mode) with a StagingExecutor routine; returns the seconds taken."""
+    mode) with a StagingExecutor routine; returns the seconds taken (and keeps each task's
+    in ``TASK_SECONDS``, but for the warm-up run)."""
     from lakeroutine.orchestrator import run_routine
     from lakeroutine.plugins import load_plugins
 
@@ -221,7 +225,15 @@ def run_lakeroutine(
     elapsed = time.perf_counter() - started
     if result.status != "succeeded":
         raise SystemExit(f"lakeroutine run failed: {[t.error for t in result.tasks]}")
+    for task in result.tasks if run >= 0 else ():
+        TASK_SECONDS.setdefault(task.task, []).append(task.duration_s)
     return elapsed
+
+
+def task_text() -> str:
+    """lakeroutine's median seconds per task (transfer, post_staging) over measured runs."""
+    shown = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in TASK_SECONDS.items())
+    return f"lakeroutine's tasks, median seconds: {shown}"
 
 
 def run_rclone(target: Service, run: int, transfers: int, mode: str = "delete") -> float:
@@ -255,21 +267,45 @@ def cpu_seconds(children: bool = False) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def server_seconds(pid: str = "self") -> float:
+    """CPU seconds used so far by the running descendants of process ``pid`` (here: the
+    emulator or server; a tool run as a command has exited when this is read). Linux's
+    ``/proc`` only (0.0 elsewhere)."""
+    total = 0.0
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = listing.read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += server_seconds(child)
+    return total
+
+
 @dataclass
 class Measured:
-    """One tool's runs: wall-clock and client CPU seconds, one entry per repeat."""
+    """One tool's runs: wall-clock, client CPU and server CPU seconds, one entry per
+    repeat."""
 
     name: str
     children: bool  # its CPU is a child process's (a command), not this process's
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
 
     def run(self, action: Callable[[], Any]) -> None:
-        """Run ``action`` once, recording its wall-clock and CPU seconds."""
+        """Run ``action`` once, recording its wall-clock, its CPU and the server's."""
+        server_before = server_seconds()
         cpu_before, started = cpu_seconds(self.children), time.perf_counter()
         action()
         self.seconds.append(time.perf_counter() - started)
         self.cpu.append(cpu_seconds(self.children) - cpu_before)
+        self.server.append(server_seconds() - server_before)
 
 
 def paired_median(ours: Sequence[float], theirs: Sequence[float]) -> float:
@@ -352,6 +388,12 @@ def main() -> int:
     )
     print(f"{args.repeat} repeats, a fresh server each, order alternating, paired medians\n")
     ratio = report(args.files, "file", [ours, rclone])
+    print(f"\n{task_text()}")
+    shown = ", ".join(
+        f"{tool.name} {1000 * statistics.median(tool.server) / args.files:.2f}"
+        for tool in (ours, rclone)
+    )
+    print(f"server CPU ms/file (median): {shown}")
     print(f"\nlakeroutine: {ratio:.2f}x rclone's speed (paired median; target >= 1)")
     return 0 if ratio >= 1 else 1
 

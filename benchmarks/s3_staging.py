@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import json
 import os
 import shutil
 import socket
@@ -63,15 +64,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    """A separate ``moto_server`` process on loopback; returns it and its URL."""
+def start_moto(per_request: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+    """A separate ``moto_server`` process on loopback (``per_request``: the same server
+    counting its CPU per kind of request, ``moto_request_cpu.py``); returns it and its URL."""
     port = free_port()
-    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    process = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    if per_request:
+        command = [sys.executable, str(Path(__file__).with_name("moto_request_cpu.py"))]
+        command.append(str(port))
+    else:
+        server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+        command = [server or "moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a loaded machine starts it slowly
     while time.monotonic() < deadline and process.poll() is None:
@@ -122,6 +125,12 @@ def server_cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def request_cpu(url: str) -> dict[str, list[float]]:
+    """The per-request counts of ``moto_request_cpu.py`` since last asked (and reset)."""
+    with urllib.request.urlopen(f"{url}/_request-cpu", timeout=30) as answer:
+        return json.loads(answer.read())
 
 
 def run_lakeroutine(run: int, state: str, workers: int, mode: str = "delete") -> float:
@@ -190,12 +199,14 @@ class Round:
             "s5cmd": Measured("s5cmd mv", children=True),
         }
         self.server: dict[str, list[float]] = {name: [] for name in ("lakeroutine", "aws", "s5cmd")}
+        # --per-request: {tool: {kind: [requests, moto CPU seconds]}}, summed over repeats
+        self.requests: dict[str, dict[str, list[float]]] = {name: {} for name in self.server}
 
     def repeat(self, run: int, body: bytes) -> None:
         """One repeat on a fresh server: land every tool's objects, run the tools in turn
         (run -1: a small warm-up of lakeroutine's imports only), check what each left."""
         args = self.args
-        moto, url = start_moto()
+        moto, url = start_moto(args.per_request)
         os.environ["AWS_ENDPOINT_URL"] = os.environ["S3_ENDPOINT_URL"] = url  # s5cmd's: S3_
         try:
             import boto3
@@ -214,10 +225,11 @@ class Round:
                 def ours() -> None:
                     run_lakeroutine(run, where, args.workers, args.mode)
 
-                actions = [self._timed("lakeroutine", self.ours, ours, moto.pid)]
+                actions = [self._timed("lakeroutine", self.ours, ours, moto.pid, url)]
                 for name, tool in self.anchors.items():
                     steps = anchor_steps(name, self.commands[name], run, args.mode)
-                    actions.append(self._timed(name, tool, lambda s=steps: run_anchor(s), moto.pid))
+                    action = self._timed(name, tool, lambda s=steps: run_anchor(s), moto.pid, url)
+                    actions.append(action)
                 in_turn(run, actions)
                 for prefix in ("", "aws-", "s5cmd-"):
                     assert count(client, f"{prefix}staging{run}/") == args.objects, prefix
@@ -228,13 +240,38 @@ class Round:
             moto.terminate()
             moto.wait()
 
-    def _timed(self, name: str, tool: Measured, action: Any, pid: int) -> Any:
+    def _timed(self, name: str, tool: Measured, action: Any, pid: int, url: str) -> Any:
         def go() -> None:
+            if self.args.per_request:
+                request_cpu(url)  # counts start again
             before = server_cpu(pid)
             tool.run(action)
             self.server[name].append(server_cpu(pid) - before)
+            if self.args.per_request:
+                for kind, (requests, cpu) in request_cpu(url).items():
+                    entry = self.requests[name].setdefault(kind, [0, 0.0])
+                    entry[0] += requests
+                    entry[1] += cpu
 
         return go
+
+    def report_requests(self) -> None:
+        """Requests per object and moto's CPU per request kind, for each tool."""
+        objects = self.args.objects * self.args.repeat
+        print("\n| tool | request | per object | moto CPU ms/request | moto CPU ms/object |")
+        print("| --- | --- | ---: | ---: | ---: |")
+        for name, kinds in self.requests.items():
+            total = 0.0
+            for kind, (requests, cpu) in sorted(kinds.items(), key=lambda kv: -kv[1][1]):
+                total += cpu
+                print(
+                    f"| {name} | {kind} | {requests / objects:.3f} "
+                    f"| {1000 * cpu / requests:.2f} | {1000 * cpu / objects:.2f} |"
+                )
+            print(
+                f"| {name} | all (werkzeug's HTTP work not in it) | | "
+                f"| {1000 * total / objects:.2f} |"
+            )
 
 
 def main() -> int:
@@ -251,6 +288,11 @@ def main() -> int:
         choices=("local", "s3"),
         default="local",
         help="where lakeroutine keeps its journal: local SQLite, or s3://bench/state/",
+    )
+    parser.add_argument(
+        "--per-request",
+        action="store_true",
+        help="count moto's CPU per kind of request (moto_request_cpu.py) and print it",
     )
     args = parser.parse_args()
     commands = {"aws": anchor_tool("aws", args.aws), "s5cmd": anchor_tool("s5cmd", args.s5cmd)}
@@ -275,6 +317,8 @@ def main() -> int:
         for name, cpu in rounds.server.items()
     )
     print(f"\nserver CPU ms/object (median): {shown}")
+    if args.per_request:
+        rounds.report_requests()
     versus_aws = paired_median(rounds.ours.seconds, rounds.anchors["aws"].seconds)
     versus_s5cmd = paired_median(rounds.ours.seconds, rounds.anchors["s5cmd"].seconds)
     print(
