@@ -67,8 +67,8 @@ class TestSftpToS3(StorageConformance):
 
 class TestLocalToS3(StorageConformance):
     @pytest.fixture
-    def landing_place(self, tmp_path):
-        return LocalPlace(tmp_path / "lake")
+    def landing_place(self, shared_tmp_path):  # a folder an unprivileged login reaches
+        return LocalPlace(shared_tmp_path / "lake")
 
     @pytest.fixture
     def staging_place(self, s3_place):

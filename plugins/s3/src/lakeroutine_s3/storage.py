@@ -49,6 +49,15 @@ def _is_multipart_etag(etag: str | None) -> bool:
     return bool(etag) and "-" in (etag or "")
 
 
+def _about(exc: Exception, local_path: Path) -> bool:
+    """Whether ``exc`` is the local source file refusing to be read or gone."""
+    return (
+        isinstance(exc, (PermissionError, FileNotFoundError))
+        and exc.filename is not None
+        and (Path(exc.filename) == local_path)
+    )
+
+
 def _is_denied(exc: Exception) -> bool:
     """Whether S3 refused the request to this login (403: AccessDenied, or a bare HEAD)."""
     return error_code(exc) in ("AccessDenied", "403")
@@ -232,8 +241,8 @@ class S3Storage(ConditionalDeletes):
                 if same is not None:
                     return same
                 raise FileExistsError(url) from None
-            if isinstance(exc, StorageError):
-                raise
+            if isinstance(exc, StorageError) or _about(exc, local_path):
+                raise  # ours, or the local source's own (unreadable, gone): that file only
             raise self._error("cannot upload to", url, exc) from None
         return self._verified_size(url, size)
 
