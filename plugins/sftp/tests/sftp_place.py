@@ -37,6 +37,13 @@ class SftpPlace(LocalPlace):
             return {"sftp": {"password": "${env:KIT_SFTP_PASSWORD}", "known_hosts": known}}
         return self.server.options()
 
+    def share_with(self, login: tuple[int, int]) -> None:
+        """The login a local landing runs under reads this server's key and known hosts
+        (their folder traversable by it; root still reads them)."""
+        for path in (self.server.key_file, self.server.known_hosts):
+            os.chown(path, *login)
+            os.chmod(path.parent, path.parent.stat().st_mode | 0o711)
+
     def aliases(self, folder: str) -> list[str]:
         """Host spellings (``localhost``, ``[::1]`` for 127.0.0.1), the path spelt with
         ``.``, ``//`` and without its slash, and server-side symbolic links to the folder

@@ -28,8 +28,8 @@ class TestSftpStorage(StorageConformance):
 
 class TestLocalToSftp(StorageConformance):
     @pytest.fixture
-    def landing_place(self, tmp_path):
-        return LocalPlace(tmp_path / "lake")
+    def landing_place(self, shared_tmp_path):  # a folder an unprivileged login reaches
+        return LocalPlace(shared_tmp_path / "lake")
 
     @pytest.fixture
     def staging_place(self, sftp_place):

@@ -160,6 +160,10 @@ class Place:
         made unreadable (tests running as root read every file); None: this process's."""
         return None
 
+    def share_with(self, login: tuple[int, int]) -> None:
+        """Let ``login`` (uid, gid) read what a run needs to reach this place (a key file,
+        known hosts), when the other place of the route makes the run use that login."""
+
     def put_without_hash(self, folder: str, name: str, body: bytes) -> bool:
         """Write a file that has no content hash (no Content-MD5, a multipart ETag);
         False if every file of the backend has one."""
@@ -492,6 +496,9 @@ class StorageConformance:
 
             def write(folder: Path) -> Path:
                 return self.routine(route, folder, archive_or_delete="delete")
+
+            for place in route:
+                place.share_with(login)
 
             result = run_as(login, write, self.plugins)
 
