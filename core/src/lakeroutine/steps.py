@@ -52,6 +52,7 @@ __all__ = [
     "pick_steps",
     "read_steps",
     "routine_version",
+    "steps_in",
     "steps_of",
 ]
 
@@ -125,7 +126,11 @@ def read_steps(path: str | os.PathLike[str]) -> list[StepInfo]:
     process that validates the routine before running it (``run_routine`` does). A file
     too malformed to list raises RoutineError; anything subtler is found by validation."""
     file = str(Path(path).resolve())
-    data = _read(Path(file))
+    return steps_in(_read(Path(file)), file)
+
+
+def steps_in(data: Any, file: str) -> list[StepInfo]:
+    """The steps of a routine as written, already read from ``file`` (see :func:`read_steps`)."""
     blocks = data.get("executors") if isinstance(data, dict) else None
     if not isinstance(blocks, dict):
         raise RoutineError("the routine has no executors", file=file, field="executors")
@@ -155,9 +160,10 @@ def read_steps(path: str | os.PathLike[str]) -> list[StepInfo]:
     return _check_slugs(found, file)
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path, raw: bytes | None = None) -> Any:
+    """The routine file's content (``raw``: its bytes, already read)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if raw is None else raw.decode("utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 

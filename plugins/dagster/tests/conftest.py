@@ -12,6 +12,15 @@ import pytest
 from core_probe import probe_registry
 
 
+@pytest.fixture(autouse=True)
+def parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own parse cache (lakeroutine.parse_steps), empty at its start, never the
+    user's: subprocesses inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("parse-cache")
+    monkeypatch.setenv("LAKEROUTINE_PARSE_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def probe_routine(tmp_path: Path) -> Callable[..., Path]:
     """Writes a routine file of ProbeExecutor blocks (``(key, tasks)`` pairs) and returns
