@@ -195,3 +195,30 @@ def test_validate_and_run_never_use_the_cache(tmp_path: Path, env) -> None:
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "lake.duckdb").exists()  # it ran
     assert not cache.exists()
+
+
+def test_files_landing_in_a_folder_the_routine_names_keep_the_entry(tmp_path: Path) -> None:
+    """Validation checks what a named path is (a folder), not its content: a landing folder
+    filling up between parses is still a hit; the folder gone is a miss."""
+    spec = {
+        "routine_name": "landing",
+        "executors": {
+            "StagingExecutor": {
+                "params": {
+                    "parent_directory": str(tmp_path / "landing") + "/",
+                    "dump_directory": str(tmp_path / "staging") + "/",
+                    "archive_or_delete": "delete",
+                },
+                "tasks": ["transfer", "post_staging"],
+            }
+        },
+    }
+    (tmp_path / "landing").mkdir()
+    path, cache = tmp_path / "routine.json", tmp_path / "cache"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    assert not parse(path, cache)["hit"]
+    (tmp_path / "landing" / "a.csv").write_text("x\n1\n", encoding="utf-8")
+    assert parse(path, cache)["hit"]
+    (tmp_path / "landing" / "a.csv").unlink()
+    (tmp_path / "landing").rmdir()
+    assert not parse(path, cache)["hit"]

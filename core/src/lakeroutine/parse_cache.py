@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,7 @@ class ParseCache:
     def write(self, name: str, entry: dict[str, Any]) -> None:
         """Keep ``entry`` as ``name``, atomically; a failure only loses the entry."""
         target = self.folder / f"{name}.json"
-        temporary = self.folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        temporary = self.folder / f".{name}.{os.urandom(4).hex()}.tmp"
         try:
             temporary.write_text(json.dumps({"format": FORMAT, **entry}), encoding="utf-8")
             os.replace(temporary, target)
@@ -108,10 +107,10 @@ def _make_key(folder: Path) -> bytes | None:
     """A new random key, published atomically (a process racing us may win: we read its)."""
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = folder / f".key.{secrets.token_hex(4)}.tmp"
+        temporary = folder / f".key.{os.urandom(4).hex()}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32))
+            handle.write(os.urandom(32).hex())
         try:
             os.link(temporary, folder / _KEY)
         except FileExistsError:

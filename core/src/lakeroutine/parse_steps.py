@@ -24,6 +24,7 @@ from lakeroutine.validation_inputs import (
     file_signature,
     installed,
     local_paths,
+    path_kind,
     start_recording_files,
     stop_recording_files,
 )
@@ -73,7 +74,7 @@ def _hit(
 ) -> tuple[str, list[StepInfo]] | None:
     """The name and steps read from ``raw`` when everything validation read is unchanged."""
     try:
-        depends = _depends(entry["env"], entry["whole"], entry["files"], env)
+        depends = _depends(entry["env"], entry["whole"], entry["files"], entry["paths"], env)
         if not hmac.compare_digest(cache.sign(depends), entry["depends"]):
             return None
         data = _read(file, raw)
@@ -85,14 +86,22 @@ def _hit(
     return found
 
 
-def _depends(names: list[str], whole: bool, files: list[str], env: Mapping[str, str]) -> list[Any]:
-    """The values of what validation read: those environment variables, those files' state."""
+def _depends(
+    names: list[str], whole: bool, files: list[str], paths: list[str], env: Mapping[str, str]
+) -> list[Any]:
+    """The values of what validation read: those environment variables, the files it read
+    (size and time), the paths its params and args name (file, folder or absent)."""
     values = dict(env) if whole else {name: env.get(name) for name in names}
-    return ["depends", values, [file_signature(path) for path in files]]
+    return [
+        "depends",
+        values,
+        [file_signature(path) for path in files],
+        [path_kind(path) for path in paths],
+    ]
 
 
 def _shape(name: Any, steps: list[StepInfo]) -> list[Any]:
-    return ["steps", name, [step.to_dict() for step in steps]]
+    return ["steps", name, [vars(step) for step in steps]]
 
 
 def _record(
@@ -121,8 +130,9 @@ def _record(
         for task in block.tasks:
             if task.args is not None:
                 local_paths(task.args.model_dump(mode="json"), named)
-    files = sorted((set(opened) | named) - {str(file)})
-    clear = [*files, *recording.names]
+    files = sorted(set(opened) - {str(file)})
+    paths = sorted(named - set(files) - {str(file)})
+    clear = [*files, *paths, *recording.names]
     if any(secret in text for secret in routine.secrets if secret for text in clear):
         return
     names = sorted(recording.names)
@@ -132,7 +142,8 @@ def _record(
             "env": names,
             "whole": recording.whole,
             "files": files,
-            "depends": cache.sign(_depends(names, recording.whole, files, recording.base)),
+            "paths": paths,
+            "depends": cache.sign(_depends(names, recording.whole, files, paths, recording.base)),
             "steps": cache.sign(_shape(routine.name, steps)),
         },
     )

@@ -89,8 +89,14 @@ def local_paths(value: Any, found: set[str]) -> set[str]:
     return found
 
 
+def path_kind(path: str) -> list[Any]:
+    """Whether a path named in params or args is a file, a folder or absent now: what
+    validation checks of it (a landing folder's content, which changes, is not)."""
+    return [path, "dir" if os.path.isdir(path) else "file" if os.path.exists(path) else None]
+
+
 def file_signature(path: str) -> list[Any]:
-    """What a file or folder is now: kind, size and modification time (None: absent)."""
+    """What a file validation read is now: kind, size and modification time (None: absent)."""
     try:
         stat = os.stat(path)
     except (OSError, ValueError):
