@@ -86,6 +86,29 @@ def test_help_imports_argparse_and_the_package_only(tmp_path: Path) -> None:
     assert not roots(found["modules"]) & set(HEAVY)
 
 
+def test_help_adds_no_subcommands_arguments_and_shows_what_the_full_parser_shows(capsys):
+    """main's parser adds a subcommand's arguments only when that subcommand is parsed or
+    its help shown: ``--help`` builds none, and every help reads as the full parser's."""
+    import argparse
+
+    from lakeroutine.cli import build_parser
+
+    for argv in (["--help"], ["run", "--help"], ["state", "clear", "--help"]):
+        shown = []
+        for lazy in (True, False):
+            parser = build_parser(lazy=lazy)
+            with pytest.raises(SystemExit):
+                parser.parse_args(argv)
+            shown.append(capsys.readouterr().out)
+            if lazy and argv == ["--help"]:
+                (commands,) = (
+                    a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+                )
+                unfilled = {name for name, sub in commands.choices.items() if sub._fill}
+                assert unfilled == {"run", "validate", "state", "plugins", "init"}
+        assert shown[0] == shown[1] and "usage: lakeroutine" in shown[0]
+
+
 def test_validate_imports_and_builds_only_what_the_routine_uses(quickstart: Path) -> None:
     """validate of the quickstart (StagingExecutor and DuckDBExecutor) imports those two
     executors and no other, builds the models of the tasks the routine names and not the
