@@ -222,3 +222,13 @@ def test_files_landing_in_a_folder_the_routine_names_keep_the_entry(tmp_path: Pa
     (tmp_path / "landing" / "a.csv").unlink()
     (tmp_path / "landing").rmdir()
     assert not parse(path, cache)["hit"]
+
+
+def test_entries_older_than_30_days_go_when_one_is_written(tmp_path: Path, env) -> None:
+    path, cache = routine(tmp_path), tmp_path / "cache"
+    parse(path, cache, **env)
+    (old,) = cache.glob("*.json")
+    month_ago = old.stat().st_mtime - 31 * 24 * 3600
+    os.utime(old, (month_ago, month_ago))
+    assert not parse(path, cache, {"token": "other"}, **env)["hit"]  # a new entry written
+    assert not old.exists() and len(list(cache.glob("*.json"))) == 1

@@ -3,10 +3,10 @@
 A scheduler parses its DAG or definitions file over and over (Airflow's DAG processor every
 few seconds, each Dagster code-server start). Validating the routine with pydantic costs more
 than building the DAG, so the way astronomer-cosmos caches dbt's manifest, a parse
-(:func:`lakeroutine.steps.scheduled_steps`) validates fully once and records that the input
+(:func:`lakeroutine.parse_steps.parse_steps`) validates fully once and records that the input
 was valid; later parses of the same input read the steps from the file as written.
 
-An entry is named by an HMAC of the routine file's path and bytes, the variables passed,
+An entry is named by an HMAC of the routine file's path and content, the variables passed,
 the Python running and the distributions installed; it holds the names of the environment
 variables validation looked up and the local files it opened or named, with an HMAC of their
 values and state then, and an HMAC of the steps it found. It stands only while all of them
@@ -15,8 +15,9 @@ read through ``${env:...}``, variables) are never stored in clear, nor recoverab
 
 The folder is ``$LAKEROUTINE_PARSE_CACHE`` if set (``off`` disables the cache), else
 ``lakeroutine/parse`` under the user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``;
-``%LOCALAPPDATA%`` on Windows). A folder that cannot be written only costs speed.
-Running a routine (``run_routine``, ``lakeroutine validate``) never reads it.
+``%LOCALAPPDATA%`` on Windows). A folder that cannot be written only costs speed; entries
+older than 30 days are removed whenever one is written. Running a routine (``run_routine``,
+``lakeroutine validate``) never reads it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ import hashlib
 import hmac
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 ENV_VAR = "LAKEROUTINE_PARSE_CACHE"
 FORMAT = 1
+MAX_AGE_S = 30 * 24 * 3600.0  # entries older than this are removed when one is written
 _OFF = ("", "0", "off", "false", "no")
 _KEY = "key"
 
@@ -83,8 +86,18 @@ class ParseCache:
         try:
             temporary.write_text(json.dumps({"format": FORMAT, **entry}), encoding="utf-8")
             os.replace(temporary, target)
+            self.prune()
         except OSError:
             temporary.unlink(missing_ok=True)
+
+    def prune(self, max_age_s: float = MAX_AGE_S) -> None:
+        """Remove entries written more than ``max_age_s`` ago (an input seen again is then
+        validated once more): each edit of a routine leaves its old entry behind."""
+        limit = time.time() - max_age_s
+        with os.scandir(self.folder) as found:
+            for item in found:
+                if item.name.endswith(".json") and item.stat().st_mtime < limit:
+                    Path(item.path).unlink(missing_ok=True)
 
 
 def _plain(value: Any) -> Any:

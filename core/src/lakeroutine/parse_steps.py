@@ -11,6 +11,7 @@ pydantic model built. Running a step validates the routine fully, as always.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from collections.abc import Mapping
@@ -52,7 +53,8 @@ def parse_steps(
     if cache is None or raw is None:
         routine = load_routine(file, vars=vars, env=env)
         return routine.name, steps_of(routine)
-    name = cache.sign(["input", str(file), raw, dict(vars or {}), installed()])
+    content = hashlib.sha256(raw).hexdigest()
+    name = cache.sign(["input", str(file), content, dict(vars or {}), installed()])
     entry = cache.read(name)
     if entry is not None:
         found = _hit(cache, entry, file, raw, env)

@@ -105,24 +105,19 @@ def file_signature(path: str) -> list[Any]:
 
 
 def installed() -> list[Any]:
-    """The Python running and what is installed where it imports from: each ``sys.path``
-    folder's modification time (an install, upgrade or removal changes it) and the
-    lakeroutine distributions in it (name and version from their metadata folders)."""
+    """The Python running and what is installed where it imports from: the modification
+    time of each ``sys.path`` folder holding distributions (an install, upgrade or removal
+    changes it; a DAG folder holding none is left out) and the lakeroutine distributions in
+    it (name and version from their metadata folders)."""
     found: list[Any] = [sys.version, sys.executable]
     for entry in sys.path:
-        if not entry or not os.path.isdir(entry):
-            continue
         try:
-            names = os.listdir(entry)
-            found.append([entry, os.stat(entry).st_mtime_ns])
+            names = os.listdir(entry or ".")
+            stamp = os.stat(entry or ".").st_mtime_ns
         except OSError:
             continue
-        found.extend(
-            sorted(
-                name
-                for name in names
-                if name.lower().startswith("lakeroutine")
-                and name.endswith((".dist-info", ".egg-info"))
-            )
-        )
+        metadata = [name for name in names if name.endswith((".dist-info", ".egg-info"))]
+        if metadata:
+            found.append([entry, stamp])
+            found.extend(sorted(n for n in metadata if n.lower().startswith("lakeroutine")))
     return found
