@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.parse_cache import ParseCache
-from lakeroutine.steps import StepInfo, _read, load_routine, steps_in, steps_of
+from lakeroutine.steps import StepInfo, load_routine, read_data, steps_in, steps_of
 from lakeroutine.validation_inputs import (
     RecordingEnv,
     file_signature,
@@ -79,7 +79,7 @@ def _hit(
         depends = _depends(entry["env"], entry["whole"], entry["files"], entry["paths"], env)
         if not hmac.compare_digest(cache.sign(depends), entry["depends"]):
             return None
-        data = _read(file, raw)
+        data = read_data(file, raw)
         found = (data.get("routine_name"), steps_in(data, str(file)))
         if not hmac.compare_digest(cache.sign(_shape(*found)), entry["steps"]):
             return None
@@ -121,7 +121,7 @@ def _record(
     try:
         if file.read_bytes() != raw:
             return
-        data = _read(file, raw)
+        data = read_data(file, raw)
         if (data.get("routine_name"), steps_in(data, str(file))) != (routine.name, steps):
             return
     except Exception:

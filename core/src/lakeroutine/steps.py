@@ -50,6 +50,7 @@ __all__ = [
     "list_steps",
     "load_routine",
     "pick_steps",
+    "read_data",
     "read_steps",
     "routine_version",
     "steps_in",
@@ -126,7 +127,7 @@ def read_steps(path: str | os.PathLike[str]) -> list[StepInfo]:
     process that validates the routine before running it (``run_routine`` does). A file
     too malformed to list raises RoutineError; anything subtler is found by validation."""
     file = str(Path(path).resolve())
-    return steps_in(_read(Path(file)), file)
+    return steps_in(read_data(Path(file)), file)
 
 
 def steps_in(data: Any, file: str) -> list[StepInfo]:
@@ -160,8 +161,9 @@ def steps_in(data: Any, file: str) -> list[StepInfo]:
     return _check_slugs(found, file)
 
 
-def _read(path: Path, raw: bytes | None = None) -> Any:
-    """The routine file's content (``raw``: its bytes, already read)."""
+def read_data(path: Path, raw: bytes | None = None) -> Any:
+    """The routine file's content as written, JSON or YAML (``raw``: its bytes, already
+    read); a file that does not parse raises the RoutineError validation would."""
     try:
         text = path.read_text(encoding="utf-8") if raw is None else raw.decode("utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
