@@ -39,27 +39,26 @@ def _load(path: Path, vars: Mapping[str, Any] | None) -> tuple[str, str | None, 
     validates the routine as it starts, so there the steps are only read from the file."""
     from airflow.sdk import get_parsing_context
     from lakeroutine.errors import LakeroutineError
-    from lakeroutine.parse_steps import parse_steps
-    from lakeroutine.steps import read_steps
+    from lakeroutine.steps import read_data, steps_in
 
-    name, description = _name_and_description(path)
+    try:
+        data = read_data(path)
+    except LakeroutineError:  # said again, in full, by validation below
+        data = None
+    name, description = _name_and_description(data)
     try:
         if get_parsing_context().task_id is not None and name:
-            return name, description, read_steps(path)
+            return name, description, steps_in(data, str(path.resolve()))
+        from lakeroutine.parse_steps import parse_steps
+
         name, steps = parse_steps(path, parse_time_vars(vars))
         return name, description, steps
     except LakeroutineError as exc:  # one line naming the file and field, not our stack
         raise type(exc)(str(exc)) from None
 
 
-def _name_and_description(path: Path) -> tuple[str | None, str | None]:
-    """``routine_name`` and ``description`` as written (None where unreadable)."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        return None, None
+def _name_and_description(data: Any) -> tuple[str | None, str | None]:
+    """``routine_name`` and ``description`` as written (None where absent or not text)."""
     if not isinstance(data, dict):
         return None, None
     name, description = data.get("routine_name"), data.get("description")
