@@ -1,4 +1,5 @@
-"""What `lakeroutine --help` and `lakeroutine validate` may import and build (start-up cost).
+"""What `lakeroutine --help`, `lakeroutine validate` and a scheduler's parse answered by the
+parse cache may import and build (start-up cost).
 
 Each command runs in a fresh interpreter with every installed plugin, then reports what it
 imported, which of the task argument models it built and how many entry-point scans were
@@ -85,6 +86,29 @@ def test_help_imports_argparse_and_the_package_only(tmp_path: Path) -> None:
     assert not roots(found["modules"]) & set(HEAVY)
 
 
+def test_help_adds_no_subcommands_arguments_and_shows_what_the_full_parser_shows(capsys):
+    """main's parser adds a subcommand's arguments only when that subcommand is parsed or
+    its help shown: ``--help`` builds none, and every help reads as the full parser's."""
+    import argparse
+
+    from lakeroutine.cli import build_parser
+
+    for argv in (["--help"], ["run", "--help"], ["state", "clear", "--help"]):
+        shown = []
+        for lazy in (True, False):
+            parser = build_parser(lazy=lazy)
+            with pytest.raises(SystemExit):
+                parser.parse_args(argv)
+            shown.append(capsys.readouterr().out)
+            if lazy and argv == ["--help"]:
+                (commands,) = (
+                    a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+                )
+                unfilled = {name for name, sub in commands.choices.items() if sub._fill}
+                assert unfilled == {"run", "validate", "state", "plugins", "init"}
+        assert shown[0] == shown[1] and "usage: lakeroutine" in shown[0]
+
+
 def test_validate_imports_and_builds_only_what_the_routine_uses(quickstart: Path) -> None:
     """validate of the quickstart (StagingExecutor and DuckDBExecutor) imports those two
     executors and no other, builds the models of the tasks the routine names and not the
@@ -110,3 +134,49 @@ def test_validate_imports_and_builds_only_what_the_routine_uses(quickstart: Path
     }
     assert len(found["scans"]) == 1, found["scans"]  # ours; pydantic told it found none
     assert not roots(found["modules"]) & set(HEAVY)
+    # validate validates: the parse cache is neither read nor written
+    assert not {"lakeroutine.parse_steps", "lakeroutine.parse_cache"} & modules
+
+
+PARSE = r"""
+import json, sys
+before = set(sys.modules)
+from lakeroutine.parse_steps import parse_steps
+name, steps = parse_steps(sys.argv[1])
+print(json.dumps({"steps": len(steps), "modules": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_a_warm_parse_imports_no_model_plugin_or_pydantic(quickstart: Path) -> None:
+    """A scheduler's parse of an input the parse cache knows valid reads the steps from the
+    file: no pydantic, no model or executor module of ours, no plugin loading, no metadata
+    scan. The first parse (cold) validated the routine and filled the cache."""
+    env = {**os.environ, "LAKEROUTINE_PARSE_CACHE": str(quickstart / "cache")}
+    found = []
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", PARSE, "routine.json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=quickstart,
+        )
+        assert out.returncode == 0, out.stderr
+        found.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    cold, warm = (set(run["modules"]) for run in found)
+    assert {"pydantic", "lakeroutine.routine", "lakeroutine_duckdb.models"} <= cold
+    assert found[0]["steps"] == found[1]["steps"] > 0
+    ours = {name for name in warm if name.startswith("lakeroutine")}
+    assert ours <= {
+        "lakeroutine",
+        "lakeroutine.errors",
+        "lakeroutine.hookspecs",
+        "lakeroutine.parse_cache",
+        "lakeroutine.parse_steps",
+        "lakeroutine.step_ids",
+        "lakeroutine.steps",
+        "lakeroutine.validation_inputs",
+    }, ours
+    for name in ("pydantic", "importlib.metadata", "logging"):
+        assert name not in warm, f"a warm parse imported {name}"
+    assert not roots(sorted(warm)) & set(HEAVY)

@@ -47,7 +47,21 @@ def _columns() -> int:
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
+        self._fill: Any = None  # adds this subcommand's arguments, when it is used
         super().__init__(*args, **kwargs)
+
+    def _filled(self) -> None:
+        if self._fill is not None:
+            fill, self._fill = self._fill, None
+            fill(self)
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        self._filled()
+        return super().parse_known_args(*args, **kwargs)
+
+    def format_help(self) -> str:
+        self._filled()
+        return super().format_help()
 
     def error(self, message: str) -> Any:  # usage errors exit 2 with one line
         self.print_usage(sys.stderr)
@@ -78,8 +92,10 @@ def _routine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", metavar="URL", help="state store (overrides the routine's)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line's parser (``lakeroutine --help`` shows it)."""
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The command line's parser (``lakeroutine --help`` shows it). ``lazy``: each
+    subcommand's arguments are added only when that subcommand is parsed or its help shown
+    (what ``main`` does: ``lakeroutine --help`` builds no subcommand's arguments)."""
     parser = _Parser(
         prog="lakeroutine",
         description="Run data-lake routines (staging, Athena, Glue, Redshift) from a file.",
@@ -91,13 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     _global_options(common, argparse.SUPPRESS)  # after the subcommand: keeps the one before
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help, description, fill in _COMMANDS:
+        sub = commands.add_parser(name, parents=[common], help=help, description=description)
+        if fill is not None:
+            sub._fill = (lambda p, fill=fill: fill(p, common)) if lazy else None
+            if not lazy:
+                fill(sub, common)
+    return parser
 
-    run = commands.add_parser(
-        "run",
-        parents=[common],
-        help="validate a routine, then run it",
-        description="Validate a routine and every executor's preflight checks, then run it.",
-    )
+
+def _run_arguments(run: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     _routine_arguments(run)
     run.add_argument(
         "--dry-run",
@@ -129,23 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not print the tasks' small outputs (query previews, counts) after the summary",
     )
 
-    validate = commands.add_parser(
-        "validate",
-        parents=[common],
-        help="check a routine without running it",
-        description="Check a routine whole (executors, params, task args, transformations) "
-        "and run every executor's read-only preflight checks (folders exist, buckets "
-        "reachable). Runs no task and no user code; writes nothing.",
-    )
+
+def _validate_arguments(validate: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     _routine_arguments(validate)
 
-    state = commands.add_parser(
-        "state",
-        parents=[common],
-        help="see or clear a routine's saved state",
-        description="What a routine's runs keep between runs: the last run, the run lock, "
-        "the staging journals and the ids of queries and job runs to re-attach to.",
-    )
+
+def _state_arguments(state: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     state_commands = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
     show = state_commands.add_parser(
         "show", parents=[common], help="last run, lock, journal counts, saved ids"
@@ -171,21 +179,48 @@ def build_parser() -> argparse.ArgumentParser:
             help="set a ${var} the routine's state URL uses (repeatable)",
         )
 
-    plugins = commands.add_parser(
-        "plugins", parents=[common], help="list installed plugins and what they add"
-    )
+
+def _plugins_arguments(plugins: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     plugins.add_argument("--json", action="store_true", help="as JSON")
 
-    commands.add_parser("schema", parents=[common], help="print the JSON Schema of routine files")
-    init = commands.add_parser(
-        "init",
-        parents=[common],
-        help="write a runnable starter routine",
-        description="Write a starter into FOLDER: a routine staging a landing folder to "
-        "Parquet and querying it with DuckDB, a sample file, and what to change.",
-    )
+
+def _init_arguments(init: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     init.add_argument("folder", nargs="?", default=".", help="where to write it (default: .)")
-    return parser
+
+
+_COMMANDS: list[tuple[str, str, str | None, Any]] = [
+    (
+        "run",
+        "validate a routine, then run it",
+        "Validate a routine and every executor's preflight checks, then run it.",
+        _run_arguments,
+    ),
+    (
+        "validate",
+        "check a routine without running it",
+        "Check a routine whole (executors, params, task args, transformations) and run every "
+        "executor's read-only preflight checks (folders exist, buckets reachable). Runs no "
+        "task and no user code; writes nothing.",
+        _validate_arguments,
+    ),
+    (
+        "state",
+        "see or clear a routine's saved state",
+        "What a routine's runs keep between runs: the last run, the run lock, the staging "
+        "journals and the ids of queries and job runs to re-attach to.",
+        _state_arguments,
+    ),
+    ("plugins", "list installed plugins and what they add", None, _plugins_arguments),
+    ("schema", "print the JSON Schema of routine files", None, None),
+    (
+        "init",
+        "write a runnable starter routine",
+        "Write a starter into FOLDER: a routine staging a landing folder to Parquet and "
+        "querying it with DuckDB, a sample file, and what to change.",
+        _init_arguments,
+    ),
+]
+"""Each subcommand: its name, help line, description and what adds its arguments."""
 
 
 def _version() -> str:
@@ -337,7 +372,7 @@ def _line_formatter() -> logging.Formatter:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return its exit
     code: a plugin's tests can call ``main(["validate", path]) == 2``."""
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: their code, not an exit

@@ -27,5 +27,9 @@ def task_digest(executor: str, task: str, args: Any) -> str:
     """What a step is, as the file writes it (executor, task, args before ``${}``
     substitution): two reads of the file agree on it whatever the run's variables, and a
     step id that came to name another task (one inserted before it) gets another digest."""
-    text = json.dumps([executor, task, args or {}], sort_keys=True, default=str)
+    text = _ENCODER.encode([executor, task, args or {}])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# json.dumps(..., sort_keys=True, default=str), its encoder made once (not once per task)
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str)

@@ -50,8 +50,10 @@ __all__ = [
     "list_steps",
     "load_routine",
     "pick_steps",
+    "read_data",
     "read_steps",
     "routine_version",
+    "steps_in",
     "steps_of",
 ]
 
@@ -125,7 +127,11 @@ def read_steps(path: str | os.PathLike[str]) -> list[StepInfo]:
     process that validates the routine before running it (``run_routine`` does). A file
     too malformed to list raises RoutineError; anything subtler is found by validation."""
     file = str(Path(path).resolve())
-    data = _read(Path(file))
+    return steps_in(read_data(Path(file)), file)
+
+
+def steps_in(data: Any, file: str) -> list[StepInfo]:
+    """The steps of a routine as written, already read from ``file`` (see :func:`read_steps`)."""
     blocks = data.get("executors") if isinstance(data, dict) else None
     if not isinstance(blocks, dict):
         raise RoutineError("the routine has no executors", file=file, field="executors")
@@ -155,9 +161,11 @@ def read_steps(path: str | os.PathLike[str]) -> list[StepInfo]:
     return _check_slugs(found, file)
 
 
-def _read(path: Path) -> Any:
+def read_data(path: Path, raw: bytes | None = None) -> Any:
+    """The routine file's content as written, JSON or YAML (``raw``: its bytes, already
+    read); a file that does not parse raises the RoutineError validation would."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if raw is None else raw.decode("utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 

@@ -62,6 +62,7 @@ def routine(tmp_path: Path) -> Path:
 
 
 def parse(path: Path, task_id: str | None = None) -> dict:
+    """What a fresh process's parse of the routine's DAG imported, scanned and built."""
     env = dict(os.environ)
     if task_id is not None:  # what Airflow's task runner sets before parsing the DAG file
         env["_AIRFLOW_PARSING_CONTEXT_DAG_ID"] = "parse_imports"
@@ -104,3 +105,18 @@ def test_a_task_process_imports_no_plugin_executor_or_model(tmp_path: Path) -> N
     assert not {name for name in ours if name.endswith((".executor", ".models"))}
     assert found["scans"] == [] and found["built"] == {}
     assert not {name.split(".")[0] for name in found["added"]} & HEAVY
+
+
+def test_a_warm_dag_processor_imports_no_model_plugin_or_executor(tmp_path: Path) -> None:
+    """A DAG processor parsing an input the parse cache knows valid reads the steps from the
+    file: no plugin loading, no executor module, no model module of ours, no entry-point
+    scan (the first parse, cold, validated and filled the cache)."""
+    path = routine(tmp_path)
+    cold, warm = parse(path), parse(path)
+    assert "lakeroutine.routine" in cold["added"] and warm["tasks"] == cold["tasks"] == 6
+    ours = {name for name in warm["added"] if name.startswith("lakeroutine")}
+    for name in ("lakeroutine.plugins", "lakeroutine.routine", "lakeroutine.entry_points"):
+        assert name not in ours
+    assert not {name for name in ours if name.endswith((".executor", ".models"))}
+    assert warm["scans"] == [] and warm["built"] == {}
+    assert not {name.split(".")[0] for name in warm["added"]} & HEAVY

@@ -12,6 +12,27 @@ import pytest
 from core_probe import probe_registry
 
 
+@pytest.fixture(autouse=True)
+def parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own parse cache (lakeroutine.parse_steps), empty at its start, never the
+    user's: subprocesses inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("parse-cache")
+    monkeypatch.setenv("LAKEROUTINE_PARSE_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def definitions_load_context() -> Any:
+    """Dagster's load context as it was before the test: ``execute_job`` of a reconstructable
+    job sets it to RECONSTRUCTION for the rest of the process (never reset), which made a
+    later test's ``routine_definitions`` read the steps instead of validating them."""
+    from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+
+    before = DefinitionsLoadContext.get() if DefinitionsLoadContext.is_set() else None
+    yield
+    DefinitionsLoadContext.set(before)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def probe_routine(tmp_path: Path) -> Callable[..., Path]:
     """Writes a routine file of ProbeExecutor blocks (``(key, tasks)`` pairs) and returns

@@ -33,31 +33,32 @@ def _resolve(path: str | Path, depth: int) -> Path:
 
 
 def _load(path: Path, vars: Mapping[str, Any] | None) -> tuple[str, str | None, list[Any]]:
-    """The routine's name, description and steps. Validated offline, except in a worker
-    parsing the DAG file to run one of its tasks: that task validates the routine as it
-    starts, so there the steps are only read from the file (a few milliseconds)."""
+    """The routine's name, description and steps. Validated offline once per exact input
+    (``lakeroutine.parse_steps``: later parses of the same input read the steps from the
+    file), except in a worker parsing the DAG file to run one of its tasks: that task
+    validates the routine as it starts, so there the steps are only read from the file."""
     from airflow.sdk import get_parsing_context
     from lakeroutine.errors import LakeroutineError
-    from lakeroutine.steps import load_routine, read_steps, steps_of
+    from lakeroutine.steps import read_data, steps_in
 
-    name, description = _name_and_description(path)
+    try:
+        data = read_data(path)
+    except LakeroutineError:  # said again, in full, by validation below
+        data = None
+    name, description = _name_and_description(data)
     try:
         if get_parsing_context().task_id is not None and name:
-            return name, description, read_steps(path)
-        routine = load_routine(path, vars=parse_time_vars(vars))
-        return routine.name, description, steps_of(routine)
+            return name, description, steps_in(data, str(path.resolve()))
+        from lakeroutine.parse_steps import parse_steps
+
+        name, steps = parse_steps(path, parse_time_vars(vars))
+        return name, description, steps
     except LakeroutineError as exc:  # one line naming the file and field, not our stack
         raise type(exc)(str(exc)) from None
 
 
-def _name_and_description(path: Path) -> tuple[str | None, str | None]:
-    """``routine_name`` and ``description`` as written (None where unreadable)."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        return None, None
+def _name_and_description(data: Any) -> tuple[str | None, str | None]:
+    """``routine_name`` and ``description`` as written (None where absent or not text)."""
     if not isinstance(data, dict):
         return None, None
     name, description = data.get("routine_name"), data.get("description")

@@ -58,12 +58,18 @@ def load_steps(
     path: Path, vars: Mapping[str, Any] | None, registry: Registry | None
 ) -> tuple[str, list[StepInfo]]:
     """The routine's name and steps: read as written when reconstructing, else validated
-    (raises :class:`lakeroutine.RoutineError` naming the file and the field)."""
+    once per exact input (raises :class:`lakeroutine.RoutineError` naming the file and the
+    field; ``lakeroutine.parse_steps``: later loads of the same input read the file). With
+    a ``registry`` of the caller's own, every load validates."""
     from lakeroutine.steps import load_routine, read_steps, steps_of
 
     name = _name_as_written(path) if reconstructing() else None
     if name:
         return name, read_steps(path)
+    if registry is None:
+        from lakeroutine.parse_steps import parse_steps
+
+        return parse_steps(path, vars)
     routine = load_routine(path, vars=vars, registry=registry)
     return routine.name, steps_of(routine)
 
