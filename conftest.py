@@ -4,6 +4,7 @@ the suite spreads over pytest-xdist's workers."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     First of the reorderings: a conftest that moves its tests last (Airflow's) still can,
     and xdist hands tests out in this order."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True)
+def parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own parse cache (lakeroutine.parse_steps), empty at its start, never the
+    user's: subprocesses inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("parse-cache")
+    monkeypatch.setenv("LAKEROUTINE_PARSE_CACHE", str(folder))
+    return folder

@@ -42,15 +42,6 @@ def pytest_sessionfinish() -> None:
     shutil.rmtree(HOME, ignore_errors=True)
 
 
-@pytest.fixture(autouse=True)
-def parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's own parse cache (lakeroutine.parse_steps), empty at its start, never the
-    user's: subprocesses inherit it through the environment."""
-    folder = tmp_path_factory.mktemp("parse-cache")
-    monkeypatch.setenv("LAKEROUTINE_PARSE_CACHE", str(folder))
-    return folder
-
-
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated Airflow database (about 5 s); returns the dags folder."""

@@ -13,15 +13,6 @@ from core_probe import probe_registry
 
 
 @pytest.fixture(autouse=True)
-def parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's own parse cache (lakeroutine.parse_steps), empty at its start, never the
-    user's: subprocesses inherit it through the environment."""
-    folder = tmp_path_factory.mktemp("parse-cache")
-    monkeypatch.setenv("LAKEROUTINE_PARSE_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture(autouse=True)
 def definitions_load_context() -> Any:
     """Dagster's load context as it was before the test: ``execute_job`` of a reconstructable
     job sets it to RECONSTRUCTION for the rest of the process (never reset), which made a

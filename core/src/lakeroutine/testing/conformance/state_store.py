@@ -218,6 +218,15 @@ class PlaceRoute(Route):
         return self.place.options()
 
 
+def _end_all(*processes: subprocess.Popen[bytes] | None) -> None:
+    """Kill what a failed case left running, paused processes included."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+            process.kill()
+            process.wait()
+
+
 def make_route(name: str, request: pytest.FixtureRequest, root: Path) -> Route:
     """The route called ``name`` for one test (``local`` or ``s3``)."""
     if name == "local":
@@ -291,6 +300,16 @@ class StateKillConformance:
         return make_route(request.param, request, tmp_path / "lake")
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _run_later(self, routine: Path, route: Route) -> subprocess.CompletedProcess[str]:
+        """A later scheduled run of the routine's first step (its own run id), to its end."""
+        return subprocess.run(
+            [sys.executable, "-c", RUN_STEP, str(routine), "sched-later", "0", "-"],
+            capture_output=True,
+            text=True,
+            env=self._env(route),
+            timeout=300,
+        )
 
     def _env(self, route: Route | None = None) -> dict[str, str]:
         plugins = set(self.plugins) | set(route.plugins if route else ())
@@ -703,18 +722,8 @@ class StateStoreConformance(StateKillConformance):
             os.kill(retry.pid, signal.SIGCONT)
             _out, err_retry = retry.communicate(timeout=300)
         finally:  # a failed case leaves no paused process behind
-            for process in (first, retry):
-                if process is not None and process.poll() is None:
-                    os.kill(process.pid, signal.SIGCONT)
-                    process.kill()
-                    process.wait()
-        later = subprocess.run(
-            [sys.executable, "-c", RUN_STEP, str(routine), "sched-later", "0", "-"],
-            capture_output=True,
-            text=True,
-            env=self._env(route),
-            timeout=300,
-        )
+            _end_all(first, retry)
+        later = self._run_later(routine, route)
         assert later.returncode == 0, f"A: {err_first}\nB: {err_retry}\nlater: {later.stderr}"
         assert first.returncode != 0, "a run that lost its lease ended as if it had not"
 
@@ -797,18 +806,8 @@ class StateStoreConformance(StateKillConformance):
                 assert retry.returncode == 0, f"B stopped after A's late writes: {err_retry}"
         finally:  # a failed case leaves no paused or held process behind
             (gate / "open").touch()
-            for process in (first, retry):
-                if process is not None and process.poll() is None:
-                    os.kill(process.pid, signal.SIGCONT)
-                    process.kill()
-                    process.wait()
-        later = subprocess.run(
-            [sys.executable, "-c", RUN_STEP, str(routine), "sched-later", "0", "-"],
-            capture_output=True,
-            text=True,
-            env=self._env(route),
-            timeout=300,
-        )
+            _end_all(first, retry)
+        later = self._run_later(routine, route)
         assert later.returncode == 0, f"A: {err_first}\nB: {err_retry}\nlater: {later.stderr}"
 
         staged, archived = route.read("staging"), route.read(archive)
