@@ -12,6 +12,7 @@ import pytest
 from lakeroutine.cli import main
 
 CORE_ONLY = {"LAKEROUTINE_PLUGINS": ""}  # the built-in plugin only
+CLI = "import lakeroutine.cli; sys.exit(lakeroutine.cli.main())"
 
 
 @pytest.fixture(autouse=True)
@@ -178,3 +179,60 @@ def test_the_cli_writes_task_lines_itself_masked_and_formatted_as_its_log_lines(
     assert len(lines) == 2
     assert re.fullmatch(r"\d\d:\d\d:\d\d INFO    task athena.run_query deferred: \*+", lines[0])
     assert re.fullmatch(r"\d\d:\d\d:\d\d INFO    task athena.run_query started", lines[1])
+
+
+def test_a_held_task_line_is_written_without_another_line_to_carry_it() -> None:
+    """Task lines are held a moment to share one write, but a line said alone (a long task's
+    start) reaches the console while the run goes on, and closing writes whatever is held."""
+    import io
+    import threading
+    import time
+
+    from lakeroutine.console import HeldLines
+
+    stream = io.StringIO()
+    lines = HeldLines(stream, threading.RLock(), lambda level, text, _: f"{level} {text}", str)
+    try:
+        lines("task %s started", "slow.task")
+        deadline = time.monotonic() + 60
+        while "INFO task slow.task started\n" not in stream.getvalue():
+            assert time.monotonic() < deadline, "the lone line was never written"
+            time.sleep(0.01)
+        lines("task %s succeeded", "slow.task")
+    finally:
+        lines.close()
+    assert stream.getvalue() == "INFO task slow.task started\nINFO task slow.task succeeded\n"
+
+
+def test_task_lines_come_before_what_the_run_prints_on_one_terminal(lake) -> None:
+    """On a terminal (stdout and stderr the same tty, both line-buffered), the held task
+    lines are written before the outputs the run prints at its end (and before any log
+    record), not when their time is up: the run holds lines for a minute here."""
+    import pty
+
+    lake.write("a.csv", "x\n1\n")
+    routine = staging_routine(lake)
+    main_end, child_end = pty.openpty()
+    hold_a_minute = f"import sys, lakeroutine.console as k; k.HOLD_S = 60; {CLI}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", hold_a_minute, "run", str(routine)],
+        stdout=child_end,
+        stderr=child_end,
+        cwd=lake.root,
+    )
+    os.close(child_end)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(main_end, 4096)
+        except OSError:  # the terminal closes with the process
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(main_end)
+    assert process.wait() == 0, said
+    text = said.decode().replace("\r\n", "\n")
+    finished = text.index("task StagingExecutor.post_staging succeeded")
+    outputs = text.index("StagingExecutor.transfer:", finished)  # the outputs printed last
+    assert finished < outputs, text

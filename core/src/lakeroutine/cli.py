@@ -242,9 +242,12 @@ def _parse_vars(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _say(stream: TextIO, text: str) -> None:
-    """Write ``text`` with every known secret masked: the CLI's one way to print."""
+    """Write ``text`` with every known secret masked: the CLI's one way to print (after
+    the task lines said before it)."""
+    from lakeroutine import console
     from lakeroutine.redact import mask
 
+    console.flush()
     stream.write(mask(text))
 
 
@@ -254,10 +257,11 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     there (main() may be called from a program or a test, more than once)."""
     import logging
 
+    from lakeroutine import console
     from lakeroutine.redact import RedactingFilter, process_redactor
 
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
+    handler = console.CliHandler(sys.stderr)
     handler.setFormatter(_line_formatter())
     handler.addFilter(RedactingFilter(process_redactor()))
     root = logging.getLogger("lakeroutine")
@@ -276,14 +280,15 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
     saved_flags = [getattr(logging, flag) for flag in flags]
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    from lakeroutine import console
-
-    saved_writer = console.install(_console_writer(handler) if level <= logging.INFO else None)
+    lines = _console_writer(handler) if level <= logging.INFO else None
+    saved_writer = console.install(lines)
     try:
         with _library_warnings(debug, handler):
             yield handler
     finally:
         console.install(saved_writer)
+        if lines is not None:
+            lines.close()
         for flag, value in zip(flags, saved_flags, strict=True):
             setattr(logging, flag, value)
         root.handlers[:], root.level, root.propagate = saved
@@ -291,23 +296,18 @@ def _cli_logging(debug: bool, quiet: bool) -> Iterator[logging.Handler]:
             logger.setLevel(saved_level)
 
 
-def _console_writer(handler: logging.StreamHandler[TextIO]) -> console_types.LineWriter:
+def _console_writer(handler: console_types.CliHandler) -> console_types.HeldLines:
     """Each task's INFO line written as ``handler`` would write its record (masked, the
-    same format, under its lock), without making the record (:mod:`lakeroutine.console`)."""
-    import time
-
+    same format, under its lock), without making the record (:mod:`lakeroutine.console`);
+    the handler writes the held lines before each record of its own."""
+    from lakeroutine import console
     from lakeroutine.redact import process_redactor
 
-    redact = process_redactor()
-    formatter = handler.formatter
-
-    def write(message: str, *args: object) -> None:
-        line = formatter.line("INFO", redact(message % args if args else message), time.time())
-        with handler.lock:
-            handler.stream.write(line + "\n")
-            handler.stream.flush()
-
-    return write
+    lines = console.HeldLines(
+        handler.stream, handler.lock, handler.formatter.line, process_redactor()
+    )
+    handler.held = lines
+    return lines
 
 
 @contextmanager
@@ -359,12 +359,16 @@ def _line_formatter() -> logging.Formatter:
             record.asctime = self.formatTime(record, self.datefmt)
             return f"{record.asctime} {record.levelname:<7} {record.message}"
 
+        _prefix: tuple[int, str, str] = (-1, "", "")  # second, level, "HH:MM:SS LEVEL   "
+
         def line(self, levelname: str, message: str, created: float) -> str:
             """The line ``format`` makes of a record with these fields."""
             second = int(created)
-            if self._second[0] != second:
-                self._second = (second, time.strftime(self.datefmt, time.localtime(created)))
-            return f"{self._second[1]} {levelname:<7} {message}"
+            prefix = self._prefix
+            if prefix[0] != second or prefix[1] != levelname:
+                stamp = time.strftime(self.datefmt, time.localtime(created))
+                prefix = self._prefix = (second, levelname, f"{stamp} {levelname:<7} ")
+            return prefix[2] + message
 
     return LineFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
 
@@ -404,6 +408,9 @@ def _dispatch(args: argparse.Namespace, handler: logging.Handler, known: type) -
         _say(sys.stderr, f"lakeroutine: error: {exc}\n")
         return EXIT_INVALID
     except KeyboardInterrupt:
+        from lakeroutine import console
+
+        console.flush()
         sys.stderr.write("lakeroutine: interrupted\n")
         return EXIT_INTERRUPTED
 

@@ -106,7 +106,6 @@ class TaskContext:
     state_key: str = ""
     deferral: Deferral | None = None  # a scheduler takes the waits over (lakeroutine.waiting)
     waits: dict[str, int] = field(default_factory=dict)  # counted by lakeroutine.waiting
-    cancel_event: threading.Event = field(default_factory=threading.Event)
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     step: str = ""
     lineage: TaskLineage = field(default_factory=TaskLineage)
@@ -127,8 +126,18 @@ class TaskContext:
         return logging.LoggerAdapter(log, {"executor": self.executor, "task": self.task})
 
     @property
+    def cancel_event(self) -> threading.Event:
+        """Set when this attempt is cancelled (timed out or interrupted). Made on first use,
+        by whichever thread comes first (most tasks never look, and an Event is not free)."""
+        event = self.__dict__.get("_cancel_event")
+        if event is None:
+            event = self.__dict__.setdefault("_cancel_event", threading.Event())
+        return event
+
+    @property
     def cancelled(self) -> bool:
-        return self.cancel_event.is_set() or self.run.cancel_event.is_set()
+        event = self.__dict__.get("_cancel_event")
+        return (event is not None and event.is_set()) or self.run.cancel_event.is_set()
 
     def check_cancelled(self) -> None:
         """Raise :class:`TaskCancelled` if the run was interrupted or the task timed out."""

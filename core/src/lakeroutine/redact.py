@@ -16,6 +16,7 @@ from typing import Any
 MASK = "***"
 
 _remembered: set[str] = set()
+_longest_first: tuple[str, ...] = ()  # _remembered, so a secret holding another is masked whole
 _lock = threading.Lock()
 
 
@@ -26,10 +27,12 @@ def _usable(values: Iterable[Any]) -> set[str]:
 
 def remember(secrets: Iterable[Any]) -> None:
     """Mask these values everywhere text leaves the process, from now on."""
+    global _longest_first
     found = _usable(secrets)
     if found - _remembered:
         with _lock:
             _remembered.update(found)
+            _longest_first = tuple(sorted(_remembered, key=len, reverse=True))
 
 
 class Redactor:
@@ -37,28 +40,16 @@ class Redactor:
     strings, :meth:`walk` goes through JSON-able values."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        self._ordered: tuple[str, ...] = ()
-        self._seen = (-1, -1)
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         """Mask these too (and remember them for the whole process)."""
-        found = _usable(secrets)
-        self._secrets |= found
-        remember(found)
-
-    def _all(self) -> tuple[str, ...]:
-        seen = (len(self._secrets), len(_remembered))
-        if seen != self._seen:  # longest first, so a secret holding another is masked whole
-            self._ordered = tuple(sorted(self._secrets | _remembered, key=len, reverse=True))
-            self._seen = seen
-        return self._ordered
+        remember(secrets)
 
     def __call__(self, text: str) -> str:
         if not isinstance(text, str):
             return text
-        for secret in self._all():
+        for secret in _longest_first:
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
