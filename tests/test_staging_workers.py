@@ -10,11 +10,13 @@ import textwrap
 
 import pytest
 from lakeroutine.cli import main
+from lakeroutine.concurrency import cpu_share, usable_cpus
 from lakeroutine.errors import RoutineError
 from lakeroutine.orchestrator import run_routine
 from lakeroutine.plugins import load_plugins
 from lakeroutine.routine import validate_routine
 from lakeroutine.staging.workers import plan
+from lakeroutine.transforms import csv_to_parquet
 
 
 @pytest.fixture
@@ -376,3 +378,70 @@ def test_transformation_outputs_are_moved_into_staging_where_they_can_be(
     assert moved is (where == "same filesystem")
     assert os.stat(staged).st_ino != os.stat(lake.landing / "d" / "a.bin").st_ino
     assert [p.name for p in staged.parent.iterdir()] == ["a.bin"]  # no temporary left
+
+
+# Records its share of the CPUs once both files have started (so the two calls overlap).
+SHARING = """
+    import time
+    from pathlib import Path
+
+    from lakeroutine.concurrency import cpu_share
+
+    def f(source, target, seen):
+        share = cpu_share()
+        Path(seen, source.name).write_text("started")
+        deadline = time.monotonic() + 120
+        while len(list(Path(seen).iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        target.write_text(str(share))
+"""
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_each_call_is_told_its_share_of_the_cpus(lake, registry, mode):
+    """The first call runs alone (every CPU); the second, beside it, gets half of them:
+    what csv_to_parquet sizes pyarrow's reader threads by, in the parent or a worker."""
+    write_module(lake, "sharing.py", SHARING)
+    (lake.root / "seen").mkdir()
+    lake.write("a.csv", b"x" * 300_000)
+    lake.write("b.csv", b"y" * 300_000)
+    output, where = transfer_with(
+        lake, registry, mode, "sharing.py:f", {"seen": str(lake.root / "seen")}, max_workers=2
+    )
+    assert output["staged"] == 2
+    cpus = usable_cpus()
+    shares = sorted(int(text) for text in lake.files(where).values())
+    assert shares == sorted([cpus, max(1, cpus // 2)])
+    assert cpu_share() == cpus  # outside a staging call: every CPU
+
+
+def test_auto_runs_a_function_that_releases_the_gil_on_threads(lake, registry):
+    """A function marked ``__lakeroutine_workers__ = "threads"`` (as csv_to_parquet is)
+    never starts a worker process, even with large files transformed at once."""
+    write_module(lake, "meeting.py", MEETING + '\n    f.__lakeroutine_workers__ = "threads"\n')
+    (lake.root / "seen").mkdir()
+    for number in range(2):
+        lake.write(f"f{number}.csv", b"x" * 300_000)
+    result = run_routine(
+        staging(
+            lake,
+            py_exec_path="meeting.py:f",
+            py_exec_args={"seen": str(lake.root / "seen"), "wait_for": 2},
+            max_workers=2,
+        ),
+        registry=registry,
+    )
+    assert result.status == "succeeded", result.tasks[0].error
+    assert len(lake.files(lake.staging)) == 2
+    assert {p.read_text() for p in (lake.root / "seen").iterdir()} == {str(os.getpid())}
+    assert getattr(csv_to_parquet, "__lakeroutine_workers__", None) == "threads"
+
+
+@pytest.mark.parametrize("use_threads", [None, True, False])
+def test_csv_to_parquet_writes_the_same_table_with_or_without_reader_threads(tmp_path, use_threads):
+    pq = pytest.importorskip("pyarrow.parquet")
+    source = tmp_path / "s.csv"
+    source.write_text("a,b\n" + "".join(f"{n},x{n}\n" for n in range(50_000)))
+    output = csv_to_parquet(source, tmp_path / "s.csv", use_threads=use_threads)
+    rows = pq.read_table(output).to_pylist()
+    assert len(rows) == 50_000 and rows[49_999] == {"a": 49_999, "b": "x49999"}

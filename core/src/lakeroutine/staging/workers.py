@@ -11,7 +11,13 @@ it; worker processes do. ``workers`` chooses:
   worker processes, each started only when a call finds no free place (a lone file, or
   files staged one at a time, never pays a process's start); a file under
   ``PROCESS_MIN_BYTES`` always runs in the parent (its work costs less than the trip to a
-  process). Otherwise threads.
+  process). Otherwise threads, and always threads for a function that says its work
+  releases the GIL (``function.__lakeroutine_workers__ = "threads"``, as the built-in
+  ``csv_to_parquet`` does: pyarrow's work scales on threads, with no process to start).
+
+Each call is told its share of the CPUs (:func:`lakeroutine.concurrency.cpu_share`: the
+usable CPUs divided by the calls under way), so a transformation with a thread pool of its
+own (pyarrow's CSV reader) does not start threads for every CPU in each of several calls.
 
 Worker processes are fresh interpreters (``python -c``, the same as ``spawn``), never forks:
 the parent has threads (staging, progress, leases) that may hold locks at the instant of a
@@ -37,11 +43,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from lakeroutine.concurrency import sharing_cpus, usable_cpus
 from lakeroutine.staging.transforms import TransformRef, load_function
 from lakeroutine.staging.worker_process import receive, send
 
 Mode = Literal["auto", "threads", "processes"]
 PROCESS_MIN_BYTES = 256 * 1024  # auto: smaller files are transformed in the parent
+# Set to "threads" on a function whose work runs outside the GIL (native code): ``auto``
+# then runs it on the staging threads, which scale it without a process's start.
+WORKERS_ATTRIBUTE = "__lakeroutine_workers__"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # holds the lakeroutine package
 _START = (
     "import sys\n"
@@ -61,12 +71,6 @@ class TransformFailed(Exception):
     def __init__(self, type_name: str, message: str) -> None:
         super().__init__(message)
         self.type_name = type_name
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity, where the platform tells)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def plan(mode: Mode, max_workers: int, cpus: int) -> tuple[int | None, int]:
@@ -93,13 +97,16 @@ class Transformer:
         cpus: int | None = None,
     ) -> None:
         self.args = args
-        self.mode = mode
-        self._local_free, self._limit = plan(mode, max_workers, cpus or usable_cpus())
         # Loaded here as well unless every call goes to a worker: an import error fails
         # the task before any file is touched, as with threads.
         self.function: Callable[..., Any] | None = (
-            load_function(ref) if self._local_free != 0 else None
+            load_function(ref) if mode != "processes" else None
         )
+        if mode == "auto" and getattr(self.function, WORKERS_ATTRIBUTE, None) == "threads":
+            mode = "threads"  # its work releases the GIL: no process needs to start
+        self.mode = mode
+        self._cpus = cpus or usable_cpus()
+        self._local_free, self._limit = plan(mode, max_workers, self._cpus)
         self._hello = (
             "start",
             list(sys.path),
@@ -114,11 +121,24 @@ class Transformer:
         self._idle: list[_Worker] = []
         self._workers: list[_Worker] = []
         self._counted = 0  # started or starting
+        self._running = 0  # calls under way, wherever they run
 
     def __call__(self, source: Path, target: Path, size: int) -> None:
-        """Transform ``source`` into ``target`` (or other files in ``target.parent``)."""
+        """Transform ``source`` into ``target`` (or other files in ``target.parent``), the
+        call told its share of the CPUs (:func:`~lakeroutine.concurrency.cpu_share`)."""
+        with self._cond:
+            self._running += 1
+            share = self._cpus // self._running
+        try:
+            self._place(source, target, size, share)
+        finally:
+            with self._cond:
+                self._running -= 1
+
+    def _place(self, source: Path, target: Path, size: int, share: int) -> None:
+        """Run the call in this thread or in a worker process, as the plan says."""
         if self._limit == 0 or (self.mode == "auto" and size < PROCESS_MIN_BYTES):
-            return self._here(source, target)
+            return self._here(source, target, share)
         for attempt in range(2):
             try:
                 worker = self._acquire()
@@ -128,11 +148,11 @@ class Transformer:
                 continue
             if worker is None:
                 try:
-                    return self._here(source, target)
+                    return self._here(source, target, share)
                 finally:
                     self._give_back(None)
             try:
-                worker.call(source, target)
+                worker.call(source, target, share)
             except WorkerDied:
                 self._discard(worker)
                 if attempt:
@@ -146,9 +166,10 @@ class Transformer:
             return None
         return None  # not reached: the second death raised
 
-    def _here(self, source: Path, target: Path) -> None:
+    def _here(self, source: Path, target: Path, share: int) -> None:
         assert self.function is not None
-        self.function(source, target, **self.args)
+        with sharing_cpus(share):
+            self.function(source, target, **self.args)
 
     def _acquire(self) -> _Worker | None:
         """A place to run one call: None for the parent, else an idle or a new worker."""
@@ -238,9 +259,9 @@ class _Worker:
             self.close()
             raise
 
-    def call(self, source: Path, target: Path) -> None:
-        """Run the transformation on one file in this worker."""
-        self._send(("call", str(source), str(target)))
+    def call(self, source: Path, target: Path, share: int) -> None:
+        """Run the transformation on one file in this worker, with ``share`` CPUs."""
+        self._send(("call", str(source), str(target), share))
         self._answer()
 
     def _send(self, message: tuple[Any, ...]) -> None:
