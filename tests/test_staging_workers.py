@@ -6,7 +6,9 @@ A transformation raising in a worker: ``test_staging.py``, beside threads and no
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
+import threading
 
 import pytest
 from lakeroutine.cli import main
@@ -15,7 +17,9 @@ from lakeroutine.errors import RoutineError
 from lakeroutine.orchestrator import run_routine
 from lakeroutine.plugins import load_plugins
 from lakeroutine.routine import validate_routine
-from lakeroutine.staging.workers import plan
+from lakeroutine.staging.transforms import load_function, parse_transform
+from lakeroutine.staging.workers import Transformer, plan
+from lakeroutine.testing import wait_for
 from lakeroutine.transforms import csv_to_parquet
 
 
@@ -445,3 +449,50 @@ def test_csv_to_parquet_writes_the_same_table_with_or_without_reader_threads(tmp
     output = csv_to_parquet(source, tmp_path / "s.csv", use_threads=use_threads)
     rows = pq.read_table(output).to_pylist()
     assert len(rows) == 50_000 and rows[49_999] == {"a": 49_999, "b": "x49999"}
+
+
+# Marked as releasing the GIL; counts the calls inside it at once, each held at the gate.
+GATED = """
+    import threading
+
+    lock = threading.Lock()
+    gate = threading.Event()
+    inside = [0, 0]  # now, most at once
+
+    def f(source, target):
+        with lock:
+            inside[0] += 1
+            inside[1] = max(inside)
+        gate.wait(120)
+        with lock:
+            inside[0] -= 1
+        target.write_text("done")
+
+    f.__lakeroutine_workers__ = "threads"
+"""
+
+
+def test_auto_on_threads_runs_at_most_one_call_per_cpu_at_once(lake):
+    """As auto does with worker processes: the other staging threads wait their turn."""
+    write_module(lake, "gated.py", GATED)
+    ref = parse_transform("gated.py:f", lake.root)
+    transformer = Transformer(ref, {}, "auto", max_workers=4, cpus=2)
+    module = sys.modules[load_function(ref).__module__]
+    entered = []
+
+    def call(number):
+        entered.append(number)
+        folder = lake.root / f"out{number}"
+        folder.mkdir()
+        transformer(lake.root / "gated.py", folder / "x", size=1_000_000)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    assert wait_for(lambda: len(entered) == 4 and module.inside[0] >= 2)
+    module.gate.set()
+    for thread in threads:
+        thread.join(120)
+    assert module.inside == [0, 2]
+    assert all((lake.root / f"out{n}" / "x").read_text() == "done" for n in range(4))
+    transformer.close()
