@@ -496,3 +496,59 @@ def test_auto_on_threads_runs_at_most_one_call_per_cpu_at_once(lake):
     assert module.inside == [0, 2]
     assert all((lake.root / f"out{n}" / "x").read_text() == "done" for n in range(4))
     transformer.close()
+
+
+# Checks its folder is empty, writes an output and a subfolder, records the folder it got.
+SCRATCH = """
+    from pathlib import Path
+
+    def f(source, target, seen, fail):
+        if any(target.parent.iterdir()):
+            raise AssertionError("the scratch folder holds another file's leftovers")
+        (target.parent / "sub").mkdir()
+        (target.parent / "sub" / ("extra-" + source.name)).write_text("x")
+        target.write_text(source.read_text())
+        Path(seen, source.name).write_text(str(target.parent))
+        if source.name in fail:
+            raise ValueError("refused on purpose")
+"""
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_scratch_folders_are_reused_emptied_and_removed_at_the_end(
+    lake, registry, monkeypatch, mode
+):
+    """Files one after another share one scratch folder (no folder made and removed per
+    file), each finds it empty, and nothing is left in TMPDIR after the run, nor after a
+    transformation that failed."""
+    tmp = lake.root / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    write_module(lake, "scratchy.py", SCRATCH)
+    seen = lake.root / "seen"
+    seen.mkdir()
+    for number in range(3):
+        lake.write(f"f{number}.csv", f"row {number}\n")
+    args = {"seen": str(seen), "fail": []}
+    output, where = transfer_with(lake, registry, mode, "scratchy.py:f", args, max_workers=1)
+    assert output["staged"] == 3
+    assert lake.files(where)["f2.csv"] == b"row 2\n"
+    assert lake.files(where)["sub/extra-f1.csv"] == b"x"
+    assert len({p.read_text() for p in seen.iterdir()}) == 1
+    assert list(tmp.iterdir()) == []
+    lake.write("g.csv", "bad\n")
+    failed = run_routine(
+        staging(
+            lake,
+            name=f"r_{mode}",
+            tasks=["transfer"],
+            dump_directory=f"staging-{mode}/",
+            py_exec_path="scratchy.py:f",
+            py_exec_args={"seen": str(seen), "fail": ["g.csv"]},
+            workers=mode,
+        ),
+        registry=registry,
+    )
+    assert failed.status == "failed" and "refused on purpose" in failed.tasks[0].error
+    assert list(tmp.iterdir()) == []

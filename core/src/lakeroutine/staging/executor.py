@@ -686,16 +686,13 @@ class StagingExecutor(Executor):
     def _transform_one(self, info: FileInfo, transformer: workers.Transformer) -> list[FileInfo]:
         from lakeroutine.staging import workers
 
-        with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
+        with transformer.scratch.pair() as (in_dir, out_dir):
             name = posixpath.basename(info.relpath)
             if scheme_of(self.parent) == "file":
                 source = Path(info.url)
             else:
-                source = Path(tmp, "in", name)
-                source.parent.mkdir()
+                source = in_dir / name
                 self.source.download(info.url, source)
-            out_dir = Path(tmp, "out")
-            out_dir.mkdir()
             try:
                 transformer(source, out_dir / name, info.size)
             except workers.WorkerDied as exc:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from lakeroutine.concurrency import sharing_cpus, usable_cpus
+from lakeroutine.staging.scratch import ScratchFolders, empty
 from lakeroutine.staging.transforms import TransformRef, load_function
 from lakeroutine.staging.worker_process import receive, send
 
@@ -126,6 +126,7 @@ class Transformer:
         self._workers: list[_Worker] = []
         self._counted = 0  # started or starting
         self._running = 0  # calls under way, wherever they run
+        self.scratch = ScratchFolders()  # each file's in and out folders, reused
 
     def __call__(self, source: Path, target: Path, size: int) -> None:
         """Transform ``source`` into ``target`` (or other files in ``target.parent``)."""
@@ -152,7 +153,7 @@ class Transformer:
                 self._discard(worker)
                 if attempt:
                     raise
-                _empty(target.parent)  # a dead worker's partial outputs
+                empty(target.parent)  # a dead worker's partial outputs
                 continue
             except BaseException:
                 self._give_back(worker)
@@ -219,19 +220,13 @@ class Transformer:
             self._cond.notify()
 
     def close(self) -> None:
-        """End every worker process (each exits when its pipe closes)."""
+        """End every worker process (each exits when its pipe closes); remove the scratch
+        folders."""
         with self._cond:
             workers, self._workers, self._idle = self._workers, [], []
         for worker in workers:
             worker.close()
-
-
-def _empty(folder: Path) -> None:
-    for path in folder.iterdir():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        self.scratch.close()
 
 
 class _Worker:
