@@ -18,8 +18,9 @@ Native work that releases the GIL (pyarrow's) scales on threads. ``workers`` cho
   once (the others wait, as for a worker): no process to start.
 
 Each call is told its share of the CPUs (:func:`lakeroutine.concurrency.cpu_share`: the
-usable CPUs divided by the calls under way), so a transformation with a thread pool of its
-own (pyarrow's CSV reader) does not start threads for every CPU in each of several calls.
+usable CPUs divided by the most calls under way at once so far in this transfer), so a
+transformation with a thread pool of its own (pyarrow's CSV reader) does not start threads
+for every CPU in each of several calls.
 
 Worker processes are fresh interpreters (``python -c``, the same as ``spawn``), never forks:
 the parent has threads (staging, progress, leases) that may hold locks at the instant of a
@@ -126,6 +127,7 @@ class Transformer:
         self._workers: list[_Worker] = []
         self._counted = 0  # started or starting
         self._running = 0  # calls under way, wherever they run
+        self._most = 0  # the most calls under way at once so far
         self.scratch = ScratchFolders()  # each file's in and out folders, reused
 
     def __call__(self, source: Path, target: Path, size: int) -> None:
@@ -169,11 +171,14 @@ class Transformer:
 
     @contextmanager
     def _under_way(self) -> Iterator[int]:
-        """Count a call as running while it runs; yields its share of the CPUs (the usable
-        CPUs divided by the calls running, itself included)."""
+        """Count a call as running while it runs; yields its share of the CPUs: the usable
+        CPUs divided by the most calls run at once so far (not only those running at this
+        instant: a call starting while the others are between files would take every CPU,
+        and its reader threads would then contend with theirs)."""
         with self._cond:
             self._running += 1
-            share = max(1, self._cpus // self._running)
+            self._most = max(self._most, self._running)
+            share = max(1, self._cpus // self._most)
         try:
             yield share
         finally:
