@@ -28,9 +28,8 @@ def csv_to_parquet(
 
     ``use_threads``: pyarrow's threaded CSV reader; by default only when this call has
     more than one CPU to itself (:func:`lakeroutine.concurrency.cpu_share`): with as many
-    files being transformed at once as there are CPUs, each file's reader threads would
-    only contend with the other files' (2 workers on 2 CPUs: 1.5x one worker threaded,
-    1.8x not).
+    files transformed at once as there are CPUs, each file's reader threads would only
+    contend with the other files' work.
 
     The output is ``target``'s whole name plus ``.parquet`` (``sales.csv`` ->
     ``sales.csv.parquet``, ``sales.2024-01-01`` -> ``sales.2024-01-01.parquet``), so two

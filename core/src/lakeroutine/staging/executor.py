@@ -203,7 +203,8 @@ class StagingParams(Params):
         description="Where a per-file transformation runs: 'processes' in max_workers "
         "worker processes (CPU-bound Python is not serialised by the GIL), 'threads' in the "
         "staging threads, 'auto' in worker processes (at most one per CPU, started only "
-        "when files are transformed at once) for files of 256 KiB or more",
+        "when files are transformed at once) for files of 256 KiB or more, or on threads, "
+        "one per CPU, for a function whose work releases the GIL (csv_to_parquet)",
     )
     region_name: str | None = Field(None, description="Region for remote storages")
     profile_name: str | None = Field(None, description="AWS profile for remote storages")
