@@ -41,18 +41,17 @@ class ScratchFolders:
     def pair(self) -> Iterator[tuple[Path, Path]]:
         """An empty ``(in, out)`` pair for one file, emptied and kept for the next after."""
         pair = self._take()
-        clean = False
         try:
             yield pair
         finally:
             try:
                 for folder in pair:
                     empty(folder)
-                clean = True
-            finally:
-                if clean:  # else left for close: never hand out a folder with leftovers
-                    with self._lock:
-                        self._free.append(pair)
+            except OSError:  # left for close: never hand out a folder with leftovers
+                pass
+            else:
+                with self._lock:
+                    self._free.append(pair)
 
     def _take(self) -> tuple[Path, Path]:
         with self._lock:
