@@ -6,15 +6,21 @@ A transformation raising in a worker: ``test_staging.py``, beside threads and no
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
+import threading
 
 import pytest
 from lakeroutine.cli import main
+from lakeroutine.concurrency import cpu_share, usable_cpus
 from lakeroutine.errors import RoutineError
 from lakeroutine.orchestrator import run_routine
 from lakeroutine.plugins import load_plugins
 from lakeroutine.routine import validate_routine
-from lakeroutine.staging.workers import plan
+from lakeroutine.staging.transforms import load_function, parse_transform
+from lakeroutine.staging.workers import Transformer, plan
+from lakeroutine.testing import wait_for
+from lakeroutine.transforms import csv_to_parquet
 
 
 @pytest.fixture
@@ -376,3 +382,173 @@ def test_transformation_outputs_are_moved_into_staging_where_they_can_be(
     assert moved is (where == "same filesystem")
     assert os.stat(staged).st_ino != os.stat(lake.landing / "d" / "a.bin").st_ino
     assert [p.name for p in staged.parent.iterdir()] == ["a.bin"]  # no temporary left
+
+
+# Records its share of the CPUs once both files have started (so the two calls overlap).
+SHARING = """
+    import time
+    from pathlib import Path
+
+    from lakeroutine.concurrency import cpu_share
+
+    def f(source, target, seen):
+        share = cpu_share()
+        Path(seen, source.name).write_text("started")
+        deadline = time.monotonic() + 120
+        while len(list(Path(seen).iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        target.write_text(str(share))
+"""
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_each_call_is_told_its_share_of_the_cpus(lake, registry, mode):
+    """The first call runs alone (every CPU); the second, beside it, gets half of them:
+    what csv_to_parquet sizes pyarrow's reader threads by, in the parent or a worker."""
+    write_module(lake, "sharing.py", SHARING)
+    (lake.root / "seen").mkdir()
+    lake.write("a.csv", b"x" * 300_000)
+    lake.write("b.csv", b"y" * 300_000)
+    output, where = transfer_with(
+        lake, registry, mode, "sharing.py:f", {"seen": str(lake.root / "seen")}, max_workers=2
+    )
+    assert output["staged"] == 2
+    cpus = usable_cpus()
+    shares = sorted(int(text) for text in lake.files(where).values())
+    assert shares == sorted([cpus, max(1, cpus // 2)])
+    assert cpu_share() == cpus  # outside a staging call: every CPU
+
+
+def test_auto_runs_a_function_that_releases_the_gil_on_threads(lake, registry):
+    """A function marked ``__lakeroutine_workers__ = "threads"`` (as csv_to_parquet is)
+    never starts a worker process, even with large files transformed at once."""
+    write_module(lake, "meeting.py", MEETING + '\n    f.__lakeroutine_workers__ = "threads"\n')
+    (lake.root / "seen").mkdir()
+    for number in range(2):
+        lake.write(f"f{number}.csv", b"x" * 300_000)
+    result = run_routine(
+        staging(
+            lake,
+            py_exec_path="meeting.py:f",
+            py_exec_args={"seen": str(lake.root / "seen"), "wait_for": 2},
+            max_workers=2,
+        ),
+        registry=registry,
+    )
+    assert result.status == "succeeded", result.tasks[0].error
+    assert len(lake.files(lake.staging)) == 2
+    assert {p.read_text() for p in (lake.root / "seen").iterdir()} == {str(os.getpid())}
+    assert getattr(csv_to_parquet, "__lakeroutine_workers__", None) == "threads"
+
+
+@pytest.mark.parametrize("use_threads", [None, True, False])
+def test_csv_to_parquet_writes_the_same_table_with_or_without_reader_threads(tmp_path, use_threads):
+    pq = pytest.importorskip("pyarrow.parquet")
+    source = tmp_path / "s.csv"
+    source.write_text("a,b\n" + "".join(f"{n},x{n}\n" for n in range(50_000)))
+    output = csv_to_parquet(source, tmp_path / "s.csv", use_threads=use_threads)
+    rows = pq.read_table(output).to_pylist()
+    assert len(rows) == 50_000 and rows[49_999] == {"a": 49_999, "b": "x49999"}
+
+
+# Marked as releasing the GIL; counts the calls inside it at once, each held at the gate.
+GATED = """
+    import threading
+
+    lock = threading.Lock()
+    gate = threading.Event()
+    inside = [0, 0]  # now, most at once
+
+    def f(source, target):
+        with lock:
+            inside[0] += 1
+            inside[1] = max(inside)
+        gate.wait(120)
+        with lock:
+            inside[0] -= 1
+        target.write_text("done")
+
+    f.__lakeroutine_workers__ = "threads"
+"""
+
+
+def test_auto_on_threads_runs_at_most_one_call_per_cpu_at_once(lake):
+    """As auto does with worker processes: the other staging threads wait their turn."""
+    write_module(lake, "gated.py", GATED)
+    ref = parse_transform("gated.py:f", lake.root)
+    transformer = Transformer(ref, {}, "auto", max_workers=4, cpus=2)
+    module = sys.modules[load_function(ref).__module__]
+    entered = []
+
+    def call(number):
+        entered.append(number)
+        folder = lake.root / f"out{number}"
+        folder.mkdir()
+        transformer(lake.root / "gated.py", folder / "x", size=1_000_000)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    assert wait_for(lambda: len(entered) == 4 and module.inside[0] >= 2)
+    module.gate.set()
+    for thread in threads:
+        thread.join(120)
+    assert module.inside == [0, 2]
+    assert all((lake.root / f"out{n}" / "x").read_text() == "done" for n in range(4))
+    transformer.close()
+
+
+# Checks its folder is empty, writes an output and a subfolder, records the folder it got.
+SCRATCH = """
+    from pathlib import Path
+
+    def f(source, target, seen, fail):
+        if any(target.parent.iterdir()):
+            raise AssertionError("the scratch folder holds another file's leftovers")
+        (target.parent / "sub").mkdir()
+        (target.parent / "sub" / ("extra-" + source.name)).write_text("x")
+        target.write_text(source.read_text())
+        Path(seen, source.name).write_text(str(target.parent))
+        if source.name in fail:
+            raise ValueError("refused on purpose")
+"""
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_scratch_folders_are_reused_emptied_and_removed_at_the_end(
+    lake, registry, monkeypatch, mode
+):
+    """Files one after another share one scratch folder (no folder made and removed per
+    file), each finds it empty, and nothing is left in TMPDIR after the run, nor after a
+    transformation that failed."""
+    tmp = lake.root / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    write_module(lake, "scratchy.py", SCRATCH)
+    seen = lake.root / "seen"
+    seen.mkdir()
+    for number in range(3):
+        lake.write(f"f{number}.csv", f"row {number}\n")
+    args = {"seen": str(seen), "fail": []}
+    output, where = transfer_with(lake, registry, mode, "scratchy.py:f", args, max_workers=1)
+    assert output["staged"] == 3
+    assert lake.files(where)["f2.csv"] == b"row 2\n"
+    assert lake.files(where)["sub/extra-f1.csv"] == b"x"
+    assert len({p.read_text() for p in seen.iterdir()}) == 1
+    assert list(tmp.iterdir()) == []
+    lake.write("g.csv", "bad\n")
+    failed = run_routine(
+        staging(
+            lake,
+            name=f"r_{mode}",
+            tasks=["transfer"],
+            dump_directory=f"staging-{mode}/",
+            py_exec_path="scratchy.py:f",
+            py_exec_args={"seen": str(seen), "fail": ["g.csv"]},
+            workers=mode,
+        ),
+        registry=registry,
+    )
+    assert failed.status == "failed" and "refused on purpose" in failed.tasks[0].error
+    assert list(tmp.iterdir()) == []

@@ -203,7 +203,8 @@ class StagingParams(Params):
         description="Where a per-file transformation runs: 'processes' in max_workers "
         "worker processes (CPU-bound Python is not serialised by the GIL), 'threads' in the "
         "staging threads, 'auto' in worker processes (at most one per CPU, started only "
-        "when files are transformed at once) for files of 256 KiB or more",
+        "when files are transformed at once) for files of 256 KiB or more, or on threads, "
+        "one per CPU, for a function whose work releases the GIL (csv_to_parquet)",
     )
     region_name: str | None = Field(None, description="Region for remote storages")
     profile_name: str | None = Field(None, description="AWS profile for remote storages")
@@ -686,16 +687,13 @@ class StagingExecutor(Executor):
     def _transform_one(self, info: FileInfo, transformer: workers.Transformer) -> list[FileInfo]:
         from lakeroutine.staging import workers
 
-        with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
+        with transformer.scratch.pair() as (in_dir, out_dir):
             name = posixpath.basename(info.relpath)
             if scheme_of(self.parent) == "file":
                 source = Path(info.url)
             else:
-                source = Path(tmp, "in", name)
-                source.parent.mkdir()
+                source = in_dir / name
                 self.source.download(info.url, source)
-            out_dir = Path(tmp, "out")
-            out_dir.mkdir()
             try:
                 transformer(source, out_dir / name, info.size)
             except workers.WorkerDied as exc:

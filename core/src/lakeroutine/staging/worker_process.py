@@ -3,9 +3,10 @@
 Started by :mod:`lakeroutine.staging.workers` as ``python -m
 lakeroutine.staging.worker_process IN_FD OUT_FD`` (a fresh interpreter: never a fork of a
 parent whose threads may hold locks). It receives the transformation's reference, its
-arguments, the parent's ``sys.path`` and log level once, then one ``(source, target)`` call
-at a time, and answers each with ``done`` or the error's type and text. Log records are sent to the
-parent, where its handlers (and their masking of secrets) write them. It ends when the
+arguments, the parent's ``sys.path`` and log level once, then one ``(source, target,
+share)`` call at a time (``share``: the CPUs the call may use), and answers each with
+``done`` or the error's type and text. Log records are sent to the parent, where its
+handlers (and their masking of secrets) write them. It ends when the
 parent closes its pipe (or dies).
 """
 
@@ -68,6 +69,7 @@ def _failure(exc: BaseException) -> tuple[str, str, str]:
 
 def serve(inp: IO[bytes], out: IO[bytes]) -> int:
     """Load the transformation, then run calls until the parent closes the pipe."""
+    from lakeroutine.concurrency import sharing_cpus
     from lakeroutine.staging.transforms import TransformRef, load_function
 
     first = receive(inp)
@@ -85,9 +87,10 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
         return 0
     send(out, ("ready",))
     while (message := receive(inp)) is not None:
-        _, source, output = message
+        _, source, output, share = message
         try:
-            function(Path(source), Path(output), **args)
+            with sharing_cpus(share):
+                function(Path(source), Path(output), **args)
         except BaseException as exc:  # SystemExit too: the file failed
             with sending.sending:
                 send(out, _failure(exc))

@@ -1,8 +1,9 @@
 """Where a per-file transformation runs: in the staging thread, or in a worker process.
 
-A transformation that holds the GIL (pure Python, or pyarrow taking it back between its
-native steps) runs one thread at a time, so the staging block's threads add no speed to
-it; worker processes do. ``workers`` chooses:
+A transformation that holds the GIL (pure Python) runs one thread at a time, so the
+staging block's threads add no speed to it; worker processes do, at the price of their
+start (an interpreter and the transformation's imports: about 0.15 s of CPU with pyarrow).
+Native work that releases the GIL (pyarrow's) scales on threads. ``workers`` chooses:
 
 - ``threads``: every call in the calling staging thread (no process is ever started);
 - ``processes``: every call in one of ``max_workers`` worker processes;
@@ -11,7 +12,15 @@ it; worker processes do. ``workers`` chooses:
   worker processes, each started only when a call finds no free place (a lone file, or
   files staged one at a time, never pays a process's start); a file under
   ``PROCESS_MIN_BYTES`` always runs in the parent (its work costs less than the trip to a
-  process). Otherwise threads.
+  process). Otherwise threads. A function that says its work releases the GIL
+  (``function.__lakeroutine_workers__ = "threads"``, as the built-in ``csv_to_parquet``
+  does) runs on the staging threads instead, at most ``min(max_workers, CPUs)`` calls at
+  once (the others wait, as for a worker): no process to start.
+
+Each call is told its share of the CPUs (:func:`lakeroutine.concurrency.cpu_share`: the
+usable CPUs divided by the most calls under way at once so far in this transfer), so a
+transformation with a thread pool of its own (pyarrow's CSV reader) does not start threads
+for every CPU in each of several calls.
 
 Worker processes are fresh interpreters (``python -c``, the same as ``spawn``), never forks:
 the parent has threads (staging, progress, leases) that may hold locks at the instant of a
@@ -28,20 +37,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from lakeroutine.concurrency import sharing_cpus, usable_cpus
+from lakeroutine.staging.scratch import ScratchFolders, empty
 from lakeroutine.staging.transforms import TransformRef, load_function
 from lakeroutine.staging.worker_process import receive, send
 
 Mode = Literal["auto", "threads", "processes"]
 PROCESS_MIN_BYTES = 256 * 1024  # auto: smaller files are transformed in the parent
+# Set to "threads" on a function whose work runs outside the GIL (native code): ``auto``
+# then runs it on the staging threads, which scale it without a process's start.
+WORKERS_ATTRIBUTE = "__lakeroutine_workers__"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # holds the lakeroutine package
 _START = (
     "import sys\n"
@@ -61,12 +75,6 @@ class TransformFailed(Exception):
     def __init__(self, type_name: str, message: str) -> None:
         super().__init__(message)
         self.type_name = type_name
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity, where the platform tells)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def plan(mode: Mode, max_workers: int, cpus: int) -> tuple[int | None, int]:
@@ -93,13 +101,17 @@ class Transformer:
         cpus: int | None = None,
     ) -> None:
         self.args = args
-        self.mode = mode
-        self._local_free, self._limit = plan(mode, max_workers, cpus or usable_cpus())
         # Loaded here as well unless every call goes to a worker: an import error fails
         # the task before any file is touched, as with threads.
         self.function: Callable[..., Any] | None = (
-            load_function(ref) if self._local_free != 0 else None
+            load_function(ref) if mode != "processes" else None
         )
+        releases_gil = getattr(self.function, WORKERS_ATTRIBUTE, None) == "threads"
+        self.mode: Mode = "threads" if mode == "auto" and releases_gil else mode
+        self._cpus = cpus or usable_cpus()
+        self._local_free, self._limit = plan(self.mode, max_workers, self._cpus)
+        if self.mode != mode:  # auto on threads: at most one call per CPU at once, as with
+            self._local_free = min(max_workers, self._cpus)  # processes (memory kept flat)
         self._hello = (
             "start",
             list(sys.path),
@@ -114,10 +126,15 @@ class Transformer:
         self._idle: list[_Worker] = []
         self._workers: list[_Worker] = []
         self._counted = 0  # started or starting
+        self._running = 0  # calls under way, wherever they run
+        self._most = 0  # the most calls under way at once so far
+        self.scratch = ScratchFolders()  # each file's in and out folders, reused
 
     def __call__(self, source: Path, target: Path, size: int) -> None:
         """Transform ``source`` into ``target`` (or other files in ``target.parent``)."""
-        if self._limit == 0 or (self.mode == "auto" and size < PROCESS_MIN_BYTES):
+        if (self._limit == 0 and self._local_free is None) or (
+            self.mode == "auto" and size < PROCESS_MIN_BYTES
+        ):
             return self._here(source, target)
         for attempt in range(2):
             try:
@@ -132,12 +149,13 @@ class Transformer:
                 finally:
                     self._give_back(None)
             try:
-                worker.call(source, target)
+                with self._under_way() as share:
+                    worker.call(source, target, share)
             except WorkerDied:
                 self._discard(worker)
                 if attempt:
                     raise
-                _empty(target.parent)  # a dead worker's partial outputs
+                empty(target.parent)  # a dead worker's partial outputs
                 continue
             except BaseException:
                 self._give_back(worker)
@@ -148,7 +166,24 @@ class Transformer:
 
     def _here(self, source: Path, target: Path) -> None:
         assert self.function is not None
-        self.function(source, target, **self.args)
+        with self._under_way() as share, sharing_cpus(share):
+            self.function(source, target, **self.args)
+
+    @contextmanager
+    def _under_way(self) -> Iterator[int]:
+        """Count a call as running while it runs; yields its share of the CPUs: the usable
+        CPUs divided by the most calls run at once so far (not only those running at this
+        instant: a call starting while the others are between files would take every CPU,
+        and its reader threads would then contend with theirs)."""
+        with self._cond:
+            self._running += 1
+            self._most = max(self._most, self._running)
+            share = max(1, self._cpus // self._most)
+        try:
+            yield share
+        finally:
+            with self._cond:
+                self._running -= 1
 
     def _acquire(self) -> _Worker | None:
         """A place to run one call: None for the parent, else an idle or a new worker."""
@@ -190,19 +225,13 @@ class Transformer:
             self._cond.notify()
 
     def close(self) -> None:
-        """End every worker process (each exits when its pipe closes)."""
+        """End every worker process (each exits when its pipe closes); remove the scratch
+        folders."""
         with self._cond:
             workers, self._workers, self._idle = self._workers, [], []
         for worker in workers:
             worker.close()
-
-
-def _empty(folder: Path) -> None:
-    for path in folder.iterdir():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        self.scratch.close()
 
 
 class _Worker:
@@ -238,9 +267,9 @@ class _Worker:
             self.close()
             raise
 
-    def call(self, source: Path, target: Path) -> None:
-        """Run the transformation on one file in this worker."""
-        self._send(("call", str(source), str(target)))
+    def call(self, source: Path, target: Path, share: int) -> None:
+        """Run the transformation on one file in this worker, with ``share`` CPUs."""
+        self._send(("call", str(source), str(target), share))
         self._answer()
 
     def _send(self, message: tuple[Any, ...]) -> None:
