@@ -140,7 +140,7 @@ def load_plugins(
         manager.trace.root.setwriter(sys.stderr.write)
         manager.enable_tracing()
     registry = Registry(manager, tracing=tracing)
-    found = entry_points_scan() if entry_points else None
+    found = entry_points_scan((ENTRY_POINT_GROUP,)) if entry_points else None
     core_version = (
         found.version_of(CORE_DISTRIBUTION, "lakeroutine", "lakeroutine.cli:main")
         if found

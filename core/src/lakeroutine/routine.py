@@ -130,6 +130,7 @@ class TaskStep:
     step_id: str = ""
     position: int = 0
     digest: str = ""  # the task as written (lakeroutine.step_ids.task_digest)
+    args_dump: Any = None  # args as JSON values, dumped once for the state key
 
 
 @dataclass
@@ -141,6 +142,7 @@ class ExecutorStep:
     cls: type[Executor]
     params: BaseModel
     tasks: list[TaskStep]
+    params_dump: Any = None  # params as JSON values, dumped once for the state keys
 
 
 @dataclass
@@ -196,6 +198,11 @@ def read_routine_file(path: Path) -> dict[str, Any]:
             ) from None
         except RecursionError:
             raise RoutineError(_TOO_DEEP, file=str(path)) from None
+    return _routine_object(data, path)
+
+
+def _routine_object(data: Any, path: Path) -> dict[str, Any]:
+    """The file's content, once it is an object (a routine is one)."""
     if not isinstance(data, dict):
         raise RoutineError(
             f"a routine must be a JSON object, not {type(data).__name__}", file=str(path)
@@ -284,10 +291,13 @@ def validate_routine(
     state: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     run_date: str | dt.date | None = None,
+    content: Any = None,
 ) -> Routine:
     """Check a routine (a file path or an already-parsed dict) whole and build it.
 
-    ``state`` (``--state``) overrides the routine's state store URL.
+    ``state`` (``--state``) overrides the routine's state store URL. ``content``: the file
+    ``source`` names, already read and parsed (a scheduler's parse validates exactly the
+    bytes it keys its cache on): validated as given, the file not read again.
 
     Every executor must be registered, every param and task arg valid, every task known and
     public. Raises :class:`RoutineError` listing every problem; touches nothing: no
@@ -305,7 +315,7 @@ def validate_routine(
         base_dir = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
     else:
         path = Path(source).resolve()
-        data = read_routine_file(path)
+        data = read_routine_file(path) if content is None else _routine_object(content, path)
         base_dir = path.parent
     file_label = str(path) if path else None
     check_depth(data, file_label)
@@ -408,11 +418,8 @@ def validate_routine(
 
         # each task's state key: digest(executor_name, params, task, args), the block's
         # part written once, each distinct (task, args) digested once
-        head = (
-            json_text(executor_name)
-            + ", "
-            + json_text(params.model_dump(mode="json") if params is not None else None)
-        )
+        params_dump = params.model_dump(mode="json") if params is not None else None
+        head = json_text(executor_name) + ", " + json_text(params_dump)
         state_keys: dict[tuple[str, str], str] = {}
         named: dict[str, TaskEntry] = {}  # a task given by name, its defaults
         tasks = registry.tasks_of(executor_name)
@@ -467,7 +474,8 @@ def validate_routine(
             secrets |= substituter.secrets
             step_id = next_step_id(seen, instance, name)
             repeat = step_id.partition("#")[2]
-            args_text = json_text(args.model_dump(mode="json")) if args is not None else "null"
+            args_dump = args.model_dump(mode="json") if args is not None else None
+            args_text = json_text(args_dump)
             state_key = state_keys.get((name, args_text)) or state_keys.setdefault(
                 (name, args_text), digest_of_json(f"[{head}, {json_text(name)}, {args_text}]")
             )
@@ -483,12 +491,15 @@ def validate_routine(
                     step_id,
                     step_count,
                     task_digest(executor_name, name, entry_model.args),
+                    args_dump,
                 )
             )
             step_count += 1
         if params is not None:
             secrets |= _secret_values(params)
-            steps.append(ExecutorStep(instance, executor_name, cls, params, task_steps))
+            steps.append(
+                ExecutorStep(instance, executor_name, cls, params, task_steps, params_dump)
+            )
 
     remember(secrets)
     if problems:
