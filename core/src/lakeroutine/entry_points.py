@@ -14,7 +14,6 @@ import os
 import pathlib
 import re
 import sys
-from dataclasses import dataclass
 from importlib import metadata
 from importlib.machinery import PathFinder
 from typing import Any
@@ -23,11 +22,12 @@ PYDANTIC_GROUP = "pydantic"
 CORE = "lakeroutine"  # the core distribution's normalised name: its version is read too
 
 
-@dataclass(frozen=True)
 class Scan:
-    """The entry points every installed distribution declares, read in one pass."""
+    """The entry points every installed distribution declares, read in one pass (a plain
+    class: a dataclass would compile its methods at import, in every scheduler's parse)."""
 
-    entry_points: metadata.EntryPoints
+    def __init__(self, entry_points: metadata.EntryPoints) -> None:
+        self.entry_points = entry_points
 
     def group(self, name: str) -> metadata.EntryPoints:
         return self.entry_points.select(group=name)

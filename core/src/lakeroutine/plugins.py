@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -86,17 +86,18 @@ def _import_executor(target: str, name: str, info: PluginInfo) -> type[Executor]
     return cls
 
 
-@dataclass
 class Registry:
-    """What the loaded plugins registered: executors, extra tasks, storages, state stores."""
+    """What the loaded plugins registered: executors, extra tasks, storages, state stores
+    (a plain class: a dataclass would compile its methods at import, in every parse)."""
 
-    manager: pluggy.PluginManager
-    plugins: dict[str, PluginInfo] = field(default_factory=dict)
-    executors: dict[str, ExecutorEntry] = field(default_factory=dict)
-    extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = field(default_factory=dict)
-    storage_entries: dict[str, StorageEntry] = field(default_factory=dict)
-    state_entries: dict[str, StateStoreEntry] = field(default_factory=dict)
-    tracing: bool = False  # LAKEROUTINE_TRACE_HOOKS: every hook call is traced, even to none
+    def __init__(self, manager: pluggy.PluginManager, tracing: bool = False) -> None:
+        self.manager = manager
+        self.plugins: dict[str, PluginInfo] = {}
+        self.executors: dict[str, ExecutorEntry] = {}
+        self.extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = {}
+        self.storage_entries: dict[str, StorageEntry] = {}
+        self.state_entries: dict[str, StateStoreEntry] = {}
+        self.tracing = tracing  # LAKEROUTINE_TRACE_HOOKS: every hook call traced, even to none
 
     @property
     def hook(self) -> Any:

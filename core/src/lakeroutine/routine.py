@@ -19,7 +19,6 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -116,49 +115,95 @@ class RoutineFile(BaseModel):
     executors: dict[str, ExecutorBlock]
 
 
-@dataclass
+# Plain classes, not dataclasses: a dataclass compiles its methods when its module is
+# imported (0.5 to 1 ms each), which a scheduler's first parse of a routine pays.
+
+
 class TaskStep:
     """A validated task, ready to run."""
 
-    name: str
-    definition: TaskDef
-    args: BaseModel | None
-    retries: int = 0
-    retry_delay_s: float = 0.0
-    timeout_s: float | None = None
-    state_key: str = ""
-    step_id: str = ""
-    position: int = 0
-    digest: str = ""  # the task as written (lakeroutine.step_ids.task_digest)
-    args_dump: Any = None  # args as JSON values, dumped once for the state key
+    def __init__(
+        self,
+        name: str,
+        definition: TaskDef,
+        args: BaseModel | None,
+        retries: int = 0,
+        retry_delay_s: float = 0.0,
+        timeout_s: float | None = None,
+        state_key: str = "",
+        step_id: str = "",
+        position: int = 0,
+        digest: str = "",
+        args_dump: Any = None,
+    ) -> None:
+        self.name = name
+        self.definition = definition
+        self.args = args
+        self.retries = retries
+        self.retry_delay_s = retry_delay_s
+        self.timeout_s = timeout_s
+        self.state_key = state_key
+        self.step_id = step_id
+        self.position = position
+        self.digest = digest  # the task as written (lakeroutine.step_ids.task_digest)
+        self.args_dump = args_dump  # args as JSON values, dumped once for the state key
+
+    def __repr__(self) -> str:
+        return f"TaskStep({self.step_id or self.name!r})"
 
 
-@dataclass
 class ExecutorStep:
     """A validated executor block: the class, its params and its tasks."""
 
-    instance: str
-    executor_name: str
-    cls: type[Executor]
-    params: BaseModel
-    tasks: list[TaskStep]
-    params_dump: Any = None  # params as JSON values, dumped once for the state keys
+    def __init__(
+        self,
+        instance: str,
+        executor_name: str,
+        cls: type[Executor],
+        params: BaseModel,
+        tasks: list[TaskStep],
+        params_dump: Any = None,
+    ) -> None:
+        self.instance = instance
+        self.executor_name = executor_name
+        self.cls = cls
+        self.params = params
+        self.tasks = tasks
+        self.params_dump = params_dump  # params as JSON values, dumped once for state keys
+
+    def __repr__(self) -> str:
+        return f"ExecutorStep({self.instance!r}, {len(self.tasks)} tasks)"
 
 
-@dataclass
 class Routine:
     """A whole validated routine."""
 
-    name: str
-    path: Path | None
-    base_dir: Path
-    state_dir: Path
-    run_id: str
-    run_date: str
-    variables: dict[str, Any]
-    steps: list[ExecutorStep]
-    secrets: set[str] = field(default_factory=set)
-    state_url: str = ""
+    def __init__(
+        self,
+        name: str,
+        path: Path | None,
+        base_dir: Path,
+        state_dir: Path,
+        run_id: str,
+        run_date: str,
+        variables: dict[str, Any],
+        steps: list[ExecutorStep],
+        secrets: set[str] | None = None,
+        state_url: str = "",
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.base_dir = base_dir
+        self.state_dir = state_dir
+        self.run_id = run_id
+        self.run_date = run_date
+        self.variables = variables
+        self.steps = steps
+        self.secrets = set() if secrets is None else secrets
+        self.state_url = state_url
+
+    def __repr__(self) -> str:
+        return f"Routine({self.name!r})"
 
     @property
     def label(self) -> str:
