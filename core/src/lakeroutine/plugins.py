@@ -16,7 +16,6 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -37,14 +36,22 @@ DEFAULT_PLUGINS = ("lakeroutine.builtin",)
 CORE_DISTRIBUTION = "lakeroutine"
 
 
-@dataclass(frozen=True)
 class PluginInfo:
-    """A loaded plugin and the distribution it came from."""
+    """A loaded plugin and the distribution it came from (a plain class: a dataclass
+    compiles its methods at import, which every parse pays)."""
 
-    name: str
-    distribution: str
-    version: str
-    hooks: tuple[str, ...] = ()
+    __slots__ = ("distribution", "hooks", "name", "version")
+
+    def __init__(
+        self, name: str, distribution: str, version: str, hooks: tuple[str, ...] = ()
+    ) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.hooks = hooks
+
+    def __repr__(self) -> str:
+        return f"PluginInfo({self.name!r}, {self.distribution!r}, {self.version!r})"
 
     @property
     def label(self) -> str:
