@@ -33,7 +33,6 @@ from lakeroutine.validation_inputs import (
 if TYPE_CHECKING:
     from lakeroutine.routine import Routine
 
-
 __all__ = ["parse_steps"]
 
 
