@@ -232,3 +232,31 @@ def test_entries_older_than_30_days_go_when_one_is_written(tmp_path: Path, env) 
     os.utime(old, (month_ago, month_ago))
     assert not parse(path, cache, {"token": "other"}, **env)["hit"]  # a new entry written
     assert not old.exists() and len(list(cache.glob("*.json"))) == 1
+
+
+OPENS = r"""
+import os, sys
+target, opened = os.path.realpath(sys.argv[1]), []
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes)):
+        if os.path.realpath(os.fsdecode(args[0])) == target:
+            opened.append(event)
+sys.addaudithook(hook)
+from lakeroutine.parse_steps import parse_steps
+parse_steps(sys.argv[1])
+print(len(opened))
+"""
+
+
+def test_a_miss_validates_the_bytes_it_is_keyed_on(tmp_path: Path, env) -> None:
+    """The first parse reads the routine file once: the bytes its entry is named by are
+    the bytes validated (a file changed between a read and a second read cannot be
+    recorded valid under the first one's name)."""
+    path, cache = routine(tmp_path), tmp_path / "cache"
+    environment = {**os.environ, "LAKEROUTINE_PARSE_CACHE": str(cache), **env}
+    done = subprocess.run(
+        [sys.executable, "-c", OPENS, str(path)], capture_output=True, text=True, env=environment
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1"]
+    assert parse(path, cache, **env)["hit"]  # and it was recorded

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lakeroutine.hookspecs import hookimpl
-
 __version__ = "0.1.0"
 
 _LAZY = {
+    "hookimpl": "lakeroutine.hookspecs",  # imports pluggy: a cached parse never needs it
     "Executor": "lakeroutine.executor",
     "Params": "lakeroutine.executor",
     "task": "lakeroutine.executor",
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
     from lakeroutine.context import RunContext, TaskCancelled, TaskContext
     from lakeroutine.errors import LakeroutineError, PluginError, RoutineError, TaskError
     from lakeroutine.executor import Executor, Params, task
+    from lakeroutine.hookspecs import hookimpl
     from lakeroutine.orchestrator import run_routine
     from lakeroutine.plugins import load_plugins
     from lakeroutine.results import RunResult, TaskResult

@@ -175,7 +175,10 @@ def json_text(value: Any) -> str:
     """``value`` as :func:`digest` writes it: ``digest(a, b)`` is
     ``digest_of_json(f"[{json_text(a)}, {json_text(b)}]")``, so a part shared by many
     digests (a block's params) is written once."""
-    return json.dumps(value, sort_keys=True, default=str)
+    return _JSON.encode(value)
+
+
+_JSON = json.JSONEncoder(sort_keys=True, default=str)  # json.dumps's, made once: not per call
 
 
 def digest_of_json(text: str) -> str:

@@ -10,18 +10,24 @@ header lines, without the ``email`` parser that ``Distribution.metadata`` import
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import pathlib
+import re
+import sys
 from importlib import metadata
+from importlib.machinery import PathFinder
 from typing import Any
 
 PYDANTIC_GROUP = "pydantic"
+CORE = "lakeroutine"  # the core distribution's normalised name: its version is read too
 
 
-@dataclass(frozen=True)
 class Scan:
-    """The entry points every installed distribution declares, read in one pass."""
+    """The entry points every installed distribution declares, read in one pass (a plain
+    class: a dataclass would compile its methods at import, in every scheduler's parse)."""
 
-    entry_points: metadata.EntryPoints
+    def __init__(self, entry_points: metadata.EntryPoints) -> None:
+        self.entry_points = entry_points
 
     def group(self, name: str) -> metadata.EntryPoints:
         return self.entry_points.select(group=name)
@@ -39,13 +45,73 @@ class Scan:
             return "unknown"
 
 
-def scan() -> Scan:
-    """Every installed distribution's entry points (one pass), and pydantic told what its
-    own scan would find when that is no plugin at all."""
-    found = Scan(metadata.entry_points())
+def scan(wanted: tuple[str, ...] = ()) -> Scan:
+    """The entry points of every installed distribution that declares one of the groups
+    ``wanted`` or ``pydantic``, or is lakeroutine itself (one pass: ``importlib.metadata``
+    parses every distribution's entry points, these ones only); pydantic told what its own
+    scan would find when that is no plugin at all. Without ``wanted``: every group."""
+    found = Scan(_entry_points(wanted))
     if not found.group(PYDANTIC_GROUP):
         _no_pydantic_plugins()
     return found
+
+
+def _entry_points(wanted: tuple[str, ...]) -> metadata.EntryPoints:
+    """Those of :func:`importlib.metadata.entry_points` in the distributions that can hold
+    a group ``wanted`` (their ``entry_points.txt`` names it), found as it finds them:
+    ``sys.path`` in order, the first distribution of a name taken. Anything it finds
+    otherwise (a zip on ``sys.path``, an ``.egg``, another finder) gets its full scan."""
+    if not wanted or not _paths_only():
+        return metadata.entry_points()
+    words = (*wanted, PYDANTIC_GROUP, CORE)
+    seen: set[str] = set()
+    found: list[metadata.EntryPoint] = []
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except NotADirectoryError:  # a zip of modules, perhaps of distributions
+            return metadata.entry_points()
+        except OSError:
+            continue
+        for name in names:
+            low = name.lower()
+            if low.endswith(".egg"):
+                return metadata.entry_points()
+            if not low.endswith((".dist-info", ".egg-info")):
+                continue
+            key = _normalized(low.rpartition(".")[0].partition("-")[0])
+            if key in seen:
+                continue
+            seen.add(key)
+            path = os.path.join(folder, name)
+            try:
+                with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError):  # none, or unreadable: none to load
+                continue
+            if key == CORE or any(word in text for word in words):
+                found.extend(metadata.PathDistribution(pathlib.Path(path)).entry_points)
+    return metadata.EntryPoints(found)
+
+
+def _paths_only() -> bool:
+    """Whether distributions are found on ``sys.path`` folders only (the standard finder,
+    or the ``importlib_metadata`` backport's, which searches the same folders)."""
+    for finder in sys.meta_path:
+        if getattr(finder, "find_distributions", None) is None:
+            continue
+        if finder is not PathFinder and type(finder).__module__.partition(".")[0] not in (
+            "importlib_metadata",
+            "importlib",
+        ):
+            return False
+    return True
+
+
+def _normalized(name: str) -> str:
+    """A distribution's name as ``importlib.metadata`` compares them (PEP 503, ``_``)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def _no_pydantic_plugins() -> None:

@@ -11,7 +11,6 @@ import functools
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -35,16 +34,28 @@ class NoParams(Params):
     """Params of an executor or args of a task that take none."""
 
 
-@dataclass(frozen=True)
 class TaskDef:
-    """One task an executor offers: its name, the function and the model of its args."""
+    """One task an executor offers: its name, the function and the model of its args (a
+    plain class: a dataclass compiles its methods at import, which every parse pays)."""
 
-    name: str
-    function: Callable[..., Any]
-    args_ref: type[BaseModel] | str | None
-    wants_args: bool
-    wants_ctx: bool
-    doc: str = ""
+    def __init__(
+        self,
+        name: str,
+        function: Callable[..., Any],
+        args_ref: type[BaseModel] | str | None,
+        wants_args: bool,
+        wants_ctx: bool,
+        doc: str = "",
+    ) -> None:
+        self.name = name
+        self.function = function
+        self.args_ref = args_ref
+        self.wants_args = wants_args
+        self.wants_ctx = wants_ctx
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return f"TaskDef({self.name!r})"
 
     @functools.cached_property
     def args_model(self) -> type[BaseModel] | None:

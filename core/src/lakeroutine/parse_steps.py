@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeroutine.parse_cache import ParseCache
-from lakeroutine.steps import StepInfo, load_routine, read_data, steps_in, steps_of
+from lakeroutine.steps import StepInfo, decode_data, load_routine, steps_in, steps_of
 from lakeroutine.validation_inputs import (
     RecordingEnv,
     file_signature,
@@ -48,7 +48,8 @@ def parse_steps(
     cache = ParseCache.open(env)
     try:
         raw = file.read_bytes() if cache is not None else None
-    except OSError:  # validation says what is wrong with the file
+        data = decode_data(file, raw) if raw is not None else None
+    except Exception:  # unreadable or malformed: validation says what is wrong
         raw = None
     if cache is None or raw is None:
         routine = load_routine(file, vars=vars, env=env)
@@ -57,29 +58,36 @@ def parse_steps(
     name = cache.sign(["input", str(file), content, dict(vars or {}), installed()])
     entry = cache.read(name)
     if entry is not None:
-        found = _hit(cache, entry, file, raw, env)
+        found = _hit(cache, entry, file, data, env)
         if found is not None:
             return found
+    # the bytes hashed are the bytes validated: the file is not read again
+    from lakeroutine.plugins import load_plugins
+    from lakeroutine.routine import validate_routine
+
     recording = RecordingEnv(env)
     start_recording_files()
     try:
-        routine = load_routine(file, vars=vars, env=recording)
+        registry = load_plugins(env=recording)
+        routine = validate_routine(
+            file, registry=registry, variables=vars, env=recording, content=data
+        )
     finally:
         opened = stop_recording_files()
     steps = steps_of(routine)
-    _record(cache, name, file, raw, routine, steps, recording, opened)
+    _record(cache, name, file, routine, steps, recording, opened)
     return routine.name, steps
 
 
 def _hit(
-    cache: ParseCache, entry: dict[str, Any], file: Path, raw: bytes, env: Mapping[str, str]
+    cache: ParseCache, entry: dict[str, Any], file: Path, data: Any, env: Mapping[str, str]
 ) -> tuple[str, list[StepInfo]] | None:
-    """The name and steps read from ``raw`` when everything validation read is unchanged."""
+    """The name and steps read from ``data`` (the file's content) when everything
+    validation read is unchanged."""
     try:
         depends = _depends(entry["env"], entry["whole"], entry["files"], entry["paths"], env)
         if not hmac.compare_digest(cache.sign(depends), entry["depends"]):
             return None
-        data = read_data(file, raw)
         found = (data.get("routine_name"), steps_in(data, str(file)))
         if not hmac.compare_digest(cache.sign(_shape(*found)), entry["steps"]):
             return None
@@ -112,28 +120,20 @@ def _record(
     cache: ParseCache,
     name: str,
     file: Path,
-    raw: bytes,
     routine: Routine,
     steps: list[StepInfo],
     recording: RecordingEnv,
     opened: list[str],
 ) -> None:
-    """Keep "this input is valid" when a later hit would give exactly these steps, the file
-    is still the one validated, and no secret would be written in clear (paths, names)."""
-    try:
-        if file.read_bytes() != raw:
-            return
-        data = read_data(file, raw)
-        if (data.get("routine_name"), steps_in(data, str(file))) != (routine.name, steps):
-            return
-    except Exception:
-        return
+    """Keep "this input is valid" unless a secret would be written in clear (paths, names).
+    The entry holds the validated steps' HMAC: a later parse uses it only when its reading
+    of the file as written gives exactly these steps (:func:`_hit`)."""
     named: set[str] = set()
     for block in routine.steps:
-        local_paths(block.params.model_dump(mode="json"), named)
+        local_paths(block.params_dump, named)
         for task in block.tasks:
-            if task.args is not None:
-                local_paths(task.args.model_dump(mode="json"), named)
+            if task.args_dump is not None:
+                local_paths(task.args_dump, named)
     files = sorted(set(opened) - {str(file)})
     paths = sorted(named - set(files) - {str(file)})
     clear = [*files, *paths, *recording.names]

@@ -16,7 +16,6 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -37,14 +36,22 @@ DEFAULT_PLUGINS = ("lakeroutine.builtin",)
 CORE_DISTRIBUTION = "lakeroutine"
 
 
-@dataclass(frozen=True)
 class PluginInfo:
-    """A loaded plugin and the distribution it came from."""
+    """A loaded plugin and the distribution it came from (a plain class: a dataclass
+    compiles its methods at import, which every parse pays)."""
 
-    name: str
-    distribution: str
-    version: str
-    hooks: tuple[str, ...] = ()
+    __slots__ = ("distribution", "hooks", "name", "version")
+
+    def __init__(
+        self, name: str, distribution: str, version: str, hooks: tuple[str, ...] = ()
+    ) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.hooks = hooks
+
+    def __repr__(self) -> str:
+        return f"PluginInfo({self.name!r}, {self.distribution!r}, {self.version!r})"
 
     @property
     def label(self) -> str:
@@ -86,17 +93,18 @@ def _import_executor(target: str, name: str, info: PluginInfo) -> type[Executor]
     return cls
 
 
-@dataclass
 class Registry:
-    """What the loaded plugins registered: executors, extra tasks, storages, state stores."""
+    """What the loaded plugins registered: executors, extra tasks, storages, state stores
+    (a plain class: a dataclass would compile its methods at import, in every parse)."""
 
-    manager: pluggy.PluginManager
-    plugins: dict[str, PluginInfo] = field(default_factory=dict)
-    executors: dict[str, ExecutorEntry] = field(default_factory=dict)
-    extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = field(default_factory=dict)
-    storage_entries: dict[str, StorageEntry] = field(default_factory=dict)
-    state_entries: dict[str, StateStoreEntry] = field(default_factory=dict)
-    tracing: bool = False  # LAKEROUTINE_TRACE_HOOKS: every hook call is traced, even to none
+    def __init__(self, manager: pluggy.PluginManager, tracing: bool = False) -> None:
+        self.manager = manager
+        self.plugins: dict[str, PluginInfo] = {}
+        self.executors: dict[str, ExecutorEntry] = {}
+        self.extra_tasks: dict[str, dict[str, tuple[TaskDef, PluginInfo]]] = {}
+        self.storage_entries: dict[str, StorageEntry] = {}
+        self.state_entries: dict[str, StateStoreEntry] = {}
+        self.tracing = tracing  # LAKEROUTINE_TRACE_HOOKS: every hook call traced, even to none
 
     @property
     def hook(self) -> Any:
@@ -140,7 +148,7 @@ def load_plugins(
         manager.trace.root.setwriter(sys.stderr.write)
         manager.enable_tracing()
     registry = Registry(manager, tracing=tracing)
-    found = entry_points_scan() if entry_points else None
+    found = entry_points_scan((ENTRY_POINT_GROUP,)) if entry_points else None
     core_version = (
         found.version_of(CORE_DISTRIBUTION, "lakeroutine", "lakeroutine.cli:main")
         if found

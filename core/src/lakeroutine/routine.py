@@ -19,7 +19,6 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -116,47 +115,95 @@ class RoutineFile(BaseModel):
     executors: dict[str, ExecutorBlock]
 
 
-@dataclass
+# Plain classes, not dataclasses: a dataclass compiles its methods when its module is
+# imported (0.5 to 1 ms each), which a scheduler's first parse of a routine pays.
+
+
 class TaskStep:
     """A validated task, ready to run."""
 
-    name: str
-    definition: TaskDef
-    args: BaseModel | None
-    retries: int = 0
-    retry_delay_s: float = 0.0
-    timeout_s: float | None = None
-    state_key: str = ""
-    step_id: str = ""
-    position: int = 0
-    digest: str = ""  # the task as written (lakeroutine.step_ids.task_digest)
+    def __init__(
+        self,
+        name: str,
+        definition: TaskDef,
+        args: BaseModel | None,
+        retries: int = 0,
+        retry_delay_s: float = 0.0,
+        timeout_s: float | None = None,
+        state_key: str = "",
+        step_id: str = "",
+        position: int = 0,
+        digest: str = "",
+        args_dump: Any = None,
+    ) -> None:
+        self.name = name
+        self.definition = definition
+        self.args = args
+        self.retries = retries
+        self.retry_delay_s = retry_delay_s
+        self.timeout_s = timeout_s
+        self.state_key = state_key
+        self.step_id = step_id
+        self.position = position
+        self.digest = digest  # the task as written (lakeroutine.step_ids.task_digest)
+        self.args_dump = args_dump  # args as JSON values, dumped once for the state key
+
+    def __repr__(self) -> str:
+        return f"TaskStep({self.step_id or self.name!r})"
 
 
-@dataclass
 class ExecutorStep:
     """A validated executor block: the class, its params and its tasks."""
 
-    instance: str
-    executor_name: str
-    cls: type[Executor]
-    params: BaseModel
-    tasks: list[TaskStep]
+    def __init__(
+        self,
+        instance: str,
+        executor_name: str,
+        cls: type[Executor],
+        params: BaseModel,
+        tasks: list[TaskStep],
+        params_dump: Any = None,
+    ) -> None:
+        self.instance = instance
+        self.executor_name = executor_name
+        self.cls = cls
+        self.params = params
+        self.tasks = tasks
+        self.params_dump = params_dump  # params as JSON values, dumped once for state keys
+
+    def __repr__(self) -> str:
+        return f"ExecutorStep({self.instance!r}, {len(self.tasks)} tasks)"
 
 
-@dataclass
 class Routine:
     """A whole validated routine."""
 
-    name: str
-    path: Path | None
-    base_dir: Path
-    state_dir: Path
-    run_id: str
-    run_date: str
-    variables: dict[str, Any]
-    steps: list[ExecutorStep]
-    secrets: set[str] = field(default_factory=set)
-    state_url: str = ""
+    def __init__(
+        self,
+        name: str,
+        path: Path | None,
+        base_dir: Path,
+        state_dir: Path,
+        run_id: str,
+        run_date: str,
+        variables: dict[str, Any],
+        steps: list[ExecutorStep],
+        secrets: set[str] | None = None,
+        state_url: str = "",
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.base_dir = base_dir
+        self.state_dir = state_dir
+        self.run_id = run_id
+        self.run_date = run_date
+        self.variables = variables
+        self.steps = steps
+        self.secrets = set() if secrets is None else secrets
+        self.state_url = state_url
+
+    def __repr__(self) -> str:
+        return f"Routine({self.name!r})"
 
     @property
     def label(self) -> str:
@@ -196,6 +243,11 @@ def read_routine_file(path: Path) -> dict[str, Any]:
             ) from None
         except RecursionError:
             raise RoutineError(_TOO_DEEP, file=str(path)) from None
+    return _routine_object(data, path)
+
+
+def _routine_object(data: Any, path: Path) -> dict[str, Any]:
+    """The file's content, once it is an object (a routine is one)."""
     if not isinstance(data, dict):
         raise RoutineError(
             f"a routine must be a JSON object, not {type(data).__name__}", file=str(path)
@@ -284,10 +336,13 @@ def validate_routine(
     state: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     run_date: str | dt.date | None = None,
+    content: Any = None,
 ) -> Routine:
     """Check a routine (a file path or an already-parsed dict) whole and build it.
 
-    ``state`` (``--state``) overrides the routine's state store URL.
+    ``state`` (``--state``) overrides the routine's state store URL. ``content``: the file
+    ``source`` names, already read and parsed (a scheduler's parse validates exactly the
+    bytes it keys its cache on): validated as given, the file not read again.
 
     Every executor must be registered, every param and task arg valid, every task known and
     public. Raises :class:`RoutineError` listing every problem; touches nothing: no
@@ -305,7 +360,7 @@ def validate_routine(
         base_dir = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
     else:
         path = Path(source).resolve()
-        data = read_routine_file(path)
+        data = read_routine_file(path) if content is None else _routine_object(content, path)
         base_dir = path.parent
     file_label = str(path) if path else None
     check_depth(data, file_label)
@@ -408,11 +463,8 @@ def validate_routine(
 
         # each task's state key: digest(executor_name, params, task, args), the block's
         # part written once, each distinct (task, args) digested once
-        head = (
-            json_text(executor_name)
-            + ", "
-            + json_text(params.model_dump(mode="json") if params is not None else None)
-        )
+        params_dump = params.model_dump(mode="json") if params is not None else None
+        head = json_text(executor_name) + ", " + json_text(params_dump)
         state_keys: dict[tuple[str, str], str] = {}
         named: dict[str, TaskEntry] = {}  # a task given by name, its defaults
         tasks = registry.tasks_of(executor_name)
@@ -467,7 +519,8 @@ def validate_routine(
             secrets |= substituter.secrets
             step_id = next_step_id(seen, instance, name)
             repeat = step_id.partition("#")[2]
-            args_text = json_text(args.model_dump(mode="json")) if args is not None else "null"
+            args_dump = args.model_dump(mode="json") if args is not None else None
+            args_text = json_text(args_dump)
             state_key = state_keys.get((name, args_text)) or state_keys.setdefault(
                 (name, args_text), digest_of_json(f"[{head}, {json_text(name)}, {args_text}]")
             )
@@ -483,12 +536,15 @@ def validate_routine(
                     step_id,
                     step_count,
                     task_digest(executor_name, name, entry_model.args),
+                    args_dump,
                 )
             )
             step_count += 1
         if params is not None:
             secrets |= _secret_values(params)
-            steps.append(ExecutorStep(instance, executor_name, cls, params, task_steps))
+            steps.append(
+                ExecutorStep(instance, executor_name, cls, params, task_steps, params_dump)
+            )
 
     remember(secrets)
     if problems:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # imported when used: read_steps must stay cheap
 __all__ = [
     "StepInfo",
     "check_step_digest",
+    "decode_data",
     "list_steps",
     "load_routine",
     "pick_steps",
@@ -165,16 +166,22 @@ def read_data(path: Path, raw: bytes | None = None) -> Any:
     """The routine file's content as written, JSON or YAML (``raw``: its bytes, already
     read); a file that does not parse raises the RoutineError validation would."""
     try:
-        text = path.read_text(encoding="utf-8") if raw is None else raw.decode("utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text)
-        return json.loads(text)
+        return decode_data(path, path.read_bytes() if raw is None else raw)
     except Exception:  # say it the way validation does
         from lakeroutine.routine import read_routine_file
 
         return read_routine_file(path)
+
+
+def decode_data(path: Path, raw: bytes) -> Any:
+    """``raw``, a routine file's bytes, parsed as its name says (YAML or JSON); raises
+    whatever the parser raises (:func:`read_data` turns that into validation's words)."""
+    text = raw.decode("utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        return yaml.safe_load(text)
+    return json.loads(text)
 
 
 def _number(value: Any, kind: type, default: Any) -> Any:

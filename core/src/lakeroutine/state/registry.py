@@ -8,7 +8,6 @@ default is ``.lakeroutine/state`` beside the routine file.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from lakeroutine.state.base import StateError, StateStore
@@ -22,12 +21,17 @@ StateFactory = Callable[..., StateStore]
 """Called as ``factory(url, routine=NAME)``; returns a store without touching anything yet."""
 
 
-@dataclass(frozen=True)
 class StateStoreEntry:
-    scheme: str
-    factory: StateFactory
-    plugin: str
-    distribution: str
+    """A registered scheme: its factory, and the plugin and distribution that gave it (a
+    plain class: a dataclass compiles its methods at import, which every parse pays)."""
+
+    __slots__ = ("distribution", "factory", "plugin", "scheme")
+
+    def __init__(self, scheme: str, factory: StateFactory, plugin: str, distribution: str) -> None:
+        self.scheme = scheme
+        self.factory = factory
+        self.plugin = plugin
+        self.distribution = distribution
 
 
 def unknown_scheme(scheme: str, known: list[str]) -> str:

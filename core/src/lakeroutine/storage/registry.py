@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lakeroutine.storage.base import Storage, completed
@@ -28,12 +27,19 @@ def scheme_of(url: str) -> str:
     return head.lower()
 
 
-@dataclass(frozen=True)
 class StorageEntry:
-    scheme: str
-    factory: Callable[..., Storage]
-    plugin: str
-    distribution: str
+    """A registered scheme: its factory, and the plugin and distribution that gave it (a
+    plain class: a dataclass compiles its methods at import, which every parse pays)."""
+
+    __slots__ = ("distribution", "factory", "plugin", "scheme")
+
+    def __init__(
+        self, scheme: str, factory: Callable[..., Storage], plugin: str, distribution: str
+    ) -> None:
+        self.scheme = scheme
+        self.factory = factory
+        self.plugin = plugin
+        self.distribution = distribution
 
 
 class UnknownScheme(ValueError):
