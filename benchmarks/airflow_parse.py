@@ -23,6 +23,10 @@ lists any of boto3, botocore, pyarrow or duckdb the parses imported.
 Targets (200 tasks): the processor's first parse at most 50 ms and within 2x the plain DAG
 (judged warm: cold is shown beside it); a task process's parse on par with the plain DAG
 (within 1.25x). Exits 1 if one is missed.
+
+``--instructions``: instead, count the instructions each parse executes under valgrind's
+callgrind (once per mode, warm, worker and plain; deterministic, whatever the machine's load)
+and print their ratios to the plain DAG's; no targets judged.
 Run from the repository root: ``.venv/bin/python benchmarks/airflow_parse.py``.
 """
 
@@ -32,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -43,8 +48,8 @@ TARGET_VS_PLAIN = 2.0
 TARGET_WORKER_VS_PLAIN = 1.25
 
 CHILD = r"""
-import json, os, sys, time
-dag_file, mode, cache = sys.argv[1], sys.argv[2], sys.argv[3]
+import functools, json, os, sys, time
+dag_file, mode, cache, counted = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 os.environ["LAKEROUTINE_PARSE_CACHE"] = cache
 if mode == "worker":  # what Airflow's task runner sets before parsing the DAG file
     os.environ["_AIRFLOW_PARSING_CONTEXT_DAG_ID"] = "parse_benchmark"
@@ -55,7 +60,10 @@ import importlib.util
 spec = importlib.util.spec_from_file_location("parsed_dag_file", dag_file)
 module = importlib.util.module_from_spec(spec)
 c0, w0 = time.process_time(), time.perf_counter()
-spec.loader.exec_module(module)
+if counted:  # the file's module run inside functools.reduce: callgrind counts only there
+    functools.reduce(lambda _a, _b: spec.loader.exec_module(module), [0, 1])
+else:
+    spec.loader.exec_module(module)
 c1, w1 = time.process_time(), time.perf_counter()
 heavy = sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore", "pyarrow", "duckdb"})
 print(json.dumps({"cpu": (c1 - c0) * 1000, "wall": (w1 - w0) * 1000,
@@ -106,11 +114,55 @@ def routine(tasks: int, per_block: int) -> dict:
     return {"routine_name": "parse_benchmark", "executors": executors}
 
 
+def parse(
+    home: Path, dag_file: str, mode: str, cache: Path, env: dict, counter: tuple[str, ...] = ()
+) -> dict:
+    """One parse of ``dag_file`` as ``mode`` in a fresh process (``counter``: the command
+    it runs under, callgrind); what the child printed."""
+    counted = "1" if counter else "0"
+    out = subprocess.run(
+        [*counter, sys.executable, "-c", CHILD, str(home / dag_file), mode, str(cache), counted],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if counter:
+        result["instructions"] = int(re.search(r"Collected : (\d+)", out.stderr).group(1))
+    return result
+
+
+def count_instructions(home: Path, files: dict[str, str], env: dict) -> int:
+    """Each of warm, worker and plain parsed once under callgrind, counting only the DAG
+    file's module (its imports included); their ratios to plain."""
+    counter = (
+        "valgrind",
+        "--tool=callgrind",
+        "--collect-atstart=no",
+        "--toggle-collect=functools_reduce",
+        f"--callgrind-out-file={home / 'callgrind.out'}",
+    )
+    env = {**env, "PYTHONHASHSEED": "0"}
+    counts = {
+        mode: parse(home, files[mode], mode, home / "cache", env, counter)["instructions"]
+        for mode in ("warm", "worker", "plain")
+    }
+    print(f"Instructions executed by the DAG file's module (callgrind), {counts['plain']:,} plain")
+    for mode, count in counts.items():
+        print(f"{mode:<8}{count:>15,}{count / counts['plain']:>8.2f}x")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--per-block", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under callgrind"
+    )
     options = parser.parse_args()
 
     runs: dict[str, list[dict]] = {"cold": [], "warm": [], "worker": [], "plain": []}
@@ -127,20 +179,16 @@ def main() -> int:
         }
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode caches kept
         modes = list(runs)
-        for number in range(options.repeat + 1):  # the first round fills the caches
+        rounds = 1 if options.instructions else options.repeat + 1
+        for number in range(rounds):  # the first round fills the caches
             for mode in reversed(modes) if number % 2 else modes:
                 # cold: a new empty cache each time; the others share one, filled in round 0
                 cache = home / (f"cache-{number}" if mode == "cold" else "cache")
-                out = subprocess.run(
-                    [sys.executable, "-c", CHILD, str(home / files[mode]), mode, str(cache)],
-                    cwd=home,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
+                found = parse(home, files[mode], mode, cache, env)
                 if number:
-                    runs[mode].append(json.loads(out.strip().splitlines()[-1]))
+                    runs[mode].append(found)
+        if options.instructions:
+            return count_instructions(home, files, env)
 
     import airflow  # only for its version
 

@@ -88,7 +88,7 @@ def _add_steps(
     tasks = []
     for step in steps:
         first = not tasks
-        task = RoutineStepOperator(
+        task = RoutineStepOperator.for_step(
             task_id=step.slug,
             routine_path=str(path),
             step_id=step.id,
@@ -102,7 +102,7 @@ def _add_steps(
             doc_md=f"lakeroutine step `{step.id}` (`{step.executor}.{step.task}`)",
         )
         if tasks:
-            tasks[-1] >> task
+            _follow(tasks[-1], task)
         tasks.append(task)
     if report is not None:
         from lakeroutine_airflow.report import REPORT_TASK_ID, RoutineReportOperator
@@ -115,9 +115,17 @@ def _add_steps(
             report=report,
         )
         if tasks:
-            tasks[-1] >> collector
+            _follow(tasks[-1], collector)
         tasks.append(collector)
     return tasks
+
+
+def _follow(upstream: Any, task: Any) -> None:
+    """``upstream >> task`` for two tasks just built in one DAG: the two edges Airflow's
+    ``>>`` records, without its checks that both are operators of one DAG (true here) and
+    the DAG hashed twice per edge."""
+    upstream.downstream_task_ids.add(task.node_id)
+    task.upstream_task_ids.add(upstream.node_id)
 
 
 def routine_dag(

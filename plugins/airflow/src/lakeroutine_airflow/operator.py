@@ -23,6 +23,15 @@ from lakeroutine_airflow.checks import report_checks
 from lakeroutine_airflow.naming import ENTRY_KEY, STATE_ENV, run_identity
 
 ROUTINE_TAG_PREFIX = "lakeroutine:"  # + the routine's version, a tag of the DAG
+_OWN_ARGUMENTS = (  # RoutineStepOperator's own, in the order _set_own takes them
+    "routine_path",
+    "step_id",
+    "routine_vars",
+    "deferrable",
+    "report_check",
+    "step_digest",
+    "routine_tag",
+)
 
 
 class RoutineStepFailed(AirflowException):
@@ -47,14 +56,48 @@ class RoutineStepOperator(BaseOperator):
         routine_tag: str = "",
         **kwargs: Any,
     ) -> None:
+        self._set_own(
+            routine_path, step_id, routine_vars, deferrable, report_check, step_digest, routine_tag
+        )
         super().__init__(**kwargs)
-        self.routine_path = routine_path
-        self.step_id = step_id
-        self.routine_vars = dict(routine_vars or {})
-        self.deferrable = deferrable
-        self.report_check = report_check  # the first step proves the run's report writable
-        self.step_digest = step_digest  # the task the id named when the DAG was parsed
-        self.routine_tag = routine_tag  # the routine's version when the DAG was parsed
+
+    @classmethod
+    def for_step(cls, **kwargs: Any) -> RoutineStepOperator:
+        """The operator the constructor builds from the same arguments (all seven of this
+        operator's own given), at about half the cost: ``routine_dag`` builds one per step at
+        every parse, in the DAG processor and in each task's process. Airflow wraps each
+        ``__init__`` in ``apply_defaults``, which merges the DAG's defaults and params again;
+        here BaseOperator's runs alone, then the two things its wrapper does for the
+        outermost ``__init__``. No default_args are read for this operator's own arguments."""
+        task = cls.__new__(cls)
+        task._set_own(*(kwargs.pop(name) for name in _OWN_ARGUMENTS))
+        BaseOperator.__init__(task, **kwargs)
+        task._set_xcomargs_dependencies()  # an XComArg in the vars: its task made upstream
+        object.__setattr__(task, "_BaseOperator__instantiated", True)
+        return task
+
+    def _set_own(
+        self,
+        routine_path: str,
+        step_id: str,
+        routine_vars: Mapping[str, Any] | None,
+        deferrable: bool,
+        report_check: str | None,
+        step_digest: str,
+        routine_tag: str,
+    ) -> None:
+        """This operator's own attributes, set before BaseOperator's: as plain attributes,
+        since ``BaseOperator.__setattr__`` has nothing to do for them while constructing (no
+        converter; template fields are tracked only once the operator is built)."""
+        self.__dict__.update(
+            routine_path=routine_path,
+            step_id=step_id,
+            routine_vars=dict(routine_vars or {}),
+            deferrable=deferrable,
+            report_check=report_check,  # the first step proves the run's report writable
+            step_digest=step_digest,  # the task the id named when the DAG was parsed
+            routine_tag=routine_tag,  # the routine's version when the DAG was parsed
+        )
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Run the step; defer its first long wait to the triggerer if ``deferrable``."""
