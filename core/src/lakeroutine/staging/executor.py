@@ -478,9 +478,8 @@ class StagingExecutor(Executor):
         if transformer is None and self.params.expected_schema is None:  # plain copies
             candidates = self._claimed_ahead(candidates)
         try:
-            for outcome, outputs, size, wrote in parallel_map(
-                stage, candidates, self.params.max_workers
-            ):
+            workers = self._copy_workers() if transformer is None else self.params.max_workers
+            for outcome, outputs, size, wrote in parallel_map(stage, candidates, workers):
                 counts[outcome] += 1
                 written += wrote
                 counts["outputs"] += outputs
@@ -524,6 +523,19 @@ class StagingExecutor(Executor):
             if claims:
                 self._ahead.update(self.journal.claim_names(claims))
             yield from chunk
+
+    def _copy_workers(self, *, archiving: bool = False) -> int:
+        """Threads for plain copies: ``max_workers``, or one where every location involved
+        is a folder the kernel serves without waiting (a local disk, tmpfs). There a small
+        file's copy is a few quick system calls, each of which hands the interpreter lock to
+        another thread: eight threads took twice the CPU of one, and longer."""
+        places = [(self.source, self.parent)]
+        places.append((self.archive_store, self.archive) if archiving else (self.target, self.dump))
+        for storage, location in places:
+            waits = getattr(storage, "waits_on_io", None)
+            if waits is None or waits(location):
+                return self.params.max_workers
+        return 1
 
     def _schema_drift(self, info: FileInfo) -> str | None:
         """Why the file does not match ``expected_schema`` (moved to its quarantine if one
@@ -964,7 +976,7 @@ class StagingExecutor(Executor):
                 return None
 
             changed = []
-            for item in parallel_map(archive, held, self.params.max_workers):
+            for item in parallel_map(archive, held, self._copy_workers(archiving=True)):
                 progress.advance()
                 if item is not None:
                     changed.append(item)

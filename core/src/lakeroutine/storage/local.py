@@ -25,6 +25,7 @@ from lakeroutine.storage.base import (
     temporary_name,
 )
 from lakeroutine.storage.local_copy import copy_checked, sync_filesystem, version_of
+from lakeroutine.storage.local_mounts import waits_on_io
 
 log = logging.getLogger("lakeroutine.storage.local")
 
@@ -57,6 +58,11 @@ class LocalStorage:
             if "\0" in segment:
                 return "the name holds a NUL byte"
         return None
+
+    def waits_on_io(self, base: str) -> bool:
+        """Whether ``base`` is on a network or FUSE filesystem, whose calls wait on a server
+        (copies there overlap their waits in threads); a local disk or tmpfs never waits."""
+        return waits_on_io(local_path(base))
 
     def check_location(self, base: str, *, write: bool) -> None:
         path = Path(local_path(base))

@@ -12,11 +12,13 @@ from typing import Any
 from lakeroutine.storage.base import SourceChanged
 
 BLOCK = 1 << 20
-# A source modified this recently may still be being written (rewritten in place, it grows
-# while written): it is watched a moment after its copy, so a copy of a file caught between
-# two of its writer's steps is refused, not staged. Files written earlier pay nothing.
-RECENT_NS = 500_000_000
-SETTLE_S = 0.05
+# A copy is kept only if its source was left alone for QUIET_NS around it: a writer
+# rewriting the file in place (it grows while written) and caught between two of its steps
+# writes again within that time, so that copy is refused, not staged. The quiet time before
+# the copy is read from the source's mtime (unchanged from before the copy to after it);
+# only a source modified less than QUIET_NS ago is watched for the rest of that time after
+# its copy. 10 ms more than the 50 ms aimed at: file times lag the clock by up to a tick.
+QUIET_NS = 60_000_000
 # copy_file_range cannot serve this pair of files (another filesystem on an older kernel,
 # a filesystem without it): the bytes go through a read/write loop instead.
 _NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
@@ -42,9 +44,11 @@ def copy_checked(
         copied = _kernel_copy(src, out, before.st_size)
         if copied is None:
             copied = _loop_copy(src, out)
+        now = time.time_ns()  # before the stat: the quiet time is counted up to it
         after = os.fstat(src)
-        if time.time_ns() - after.st_mtime_ns < RECENT_NS:
-            time.sleep(SETTLE_S)
+        quiet = now - after.st_mtime_ns
+        if quiet < QUIET_NS:  # modified just now (or a clock ahead of ours): watch it
+            time.sleep(min(QUIET_NS - quiet, QUIET_NS) / 1e9)
             settled = os.fstat(src)
             if (settled.st_size, settled.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
                 raise SourceChanged(f"{source} is still being written")
