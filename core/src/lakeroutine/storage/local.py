@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import logging
 import os
 import uuid
@@ -35,6 +36,25 @@ def local_path(url: str) -> str:
     return url[len("file://") :] if url.startswith("file://") else url
 
 
+class _Tokens:
+    """Temporary-name tokens unique per process and per file: a random prefix (drawn again
+    in a forked child) and a counter, instead of a random draw (a system call) per file."""
+
+    def __init__(self) -> None:
+        self._renew()
+        os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        self._prefix = uuid.uuid4().hex[:10]
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count):06x}"
+
+
+_token = _Tokens()
+
+
 class LocalStorage:
     """Files on local (or mounted) filesystems."""
 
@@ -46,12 +66,17 @@ class LocalStorage:
         self._claimed_from: dict[str, str] = {}  # claim path -> the path it was claimed from
 
     def join(self, base: str, relpath: str) -> str:
-        return os.path.join(local_path(base), *relpath.split("/"))
+        root = local_path(base)
+        if not root or not relpath or relpath[0] == "/" or "//" in relpath:
+            return os.path.join(root, *relpath.split("/"))
+        return (root if root.endswith("/") else root + "/") + relpath  # as os.path.join would
 
     def canonical(self, url: str) -> str:
         return os.path.realpath(local_path(url)).rstrip(os.sep) + os.sep
 
     def name_problem(self, base: str, relpath: str) -> str | None:
+        if len(relpath) * 4 <= NAME_MAX and "\0" not in relpath:
+            return None  # no segment can pass NAME_MAX bytes (at most 4 a character)
         for segment in relpath.split("/"):
             if len(os.fsencode(segment)) > NAME_MAX:
                 return f"a segment is longer than {NAME_MAX} bytes"
@@ -289,7 +314,7 @@ class LocalStorage:
         The temporary file stays locked (flock) until renamed, so a sweep after a killed
         run removes only temporaries whose writer is gone."""
         folder, name = os.path.split(dest)
-        temp = os.path.join(folder, temporary_name(name, uuid.uuid4().hex[:16]))
+        temp = os.path.join(folder, temporary_name(name, _token()))
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileNotFoundError:  # the folder is new
@@ -398,7 +423,7 @@ def rename_no_replace(source: str, dest: str) -> None:
         _renameat2 = _find_renameat2()
     if _renameat2:
         if _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(dest), 1) == 0:
-            return
+            return  # (ints and bytes pass as int and char *: no argtypes, half the call's cost)
         import ctypes  # loaded by _find_renameat2 already
 
         error = ctypes.get_errno()
@@ -416,12 +441,5 @@ def _find_renameat2() -> Any:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return False
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
     function.restype = ctypes.c_int
     return function

@@ -35,13 +35,20 @@ def copy_checked(
     """Copy ``source`` into the open file ``out``; refuse a source that is not the expected
     version or size, before or after the copy, or that changed meanwhile (size or mtime).
     Returns the bytes copied. No hash: the kernel moves the bytes, and what a hash would
-    catch (a source rewritten during the copy) is caught by its version and size."""
+    catch (a source rewritten during the copy) is caught by its version and size.
+    With both expected, the file is compared once, after the copy: still the listed inode
+    with the listed mtime means it was not written from its listing to then."""
     src = os.open(source, os.O_RDONLY)
     try:
-        before = os.fstat(src)
-        if expected_version and version_of(before) != expected_version:
-            raise SourceChanged(f"{source} changed since it was listed; not copied")
-        copied = _kernel_copy(src, out, before.st_size)
+        if expected_version and expected_size is not None:
+            before = None
+            size = expected_size
+        else:
+            before = os.fstat(src)
+            size = before.st_size
+            if expected_version and version_of(before) != expected_version:
+                raise SourceChanged(f"{source} changed since it was listed; not copied")
+        copied = _kernel_copy(src, out, size)
         if copied is None:
             copied = _loop_copy(src, out)
         now = time.time_ns()  # before the stat: the quiet time is counted up to it
@@ -58,9 +65,12 @@ def copy_checked(
         raise SourceChanged(
             f"{source} changed while it was copied ({copied} bytes, expected {expected_size})"
         )
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
-        copied != after.st_size
-    ):
+    if before is None:
+        if version_of(after) != expected_version:
+            raise SourceChanged(f"{source} changed since it was listed; not copied")
+    elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise SourceChanged(f"{source} changed while it was copied")
+    if copied != after.st_size:
         raise SourceChanged(f"{source} changed while it was copied")
     return copied
 
