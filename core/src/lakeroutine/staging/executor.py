@@ -512,6 +512,7 @@ class StagingExecutor(Executor):
         """Plain copies, a chunk at a time: read the chunk's journal entries at once, then
         claim the staging names of the files to stage in one durable write before any of
         them is copied (one state write per chunk, not one per few files)."""
+        settle = getattr(self.source, "settle", None) if self.source is self.target else None
         for chunk in _chunks(candidates, CLAIM_BATCH):
             infos = [item for item in chunk if isinstance(item, FileInfo)]
             entries = self.journal.get_many([info.relpath for info in infos])
@@ -524,6 +525,8 @@ class StagingExecutor(Executor):
                     self._ahead[info.relpath] = None
             if claims:
                 self._ahead.update(self.journal.claim_names(claims))
+                if settle is not None:  # files written just now: one wait for the chunk
+                    settle([info for info in infos if self._ahead.get(info.relpath)])
             yield from chunk
 
     def _copy_workers(self, *, archiving: bool = False) -> int:

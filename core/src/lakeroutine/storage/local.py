@@ -25,7 +25,7 @@ from lakeroutine.storage.base import (
     is_temporary_name,
     temporary_name,
 )
-from lakeroutine.storage.local_copy import copy_checked, sync_filesystem, version_of
+from lakeroutine.storage.local_copy import copy_checked, sync_filesystem, version_of, wait_quiet
 from lakeroutine.storage.local_mounts import waits_on_io
 
 log = logging.getLogger("lakeroutine.storage.local")
@@ -125,6 +125,11 @@ class LocalStorage:
                     info = _listed(entry, prefix, stack)
                     if info is not None:
                         yield info
+
+    def settle(self, files: Sequence[FileInfo]) -> None:
+        """Before copying these listed files: one wait, if any was written just now, until
+        all have been left alone for the quiet time each copy checks (not one wait each)."""
+        wait_quiet(info.mtime for info in files if isinstance(info.mtime, int))
 
     def stat(self, url: str) -> FileInfo | None:
         path = local_path(url)

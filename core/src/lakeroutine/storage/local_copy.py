@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from lakeroutine.storage.base import SourceChanged
@@ -73,6 +74,16 @@ def copy_checked(
     if copied != after.st_size:
         raise SourceChanged(f"{source} changed while it was copied")
     return copied
+
+
+def wait_quiet(mtimes_ns: Iterable[int]) -> None:
+    """Wait (once) until every file last written at ``mtimes_ns`` has been left alone for
+    QUIET_NS: copies of many fresh files then need no wait each, one after another."""
+    newest = max(mtimes_ns, default=None)
+    if newest is not None:
+        wait = QUIET_NS - (time.time_ns() - newest)
+        if wait > 0:
+            time.sleep(min(wait, QUIET_NS) / 1e9)
 
 
 def _kernel_copy(src: int, out: int, size: int) -> int | None:
