@@ -513,9 +513,10 @@ class StagingExecutor(Executor):
         claim the staging names of the files to stage in one durable write before any of
         them is copied (one state write per chunk, not one per few files)."""
         settle = getattr(self.source, "settle", None) if self.source is self.target else None
+        journalled = self.journal.count() > 0  # an empty journal has no entry to read
         for chunk in _chunks(candidates, CLAIM_BATCH):
             infos = [item for item in chunk if isinstance(item, FileInfo)]
-            entries = self.journal.get_many([info.relpath for info in infos])
+            entries = self.journal.get_many([info.relpath for info in infos]) if journalled else {}
             claims = []
             for info in infos:
                 if self._stale(info, entries.get(info.relpath)):
