@@ -11,7 +11,6 @@ delete), so a file replaced meanwhile always survives.
 
 from __future__ import annotations
 
-import dataclasses
 import filecmp
 import hashlib
 import itertools
@@ -306,6 +305,7 @@ class StagingExecutor(Executor):
             else None
         )
         self._journal: StagingJournal | None = None
+        self._everything = params.include == ["*"] and not params.exclude  # "*" matches all
         self._landing_key = self.source.canonical(self.parent)
         self._landing_digest = "landing:" + digest(self._landing_key)
         # Plain copies claimed a chunk at a time (_claimed_ahead): a landing name -> None
@@ -368,6 +368,8 @@ class StagingExecutor(Executor):
         return self._journal
 
     def _selected(self, info: FileInfo) -> bool:
+        if self._everything:
+            return True
         path = info.relpath
         return any(fnmatchcase(path, p) for p in self.params.include) and not any(
             fnmatchcase(path, p) for p in self.params.exclude
@@ -479,9 +481,8 @@ class StagingExecutor(Executor):
         if transformer is None and self.params.expected_schema is None:  # plain copies
             candidates = self._claimed_ahead(candidates)
         try:
-            for outcome, outputs, size, wrote in parallel_map(
-                stage, candidates, self.params.max_workers
-            ):
+            workers = self._copy_workers() if transformer is None else self.params.max_workers
+            for outcome, outputs, size, wrote in parallel_map(stage, candidates, workers):
                 counts[outcome] += 1
                 written += wrote
                 counts["outputs"] += outputs
@@ -512,9 +513,11 @@ class StagingExecutor(Executor):
         """Plain copies, a chunk at a time: read the chunk's journal entries at once, then
         claim the staging names of the files to stage in one durable write before any of
         them is copied (one state write per chunk, not one per few files)."""
+        settle = getattr(self.source, "settle", None) if self.source is self.target else None
+        journalled = self.journal.count() > 0  # an empty journal has no entry to read
         for chunk in _chunks(candidates, CLAIM_BATCH):
             infos = [item for item in chunk if isinstance(item, FileInfo)]
-            entries = self.journal.get_many([info.relpath for info in infos])
+            entries = self.journal.get_many([info.relpath for info in infos]) if journalled else {}
             claims = []
             for info in infos:
                 if self._stale(info, entries.get(info.relpath)):
@@ -524,7 +527,22 @@ class StagingExecutor(Executor):
                     self._ahead[info.relpath] = None
             if claims:
                 self._ahead.update(self.journal.claim_names(claims))
+                if settle is not None:  # files written just now: one wait for the chunk
+                    settle([info for info in infos if self._ahead.get(info.relpath)])
             yield from chunk
+
+    def _copy_workers(self, *, archiving: bool = False) -> int:
+        """Threads for plain copies: ``max_workers``, or one where every location involved
+        is a folder the kernel serves without waiting (a local disk, tmpfs). There a small
+        file's copy is a few quick system calls, each of which hands the interpreter lock to
+        another thread: eight threads took twice the CPU of one, and longer."""
+        places = [(self.source, self.parent)]
+        places.append((self.archive_store, self.archive) if archiving else (self.target, self.dump))
+        for storage, location in places:
+            waits = getattr(storage, "waits_on_io", None)
+            if waits is None or waits(location):
+                return self.params.max_workers
+        return 1
 
     def _schema_drift(self, info: FileInfo) -> str | None:
         """Why the file does not match ``expected_schema`` (moved to its quarantine if one
@@ -639,9 +657,13 @@ class StagingExecutor(Executor):
                 )
             with lock:
                 written_names.add(name)
-            return dataclasses.replace(copy, relpath=name)  # its staging name
+            return FileInfo(  # under its staging name (dataclasses.replace: twice the cost)
+                copy.url, name, copy.size, copy.mtime, copy.etag, copy.version, copy.is_link
+            )
 
         try:
+            if workers <= 1:  # a plain copy's one output: no generator layer
+                return [write(output) for output in outputs]
             return list(parallel_map(write, outputs, workers))
         except _Refuse:
             # Give back the new names not written; keep those written (they are ours).
@@ -667,10 +689,11 @@ class StagingExecutor(Executor):
     def _copy_verified(self, info: FileInfo) -> FileInfo:
         name = info.relpath  # proven safe by names.name_problem
         key = self._source_key(info)
-        if scheme_of(self.parent) == "file":  # a real copy (never a link to landing)
-            [written] = self._publish(key, [(Path(info.url), name, info.size)])
-        elif self.source is self.target:  # server-side, pinned to the listed version
+        if self.source is self.target:  # server-side (locally: a kernel copy, never a
+            # link to landing), pinned to the listed version
             [written] = self._publish(key, [(info, name, info.size)])
+        elif scheme_of(self.parent) == "file":  # uploaded from its own path
+            [written] = self._publish(key, [(Path(info.url), name, info.size)])
         else:
             with tempfile.TemporaryDirectory(prefix="lakeroutine-") as tmp:
                 local = Path(tmp) / "file"
@@ -962,7 +985,7 @@ class StagingExecutor(Executor):
                 return None
 
             changed = []
-            for item in parallel_map(archive, held, self.params.max_workers):
+            for item in parallel_map(archive, held, self._copy_workers(archiving=True)):
                 progress.advance()
                 if item is not None:
                     changed.append(item)

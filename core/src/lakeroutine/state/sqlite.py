@@ -207,6 +207,10 @@ class SqliteStateStore:
         return scopes
 
 
+class _SomeTaken(Exception):
+    """Some keys of an ``add_many`` had records already (its first try is rolled back)."""
+
+
 class SqliteRecords:
     """Records of one table and scope, in the ``records`` table; puts are buffered (see the
     module doc), everything else is written at once."""
@@ -279,17 +283,30 @@ class SqliteRecords:
         """Write each record whose key has none, durably, in one transaction; returns the
         records the other keys already had (those are left as they were)."""
         rows = {key: dumps(record) for key, record in records.items()}
+        values = [
+            (self.table, self.scope, key, text, records[key].get("status"))
+            for key, text in rows.items()
+        ]
         with self.store._lock:
             self.flush()
+            try:  # the usual case, every key new: written without reading first
+                with self.store.transaction() as conn:
+                    changes = conn.total_changes
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO records (tbl, scope, key, value, status)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        values,
+                    )
+                    if conn.total_changes - changes != len(values):
+                        raise _SomeTaken  # rolled back: read the owners, then write
+                return {}
+            except _SomeTaken:
+                pass
             with self.store.transaction() as conn:
                 existing = self.get_many(list(rows))
                 conn.executemany(
                     "INSERT INTO records (tbl, scope, key, value, status) VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (self.table, self.scope, key, text, records[key].get("status"))
-                        for key, text in rows.items()
-                        if key not in existing
-                    ],
+                    [row for row in values if row[2] not in existing],
                 )
         return existing
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import logging
 import os
 import uuid
@@ -24,7 +25,8 @@ from lakeroutine.storage.base import (
     is_temporary_name,
     temporary_name,
 )
-from lakeroutine.storage.local_copy import copy_checked, sync_filesystem, version_of
+from lakeroutine.storage.local_copy import copy_checked, sync_filesystem, version_of, wait_quiet
+from lakeroutine.storage.local_mounts import waits_on_io
 
 log = logging.getLogger("lakeroutine.storage.local")
 
@@ -32,6 +34,25 @@ log = logging.getLogger("lakeroutine.storage.local")
 def local_path(url: str) -> str:
     """The filesystem path of a local URL (``file:///x`` or a plain path)."""
     return url[len("file://") :] if url.startswith("file://") else url
+
+
+class _Tokens:
+    """Temporary-name tokens unique per process and per file: a random prefix (drawn again
+    in a forked child) and a counter, instead of a random draw (a system call) per file."""
+
+    def __init__(self) -> None:
+        self._renew()
+        os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        self._prefix = uuid.uuid4().hex[:10]
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count):06x}"
+
+
+_token = _Tokens()
 
 
 class LocalStorage:
@@ -45,18 +66,28 @@ class LocalStorage:
         self._claimed_from: dict[str, str] = {}  # claim path -> the path it was claimed from
 
     def join(self, base: str, relpath: str) -> str:
-        return os.path.join(local_path(base), *relpath.split("/"))
+        root = local_path(base)
+        if not root or not relpath or relpath[0] == "/" or "//" in relpath:
+            return os.path.join(root, *relpath.split("/"))
+        return (root if root.endswith("/") else root + "/") + relpath  # as os.path.join would
 
     def canonical(self, url: str) -> str:
         return os.path.realpath(local_path(url)).rstrip(os.sep) + os.sep
 
     def name_problem(self, base: str, relpath: str) -> str | None:
+        if len(relpath) * 4 <= NAME_MAX and "\0" not in relpath:
+            return None  # no segment can pass NAME_MAX bytes (at most 4 a character)
         for segment in relpath.split("/"):
             if len(os.fsencode(segment)) > NAME_MAX:
                 return f"a segment is longer than {NAME_MAX} bytes"
             if "\0" in segment:
                 return "the name holds a NUL byte"
         return None
+
+    def waits_on_io(self, base: str) -> bool:
+        """Whether ``base`` is on a network or FUSE filesystem, whose calls wait on a server
+        (copies there overlap their waits in threads); a local disk or tmpfs never waits."""
+        return waits_on_io(local_path(base))
 
     def check_location(self, base: str, *, write: bool) -> None:
         path = Path(local_path(base))
@@ -94,6 +125,11 @@ class LocalStorage:
                     info = _listed(entry, prefix, stack)
                     if info is not None:
                         yield info
+
+    def settle(self, files: Sequence[FileInfo]) -> None:
+        """Before copying these listed files: one wait, if any was written just now, until
+        all have been left alone for the quiet time each copy checks (not one wait each)."""
+        wait_quiet(info.mtime for info in files if isinstance(info.mtime, int))
 
     def stat(self, url: str) -> FileInfo | None:
         path = local_path(url)
@@ -283,7 +319,7 @@ class LocalStorage:
         The temporary file stays locked (flock) until renamed, so a sweep after a killed
         run removes only temporaries whose writer is gone."""
         folder, name = os.path.split(dest)
-        temp = os.path.join(folder, temporary_name(name, uuid.uuid4().hex[:16]))
+        temp = os.path.join(folder, temporary_name(name, _token()))
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileNotFoundError:  # the folder is new
@@ -392,7 +428,7 @@ def rename_no_replace(source: str, dest: str) -> None:
         _renameat2 = _find_renameat2()
     if _renameat2:
         if _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(dest), 1) == 0:
-            return
+            return  # (ints and bytes pass as int and char *: no argtypes, half the call's cost)
         import ctypes  # loaded by _find_renameat2 already
 
         error = ctypes.get_errno()
@@ -410,12 +446,5 @@ def _find_renameat2() -> Any:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return False
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
     function.restype = ctypes.c_int
     return function

@@ -7,16 +7,19 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from lakeroutine.storage.base import SourceChanged
 
 BLOCK = 1 << 20
-# A source modified this recently may still be being written (rewritten in place, it grows
-# while written): it is watched a moment after its copy, so a copy of a file caught between
-# two of its writer's steps is refused, not staged. Files written earlier pay nothing.
-RECENT_NS = 500_000_000
-SETTLE_S = 0.05
+# A copy is kept only if its source was left alone for QUIET_NS around it: a writer
+# rewriting the file in place (it grows while written) and caught between two of its steps
+# writes again within that time, so that copy is refused, not staged. The quiet time before
+# the copy is read from the source's mtime (unchanged from before the copy to after it);
+# only a source modified less than QUIET_NS ago is watched for the rest of that time after
+# its copy. 10 ms more than the 50 ms aimed at: file times lag the clock by up to a tick.
+QUIET_NS = 60_000_000
 # copy_file_range cannot serve this pair of files (another filesystem on an older kernel,
 # a filesystem without it): the bytes go through a read/write loop instead.
 _NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
@@ -33,18 +36,27 @@ def copy_checked(
     """Copy ``source`` into the open file ``out``; refuse a source that is not the expected
     version or size, before or after the copy, or that changed meanwhile (size or mtime).
     Returns the bytes copied. No hash: the kernel moves the bytes, and what a hash would
-    catch (a source rewritten during the copy) is caught by its version and size."""
+    catch (a source rewritten during the copy) is caught by its version and size.
+    With both expected, the file is compared once, after the copy: still the listed inode
+    with the listed mtime means it was not written from its listing to then."""
     src = os.open(source, os.O_RDONLY)
     try:
-        before = os.fstat(src)
-        if expected_version and version_of(before) != expected_version:
-            raise SourceChanged(f"{source} changed since it was listed; not copied")
-        copied = _kernel_copy(src, out, before.st_size)
+        if expected_version and expected_size is not None:
+            before = None
+            size = expected_size
+        else:
+            before = os.fstat(src)
+            size = before.st_size
+            if expected_version and version_of(before) != expected_version:
+                raise SourceChanged(f"{source} changed since it was listed; not copied")
+        copied = _kernel_copy(src, out, size)
         if copied is None:
             copied = _loop_copy(src, out)
+        now = time.time_ns()  # before the stat: the quiet time is counted up to it
         after = os.fstat(src)
-        if time.time_ns() - after.st_mtime_ns < RECENT_NS:
-            time.sleep(SETTLE_S)
+        quiet = now - after.st_mtime_ns
+        if quiet < QUIET_NS:  # modified just now (or a clock ahead of ours): watch it
+            time.sleep(min(QUIET_NS - quiet, QUIET_NS) / 1e9)
             settled = os.fstat(src)
             if (settled.st_size, settled.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
                 raise SourceChanged(f"{source} is still being written")
@@ -54,11 +66,24 @@ def copy_checked(
         raise SourceChanged(
             f"{source} changed while it was copied ({copied} bytes, expected {expected_size})"
         )
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
-        copied != after.st_size
-    ):
+    if before is None:
+        if version_of(after) != expected_version:
+            raise SourceChanged(f"{source} changed since it was listed; not copied")
+    elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise SourceChanged(f"{source} changed while it was copied")
+    if copied != after.st_size:
         raise SourceChanged(f"{source} changed while it was copied")
     return copied
+
+
+def wait_quiet(mtimes_ns: Iterable[int]) -> None:
+    """Wait (once) until every file last written at ``mtimes_ns`` has been left alone for
+    QUIET_NS: copies of many fresh files then need no wait each, one after another."""
+    newest = max(mtimes_ns, default=None)
+    if newest is not None:
+        wait = QUIET_NS - (time.time_ns() - newest)
+        if wait > 0:
+            time.sleep(min(wait, QUIET_NS) / 1e9)
 
 
 def _kernel_copy(src: int, out: int, size: int) -> int | None:
