@@ -236,3 +236,34 @@ def test_task_lines_come_before_what_the_run_prints_on_one_terminal(lake) -> Non
     finished = text.index("task StagingExecutor.post_staging succeeded")
     outputs = text.index("StagingExecutor.transfer:", finished)  # the outputs printed last
     assert finished < outputs, text
+
+
+def test_a_console_that_is_gone_loses_the_held_lines_and_nothing_else() -> None:
+    """Lines held for a closed pipe (``lakeroutine run | head``) are dropped, as the log
+    handler drops its records there: no error in the run, its writer thread or at close."""
+    import threading
+
+    from lakeroutine.console import HeldLines
+
+    class GonePipe:
+        tried = 0
+
+        def write(self, text: str) -> int:
+            self.tried += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    stream = GonePipe()
+    failures: list[threading.ExceptHookArgs] = []
+    saved_hook, threading.excepthook = threading.excepthook, failures.append
+    try:
+        lines = HeldLines(stream, threading.RLock(), lambda level, text, _: text, str)
+        lines("task %s started", "a.b")
+        lines.flush()
+        lines("task %s succeeded", "a.b")
+        lines.close()
+    finally:
+        threading.excepthook = saved_hook
+    assert stream.tried >= 2 and failures == []

@@ -76,15 +76,19 @@ class HeldLines:
             self._waiting.set()
 
     def flush(self) -> None:
-        """Write the held lines."""
+        """Write the held lines. A console that is gone (a closed pipe: ``run | head``)
+        loses them, as a log handler loses its records there: the run goes on."""
         with self._lock:
             if not self._closed:
                 self._waiting.clear()  # first: a line held after this sets it again
             held = self._held
             if held:
                 lines = [held.popleft() for _ in range(len(held))]
-                self._stream.write("\n".join(lines) + "\n")
-                self._stream.flush()
+                try:
+                    self._stream.write("\n".join(lines) + "\n")
+                    self._stream.flush()
+                except (OSError, ValueError):  # broken pipe, closed file
+                    pass
 
     def close(self) -> None:
         with self._lock:  # under the lock: a flush under way cannot clear the wake-up
