@@ -86,6 +86,12 @@ def routine(folder: Path, **extra_args: Any) -> Path:
     return path
 
 
+def misses_then_hits(path: Path, cache: Path, **env: str) -> None:
+    """A parse misses (validates and records), and the same parse next hits."""
+    assert not parse(path, cache, **env)["hit"]
+    assert parse(path, cache, **env)["hit"]
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return {"LR_CACHE_DB": str(tmp_path / "lake.duckdb"), "LR_CACHE_TOKEN": SECRET}
@@ -144,11 +150,9 @@ def test_another_plugin_version_is_a_miss(tmp_path: Path, env) -> None:
     install("1.0")
     path, cache = routine(tmp_path), tmp_path / "cache"
     pythonpath = {"PYTHONPATH": str(site)}
-    assert not parse(path, cache, **env, **pythonpath)["hit"]
-    assert parse(path, cache, **env, **pythonpath)["hit"]
+    misses_then_hits(path, cache, **env, **pythonpath)
     install("1.1")
-    assert not parse(path, cache, **env, **pythonpath)["hit"]
-    assert parse(path, cache, **env, **pythonpath)["hit"]
+    misses_then_hits(path, cache, **env, **pythonpath)
 
 
 def test_another_plugin_version_in_a_zip_on_the_path_is_a_miss(tmp_path: Path, env) -> None:
@@ -175,11 +179,9 @@ def test_another_plugin_version_in_a_zip_on_the_path_is_a_miss(tmp_path: Path, e
     install("1.0")
     path, cache = routine(tmp_path), tmp_path / "cache"
     pythonpath = {"PYTHONPATH": str(site)}
-    assert not parse(path, cache, **env, **pythonpath)["hit"]
-    assert parse(path, cache, **env, **pythonpath)["hit"]
+    misses_then_hits(path, cache, **env, **pythonpath)
     install("1.10")
-    assert not parse(path, cache, **env, **pythonpath)["hit"]
-    assert parse(path, cache, **env, **pythonpath)["hit"]
+    misses_then_hits(path, cache, **env, **pythonpath)
 
 
 def test_another_plugin_version_as_an_unzipped_egg_is_a_miss(tmp_path: Path, env) -> None:
@@ -200,10 +202,8 @@ def test_another_plugin_version_as_an_unzipped_egg_is_a_miss(tmp_path: Path, env
 
     path, cache = routine(tmp_path), tmp_path / "cache"
     first, second = {"PYTHONPATH": egg("1.0")}, {"PYTHONPATH": egg("1.1")}
-    assert not parse(path, cache, **env, **first)["hit"]
-    assert parse(path, cache, **env, **first)["hit"]
-    assert not parse(path, cache, **env, **second)["hit"]
-    assert parse(path, cache, **env, **second)["hit"]
+    misses_then_hits(path, cache, **env, **first)
+    misses_then_hits(path, cache, **env, **second)
 
 
 def test_an_invalid_routine_never_hits(tmp_path: Path, env) -> None:
