@@ -267,3 +267,25 @@ def test_a_console_that_is_gone_loses_the_held_lines_and_nothing_else() -> None:
     finally:
         threading.excepthook = saved_hook
     assert stream.tried >= 2 and failures == []
+
+
+def test_a_run_whose_reader_left_ends_as_the_run_did(lake) -> None:
+    """``lakeroutine run ... | head -1``: the outputs printed to a pipe whose reader is gone
+    are dropped, with no traceback, and the exit code is the run's (it succeeded here)."""
+    lake.write("a.csv", "x\n1\n")
+    routine = staging_routine(lake)
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has left before anything is printed
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", f"import sys; {CLI}", "run", str(routine)],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=lake.root,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+    assert "task StagingExecutor.post_staging succeeded" in done.stderr

@@ -48,3 +48,19 @@ def test_the_first_distribution_of_a_name_on_the_path_wins(
         ("theirs", "theirs_module"),
     ]
     assert _found(scan(("lakeroutine",)).entry_points) == expected
+
+
+def test_an_unzipped_egg_on_the_path_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An egg folder put on sys.path (easy-install.pth, buildout) declares its entry points
+    in its ``EGG-INFO``, which importlib.metadata reads: so must the scan."""
+    egg = tmp_path / "eggy-1.0-py3.11.egg"
+    info = egg / "EGG-INFO"
+    info.mkdir(parents=True)
+    (info / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggy\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[lakeroutine]\neggy = eggy_module\n")
+    monkeypatch.setattr(sys, "path", [str(egg)])
+    expected = _found(metadata.entry_points())
+    assert [item[:2] for item in expected] == [("eggy", "eggy_module")]
+    assert _found(scan(("lakeroutine",)).entry_points) == expected

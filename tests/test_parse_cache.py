@@ -86,6 +86,12 @@ def routine(folder: Path, **extra_args: Any) -> Path:
     return path
 
 
+def misses_then_hits(path: Path, cache: Path, **env: str) -> None:
+    """A parse misses (validates and records), and the same parse next hits."""
+    assert not parse(path, cache, **env)["hit"]
+    assert parse(path, cache, **env)["hit"]
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return {"LR_CACHE_DB": str(tmp_path / "lake.duckdb"), "LR_CACHE_TOKEN": SECRET}
@@ -144,11 +150,60 @@ def test_another_plugin_version_is_a_miss(tmp_path: Path, env) -> None:
     install("1.0")
     path, cache = routine(tmp_path), tmp_path / "cache"
     pythonpath = {"PYTHONPATH": str(site)}
-    assert not parse(path, cache, **env, **pythonpath)["hit"]
-    assert parse(path, cache, **env, **pythonpath)["hit"]
+    misses_then_hits(path, cache, **env, **pythonpath)
     install("1.1")
-    assert not parse(path, cache, **env, **pythonpath)["hit"]
-    assert parse(path, cache, **env, **pythonpath)["hit"]
+    misses_then_hits(path, cache, **env, **pythonpath)
+
+
+def test_another_plugin_version_in_a_zip_on_the_path_is_a_miss(tmp_path: Path, env) -> None:
+    """A lakeroutine plugin imported from a zip on sys.path, the zip replaced by one of
+    another version: the distributions installed changed, so the entry is not used."""
+    import zipfile
+
+    site = tmp_path / "plugins.zip"
+
+    def install(version: str) -> None:
+        building = tmp_path / "building.zip"
+        with zipfile.ZipFile(building, "w") as archive:
+            archive.writestr("lr_cache_probe.py", "")
+            info = f"lakeroutine_cache_probe-{version}.dist-info"
+            archive.writestr(
+                f"{info}/METADATA",
+                f"Metadata-Version: 2.1\nName: lakeroutine-cache-probe\nVersion: {version}\n",
+            )
+            archive.writestr(
+                f"{info}/entry_points.txt", "[lakeroutine]\ncache_probe = lr_cache_probe\n"
+            )
+        os.replace(building, site)
+
+    install("1.0")
+    path, cache = routine(tmp_path), tmp_path / "cache"
+    pythonpath = {"PYTHONPATH": str(site)}
+    misses_then_hits(path, cache, **env, **pythonpath)
+    install("1.10")
+    misses_then_hits(path, cache, **env, **pythonpath)
+
+
+def test_another_plugin_version_as_an_unzipped_egg_is_a_miss(tmp_path: Path, env) -> None:
+    """A lakeroutine plugin installed as an egg folder on sys.path (its ``EGG-INFO``), put
+    there by easy-install.pth: another version is another folder, so the entry is not used."""
+
+    def egg(version: str) -> str:
+        folder = tmp_path / f"lakeroutine_cache_probe-{version}-py3.egg"
+        (folder / "EGG-INFO").mkdir(parents=True)
+        (folder / "lr_cache_probe.py").write_text("", encoding="utf-8")
+        (folder / "EGG-INFO" / "PKG-INFO").write_text(
+            f"Metadata-Version: 1.1\nName: lakeroutine-cache-probe\nVersion: {version}\n"
+        )
+        (folder / "EGG-INFO" / "entry_points.txt").write_text(
+            "[lakeroutine]\ncache_probe = lr_cache_probe\n"
+        )
+        return str(folder)
+
+    path, cache = routine(tmp_path), tmp_path / "cache"
+    first, second = {"PYTHONPATH": egg("1.0")}, {"PYTHONPATH": egg("1.1")}
+    misses_then_hits(path, cache, **env, **first)
+    misses_then_hits(path, cache, **env, **second)
 
 
 def test_an_invalid_routine_never_hits(tmp_path: Path, env) -> None:

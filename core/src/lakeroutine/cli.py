@@ -248,7 +248,24 @@ def _say(stream: TextIO, text: str) -> None:
     from lakeroutine.redact import mask
 
     console.flush()
-    stream.write(mask(text))
+    try:
+        stream.write(mask(text))
+        stream.flush()
+    except (BrokenPipeError, ValueError):  # the reader left (``run | head``): as the log
+        _gone(stream)  # handler does there, drop it; the exit code stays the run's
+
+
+def _gone(stream: TextIO) -> None:
+    """Point a console whose reader left at ``os.devnull``, so what is still buffered for
+    it (and the interpreter's flush at exit) cannot fail."""
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # no descriptor (a test's buffer), or closed
+        pass
 
 
 @contextmanager

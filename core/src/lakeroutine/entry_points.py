@@ -60,7 +60,8 @@ def _entry_points(wanted: tuple[str, ...]) -> metadata.EntryPoints:
     """Those of :func:`importlib.metadata.entry_points` in the distributions that can hold
     a group ``wanted`` (their ``entry_points.txt`` names it), found as it finds them:
     ``sys.path`` in order, the first distribution of a name taken. Anything it finds
-    otherwise (a zip on ``sys.path``, an ``.egg``, another finder) gets its full scan."""
+    otherwise (a zip on ``sys.path``, an ``.egg`` in it or on it, another finder) gets its
+    full scan."""
     if not wanted or not _paths_only():
         return metadata.entry_points()
     words = (*wanted, PYDANTIC_GROUP, CORE)
@@ -68,6 +69,8 @@ def _entry_points(wanted: tuple[str, ...]) -> metadata.EntryPoints:
     found: list[metadata.EntryPoint] = []
     for entry in sys.path:
         folder = entry or "."
+        if os.path.basename(folder).lower().endswith(".egg"):  # an egg folder's EGG-INFO
+            return metadata.entry_points()
         try:
             names = os.listdir(folder)
         except NotADirectoryError:  # a zip of modules, perhaps of distributions

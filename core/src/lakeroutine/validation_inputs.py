@@ -107,17 +107,20 @@ def file_signature(path: str) -> list[Any]:
 def installed() -> list[Any]:
     """The Python running and what is installed where it imports from: the modification
     time of each ``sys.path`` folder holding distributions (an install, upgrade or removal
-    changes it; a DAG folder holding none is left out) and the lakeroutine distributions in
-    it (name and version from their metadata folders)."""
+    changes it; a DAG folder holding none is left out), the size and time of each zip on it,
+    and the lakeroutine distributions in it (name and version from their metadata folders)."""
     found: list[Any] = [sys.version, sys.executable]
     for entry in sys.path:
         try:
             names = os.listdir(entry or ".")
             stamp = os.stat(entry or ".").st_mtime_ns
+        except NotADirectoryError:  # a zip, perhaps of distributions: replaced whole
+            found.append(file_signature(entry))
+            continue
         except OSError:
             continue
         metadata = [name for name in names if name.endswith((".dist-info", ".egg-info"))]
-        if metadata:
+        if metadata or "EGG-INFO" in names:  # an unzipped egg: its folder's name and time
             found.append([entry, stamp])
             found.extend(sorted(n for n in metadata if n.lower().startswith("lakeroutine")))
     return found
