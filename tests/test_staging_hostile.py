@@ -439,3 +439,55 @@ def test_staging_progress_bars_get_their_totals(lake, registry):
     deleting_bar = bars["StagingExecutor.post_staging: deleting"]
     assert (staging_bar.total, staging_bar.done) == (7, 7)
     assert (deleting_bar.total, deleting_bar.done) == (7, 7)
+
+
+# -- 5. transformations that misbehave ---------------------------------------------------------
+
+# The first call leaves a thread that writes one more file into its output folder once the
+# second call has started; the second call returns only after that write.
+LATE_WRITER = """
+    import threading
+
+    second_started, late_written = threading.Event(), threading.Event()
+    calls = []
+
+    def late(source, target):
+        calls.append(source.name)
+        target.write_bytes(source.read_bytes())
+        if len(calls) == 1:
+            def later():
+                second_started.wait(60)
+                (target.parent / "late.log").write_text("from " + source.name)
+                late_written.set()
+
+            threading.Thread(target=later, daemon=True).start()
+        else:
+            second_started.set()
+            if not late_written.wait(60):
+                raise AssertionError("the first call's thread never wrote")
+"""
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_a_file_written_after_a_transformation_returned_is_never_another_files_output(
+    lake, registry, mode
+):
+    """Each file's transformation writes into a folder no earlier call was given: a thread
+    of the first call writing after it returned must not be staged as the second file's
+    output (scratch folders reused from file to file did exactly that)."""
+    (lake.root / "late.py").write_text(textwrap.dedent(LATE_WRITER))
+    lake.write("a.csv", "a")
+    lake.write("b.csv", "b")
+    path = staging(
+        lake,
+        archive_or_delete="delete",
+        py_exec_path="late.py:late",
+        max_workers=1,
+        workers=mode,
+    )
+
+    result = run_routine(path, registry=registry)
+
+    assert result.status == "succeeded", [t.error for t in result.tasks]
+    assert lake.files(lake.staging) == {"a.csv": b"a", "b.csv": b"b"}
+    assert lake.files(lake.landing) == {}
