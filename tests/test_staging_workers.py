@@ -516,12 +516,12 @@ SCRATCH = """
 
 
 @pytest.mark.parametrize("mode", ["threads", "processes"])
-def test_scratch_folders_are_fresh_per_file_and_removed_at_the_end(
+def test_scratch_folders_are_reused_renamed_emptied_and_removed_at_the_end(
     lake, registry, monkeypatch, mode
 ):
-    """Files one after another write into folders of one scratch tree (none removed per
-    file), each a folder no earlier file had and empty, and nothing is left in TMPDIR after
-    the run, nor after a transformation that failed."""
+    """Files one after another reuse one scratch folder (none made and removed per file),
+    renamed after each file (a late writer's path leads nowhere) and empty, and nothing is
+    left in TMPDIR after the run, nor after a transformation that failed."""
     tmp = lake.root / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
