@@ -9,6 +9,7 @@ import os
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 from lakeroutine.cli import main
@@ -515,12 +516,12 @@ SCRATCH = """
 
 
 @pytest.mark.parametrize("mode", ["threads", "processes"])
-def test_scratch_folders_are_reused_emptied_and_removed_at_the_end(
+def test_scratch_folders_are_reused_renamed_emptied_and_removed_at_the_end(
     lake, registry, monkeypatch, mode
 ):
-    """Files one after another share one scratch folder (no folder made and removed per
-    file), each finds it empty, and nothing is left in TMPDIR after the run, nor after a
-    transformation that failed."""
+    """Files one after another reuse one scratch folder (none made and removed per file),
+    renamed after each file (a late writer's path leads nowhere) and empty, and nothing is
+    left in TMPDIR after the run, nor after a transformation that failed."""
     tmp = lake.root / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
@@ -535,7 +536,8 @@ def test_scratch_folders_are_reused_emptied_and_removed_at_the_end(
     assert output["staged"] == 3
     assert lake.files(where)["f2.csv"] == b"row 2\n"
     assert lake.files(where)["sub/extra-f1.csv"] == b"x"
-    assert len({p.read_text() for p in seen.iterdir()}) == 1
+    folders = {Path(p.read_text()) for p in seen.iterdir()}
+    assert len(folders) == 3 and len({folder.parent for folder in folders}) == 1
     assert list(tmp.iterdir()) == []
     lake.write("g.csv", "bad\n")
     failed = run_routine(
