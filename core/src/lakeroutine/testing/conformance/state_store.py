@@ -301,6 +301,16 @@ class StateKillConformance:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _start_step(self, routine: Path, route: Route, run_id: str) -> subprocess.Popen[str]:
+        """The routine's steps started as a scheduler's run ``run_id`` would, in a process."""
+        return subprocess.Popen(
+            [sys.executable, "-c", RUN_STEP, str(routine), run_id, "0", "-"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self._env(route),
+        )
+
     def _run_later(self, routine: Path, route: Route) -> subprocess.CompletedProcess[str]:
         """A later scheduled run of the routine's first step (its own run id), to its end."""
         return subprocess.run(
@@ -696,22 +706,12 @@ class StateStoreConformance(StateKillConformance):
             route.write(landing, rel, body)
         routine = self._staging_routine(tmp_path, route, state, "archive")
 
-        def run(run_id: str) -> subprocess.Popen[str]:
-            command = [sys.executable, "-c", RUN_STEP, str(routine), run_id, "0", "-"]
-            return subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=self._env(route),
-            )
-
         first = retry = None
         try:
-            first = run("sched-takeover")
+            first = self._start_step(routine, route, "sched-takeover")
             where = "staging" if step == "transfer" else archive
             assert pause_when(first, lambda: route.count(where) >= 1), "A ended before pausing"
-            retry = run("sched-takeover")
+            retry = self._start_step(routine, route, "sched-takeover")
             lock = self._store(state, "kit kill").run_lock()
             assert wait_for(lambda: getattr(lock.holder(), "pid", None) == retry.pid, retry)
             os.kill(retry.pid, signal.SIGSTOP)  # B holds the lease; A still thinks it does
@@ -770,25 +770,15 @@ class StateStoreConformance(StateKillConformance):
         params["py_exec_args"] = {"gate": str(gate), "stamp": True}
         routine.write_text(json.dumps(spec))
 
-        def run(run_id: str) -> subprocess.Popen[str]:
-            command = [sys.executable, "-c", RUN_STEP, str(routine), run_id, "0", "-"]
-            return subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=self._env(route),
-            )
-
         first = retry = None
         err_first = err_retry = ""
         try:
-            first = run("sched-late")
+            first = self._start_step(routine, route, "sched-late")
             in_window = lambda: route.count(archive) > len(earlier)  # noqa: E731
             assert pause_when(first, in_window), "A ended before pausing"
             route.write(landing, "late.csv", b"id\nlate\n")
             (gate / "armed").touch()
-            retry = run("sched-late")
+            retry = self._start_step(routine, route, "sched-late")
             held = wait_for(lambda: (gate / "arrived").exists(), retry)
             assert held == self.lease, "B reached the transformation while A held the lock"
             before = route.count(archive)
